@@ -1,0 +1,483 @@
+/* bpe.c: see bpe.h. */
+#include "bpe.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unicode_classes.h"
+#include "utf8.h"
+
+/* ---- A hash map from byte strings to two ints ------------------------- */
+
+/* Open addressing with linear probing; keys live in one arena. Used for the
+ * vocabulary (bytes -> id) and for the cache of encoded words. */
+typedef struct {
+    uint64_t *hashes; /* 0 marks an empty slot */
+    uint32_t *key_offset;
+    uint32_t *key_len;
+    int *value_a;
+    int *value_b;
+    size_t capacity; /* a power of two */
+    size_t count;
+    ByteBuf keys;
+} ByteMap;
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p + i, n - i);
+    h = (h ^ tail) * 0x94D049BB133111EBull;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+static void bytemap_init(ByteMap *m, size_t capacity) {
+    memset(m, 0, sizeof *m);
+    m->capacity = 16;
+    while (m->capacity < capacity) m->capacity *= 2;
+    m->hashes = xcalloc(m->capacity, sizeof(uint64_t));
+    m->key_offset = xmalloc(m->capacity * sizeof(uint32_t));
+    m->key_len = xmalloc(m->capacity * sizeof(uint32_t));
+    m->value_a = xmalloc(m->capacity * sizeof(int));
+    m->value_b = xmalloc(m->capacity * sizeof(int));
+}
+
+static void bytemap_free(ByteMap *m) {
+    free(m->hashes);
+    free(m->key_offset);
+    free(m->key_len);
+    free(m->value_a);
+    free(m->value_b);
+    bytebuf_free(&m->keys);
+    memset(m, 0, sizeof *m);
+}
+
+/* Slot holding key, or the empty slot where it would go. */
+static size_t bytemap_slot(const ByteMap *m, const char *key, size_t len, uint64_t h) {
+    size_t mask = m->capacity - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        if (m->hashes[i] == 0) return i;
+        if (m->hashes[i] == h && m->key_len[i] == len && memcmp(m->keys.data + m->key_offset[i], key, len) == 0)
+            return i;
+    }
+}
+
+static bool bytemap_get(const ByteMap *m, const char *key, size_t len, int *a, int *b) {
+    size_t i = bytemap_slot(m, key, len, hash_bytes((const unsigned char *)key, len));
+    if (m->hashes[i] == 0) return false;
+    *a = m->value_a[i];
+    if (b) *b = m->value_b[i];
+    return true;
+}
+
+static void bytemap_put(ByteMap *m, const char *key, size_t len, int a, int b);
+
+static void bytemap_grow(ByteMap *m) {
+    ByteMap bigger;
+    bytemap_init(&bigger, m->capacity * 2);
+    for (size_t i = 0; i < m->capacity; i++)
+        if (m->hashes[i]) bytemap_put(&bigger, m->keys.data + m->key_offset[i], m->key_len[i], m->value_a[i], m->value_b[i]);
+    bytemap_free(m);
+    *m = bigger;
+}
+
+/* Insert or overwrite. */
+static void bytemap_put(ByteMap *m, const char *key, size_t len, int a, int b) {
+    if (2 * (m->count + 1) > m->capacity) bytemap_grow(m);
+    uint64_t h = hash_bytes((const unsigned char *)key, len);
+    size_t i = bytemap_slot(m, key, len, h);
+    if (m->hashes[i] == 0) {
+        if (m->keys.len + len > UINT32_MAX) fatal("tokenizer table too large");
+        m->hashes[i] = h;
+        m->key_offset[i] = (uint32_t)m->keys.len;
+        m->key_len[i] = (uint32_t)len;
+        bytebuf_append(&m->keys, key, len);
+        m->count++;
+    }
+    m->value_a[i] = a;
+    m->value_b[i] = b;
+}
+
+static void bytemap_clear(ByteMap *m) {
+    memset(m->hashes, 0, m->capacity * sizeof(uint64_t));
+    m->count = 0;
+    m->keys.len = 0;
+}
+
+/* ---- The tokenizer ------------------------------------------------------ */
+
+/* The word cache is emptied when it grows past this many words, so memory
+ * stays bounded on endless text. */
+#define WORD_CACHE_MAX_WORDS (1 << 18)
+
+struct Bpe {
+    int vocab_size;
+    int n_merges;
+    int eot_id;
+    char **token_bytes; /* id -> bytes */
+    int *token_len;
+    int *rank;          /* id -> merge rank; INT_MAX for tokens no merge makes */
+    ByteMap vocab;      /* bytes -> (id, -) for every mergeable token */
+    ByteMap word_cache; /* piece bytes -> (offset into cached_ids, count) */
+    IntVec cached_ids;
+};
+
+/* GPT-2 gives the 188 printable bytes their own code points and maps the
+ * other 68 (controls, space, 0x7F-0xA0, 0xAD) to U+0100 onwards, so that
+ * every token is a printable string. */
+static bool is_printable_byte(int b) {
+    return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+uint32_t bpe_byte_to_codepoint(unsigned char b) {
+    if (is_printable_byte(b)) return b;
+    uint32_t n = 0;
+    for (int x = 0; x < b; x++)
+        if (!is_printable_byte(x)) n++;
+    return 256 + n;
+}
+
+void bpe_byte_rank_order(unsigned char order[256]) {
+    int n = 0;
+    for (int b = 0; b < 256; b++)
+        if (is_printable_byte(b)) order[n++] = (unsigned char)b;
+    for (int b = 0; b < 256; b++)
+        if (!is_printable_byte(b)) order[n++] = (unsigned char)b;
+}
+
+/* Decode a token string of the byte alphabet into bytes. Returns the byte
+ * count, or -1 if a character is not in the alphabet. */
+static int alphabet_to_bytes(const char *s, size_t len, char *out) {
+    static int byte_of_codepoint[256 + 68];
+    static bool ready;
+    if (!ready) {
+        for (int b = 0; b < 256; b++) byte_of_codepoint[bpe_byte_to_codepoint((unsigned char)b)] = b;
+        ready = true;
+    }
+    int n = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        int k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (k == 0 || cp >= 256 + 68 || (cp < 256 && !is_printable_byte((int)cp))) return -1;
+        out[n++] = (char)byte_of_codepoint[cp];
+        i += k;
+    }
+    return n;
+}
+
+static int line_of_offset(const char *text, size_t offset) {
+    int line = 1;
+    for (size_t i = 0; i < offset && text[i]; i++) line += text[i] == '\n';
+    return line;
+}
+
+static void load_encoder_json(Bpe *bpe, const char *path) {
+    size_t len;
+    char *json = read_file(path, &len);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        const char *where = cJSON_GetErrorPtr();
+        size_t offset = where && where >= json && where <= json + len ? (size_t)(where - json) : len;
+        fatal("%s: malformed JSON near line %d (expected an object of token strings to ids)", path,
+              line_of_offset(json, offset));
+    }
+    if (!cJSON_IsObject(root)) fatal("%s: expected a JSON object of token strings to ids", path);
+    int n = cJSON_GetArraySize(root);
+    if (n < 256) fatal("%s: only %d tokens; a byte-level vocabulary has at least 256", path, n);
+    bpe->vocab_size = n;
+    bpe->token_bytes = xcalloc(n, sizeof(char *));
+    bpe->token_len = xcalloc(n, sizeof(int));
+    bpe->rank = xmalloc(n * sizeof(int));
+    bytemap_init(&bpe->vocab, 2 * (size_t)n);
+    bpe->eot_id = -1;
+    for (cJSON *item = root->child; item; item = item->next) {
+        const char *key = item->string;
+        double v = cJSON_IsNumber(item) ? item->valuedouble : -1;
+        if (!(v >= 0 && v < n && v == (int)v))
+            fatal("%s: token \"%s\" has id %s; ids must be whole numbers 0..%d", path, key,
+                  cJSON_IsNumber(item) ? "out of range" : "that is not a number", n - 1);
+        int id = (int)v;
+        if (bpe->token_bytes[id]) fatal("%s: id %d is given to two tokens (\"%s\" and another)", path, id, key);
+        size_t key_len = strlen(key);
+        char *bytes = xmalloc(key_len + 1);
+        int n_bytes;
+        if (strcmp(key, BPE_ENDOFTEXT) == 0) {
+            /* special tokens are not byte-level text and never come out of merges */
+            memcpy(bytes, key, key_len + 1);
+            n_bytes = (int)key_len;
+            bpe->eot_id = id;
+        } else {
+            n_bytes = alphabet_to_bytes(key, key_len, bytes);
+            if (n_bytes <= 0) fatal("%s: token \"%s\" (id %d) is not written in GPT-2's byte alphabet", path, key, id);
+            int existing;
+            if (bytemap_get(&bpe->vocab, bytes, n_bytes, &existing, NULL))
+                fatal("%s: ids %d and %d stand for the same bytes", path, existing, id);
+            bytemap_put(&bpe->vocab, bytes, n_bytes, id, 0);
+        }
+        bpe->token_bytes[id] = bytes;
+        bpe->token_len[id] = n_bytes;
+        bpe->rank[id] = INT_MAX;
+    }
+    cJSON_Delete(root);
+    free(json);
+}
+
+/* Merge ranks as tiktoken derives them: bytes first in the alphabet's order
+ * (ranks 0..255), then each merge line in turn (ranks 256...). */
+static void load_vocab_bpe(Bpe *bpe, const char *path, const char *encoder_path) {
+    unsigned char order[256];
+    bpe_byte_rank_order(order);
+    for (int r = 0; r < 256; r++) {
+        char byte = (char)order[r];
+        int id;
+        if (!bytemap_get(&bpe->vocab, &byte, 1, &id, NULL))
+            fatal("%s: the single byte 0x%02X has no token", encoder_path, order[r]);
+        bpe->rank[id] = r;
+    }
+    size_t len;
+    char *text = read_file(path, &len);
+    char *merged = xmalloc(len + 1);
+    int line_no = 0;
+    bpe->n_merges = 0;
+    for (char *line = text; line < text + len;) {
+        char *end = memchr(line, '\n', text + len - line);
+        if (!end) end = text + len;
+        line_no++;
+        size_t line_len = end - line;
+        if (line_len && line[line_len - 1] == '\r') line_len--;
+        if (line_len == 0 || (line_no == 1 && strncmp(line, "#version", 8) == 0)) {
+            line = end + 1;
+            continue;
+        }
+        char *space = memchr(line, ' ', line_len);
+        if (!space || space == line || space == line + line_len - 1 || memchr(space + 1, ' ', line + line_len - space - 1))
+            fatal("%s:%d: expected two tokens separated by one space", path, line_no);
+        int left = alphabet_to_bytes(line, space - line, merged);
+        int right = left > 0 ? alphabet_to_bytes(space + 1, line + line_len - space - 1, merged + left) : -1;
+        if (left <= 0 || right <= 0) fatal("%s:%d: a token is not written in GPT-2's byte alphabet", path, line_no);
+        int id;
+        if (!bytemap_get(&bpe->vocab, merged, left + right, &id, NULL))
+            fatal("%s:%d: the merge's result is not a token of %s", path, line_no, encoder_path);
+        if (bpe->rank[id] != INT_MAX) fatal("%s:%d: token %d is made a second time", path, line_no, id);
+        bpe->rank[id] = 256 + bpe->n_merges++;
+        line = end + 1;
+    }
+    free(merged);
+    free(text);
+    for (int id = 0; id < bpe->vocab_size; id++)
+        if (bpe->rank[id] == INT_MAX && id != bpe->eot_id)
+            fatal("%s: token %d is neither a byte nor made by a merge in %s", encoder_path, id, path);
+}
+
+Bpe *bpe_load(const char *encoder_json_path, const char *vocab_bpe_path) {
+    Bpe *bpe = xcalloc(1, sizeof *bpe);
+    load_encoder_json(bpe, encoder_json_path);
+    load_vocab_bpe(bpe, vocab_bpe_path, encoder_json_path);
+    bytemap_init(&bpe->word_cache, 1 << 12);
+    return bpe;
+}
+
+Bpe *bpe_load_dir(const char *dir) {
+    char *enc = path_join(dir, "encoder.json"), *merges = path_join(dir, "vocab.bpe");
+    Bpe *bpe = bpe_load(enc, merges);
+    free(enc);
+    free(merges);
+    return bpe;
+}
+
+Bpe *bpe_load_gpt2(void) {
+    char *enc = data_file("gpt2/encoder.json"), *merges = data_file("gpt2/vocab.bpe");
+    Bpe *bpe = bpe_load(enc, merges);
+    free(enc);
+    free(merges);
+    return bpe;
+}
+
+void bpe_free(Bpe *bpe) {
+    if (!bpe) return;
+    for (int i = 0; i < bpe->vocab_size; i++) free(bpe->token_bytes[i]);
+    free(bpe->token_bytes);
+    free(bpe->token_len);
+    free(bpe->rank);
+    bytemap_free(&bpe->vocab);
+    bytemap_free(&bpe->word_cache);
+    intvec_free(&bpe->cached_ids);
+    free(bpe);
+}
+
+int bpe_vocab_size(const Bpe *bpe) { return bpe->vocab_size; }
+int bpe_n_merges(const Bpe *bpe) { return bpe->n_merges; }
+int bpe_eot_id(const Bpe *bpe) { return bpe->eot_id; }
+
+const char *bpe_token_bytes(const Bpe *bpe, int id, int *len) {
+    if (id < 0 || id >= bpe->vocab_size) return NULL;
+    *len = bpe->token_len[id];
+    return bpe->token_bytes[id];
+}
+
+int bpe_lookup(const Bpe *bpe, const char *bytes, size_t len) {
+    int id;
+    return bytemap_get(&bpe->vocab, bytes, len, &id, NULL) ? id : -1;
+}
+
+/* ---- Pre-tokenization ---------------------------------------------------- */
+
+/* Class and length of the code point at s[i] (the text is valid UTF-8). */
+static enum unicode_class class_at(const unsigned char *s, size_t len, size_t i, int *n) {
+    if (s[i] < 0x80) {
+        *n = 1;
+        return unicode_class(s[i]);
+    }
+    uint32_t cp;
+    *n = utf8_decode(s + i, len - i, &cp);
+    return unicode_class(cp);
+}
+
+/* End of the run of code points of class cls that starts at i. */
+static size_t class_run_end(const unsigned char *s, size_t len, size_t i, enum unicode_class cls) {
+    while (i < len) {
+        int n;
+        if (class_at(s, len, i, &n) != cls) break;
+        i += n;
+    }
+    return i;
+}
+
+size_t bpe_next_piece(const char *text, size_t len, size_t i) {
+    const unsigned char *s = (const unsigned char *)text;
+    /* 's 't 're 've 'm 'll 'd (lower case only, as the pattern is written) */
+    if (s[i] == '\'' && i + 1 < len) {
+        unsigned char a = s[i + 1], b = i + 2 < len ? s[i + 2] : 0;
+        if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
+    }
+    int n;
+    enum unicode_class cls = class_at(s, len, i, &n);
+    size_t start = i;
+    /* " ?\p{L}+", " ?\p{N}+", " ?[^\s\p{L}\p{N}]+": one optional ASCII space */
+    if (s[i] == ' ' && i + 1 < len) {
+        int n_next;
+        enum unicode_class next = class_at(s, len, i + 1, &n_next);
+        if (next != UC_SPACE) {
+            cls = next;
+            start = i + 1;
+        }
+    }
+    if (cls != UC_SPACE) return class_run_end(s, len, start, cls);
+    /* "\s+(?!\S)": a run of white space, less its last character when a
+     * non-space follows (that character then starts the next piece);
+     * "\s+": a single white-space character before a non-space. */
+    size_t end = class_run_end(s, len, i, UC_SPACE);
+    if (end == len) return end;
+    size_t last = end - 1;
+    while ((s[last] & 0xC0) == 0x80) last--;
+    return last > i ? last : end;
+}
+
+/* ---- Merging ------------------------------------------------------------- */
+
+static int rank_of(const Bpe *bpe, const char *bytes, size_t len) {
+    int id;
+    return bytemap_get(&bpe->vocab, bytes, len, &id, NULL) ? bpe->rank[id] : INT_MAX;
+}
+
+/* Merge the bytes of one piece (n >= 2) and append the token ids. */
+static void merge_piece(const Bpe *bpe, const char *piece, size_t n, IntVec *out) {
+    /* boundary[k] is where part k starts; pair_rank[k] is the rank of parts
+     * k and k+1 joined. */
+    size_t stack_bounds[64];
+    int stack_ranks[64];
+    size_t *boundary = n + 1 <= 64 ? stack_bounds : xmalloc((n + 1) * sizeof(size_t));
+    int *pair_rank = n + 1 <= 64 ? stack_ranks : xmalloc((n + 1) * sizeof(int));
+    size_t n_bounds = n + 1;
+    for (size_t k = 0; k <= n; k++) boundary[k] = k;
+    for (size_t k = 0; k + 2 < n_bounds; k++) pair_rank[k] = rank_of(bpe, piece + k, 2);
+    for (;;) {
+        int best = INT_MAX;
+        size_t best_k = 0;
+        for (size_t k = 0; k + 2 < n_bounds; k++)
+            if (pair_rank[k] < best) best = pair_rank[k], best_k = k;
+        if (best == INT_MAX) break;
+        /* join parts best_k and best_k+1 by dropping the boundary between them */
+        size_t n_pairs = n_bounds - 2;
+        memmove(boundary + best_k + 1, boundary + best_k + 2, (n_bounds - best_k - 2) * sizeof(size_t));
+        if (best_k + 1 < n_pairs)
+            memmove(pair_rank + best_k + 1, pair_rank + best_k + 2, (n_pairs - best_k - 2) * sizeof(int));
+        n_bounds--;
+        if (best_k + 2 < n_bounds)
+            pair_rank[best_k] = rank_of(bpe, piece + boundary[best_k], boundary[best_k + 2] - boundary[best_k]);
+        if (best_k > 0)
+            pair_rank[best_k - 1] =
+                rank_of(bpe, piece + boundary[best_k - 1], boundary[best_k + 1] - boundary[best_k - 1]);
+    }
+    for (size_t k = 0; k + 1 < n_bounds; k++) intvec_push(out, bpe_lookup(bpe, piece + boundary[k], boundary[k + 1] - boundary[k]));
+    if (boundary != stack_bounds) free(boundary);
+    if (pair_rank != stack_ranks) free(pair_rank);
+}
+
+static void encode_piece(Bpe *bpe, const char *piece, size_t n, IntVec *out) {
+    int id, count;
+    if (bytemap_get(&bpe->vocab, piece, n, &id, NULL)) {
+        intvec_push(out, id);
+        return;
+    }
+    if (bytemap_get(&bpe->word_cache, piece, n, &id, &count)) {
+        for (int k = 0; k < count; k++) intvec_push(out, bpe->cached_ids.data[id + k]);
+        return;
+    }
+    size_t first = out->len;
+    merge_piece(bpe, piece, n, out);
+    if (bpe->word_cache.count >= WORD_CACHE_MAX_WORDS) bpe_clear_cache(bpe);
+    bytemap_put(&bpe->word_cache, piece, n, (int)bpe->cached_ids.len, (int)(out->len - first));
+    for (size_t k = first; k < out->len; k++) intvec_push(&bpe->cached_ids, out->data[k]);
+}
+
+static void encode_ordinary(Bpe *bpe, const char *text, size_t len, IntVec *out) {
+    for (size_t i = 0; i < len;) {
+        size_t end = bpe_next_piece(text, len, i);
+        encode_piece(bpe, text + i, end - i, out);
+        i = end;
+    }
+}
+
+void bpe_encode(Bpe *bpe, const char *text, size_t len, bool allow_special, IntVec *out) {
+    char *clean = NULL;
+    if (!utf8_is_valid(text, len)) text = clean = utf8_sanitize(text, len, &len);
+    const size_t special_len = strlen(BPE_ENDOFTEXT);
+    size_t i = 0;
+    while (i < len) {
+        const char *special = allow_special && bpe->eot_id >= 0 ? memmem(text + i, len - i, BPE_ENDOFTEXT, special_len) : NULL;
+        size_t end = special ? (size_t)(special - text) : len;
+        encode_ordinary(bpe, text + i, end - i, out);
+        if (!special) break;
+        intvec_push(out, bpe->eot_id);
+        i = end + special_len;
+    }
+    free(clean);
+}
+
+void bpe_clear_cache(Bpe *bpe) {
+    bytemap_clear(&bpe->word_cache);
+    bpe->cached_ids.len = 0;
+}
+
+bool bpe_decode(const Bpe *bpe, const int *ids, size_t n_ids, ByteBuf *out, int *bad_id) {
+    for (size_t k = 0; k < n_ids; k++) {
+        if (ids[k] < 0 || ids[k] >= bpe->vocab_size) {
+            if (bad_id) *bad_id = ids[k];
+            return false;
+        }
+        bytebuf_append(out, bpe->token_bytes[ids[k]], bpe->token_len[ids[k]]);
+    }
+    return true;
+}

@@ -1,0 +1,23 @@
+/* embedding.c: see embedding.h. */
+#include "embedding.h"
+
+#include <string.h>
+
+#include "../common/util.h"
+
+void embedding_forward(float *out, const int *ids, int n_ids, const float *weight, int vocab_size, int dim) {
+    for (int i = 0; i < n_ids; i++) {
+        if (ids[i] < 0 || ids[i] >= vocab_size)
+            fatal("token id %d is outside the vocabulary (0..%d)", ids[i], vocab_size - 1);
+        memcpy(out + (size_t)i * dim, weight + (size_t)ids[i] * dim, dim * sizeof(float));
+    }
+}
+
+void add_position_embeddings(float *x, const float *pos_weight, int B, int T, int C) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *row = x + ((size_t)b * T + t) * C;
+            const float *pos = pos_weight + (size_t)t * C;
+            for (int c = 0; c < C; c++) row[c] += pos[c];
+        }
+}

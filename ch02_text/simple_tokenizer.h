@@ -1,0 +1,43 @@
+/* simple_tokenizer.h: the book's first tokenizers (2.2-2.4). Text is split on
+ * punctuation, "--" and white space (the regex ([,.:;?_!"()']|--|\s)), and
+ * the vocabulary is the sorted set of the pieces. V1 knows only the words it
+ * was built from; V2 adds <|endoftext|> and maps unknown words to <|unk|>. */
+#ifndef CH02_SIMPLE_TOKENIZER_H
+#define CH02_SIMPLE_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    char **tokens; /* NUL-terminated strings */
+    int count;
+} TokenList;
+
+/* 2.2 Tokenizing text: split like re.split(...) followed by strip() and
+ * dropping the empty pieces. */
+TokenList simple_split(const char *text, size_t len);
+void token_list_free(TokenList *list);
+
+typedef struct {
+    char **words;  /* id -> word; ids 0..n_words-1 are sorted (strcmp = code point order) */
+    int size;      /* vocabulary size, including the special tokens of V2 */
+    int n_words;   /* the sorted part */
+    int eot_id;    /* <|endoftext|> in V2, -1 in V1 */
+    int unk_id;    /* <|unk|> in V2, -1 in V1 */
+} SimpleTokenizer;
+
+/* 2.3 Converting tokens into token IDs: build the vocabulary from a text.
+ * with_specials selects V2 (2.4). */
+SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_specials);
+void simple_tokenizer_free(SimpleTokenizer *tok);
+/* Id of a word, or -1. */
+int simple_tokenizer_lookup(const SimpleTokenizer *tok, const char *word);
+
+/* Encode text into ids (malloc'd, *n_ids set). V1 has no <|unk|>: an unknown
+ * word returns NULL and *unknown_word points at a copy of it (free it). */
+int *simple_encode(const SimpleTokenizer *tok, const char *text, size_t len, int *n_ids, char **unknown_word);
+/* Join the words with spaces and remove the space before punctuation, as the
+ * book's decode does. Returns NULL (and sets *bad_id) on an id out of range. */
+char *simple_decode(const SimpleTokenizer *tok, const int *ids, int n_ids, int *bad_id);
+
+#endif

@@ -1,0 +1,52 @@
+/* ops.c: see ops.h. */
+#include "ops.h"
+
+#include <math.h>
+
+void softmax_rows(float *out, const float *in, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * cols;
+        float *y = out + (size_t)r * cols;
+        float max = -INFINITY;
+        for (int c = 0; c < cols; c++)
+            if (x[c] > max) max = x[c];
+        /* a row of all -inf (fully masked) has no defined softmax; give zeros */
+        if (max == -INFINITY) {
+            for (int c = 0; c < cols; c++) y[c] = 0.0f;
+            continue;
+        }
+        float sum = 0.0f;
+        for (int c = 0; c < cols; c++) {
+            y[c] = expf(x[c] - max);
+            sum += y[c];
+        }
+        float inv = 1.0f / sum;
+        for (int c = 0; c < cols; c++) y[c] *= inv;
+    }
+}
+
+void vec_add(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void vec_scale(float *x, float scale, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] *= scale;
+}
+
+float vec_dot(const float *a, const float *b, size_t n) {
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float sum = 0.0f;
+    for (; i < n; i++) sum += a[i] * b[i];
+    for (int k = 0; k < 8; k++) sum += acc[k];
+    return sum;
+}
+
+int vec_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}

@@ -1,0 +1,287 @@
+/* util.c: see util.h. */
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_program_name = "llm";
+
+void set_program_name(const char *argv0) {
+    const char *slash = strrchr(argv0, '/');
+    g_program_name = slash ? slash + 1 : argv0;
+}
+
+const char *program_name(void) { return g_program_name; }
+
+void fatal(const char *fmt, ...) {
+    va_list args;
+    fflush(stdout);
+    fprintf(stderr, "%s: ", g_program_name);
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void *xmalloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) fatal("out of memory allocating %zu bytes", size);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) fatal("out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *xrealloc(void *ptr, size_t size) {
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p) fatal("out of memory allocating %zu bytes", size);
+    return p;
+}
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+size_t checked_mul(size_t a, size_t b) {
+    if (a != 0 && b > SIZE_MAX / a) fatal("size overflow: %zu x %zu", a, b);
+    return a * b;
+}
+
+FILE *xfopen(const char *path, const char *mode) {
+    FILE *f = fopen(path, mode);
+    if (!f) fatal("%s: %s", path, strerror(errno));
+    return f;
+}
+
+char *read_file(const char *path, size_t *len) {
+    FILE *f = xfopen(path, "rb");
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) fatal("%s: read error: %s", path, strerror(errno));
+    fclose(f);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+void xfread(void *dst, size_t size, FILE *f, const char *path) {
+    if (size && fread(dst, 1, size, f) != size)
+        fatal("%s: %s", path, ferror(f) ? strerror(errno) : "file is truncated");
+}
+
+AtomicFile atomic_file_open(const char *path) {
+    AtomicFile af;
+    af.path = xstrdup(path);
+    size_t n = strlen(path) + 32;
+    af.tmp_path = xmalloc(n);
+    snprintf(af.tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    af.f = xfopen(af.tmp_path, "wb");
+    return af;
+}
+
+void atomic_file_commit(AtomicFile *af) {
+    bool ok = !ferror(af->f);
+    if (fclose(af->f) != 0) ok = false;
+    af->f = NULL;
+    if (!ok) {
+        int saved = errno;
+        remove(af->tmp_path);
+        fatal("%s: write failed: %s", af->path, strerror(saved));
+    }
+    if (rename(af->tmp_path, af->path) != 0) {
+        int saved = errno;
+        remove(af->tmp_path);
+        fatal("%s: cannot rename into place: %s", af->path, strerror(saved));
+    }
+    free(af->path);
+    free(af->tmp_path);
+}
+
+void atomic_file_abort(AtomicFile *af) {
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    remove(af->tmp_path);
+    free(af->path);
+    free(af->tmp_path);
+}
+
+void write_file_atomic(const char *path, const void *data, size_t len) {
+    AtomicFile af = atomic_file_open(path);
+    fwrite(data, 1, len, af.f);
+    atomic_file_commit(&af);
+}
+
+char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    size_t dl = strlen(dir);
+    snprintf(p, n, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", name);
+    return p;
+}
+
+bool file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void make_dirs(const char *dir) {
+    char *p = xstrdup(dir);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char saved = *s;
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) fatal("%s: cannot create directory: %s", p, strerror(errno));
+            *s = saved;
+            if (saved == '\0') break;
+        }
+    }
+    free(p);
+}
+
+const char *data_dir(void) {
+    static char *dir;
+    if (dir) return dir;
+    const char *env = getenv("DATA_DIR");
+    if (env && *env) return dir = xstrdup(env);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return dir = xstrdup("data");
+    exe[n] = '\0';
+    /* strip "/<chapter>/<program>" to get the checkout's root */
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+    }
+    return dir = path_join(exe, "data");
+}
+
+char *data_file(const char *relative_path) {
+    char *path = path_join(data_dir(), relative_path);
+    if (!file_exists(path))
+        fatal("missing data file %s (run `make data` to download it, or set DATA_DIR)", path);
+    return path;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void format_duration(double seconds, char *buf, size_t bufsize) {
+    if (!(seconds >= 0) || seconds > 360000) {
+        snprintf(buf, bufsize, "--:--");
+        return;
+    }
+    int s = (int)(seconds + 0.5);
+    if (s >= 3600) snprintf(buf, bufsize, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+    else snprintf(buf, bufsize, "%d:%02d", s / 60, s % 60);
+}
+
+void progress_start(Progress *p, const char *label, const char *unit, long total) {
+    p->label = label;
+    p->unit = unit;
+    p->total = total;
+    p->done = 0;
+    p->start = now_seconds();
+    p->last_draw = 0;
+    p->enabled = isatty(STDERR_FILENO);
+}
+
+static void progress_draw(Progress *p, double now) {
+    const int width = 30;
+    double elapsed = now - p->start;
+    double rate = elapsed > 0 ? p->done / elapsed : 0;
+    double frac = p->total > 0 ? (double)p->done / p->total : 0;
+    if (frac > 1) frac = 1;
+    int filled = (int)(frac * width);
+    char bar[64], eta[32], spent[32];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    format_duration(rate > 0 ? (p->total - p->done) / rate : -1, eta, sizeof eta);
+    format_duration(elapsed, spent, sizeof spent);
+    fprintf(stderr, "\r%s [%s] %3.0f%% %ld/%ld %.1f %s/s %s ETA %s ", p->label, bar, 100 * frac, p->done,
+            p->total, rate, p->unit, spent, eta);
+    fflush(stderr);
+    p->last_draw = now;
+}
+
+void progress_update(Progress *p, long done) {
+    p->done = done;
+    if (!p->enabled) return;
+    double now = now_seconds();
+    if (now - p->last_draw >= 0.1 || done >= p->total) progress_draw(p, now);
+}
+
+void progress_finish(Progress *p) {
+    if (!p->enabled) return;
+    progress_draw(p, now_seconds());
+    fputc('\n', stderr);
+}
+
+bool parse_long(const char *s, long min, long max, long *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+bool parse_double(const char *s, double min, double max, double *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end != '\0' || isnan(v) || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+void intvec_push(IntVec *v, int x) {
+    if (v->len == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        v->data = xrealloc(v->data, checked_mul(v->cap, sizeof(int)));
+    }
+    v->data[v->len++] = x;
+}
+
+void intvec_free(IntVec *v) {
+    free(v->data);
+    *v = (IntVec){0};
+}
+
+void bytebuf_append(ByteBuf *b, const void *bytes, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap) b->cap = b->cap ? 2 * b->cap : 256;
+        b->data = xrealloc(b->data, b->cap);
+    }
+    memcpy(b->data + b->len, bytes, n);
+    b->len += n;
+    b->data[b->len] = '\0'; /* always a valid C string too */
+}
+
+void bytebuf_free(ByteBuf *b) {
+    free(b->data);
+    *b = (ByteBuf){0};
+}

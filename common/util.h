@@ -1,0 +1,99 @@
+/* util.h: the small plumbing every chapter needs: errors that name the file
+ * and the reason, checked allocation and file I/O, atomic writes, the data
+ * directory, a clock, and a progress bar. */
+#ifndef COMMON_UTIL_H
+#define COMMON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* The program name used as the prefix of every error message ("ch02: ..."). */
+void set_program_name(const char *argv0);
+const char *program_name(void);
+
+/* Print "<program>: <message>" on stderr and exit with status 1. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Allocation that never returns NULL: on failure it reports the size and exits. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+/* size_t multiplication that reports overflow instead of wrapping. */
+size_t checked_mul(size_t a, size_t b);
+
+/* fopen that reports "<path>: <strerror>" and exits on failure. */
+FILE *xfopen(const char *path, const char *mode);
+/* Read a whole file into a NUL-terminated buffer; *len gets the byte count. */
+char *read_file(const char *path, size_t *len);
+/* Read exactly size bytes or report the file as truncated. */
+void xfread(void *dst, size_t size, FILE *f, const char *path);
+
+/* Writing a file atomically: everything goes to "<path>.tmp.<pid>" and only a
+ * successful atomic_file_commit renames it over path, so a crash or an error
+ * never leaves a half-written file behind. */
+typedef struct {
+    FILE *f;
+    char *path;
+    char *tmp_path;
+} AtomicFile;
+AtomicFile atomic_file_open(const char *path);
+void atomic_file_commit(AtomicFile *af);
+void atomic_file_abort(AtomicFile *af);
+void write_file_atomic(const char *path, const void *data, size_t len);
+
+/* "a/b" from a and b (malloc'd). */
+char *path_join(const char *dir, const char *name);
+bool file_exists(const char *path);
+/* Create dir and its parents like `mkdir -p`; exits on failure. */
+void make_dirs(const char *dir);
+
+/* The data directory: $DATA_DIR if set, else the checkout's data/ found from
+ * the executable's own location (executables live one folder below the
+ * checkout's root), so programs work from any working directory. */
+const char *data_dir(void);
+/* Path of a file inside the data directory (malloc'd). If the file is missing
+ * this exits with a message that names it and says how to get it. */
+char *data_file(const char *relative_path);
+
+/* Seconds from a monotonic clock. */
+double now_seconds(void);
+
+/* A progress bar on stderr with rate and ETA. It draws only when stderr is a
+ * terminal, so logs and pipes stay clean. */
+typedef struct {
+    const char *label;
+    const char *unit;
+    long total;
+    long done;
+    double start;
+    double last_draw;
+    bool enabled;
+} Progress;
+void progress_start(Progress *p, const char *label, const char *unit, long total);
+void progress_update(Progress *p, long done);
+void progress_finish(Progress *p);
+/* "1:05:09" or "4:02"; "--:--" when unknown or over 100 hours. */
+void format_duration(double seconds, char *buf, size_t bufsize);
+
+/* Growable arrays of ints and of bytes (zero-initialise, then push). */
+typedef struct {
+    int *data;
+    size_t len, cap;
+} IntVec;
+void intvec_push(IntVec *v, int x);
+void intvec_free(IntVec *v);
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} ByteBuf;
+void bytebuf_append(ByteBuf *b, const void *bytes, size_t n);
+void bytebuf_free(ByteBuf *b);
+
+/* Parse a whole string as an integer/float in [min, max]; false if it is not one. */
+bool parse_long(const char *s, long min, long max, long *out);
+bool parse_double(const char *s, double min, double max, double *out);
+
+#endif

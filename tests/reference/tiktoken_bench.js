@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/*
+ * tiktoken_bench.js - time OpenAI's tiktoken (npm, WASM) GPT-2 encoder.
+ *
+ *   node tiktoken_bench.js FILE ROUNDS
+ *
+ * Reads FILE as UTF-8, does one untimed warm-up encode, then encodes it
+ * ROUNDS times with get_encoding("gpt2").encode_ordinary, printing one line
+ * per round to stdout:  <seconds> <MB/s> <n_tokens>   (MB = 1e6 input bytes).
+ * The C benchmark runs this alternately with our encoder.
+ * tiktoken comes from `npm install tiktoken` in tests/reference or NODE_PATH.
+ */
+"use strict";
+const fs = require("fs");
+const { get_encoding } = require("tiktoken");
+
+const [file, roundsArg] = process.argv.slice(2);
+const rounds = Number.parseInt(roundsArg, 10);
+if (!file || !(rounds > 0)) {
+  console.error("usage: node tiktoken_bench.js FILE ROUNDS");
+  process.exit(2);
+}
+
+const bytes = fs.readFileSync(file);
+const text = bytes.toString("utf8");
+const enc = get_encoding("gpt2");
+
+enc.encode_ordinary(text); // warm-up: WASM compile, caches
+for (let i = 0; i < rounds; i++) {
+  const t0 = process.hrtime.bigint();
+  const n = enc.encode_ordinary(text).length;
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  console.log(`${sec.toFixed(6)} ${(bytes.length / 1e6 / sec).toFixed(3)} ${n}`);
+}
+enc.free();

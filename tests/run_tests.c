@@ -1,0 +1,19 @@
+/* run_tests.c: runs every suite; `make test` builds and runs this. Each test
+ * runs in its own process (Check's fork mode), so a crash fails one test,
+ * not the run. */
+#include <stdlib.h>
+
+#include "test_helpers.h"
+
+int main(void) {
+    set_program_name("run_tests");
+    Suite *(*const suites[])(void) = {util_suite,  rng_suite,       tensor_suite,     ops_suite,
+                                      utf8_suite,  simple_tokenizer_suite, bpe_suite, bpe_train_suite,
+                                      dataloader_suite, embedding_suite, ch02_cli_suite};
+    SRunner *runner = srunner_create(NULL);
+    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) srunner_add_suite(runner, suites[i]());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

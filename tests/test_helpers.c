@@ -1,0 +1,115 @@
+/* test_helpers.c: see test_helpers.h. */
+#include "test_helpers.h"
+
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *repo_root(void) {
+    static char root[PATH_MAX];
+    if (root[0]) return root;
+    ssize_t n = readlink("/proc/self/exe", root, sizeof root - 1);
+    if (n <= 0) fatal("cannot find the test executable's path");
+    root[n] = '\0';
+    for (int i = 0; i < 2; i++) *strrchr(root, '/') = '\0'; /* strip build/run_tests */
+    return root;
+}
+
+char *repo_path(const char *relative) { return path_join(repo_root(), relative); }
+
+char *fixture_path(const char *name) {
+    char *dir = repo_path("tests/fixtures");
+    char *path = path_join(dir, name);
+    free(dir);
+    return path;
+}
+
+char *make_temp_dir(void) {
+    char *dir = xstrdup("/tmp/llm-test-XXXXXX");
+    if (!mkdtemp(dir)) fatal("cannot create a temporary directory");
+    return dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool hex_decode(const char *hex, size_t hex_len, char **bytes, size_t *n) {
+    if (hex_len % 2) return false;
+    *bytes = xmalloc(hex_len / 2 + 1);
+    for (size_t i = 0; i < hex_len / 2; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(*bytes);
+            return false;
+        }
+        (*bytes)[i] = (char)(hi * 16 + lo);
+    }
+    (*bytes)[hex_len / 2] = '\0';
+    *n = hex_len / 2;
+    return true;
+}
+
+FixtureLines fixture_lines(const char *name) {
+    FixtureLines f = {0};
+    char *path = fixture_path(name);
+    f.text = read_file(path, NULL);
+    free(path);
+    int cap = 0;
+    for (char *line = strtok(f.text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#' || line[0] == '\0') continue;
+        if (f.count == cap) f.lines = xrealloc(f.lines, (cap = cap ? 2 * cap : 256) * sizeof(char *));
+        f.lines[f.count++] = line;
+    }
+    return f;
+}
+
+void fixture_lines_free(FixtureLines *f) {
+    free(f->text);
+    free(f->lines);
+    *f = (FixtureLines){0};
+}
+
+int run_command(const char *command, char **out, char **err) {
+    char err_path[] = "/tmp/llm-test-stderr-XXXXXX";
+    int fd = mkstemp(err_path);
+    if (fd < 0) fatal("cannot create a temporary file");
+    close(fd);
+    size_t n = strlen(command) + strlen(err_path) + 16;
+    char *full = xmalloc(n);
+    snprintf(full, n, "%s 2>%s", command, err_path);
+    FILE *p = popen(full, "r");
+    if (!p) fatal("cannot run %s", command);
+    ByteBuf captured = {0};
+    bytebuf_append(&captured, "", 0);
+    char buf[4096];
+    for (size_t got; (got = fread(buf, 1, sizeof buf, p)) > 0;) bytebuf_append(&captured, buf, got);
+    int status = pclose(p);
+    free(full);
+    if (out) *out = captured.data;
+    else bytebuf_free(&captured);
+    char *err_text = read_file(err_path, NULL);
+    remove(err_path);
+    if (err) *err = err_text;
+    else free(err_text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool close_enough(float got, float want, float rel_tol, float abs_tol) {
+    return fabsf(got - want) <= abs_tol + rel_tol * fabsf(want);
+}

@@ -1,0 +1,51 @@
+/* test_helpers.h: what the test files share: the suites, paths to fixtures
+ * and data, fixture parsing, and running a program to check its output. */
+#ifndef TESTS_TEST_HELPERS_H
+#define TESTS_TEST_HELPERS_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/util.h"
+
+/* One suite per module, each defined in tests/test_<module>.c. */
+Suite *util_suite(void);
+Suite *rng_suite(void);
+Suite *tensor_suite(void);
+Suite *ops_suite(void);
+Suite *utf8_suite(void);
+Suite *simple_tokenizer_suite(void);
+Suite *bpe_suite(void);
+Suite *bpe_train_suite(void);
+Suite *dataloader_suite(void);
+Suite *embedding_suite(void);
+Suite *ch02_cli_suite(void);
+
+/* The checkout's root (the test runner lives in build/), and paths in it. */
+const char *repo_root(void);
+char *repo_path(const char *relative);   /* malloc'd */
+char *fixture_path(const char *name);    /* tests/fixtures/name, malloc'd */
+/* A fresh empty directory under /tmp for one test (malloc'd). */
+char *make_temp_dir(void);
+void remove_tree(const char *dir);
+
+/* "48656c6c6f" -> bytes (malloc'd, NUL-terminated); false on bad hex. */
+bool hex_decode(const char *hex, size_t hex_len, char **bytes, size_t *n);
+/* The lines of a fixture file, skipping blank lines and '#' comments. */
+typedef struct {
+    char *text;
+    char **lines;
+    int count;
+} FixtureLines;
+FixtureLines fixture_lines(const char *name);
+void fixture_lines_free(FixtureLines *f);
+
+/* Run a shell command; captures stdout and stderr (malloc'd) and returns
+ * the exit status (or -1 if it did not exit normally). */
+int run_command(const char *command, char **out, char **err);
+
+/* Relative difference check for floats, for ck_assert messages. */
+bool close_enough(float got, float want, float rel_tol, float abs_tol);
+
+#endif

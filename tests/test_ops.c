@@ -1,0 +1,60 @@
+/* Tests for common/ops.c. */
+#include <math.h>
+
+#include "../common/ops.h"
+#include "test_helpers.h"
+
+/* The book's 3.3.1 example: softmax of the attention scores of "journey";
+ * the book prints four decimals, so 5e-5 is its rounding. */
+START_TEST(test_softmax_matches_book) {
+    float scores[6] = {0.9544f, 1.4950f, 1.4754f, 0.8434f, 0.7070f, 1.0865f};
+    float want[6] = {0.1385f, 0.2379f, 0.2333f, 0.1240f, 0.1082f, 0.1581f};
+    float got[6];
+    softmax_rows(got, scores, 1, 6);
+    float sum = 0;
+    for (int i = 0; i < 6; i++) {
+        ck_assert_float_eq_tol(got[i], want[i], 5e-5f);
+        sum += got[i];
+    }
+    ck_assert_float_eq_tol(sum, 1.0f, 1e-6f);
+}
+END_TEST
+
+START_TEST(test_softmax_is_stable_and_handles_masks) {
+    float x[2][3] = {{1000.0f, 1000.0f, -INFINITY}, {-INFINITY, -INFINITY, -INFINITY}};
+    float y[2][3];
+    softmax_rows(&y[0][0], &x[0][0], 2, 3);
+    ck_assert_float_eq(y[0][0], 0.5f);
+    ck_assert_float_eq(y[0][1], 0.5f);
+    ck_assert_float_eq(y[0][2], 0.0f);
+    for (int i = 0; i < 3; i++) ck_assert_float_eq(y[1][i], 0.0f);
+}
+END_TEST
+
+START_TEST(test_dot_add_scale_argmax) {
+    float a[19], b[19], c[19];
+    double want = 0;
+    for (int i = 0; i < 19; i++) {
+        a[i] = (float)i * 0.5f;
+        b[i] = 1.0f - (float)i * 0.1f;
+        want += (double)a[i] * b[i];
+    }
+    ck_assert_float_eq_tol(vec_dot(a, b, 19), (float)want, 1e-4f);
+    vec_add(c, a, b, 19);
+    ck_assert_float_eq(c[3], a[3] + b[3]);
+    vec_scale(c, 2.0f, 19);
+    ck_assert_float_eq(c[3], 2 * (a[3] + b[3]));
+    float ties[4] = {1, 3, 3, 2};
+    ck_assert_int_eq(vec_argmax(ties, 4), 1);
+}
+END_TEST
+
+Suite *ops_suite(void) {
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_softmax_matches_book);
+    tcase_add_test(tc, test_softmax_is_stable_and_handles_masks);
+    tcase_add_test(tc, test_dot_add_scale_argmax);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,118 @@
+/* Tests for ch02_text/simple_tokenizer.c: the numbers the book prints. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/simple_tokenizer.h"
+#include "../ch02_text/utf8.h"
+#include "test_helpers.h"
+
+static char *verdict;
+static size_t verdict_len;
+
+static void load_verdict(void) {
+    char *path = data_file("the-verdict.txt");
+    verdict = read_text_file(path, &verdict_len);
+    free(path);
+}
+
+static void free_verdict(void) { free(verdict); }
+
+START_TEST(test_split_example) {
+    const char *text = "Hello, world. Is this-- a test?";
+    TokenList t = simple_split(text, strlen(text));
+    const char *want[] = {"Hello", ",", "world", ".", "Is", "this", "--", "a", "test", "?"};
+    ck_assert_int_eq(t.count, 10);
+    for (int i = 0; i < 10; i++) ck_assert_str_eq(t.tokens[i], want[i]);
+    token_list_free(&t);
+}
+END_TEST
+
+START_TEST(test_split_dashes_and_unicode_space) {
+    /* "---" is "--" then "-"; U+3000 and U+00A0 are white space to Python */
+    const char *text = "a---b\xE3\x80\x80" "c\xC2\xA0" "d";
+    TokenList t = simple_split(text, strlen(text));
+    const char *want[] = {"a", "--", "-b", "c", "d"};
+    ck_assert_int_eq(t.count, 5);
+    for (int i = 0; i < 5; i++) ck_assert_str_eq(t.tokens[i], want[i]);
+    token_list_free(&t);
+}
+END_TEST
+
+START_TEST(test_verdict_counts) {
+    TokenList t = simple_split(verdict, verdict_len);
+    ck_assert_int_eq(t.count, 4690);
+    token_list_free(&t);
+    SimpleTokenizer v1 = simple_tokenizer_build(verdict, verdict_len, false);
+    ck_assert_int_eq(v1.size, 1130);
+    ck_assert_str_eq(v1.words[0], "!");
+    ck_assert_str_eq(v1.words[50], "Hermia");
+    simple_tokenizer_free(&v1);
+    SimpleTokenizer v2 = simple_tokenizer_build(verdict, verdict_len, true);
+    ck_assert_int_eq(v2.size, 1132);
+    ck_assert_int_eq(v2.eot_id, 1130);
+    ck_assert_int_eq(v2.unk_id, 1131);
+    ck_assert_int_eq(simple_tokenizer_lookup(&v2, "<|endoftext|>"), 1130);
+    ck_assert_str_eq(v2.words[1129], "yourself");
+    simple_tokenizer_free(&v2);
+}
+END_TEST
+
+START_TEST(test_v1_encode_decode_book_sentence) {
+    SimpleTokenizer v1 = simple_tokenizer_build(verdict, verdict_len, false);
+    const char *text = "\"It's the last he painted, you know,\" Mrs. Gisburn said with pardonable pride.";
+    int want[] = {1, 56, 2, 850, 988, 602, 533, 746, 5, 1126, 596, 5, 1, 67, 7, 38, 851, 1108, 754, 793, 7};
+    int n;
+    int *ids = simple_encode(&v1, text, strlen(text), &n, NULL);
+    ck_assert_int_eq(n, 21);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(ids[i], want[i]);
+    char *back = simple_decode(&v1, ids, n, NULL);
+    ck_assert_str_eq(back, "\" It' s the last he painted, you know,\" Mrs. Gisburn said with pardonable pride.");
+    free(back);
+    free(ids);
+    simple_tokenizer_free(&v1);
+}
+END_TEST
+
+START_TEST(test_v1_reports_unknown_word) {
+    SimpleTokenizer v1 = simple_tokenizer_build(verdict, verdict_len, false);
+    int n;
+    char *unknown;
+    ck_assert_ptr_null(simple_encode(&v1, "Hello, do you like tea?", 23, &n, &unknown));
+    ck_assert_str_eq(unknown, "Hello");
+    free(unknown);
+    simple_tokenizer_free(&v1);
+}
+END_TEST
+
+START_TEST(test_v2_unknown_and_endoftext) {
+    SimpleTokenizer v2 = simple_tokenizer_build(verdict, verdict_len, true);
+    const char *text = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of the palace.";
+    int want[] = {1131, 5, 355, 1126, 628, 975, 10, 1130, 55, 988, 956, 984, 722, 988, 1131, 7};
+    int n;
+    int *ids = simple_encode(&v2, text, strlen(text), &n, NULL);
+    ck_assert_int_eq(n, 16);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(ids[i], want[i]);
+    char *back = simple_decode(&v2, ids, n, NULL);
+    ck_assert_str_eq(back, "<|unk|>, do you like tea? <|endoftext|> In the sunlit terraces of the <|unk|>.");
+    free(back);
+    int bad = 0, out_of_range[] = {3, 1132};
+    ck_assert_ptr_null(simple_decode(&v2, out_of_range, 2, &bad));
+    ck_assert_int_eq(bad, 1132);
+    free(ids);
+    simple_tokenizer_free(&v2);
+}
+END_TEST
+
+Suite *simple_tokenizer_suite(void) {
+    Suite *s = suite_create("simple_tokenizer");
+    TCase *tc = tcase_create("core");
+    tcase_add_unchecked_fixture(tc, load_verdict, free_verdict);
+    tcase_add_test(tc, test_split_example);
+    tcase_add_test(tc, test_split_dashes_and_unicode_space);
+    tcase_add_test(tc, test_verdict_counts);
+    tcase_add_test(tc, test_v1_encode_decode_book_sentence);
+    tcase_add_test(tc, test_v1_reports_unknown_word);
+    tcase_add_test(tc, test_v2_unknown_and_endoftext);
+    suite_add_tcase(s, tc);
+    return s;
+}

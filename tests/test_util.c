@@ -1,0 +1,143 @@
+/* Tests for common/util.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_helpers.h"
+
+START_TEST(test_read_file_returns_bytes_and_length) {
+    char *dir = make_temp_dir();
+    char *path = path_join(dir, "a.bin");
+    const char data[] = "ab\0cd";
+    write_file_atomic(path, data, 5);
+    size_t len;
+    char *got = read_file(path, &len);
+    ck_assert_uint_eq(len, 5);
+    ck_assert_int_eq(memcmp(got, data, 5), 0);
+    ck_assert_int_eq(got[5], '\0');
+    free(got);
+    remove_tree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_atomic_write_leaves_no_temp_file) {
+    char *dir = make_temp_dir();
+    char *path = path_join(dir, "out.txt");
+    AtomicFile af = atomic_file_open(path);
+    fputs("half", af.f);
+    atomic_file_abort(&af); /* an error midway: nothing may appear */
+    ck_assert(!file_exists(path));
+    char out[64];
+    snprintf(out, sizeof out, "ls %s | wc -l", dir);
+    char *listing;
+    ck_assert_int_eq(run_command(out, &listing, NULL), 0);
+    ck_assert_str_eq(listing, "0\n");
+    free(listing);
+    write_file_atomic(path, "whole", 5);
+    char *got = read_file(path, NULL);
+    ck_assert_str_eq(got, "whole");
+    free(got);
+    remove_tree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_read_missing_file_exits) { read_file("/nonexistent/file.txt", NULL); }
+END_TEST
+
+START_TEST(test_path_join) {
+    char *p = path_join("a/b", "c.txt");
+    ck_assert_str_eq(p, "a/b/c.txt");
+    free(p);
+    p = path_join("a/", "c");
+    ck_assert_str_eq(p, "a/c");
+    free(p);
+}
+END_TEST
+
+START_TEST(test_make_dirs_creates_parents) {
+    char *dir = make_temp_dir();
+    char *deep = path_join(dir, "x/y/z");
+    make_dirs(deep);
+    make_dirs(deep); /* existing is fine */
+    char *file = path_join(deep, "f");
+    write_file_atomic(file, "1", 1);
+    ck_assert(file_exists(file));
+    remove_tree(dir);
+    free(file);
+    free(deep);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_parse_numbers) {
+    long v;
+    ck_assert(parse_long("42", 0, 100, &v) && v == 42);
+    ck_assert(!parse_long("-1", 0, 100, &v));
+    ck_assert(!parse_long("101", 0, 100, &v));
+    ck_assert(!parse_long("4x", 0, 100, &v));
+    ck_assert(!parse_long("", 0, 100, &v));
+    ck_assert(!parse_long("99999999999999999999999", 0, 100, &v));
+    double d;
+    ck_assert(parse_double("0.25", 0, 1, &d) && d == 0.25);
+    ck_assert(!parse_double("nan", 0, 1, &d));
+    ck_assert(!parse_double("1.5", 0, 1, &d));
+}
+END_TEST
+
+START_TEST(test_format_duration) {
+    char buf[32];
+    format_duration(65, buf, sizeof buf);
+    ck_assert_str_eq(buf, "1:05");
+    format_duration(3 * 3600 + 62, buf, sizeof buf);
+    ck_assert_str_eq(buf, "3:01:02");
+    format_duration(-1, buf, sizeof buf);
+    ck_assert_str_eq(buf, "--:--");
+}
+END_TEST
+
+START_TEST(test_data_dir_from_environment) {
+    setenv("DATA_DIR", "/some/where", 1);
+    ck_assert_str_eq(data_dir(), "/some/where");
+}
+END_TEST
+
+START_TEST(test_missing_data_file_exits) {
+    setenv("DATA_DIR", "/nonexistent", 1);
+    data_file("the-verdict.txt");
+}
+END_TEST
+
+START_TEST(test_growable_arrays) {
+    IntVec v = {0};
+    for (int i = 0; i < 1000; i++) intvec_push(&v, i * i);
+    ck_assert_uint_eq(v.len, 1000);
+    ck_assert_int_eq(v.data[999], 999 * 999);
+    intvec_free(&v);
+    ByteBuf b = {0};
+    for (int i = 0; i < 100; i++) bytebuf_append(&b, "abc", 3);
+    ck_assert_uint_eq(b.len, 300);
+    ck_assert_int_eq(b.data[300], '\0');
+    bytebuf_free(&b);
+}
+END_TEST
+
+Suite *util_suite(void) {
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_read_file_returns_bytes_and_length);
+    tcase_add_test(tc, test_atomic_write_leaves_no_temp_file);
+    tcase_add_exit_test(tc, test_read_missing_file_exits, 1);
+    tcase_add_test(tc, test_path_join);
+    tcase_add_test(tc, test_make_dirs_creates_parents);
+    tcase_add_test(tc, test_parse_numbers);
+    tcase_add_test(tc, test_format_duration);
+    tcase_add_test(tc, test_data_dir_from_environment);
+    tcase_add_exit_test(tc, test_missing_data_file_exits, 1);
+    tcase_add_test(tc, test_growable_arrays);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -29,11 +29,11 @@ LDFLAGS := -fopenmp $(SAN_LDFLAGS)
 LDLIBS := -lcjson -lm
 
 # ---- sources -------------------------------------------------------------
-COMMON_SRC := common/util.c common/rng.c common/tensor.c common/ops.c
+COMMON_SRC := common/util.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
 TEST_SRC := $(wildcard tests/test_*.c) tests/run_tests.c
-BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/test_helpers.c
+BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/test_helpers.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a

@@ -11,5 +11,6 @@ int main(int argc, char **argv) {
     long rounds = 7;
     if (argc > 1 && !parse_long(argv[1], 1, 1000, &rounds)) fatal("rounds: '%s' is not a whole number in 1..1000", argv[1]);
     bench_tokenizer((int)rounds);
+    bench_matmul((int)rounds);
     return 0;
 }

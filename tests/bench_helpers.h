@@ -20,5 +20,6 @@ void cpu_watch_report(const CpuWatch *w);
 
 /* The benchmarks, one per file. */
 void bench_tokenizer(int rounds);
+void bench_matmul(int rounds);
 
 #endif

@@ -7,9 +7,11 @@
 
 int main(void) {
     set_program_name("run_tests");
-    Suite *(*const suites[])(void) = {util_suite,  rng_suite,       tensor_suite,     ops_suite,
-                                      utf8_suite,  simple_tokenizer_suite, bpe_suite, bpe_train_suite,
-                                      dataloader_suite, embedding_suite, ch02_cli_suite};
+    Suite *(*const suites[])(void) = {
+        util_suite, rng_suite, tensor_suite, tensor_file_suite, ops_suite, matmul_suite,       /* common */
+        utf8_suite, simple_tokenizer_suite, bpe_suite, bpe_train_suite, dataloader_suite,       /* chapter 2 */
+        embedding_suite, ch02_cli_suite,
+    };
     SRunner *runner = srunner_create(NULL);
     for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) srunner_add_suite(runner, suites[i]());
     srunner_run_all(runner, CK_NORMAL);

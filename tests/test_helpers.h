@@ -14,6 +14,8 @@ Suite *util_suite(void);
 Suite *rng_suite(void);
 Suite *tensor_suite(void);
 Suite *ops_suite(void);
+Suite *tensor_file_suite(void);
+Suite *matmul_suite(void);
 Suite *utf8_suite(void);
 Suite *simple_tokenizer_suite(void);
 Suite *bpe_suite(void);

@@ -32,13 +32,18 @@ LDLIBS := -lcjson -lm
 COMMON_SRC := common/util.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
+CH03_SRC := ch03_attention/attention.c
+CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feedforward.c \
+            ch04_gpt/transformer_block.c ch04_gpt/gpt.c ch04_gpt/generate.c
 TEST_SRC := $(wildcard tests/test_*.c) tests/run_tests.c
 BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/test_helpers.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
 LIBCH02 := $(BUILD)/libch02.a
-PROGRAMS := ch02_text/ch02
+LIBCH03 := $(BUILD)/libch03.a
+LIBCH04 := $(BUILD)/libch04.a
+PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04
 
 .PHONY: all run test bench data deps clean
 all: $(PROGRAMS)
@@ -57,14 +62,26 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^
 $(LIBCH02): $(call obj,$(CH02_SRC))
 	$(AR) rcs $@ $^
+$(LIBCH03): $(call obj,$(CH03_SRC))
+	$(AR) rcs $@ $^
+$(LIBCH04): $(call obj,$(CH04_SRC))
+	$(AR) rcs $@ $^
 
 ch02_text/ch02: $(call obj,ch02_text/main.c) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH02) $(LIBCOMMON)
+ch03_attention/ch03: $(call obj,ch03_attention/main.c) $(LIBCH03) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# A later chapter links the earlier chapters' libraries, as the book's
+# previous_chapters.py imports their code.
+ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CHECK_LIBS) -o $@
 
-$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH02) $(LIBCOMMON)
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

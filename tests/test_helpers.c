@@ -110,6 +110,18 @@ int run_command(const char *command, char **out, char **err) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void assert_all_close(const char *what, const float *got, const float *want, size_t n, float rel_tol, float abs_tol) {
+    size_t worst = 0;
+    float worst_excess = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        float excess = fabsf(got[i] - want[i]) - (abs_tol + rel_tol * fabsf(want[i]));
+        if (isnan(got[i]) != isnan(want[i])) excess = INFINITY;
+        if (excess > worst_excess) worst_excess = excess, worst = i;
+    }
+    ck_assert_msg(worst_excess <= 0, "%s: element %zu is %.8g, want %.8g (rel %.1e, abs %.1e)", what, worst, got[worst],
+                  want[worst], rel_tol, abs_tol);
+}
+
 bool close_enough(float got, float want, float rel_tol, float abs_tol) {
     return fabsf(got - want) <= abs_tol + rel_tol * fabsf(want);
 }

@@ -23,6 +23,11 @@ Suite *bpe_train_suite(void);
 Suite *dataloader_suite(void);
 Suite *embedding_suite(void);
 Suite *ch02_cli_suite(void);
+Suite *attention_suite(void);
+Suite *layernorm_suite(void);
+Suite *gelu_suite(void);
+Suite *gpt_suite(void);
+Suite *generate_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);
@@ -46,6 +51,10 @@ void fixture_lines_free(FixtureLines *f);
 /* Run a shell command; captures stdout and stderr (malloc'd) and returns
  * the exit status (or -1 if it did not exit normally). */
 int run_command(const char *command, char **out, char **err);
+
+/* Assert that got[0..n) matches want within |got - want| <= abs_tol +
+ * rel_tol * |want| everywhere; the message names what and the worst index. */
+void assert_all_close(const char *what, const float *got, const float *want, size_t n, float rel_tol, float abs_tol);
 
 /* Relative difference check for floats, for ck_assert messages. */
 bool close_enough(float got, float want, float rel_tol, float abs_tol);

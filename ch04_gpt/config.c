@@ -1,0 +1,58 @@
+/* config.c: see config.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+GPTConfig gpt_config_124m(void) {
+    return (GPTConfig){.vocab_size = 50257,
+                       .context_length = 1024,
+                       .emb_dim = 768,
+                       .n_heads = 12,
+                       .n_layers = 12,
+                       .drop_rate = 0.1f,
+                       .qkv_bias = false,
+                       .tie_weights = false};
+}
+
+bool gpt_config_preset(const char *name, GPTConfig *out) {
+    static const struct {
+        const char *name;
+        int emb_dim, n_layers, n_heads;
+    } sizes[] = {
+        {"gpt2-small", 768, 12, 12},   /* 124M */
+        {"gpt2-medium", 1024, 24, 16}, /* 355M */
+        {"gpt2-large", 1280, 36, 20},  /* 774M */
+        {"gpt2-xl", 1600, 48, 25},     /* 1558M */
+    };
+    *out = gpt_config_124m();
+    if (strcmp(name, "124M") == 0) return true;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(name, sizes[i].name) == 0) {
+            out->emb_dim = sizes[i].emb_dim;
+            out->n_layers = sizes[i].n_layers;
+            out->n_heads = sizes[i].n_heads;
+            out->qkv_bias = true;
+            out->tie_weights = true;
+            return true;
+        }
+    return false;
+}
+
+const char *gpt_config_preset_names(void) { return "124M, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl"; }
+
+bool gpt_config_check(const GPTConfig *c, char *err, size_t err_size) {
+    if (c->vocab_size < 1 || c->context_length < 1 || c->emb_dim < 1 || c->n_heads < 1 || c->n_layers < 0) {
+        snprintf(err, err_size, "vocabulary, context, width and heads must be positive");
+        return false;
+    }
+    if (c->emb_dim % c->n_heads != 0) {
+        snprintf(err, err_size, "emb_dim %d is not divisible by n_heads %d", c->emb_dim, c->n_heads);
+        return false;
+    }
+    if (!(c->drop_rate >= 0.0f && c->drop_rate < 1.0f)) {
+        snprintf(err, err_size, "drop_rate %g is not in [0, 1)", c->drop_rate);
+        return false;
+    }
+    return true;
+}

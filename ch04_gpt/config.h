@@ -1,0 +1,33 @@
+/* config.h: the size of a GPT, as the book's GPT_CONFIG_124M dictionary. */
+#ifndef CH04_CONFIG_H
+#define CH04_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    int vocab_size;     /* 50257 for GPT-2's BPE */
+    int context_length; /* the most tokens the model sees at once */
+    int emb_dim;        /* C, the width of every token's vector */
+    int n_heads;        /* attention heads; emb_dim must divide by it */
+    int n_layers;       /* transformer blocks */
+    float drop_rate;    /* dropout during training */
+    bool qkv_bias;      /* biases on the query/key/value projections */
+    bool tie_weights;   /* the output head reuses the token embedding */
+} GPTConfig;
+
+/* The book's GPT_CONFIG_124M: GPT-2 small's shape with dropout 0.1, no qkv
+ * bias and an untied output head. */
+GPTConfig gpt_config_124m(void);
+
+/* Presets by name: "124M" (the book's), and OpenAI's sizes "gpt2-small",
+ * "gpt2-medium", "gpt2-large", "gpt2-xl" (with qkv bias and a tied head, as
+ * OpenAI's weights have them). Returns false for an unknown name. */
+bool gpt_config_preset(const char *name, GPTConfig *out);
+/* The preset names, for --help. */
+const char *gpt_config_preset_names(void);
+
+/* False, with a one-line reason, when the numbers make no model. */
+bool gpt_config_check(const GPTConfig *c, char *err, size_t err_size);
+
+#endif

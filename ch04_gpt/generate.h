@@ -1,0 +1,44 @@
+/* generate.h: 4.7 Generating text, and the book's bonus key-value cache.
+ *
+ * Greedy decoding: run the model on the sequence so far, take the most
+ * likely next token (argmax of the last position's logits), append it, and
+ * repeat. When the sequence outgrows the context, only its last
+ * context_length tokens are fed in.
+ *
+ * Without a cache every step reruns the whole context. With a cache, each
+ * step runs one new token through the model: the keys and values of the
+ * earlier tokens do not change, so they are kept per layer and reused. The
+ * two give the same tokens. (Once the context is full, every step shifts
+ * all positions by one, so the cache is rebuilt from the new window: GPT-2's
+ * absolute position embeddings leave no cheaper exact way.) */
+#ifndef CH04_GENERATE_H
+#define CH04_GENERATE_H
+
+#include <stdbool.h>
+
+#include "gpt.h"
+
+typedef struct {
+    int n_layers, context_length, emb_dim;
+    float *keys, *values; /* (n_layers, context_length, C) */
+    int length;           /* tokens cached */
+    int window_start;     /* index in the sequence of the first cached token */
+    /* one token's activations */
+    float *x, *norm, *qkv, *att, *context, *proj, *fc1, *fc1_gelu, *logits;
+} KVCache;
+
+KVCache *kv_cache_create(const GPTConfig *config);
+void kv_cache_free(KVCache *cache);
+
+/* One token through the model at position cache->length, appending its keys
+ * and values; returns its logits (V), valid until the next call. */
+const float *gpt_forward_cached(const GPTModel *m, KVCache *cache, int token);
+
+/* 4.7 generate_text_simple: append max_new_tokens greedy tokens to the
+ * n_ids tokens in ids. ids must have room for n_ids + max_new_tokens.
+ * use_cache selects the KV-cache path. Returns the new length. The optional
+ * callback sees each new token as it comes (for streaming output). */
+int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache,
+                    void (*on_token)(int token, void *user), void *user);
+
+#endif

@@ -1,0 +1,234 @@
+/* gpt.c: see gpt.h. */
+#include "gpt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/embedding.h"
+#include "../common/matmul.h"
+#include "../common/rng.h"
+#include "../common/util.h"
+#include "layernorm.h"
+
+/* ---- the parameter table ---------------------------------------------- */
+
+typedef struct {
+    ParamTensor *tensors;
+    int count, capacity;
+    size_t total;
+} ParamTable;
+
+static void add_param(ParamTable *t, const char *name, int rows, int cols, ParamInit init, int fan_in) {
+    if (t->count == t->capacity) {
+        t->capacity = t->capacity ? 2 * t->capacity : 64;
+        t->tensors = xrealloc(t->tensors, t->capacity * sizeof(ParamTensor));
+    }
+    ParamTensor *p = &t->tensors[t->count++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = cols ? 2 : 1;
+    p->shape[0] = rows;
+    p->shape[1] = cols;
+    p->size = cols ? (size_t)rows * cols : (size_t)rows;
+    p->offset = t->total;
+    p->init = init;
+    p->fan_in = fan_in;
+    t->total += p->size;
+}
+
+/* Every parameter tensor in buffer order. The order is the model's
+ * structure read top to bottom. */
+static ParamTable build_param_table(const GPTConfig *c) {
+    ParamTable t = {0};
+    const int V = c->vocab_size, C = c->emb_dim;
+    char name[64];
+    add_param(&t, "tok_emb.weight", V, C, INIT_NORMAL, 0);
+    add_param(&t, "pos_emb.weight", c->context_length, C, INIT_NORMAL, 0);
+    for (int l = 0; l < c->n_layers; l++) {
+#define BLOCK_PARAM(suffix, rows, cols, init, fan_in)              \
+    snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);       \
+    add_param(&t, name, rows, cols, init, fan_in)
+        BLOCK_PARAM("norm1.scale", C, 0, INIT_ONES, 0);
+        BLOCK_PARAM("norm1.shift", C, 0, INIT_ZEROS, 0);
+        BLOCK_PARAM("att.qkv.weight", C, 3 * C, INIT_LINEAR, C);
+        if (c->qkv_bias) {
+            BLOCK_PARAM("att.qkv.bias", 3 * C, 0, INIT_LINEAR, C);
+        }
+        BLOCK_PARAM("att.out_proj.weight", C, C, INIT_LINEAR, C);
+        BLOCK_PARAM("att.out_proj.bias", C, 0, INIT_LINEAR, C);
+        BLOCK_PARAM("norm2.scale", C, 0, INIT_ONES, 0);
+        BLOCK_PARAM("norm2.shift", C, 0, INIT_ZEROS, 0);
+        BLOCK_PARAM("ff.fc1.weight", C, 4 * C, INIT_LINEAR, C);
+        BLOCK_PARAM("ff.fc1.bias", 4 * C, 0, INIT_LINEAR, C);
+        BLOCK_PARAM("ff.fc2.weight", 4 * C, C, INIT_LINEAR, 4 * C);
+        BLOCK_PARAM("ff.fc2.bias", C, 0, INIT_LINEAR, 4 * C);
+#undef BLOCK_PARAM
+    }
+    add_param(&t, "final_norm.scale", C, 0, INIT_ONES, 0);
+    add_param(&t, "final_norm.shift", C, 0, INIT_ZEROS, 0);
+    if (!c->tie_weights) add_param(&t, "out_head.weight", V, C, INIT_LINEAR, C);
+    return t;
+}
+
+size_t gpt_param_count(const GPTConfig *config) {
+    ParamTable t = build_param_table(config);
+    free(t.tensors);
+    return t.total;
+}
+
+const ParamTensor *gpt_find_param(const GPTModel *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+static float *view(GPTModel *m, const char *name) {
+    const ParamTensor *p = gpt_find_param(m, name);
+    return p ? m->params + p->offset : NULL;
+}
+
+GPTModel *gpt_create(const GPTConfig *config) {
+    char err[128];
+    if (!gpt_config_check(config, err, sizeof err)) fatal("bad model configuration: %s", err);
+    GPTModel *m = xcalloc(1, sizeof *m);
+    m->config = *config;
+    ParamTable t = build_param_table(config);
+    m->tensors = t.tensors;
+    m->n_tensors = t.count;
+    m->n_params = t.total;
+    m->params = xcalloc(t.total, sizeof(float));
+    m->tok_emb = view(m, "tok_emb.weight");
+    m->pos_emb = view(m, "pos_emb.weight");
+    m->blocks = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockWeights));
+    for (int l = 0; l < config->n_layers; l++) {
+        BlockWeights *b = &m->blocks[l];
+        char name[64];
+#define BLOCK_VIEW(field, suffix)                                 \
+    snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);      \
+    b->field = view(m, name)
+        BLOCK_VIEW(norm1_scale, "norm1.scale");
+        BLOCK_VIEW(norm1_shift, "norm1.shift");
+        BLOCK_VIEW(qkv_weight, "att.qkv.weight");
+        BLOCK_VIEW(qkv_bias, "att.qkv.bias");
+        BLOCK_VIEW(out_proj_weight, "att.out_proj.weight");
+        BLOCK_VIEW(out_proj_bias, "att.out_proj.bias");
+        BLOCK_VIEW(norm2_scale, "norm2.scale");
+        BLOCK_VIEW(norm2_shift, "norm2.shift");
+        BLOCK_VIEW(fc1_weight, "ff.fc1.weight");
+        BLOCK_VIEW(fc1_bias, "ff.fc1.bias");
+        BLOCK_VIEW(fc2_weight, "ff.fc2.weight");
+        BLOCK_VIEW(fc2_bias, "ff.fc2.bias");
+#undef BLOCK_VIEW
+    }
+    m->final_norm_scale = view(m, "final_norm.scale");
+    m->final_norm_shift = view(m, "final_norm.shift");
+    m->out_head = config->tie_weights ? m->tok_emb : view(m, "out_head.weight");
+    m->block_acts = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockActivations));
+    return m;
+}
+
+void gpt_init_weights(GPTModel *m, uint64_t seed) {
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *p = &m->tensors[i];
+        float *w = m->params + p->offset;
+        float bound = p->fan_in ? 1.0f / sqrtf((float)p->fan_in) : 0.0f;
+        switch (p->init) {
+        case INIT_NORMAL: rng_fill_normal(&rng, w, p->size, 0.0f, 1.0f); break;
+        case INIT_LINEAR: rng_fill_uniform(&rng, w, p->size, -bound, bound); break;
+        case INIT_ONES:
+            for (size_t k = 0; k < p->size; k++) w[k] = 1.0f;
+            break;
+        case INIT_ZEROS: memset(w, 0, p->size * sizeof(float)); break;
+        }
+    }
+}
+
+void gpt_free(GPTModel *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->tensors);
+    free(m->blocks);
+    free(m->block_acts);
+    free(m->acts);
+    free(m);
+}
+
+void gpt_load_params(GPTModel *m, const TensorFile *tf) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *p = &m->tensors[i];
+        const Tensor *t = tensor_file_expect(tf, p->name, p->ndim, p->shape);
+        memcpy(m->params + p->offset, t->data, p->size * sizeof(float));
+    }
+}
+
+/* ---- activations ---------------------------------------------------------- */
+
+/* Lay the activation buffers out for (B,T), growing the memory if needed. */
+static void layout_activations(GPTModel *m, int B, int T) {
+    const GPTConfig *c = &m->config;
+    const size_t N = (size_t)B * T, C = c->emb_dim, V = c->vocab_size;
+    const size_t att_size = (size_t)B * c->n_heads * T * T;
+    /* floats per block: norm1, residual1, norm2, context, att_out, ff_out,
+     * out (7 x N*C), qkv (3 N*C), fc1 and fc1_gelu (8 N*C), att, and four
+     * (N) statistics */
+    size_t per_block = 18 * N * C + att_size + 4 * N;
+    size_t total = N * C + checked_mul(per_block, c->n_layers) + N * C + 2 * N + checked_mul(N, V);
+    if (total > m->acts_capacity) {
+        free(m->acts);
+        m->acts = xmalloc(checked_mul(total, sizeof(float)));
+        m->acts_capacity = total;
+    }
+    float *p = m->acts;
+#define TAKE(count) (p += (count), p - (count))
+    m->embedded = TAKE(N * C);
+    for (int l = 0; l < c->n_layers; l++) {
+        BlockActivations *a = &m->block_acts[l];
+        a->norm1 = TAKE(N * C);
+        a->norm1_mean = TAKE(N);
+        a->norm1_rstd = TAKE(N);
+        a->qkv = TAKE(3 * N * C);
+        a->att = TAKE(att_size);
+        a->context = TAKE(N * C);
+        a->att_out = TAKE(N * C);
+        a->residual1 = TAKE(N * C);
+        a->norm2 = TAKE(N * C);
+        a->norm2_mean = TAKE(N);
+        a->norm2_rstd = TAKE(N);
+        a->fc1 = TAKE(4 * N * C);
+        a->fc1_gelu = TAKE(4 * N * C);
+        a->ff_out = TAKE(N * C);
+        a->out = TAKE(N * C);
+    }
+    m->final_norm = TAKE(N * C);
+    m->final_mean = TAKE(N);
+    m->final_rstd = TAKE(N);
+    m->logits = TAKE(N * V);
+#undef TAKE
+    m->B = B;
+    m->T = T;
+}
+
+/* ---- the forward pass -------------------------------------------------------- */
+
+void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
+    const GPTConfig *c = &m->config;
+    if (B < 1 || T < 1) fatal("gpt_forward: empty batch (%d x %d)", B, T);
+    if (T > c->context_length)
+        fatal("%d tokens do not fit the model's context of %d (crop the input)", T, c->context_length);
+    layout_activations(m, B, T);
+    const int N = B * T, C = c->emb_dim;
+    /* 4.6: token embeddings plus position embeddings (2.7-2.8) */
+    embedding_forward(m->embedded, ids, N, m->tok_emb, c->vocab_size, C);
+    add_position_embeddings(m->embedded, m->pos_emb, B, T, C);
+    const float *x = m->embedded;
+    for (int l = 0; l < c->n_layers; l++) {
+        transformer_block_forward(&m->block_acts[l], x, &m->blocks[l], B, T, C, c->n_heads);
+        x = m->block_acts[l].out;
+    }
+    layernorm_forward(m->final_norm, m->final_mean, m->final_rstd, x, m->final_norm_scale, m->final_norm_shift, N, C);
+    /* logits = final_norm @ out_head^T: out_head is (V,C) so it can be the
+     * token embedding itself when the weights are tied */
+    sgemm(false, true, N, c->vocab_size, C, m->final_norm, C, m->out_head, C, false, m->logits, c->vocab_size);
+}

@@ -1,0 +1,85 @@
+/* gpt.h: 4.6 Coding the GPT model.
+ *
+ *   token ids (B,T)
+ *   -> token embedding + position embedding        (B,T,C)
+ *   -> n_layers transformer blocks                 (B,T,C)
+ *   -> final layer norm                            (B,T,C)
+ *   -> output head: logits over the vocabulary     (B,T,V)
+ *
+ * All parameters live in one contiguous buffer (so the optimiser and the
+ * checkpoint code are one loop over it), described by a table of named
+ * tensors, with named pointers into it for the code that uses them. */
+#ifndef CH04_GPT_H
+#define CH04_GPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/tensor_file.h"
+#include "config.h"
+#include "transformer_block.h"
+
+/* How PyTorch initialises each kind of tensor by default. */
+typedef enum {
+    INIT_NORMAL,  /* nn.Embedding: normal(0, 1) */
+    INIT_LINEAR,  /* nn.Linear weight and bias: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    INIT_ONES,    /* LayerNorm scale */
+    INIT_ZEROS,   /* LayerNorm shift */
+} ParamInit;
+
+typedef struct {
+    char name[64];   /* as in the PyTorch fixtures: "blocks.3.att.qkv.weight" */
+    int ndim;
+    int shape[2];
+    size_t offset;   /* into the parameter buffer, in floats */
+    size_t size;
+    ParamInit init;
+    int fan_in;
+} ParamTensor;
+
+typedef struct {
+    GPTConfig config;
+    float *params;            /* every parameter, one buffer */
+    size_t n_params;
+    ParamTensor *tensors;     /* the table that describes the buffer */
+    int n_tensors;
+
+    /* named views into params */
+    float *tok_emb;           /* (V,C) */
+    float *pos_emb;           /* (context_length,C) */
+    BlockWeights *blocks;     /* n_layers */
+    float *final_norm_scale;  /* (C) */
+    float *final_norm_shift;  /* (C) */
+    float *out_head;          /* (V,C), nn.Linear's layout; == tok_emb when tied */
+
+    /* the forward pass's activations, laid out for the last (B,T) */
+    int B, T;
+    float *acts;
+    size_t acts_capacity;     /* floats */
+    float *embedded;          /* (B,T,C) */
+    BlockActivations *block_acts; /* n_layers */
+    float *final_norm, *final_mean, *final_rstd; /* (B,T,C), (B,T), (B,T) */
+    float *logits;            /* (B,T,V) */
+} GPTModel;
+
+/* A model with all parameters zero; exits on a bad config. */
+GPTModel *gpt_create(const GPTConfig *config);
+/* PyTorch's default initialisation, drawn from a generator seeded with seed. */
+void gpt_init_weights(GPTModel *m, uint64_t seed);
+void gpt_free(GPTModel *m);
+
+/* The parameter named name, or NULL. */
+const ParamTensor *gpt_find_param(const GPTModel *m, const char *name);
+/* Parameters a config has, stored once (a tied head is not counted twice). */
+size_t gpt_param_count(const GPTConfig *config);
+
+/* Copy every parameter of the model from a tensor file holding tensors of
+ * the same names (extra tensors are ignored); a missing tensor or a wrong
+ * shape exits with a message naming it. */
+void gpt_load_params(GPTModel *m, const TensorFile *tf);
+
+/* Run the model on ids (B,T), T <= context_length; logits land in m->logits.
+ * An id outside the vocabulary exits with a clear message. */
+void gpt_forward(GPTModel *m, const int *ids, int B, int T);
+
+#endif

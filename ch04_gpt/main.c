@@ -1,0 +1,389 @@
+/* ch04: Chapter 4, Implementing a GPT model from scratch to generate text.
+ *
+ *   ch04 walkthrough      the chapter's sections in order, as the notebook prints them
+ *   ch04 generate ...     continue a prompt with an (untrained) GPT, greedily
+ *   ch04 params ...       parameter counts and memory of a configuration
+ *
+ * Run `ch04 COMMAND --help` for the flags of each. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/bpe.h"
+#include "../common/matmul.h"
+#include "../common/ops.h"
+#include "../common/rng.h"
+#include "../common/tensor.h"
+#include "../common/util.h"
+#include "config.h"
+#include "gelu.h"
+#include "generate.h"
+#include "gpt.h"
+#include "layernorm.h"
+
+static void section(const char *title) { printf("\n== %s ==\n", title); }
+
+static void print_matrix(const char *label, float *data, int rows, int cols) {
+    if (label) printf("%s\n", label);
+    Tensor t = rows == 1 ? tensor_view(data, 1, (int[]){cols}) : tensor_view(data, 2, (int[]){rows, cols});
+    tensor_print(stdout, &t, 4);
+}
+
+static void print_ids(const int *ids, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
+    puts("]");
+}
+
+static void print_text(const Bpe *bpe, const int *ids, int n) {
+    ByteBuf text = {0};
+    if (!bpe_decode(bpe, ids, n, &text, NULL)) fatal("generated an id outside the tokenizer's vocabulary");
+    if (text.len) fwrite(text.data, 1, text.len, stdout);
+    bytebuf_free(&text);
+}
+
+static long flag_long(const char *flag, const char *value, long min, long max) {
+    long v;
+    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
+    return v;
+}
+
+static int bad_usage(const char *command) {
+    fprintf(stderr, "%s: try 'ch04 %s --help'\n", program_name(), command);
+    return 2;
+}
+
+static GPTConfig preset_or_die(const char *name) {
+    GPTConfig c;
+    if (!gpt_config_preset(name, &c)) fatal("unknown model preset '%s' (one of: %s)", name, gpt_config_preset_names());
+    return c;
+}
+
+/* ---- params ------------------------------------------------------------- */
+
+/* n with thousands separators, as Python's f"{n:,}" prints it. */
+static const char *with_commas(size_t n, char buf[32]) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* 4.6's counts: every parameter with an untied head, then without the head
+ * (what tying it to the token embedding saves), and the float32 size. */
+static void print_param_counts(const GPTConfig *c) {
+    GPTConfig untied = *c;
+    untied.tie_weights = false;
+    size_t total = gpt_param_count(&untied);
+    size_t head = (size_t)c->vocab_size * c->emb_dim;
+    char buf[32];
+    printf("Total number of parameters: %s\n", with_commas(total, buf));
+    printf("Token embedding layer shape: torch.Size([%d, %d])\n", c->vocab_size, c->emb_dim);
+    printf("Output layer shape: torch.Size([%d, %d])\n", c->vocab_size, c->emb_dim);
+    printf("Number of trainable parameters considering weight tying: %s\n", with_commas(total - head, buf));
+    printf("Total size of the model: %.2f MB\n", total * 4.0 / (1024.0 * 1024.0));
+}
+
+/* ---- walkthrough ---------------------------------------------------------- */
+
+/* 4.4: gradients in a deep stack of small layers, with and without
+ * shortcut connections (the book's ExampleDeepNeuralNetwork, sizes
+ * 3-3-3-3-3-1, one sample [1, 0, -1], target 0, mean squared error). */
+static void shortcut_gradients(bool use_shortcut, Rng *rng) {
+    enum { LAYERS = 5 };
+    const int sizes[LAYERS + 1] = {3, 3, 3, 3, 3, 1};
+    float W[LAYERS][9], b[LAYERS][3], dW[LAYERS][9], db[LAYERS][3];
+    float x[LAYERS + 1][3] = {{1.0f, 0.0f, -1.0f}}, pre[LAYERS][3], act[LAYERS][3];
+    for (int l = 0; l < LAYERS; l++) {
+        float bound = 1.0f / sqrtf((float)sizes[l]);
+        rng_fill_uniform(rng, W[l], sizes[l] * sizes[l + 1], -bound, bound);
+        rng_fill_uniform(rng, b[l], sizes[l + 1], -bound, bound);
+        memset(dW[l], 0, sizeof dW[l]);
+        memset(db[l], 0, sizeof db[l]);
+    }
+    for (int l = 0; l < LAYERS; l++) {
+        matmul_forward(pre[l], x[l], W[l], b[l], 1, sizes[l], sizes[l + 1]);
+        gelu_forward(act[l], pre[l], sizes[l + 1]);
+        bool shortcut = use_shortcut && sizes[l] == sizes[l + 1];
+        for (int i = 0; i < sizes[l + 1]; i++) x[l + 1][i] = act[l][i] + (shortcut ? x[l][i] : 0.0f);
+    }
+    /* loss = (output - 0)^2, so d loss / d output = 2 * output */
+    float d_x[3] = {2.0f * x[LAYERS][0]};
+    for (int l = LAYERS - 1; l >= 0; l--) {
+        float d_pre[3] = {0}, d_in[3] = {0};
+        bool shortcut = use_shortcut && sizes[l] == sizes[l + 1];
+        gelu_backward(d_pre, pre[l], d_x, sizes[l + 1]);
+        if (shortcut) memcpy(d_in, d_x, sizes[l] * sizeof(float));
+        matmul_backward(d_in, dW[l], db[l], d_pre, x[l], W[l], 1, sizes[l], sizes[l + 1]);
+        memcpy(d_x, d_in, sizeof d_in);
+    }
+    for (int l = 0; l < LAYERS; l++) {
+        float mean_abs = 0;
+        for (int i = 0; i < sizes[l] * sizes[l + 1]; i++) mean_abs += fabsf(dW[l][i]);
+        printf("layers.%d.0.weight has gradient mean of %.10f\n", l, mean_abs / (sizes[l] * sizes[l + 1]));
+    }
+}
+
+static void walkthrough(uint64_t seed) {
+    Bpe *bpe = bpe_load_gpt2();
+    Rng rng;
+    rng_seed(&rng, seed);
+    GPTConfig cfg = gpt_config_124m();
+
+    section("4.1 Coding an LLM architecture");
+    const char *texts[2] = {"Every effort moves you", "Every day holds a"};
+    int batch[8];
+    for (int i = 0; i < 2; i++) {
+        IntVec ids = {0};
+        bpe_encode(bpe, texts[i], strlen(texts[i]), false, &ids);
+        if (ids.len != 4) fatal("expected 4 tokens in '%s'", texts[i]);
+        memcpy(batch + 4 * i, ids.data, 4 * sizeof(int));
+        intvec_free(&ids);
+    }
+    printf("tensor([[%d, %d, %d, %d],\n        [%d, %d, %d, %d]])\n", batch[0], batch[1], batch[2], batch[3], batch[4],
+           batch[5], batch[6], batch[7]);
+    printf("GPT_CONFIG_124M: vocab_size %d, context_length %d, emb_dim %d, n_heads %d, n_layers %d, "
+           "drop_rate %.1f, qkv_bias %s\n",
+           cfg.vocab_size, cfg.context_length, cfg.emb_dim, cfg.n_heads, cfg.n_layers, cfg.drop_rate,
+           cfg.qkv_bias ? "True" : "False");
+
+    section("4.2 Normalizing activations with layer normalization");
+    float example[2 * 5], W[5 * 6], bias[6], out[2 * 6], normed[2 * 6], ones[6], zeros[6] = {0};
+    rng_fill_normal(&rng, example, 10, 0, 1);
+    rng_fill_uniform(&rng, W, 30, -1 / sqrtf(5), 1 / sqrtf(5));
+    rng_fill_uniform(&rng, bias, 6, -1 / sqrtf(5), 1 / sqrtf(5));
+    matmul_forward(out, example, W, bias, 2, 5, 6);
+    for (int i = 0; i < 12; i++) out[i] = out[i] > 0 ? out[i] : 0; /* ReLU */
+    print_matrix("Linear(5, 6) + ReLU of a random (2, 5) batch:", out, 2, 6);
+    for (int i = 0; i < 6; i++) ones[i] = 1.0f;
+    float mean[2], rstd[2];
+    layernorm_forward(normed, mean, rstd, out, ones, zeros, 2, 6);
+    printf("Mean before:\n tensor([[%.4f],\n        [%.4f]])\n", mean[0], mean[1]);
+    printf("Variance before:\n tensor([[%.4f],\n        [%.4f]])\n", 1 / (rstd[0] * rstd[0]) - LAYERNORM_EPS,
+           1 / (rstd[1] * rstd[1]) - LAYERNORM_EPS);
+    print_matrix("Normalized layer outputs:", normed, 2, 6);
+    for (int r = 0; r < 2; r++) {
+        float m = 0, v = 0;
+        for (int c = 0; c < 6; c++) m += normed[r * 6 + c] / 6;
+        for (int c = 0; c < 6; c++) v += (normed[r * 6 + c] - m) * (normed[r * 6 + c] - m) / 6;
+        printf("row %d after: mean %.4f, variance (biased) %.4f\n", r, fabsf(m) < 5e-5f ? 0.0f : m, v);
+    }
+
+    section("4.3 Implementing a feed forward network with GELU activations");
+    puts("     x    GELU(x)  ReLU(x)");
+    for (int i = -6; i <= 6; i++) {
+        float x = i * 0.5f, g;
+        gelu_forward(&g, &x, 1);
+        printf("%6.2f  %8.4f  %7.4f\n", x, g, x > 0 ? x : 0.0f);
+    }
+    puts("FeedForward: (2, 3, 768) -> expand to (2, 3, 3072) -> GELU -> (2, 3, 768)");
+
+    section("4.4 Adding shortcut connections");
+    puts("without shortcut connections:");
+    shortcut_gradients(false, &rng);
+    puts("with shortcut connections:");
+    shortcut_gradients(true, &rng);
+
+    section("4.5 Connecting attention and linear layers in a transformer block");
+    GPTConfig one_block = cfg;
+    one_block.n_layers = 1;
+    one_block.vocab_size = 1; /* the block alone: the embeddings are not used */
+    GPTModel *block_model = gpt_create(&one_block);
+    gpt_init_weights(block_model, seed);
+    const int B = 2, T = 4, C = cfg.emb_dim;
+    float *x = xmalloc((size_t)B * T * C * sizeof(float));
+    rng_fill_uniform(&rng, x, (size_t)B * T * C, 0, 1);
+    gpt_forward(block_model, (int[8]){0}, B, T); /* lays out the activation buffers */
+    transformer_block_forward(&block_model->block_acts[0], x, &block_model->blocks[0], B, T, C, cfg.n_heads);
+    printf("Input shape: torch.Size([%d, %d, %d])\nOutput shape: torch.Size([%d, %d, %d])\n", B, T, C, B, T, C);
+    free(x);
+    gpt_free(block_model);
+
+    section("4.6 Coding the GPT model");
+    fprintf(stderr, "initialising the 124M model...\n");
+    GPTModel *model = gpt_create(&cfg);
+    gpt_init_weights(model, seed);
+    gpt_forward(model, batch, 2, 4);
+    printf("Input batch:\n tensor([[%d, %d, %d, %d],\n        [%d, %d, %d, %d]])\n", batch[0], batch[1], batch[2],
+           batch[3], batch[4], batch[5], batch[6], batch[7]);
+    printf("\nOutput shape: torch.Size([2, 4, %d])\n", cfg.vocab_size);
+    printf("first logits of the first token: ");
+    print_matrix(NULL, model->logits, 1, 5);
+    print_param_counts(&cfg);
+
+    section("4.7 Generating text");
+    const char *start = "Hello, I am";
+    IntVec ids = {0};
+    bpe_encode(bpe, start, strlen(start), false, &ids);
+    printf("encoded: ");
+    print_ids(ids.data, (int)ids.len);
+    printf("encoded_tensor.shape: torch.Size([1, %zu])\n", ids.len);
+    int *seq = xmalloc((ids.len + 6) * sizeof(int));
+    memcpy(seq, ids.data, ids.len * sizeof(int));
+    int n = generate_greedy(model, seq, (int)ids.len, 6, false, NULL, NULL);
+    printf("Output: ");
+    print_ids(seq, n);
+    printf("Output length: %d\n", n);
+    print_text(bpe, seq, n);
+    puts("\n(an untrained model: chapter 5 trains it)");
+    free(seq);
+    intvec_free(&ids);
+    gpt_free(model);
+    bpe_free(bpe);
+}
+
+static void usage_walkthrough(FILE *out) {
+    fprintf(out, "usage: ch04 walkthrough [--seed N]\n"
+                 "Runs chapter 4's sections in order and prints what the book's notebook prints. Weights come\n"
+                 "from our seeded generator (default seed 123), so the numbers differ from PyTorch's draws.\n");
+}
+
+static int cmd_walkthrough(int argc, char **argv) {
+    static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
+    long seed = 123;
+    for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
+        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        else if (c == 'h') return usage_walkthrough(stdout), 0;
+        else return bad_usage("walkthrough");
+    }
+    if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
+    walkthrough((uint64_t)seed);
+    return 0;
+}
+
+/* ---- generate -------------------------------------------------------------- */
+
+typedef struct {
+    const Bpe *bpe;
+    Progress progress;
+    int done;
+} StreamState;
+
+static void stream_token(int token, void *user) {
+    StreamState *s = user;
+    print_text(s->bpe, &token, 1);
+    fflush(stdout);
+    progress_update(&s->progress, ++s->done);
+}
+
+static void usage_generate(FILE *out) {
+    fprintf(out,
+            "usage: ch04 generate [--prompt TEXT] [--max-new-tokens N] [--preset NAME] [--seed N] [--no-cache]\n"
+            "Continues the prompt greedily with a randomly initialised GPT (chapter 5 trains one and loads\n"
+            "OpenAI's weights) and prints the prompt and the continuation.\n"
+            "  --prompt TEXT        text to continue (default \"Hello, I am\")\n"
+            "  --max-new-tokens N   tokens to generate (default 10)\n"
+            "  --preset NAME        model size: %s (default 124M)\n"
+            "  --seed N             seed of the weight initialisation (default 123)\n"
+            "  --no-cache           recompute the whole context every step (the book's generate_text_simple)\n",
+            gpt_config_preset_names());
+}
+
+static int cmd_generate(int argc, char **argv) {
+    static const struct option options[] = {{"prompt", required_argument, NULL, 'p'},
+                                            {"max-new-tokens", required_argument, NULL, 'n'},
+                                            {"preset", required_argument, NULL, 'm'},
+                                            {"seed", required_argument, NULL, 's'},
+                                            {"no-cache", no_argument, NULL, 'c'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    const char *prompt = "Hello, I am", *preset = "124M";
+    long max_new = 10, seed = 123;
+    bool use_cache = true;
+    for (int c; (c = getopt_long(argc, argv, "p:n:m:s:ch", options, NULL)) != -1;) {
+        switch (c) {
+        case 'p': prompt = optarg; break;
+        case 'n': max_new = flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case 'm': preset = optarg; break;
+        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 'c': use_cache = false; break;
+        case 'h': usage_generate(stdout); return 0;
+        default: return bad_usage("generate");
+        }
+    }
+    if (optind < argc) fatal("generate: unexpected argument '%s'", argv[optind]);
+    GPTConfig cfg = preset_or_die(preset);
+    Bpe *bpe = bpe_load_gpt2();
+    IntVec ids = {0};
+    bpe_encode(bpe, prompt, strlen(prompt), false, &ids);
+    if (ids.len == 0) fatal("generate: the prompt is empty");
+    GPTModel *model = gpt_create(&cfg);
+    gpt_init_weights(model, (uint64_t)seed);
+    int *seq = xmalloc((ids.len + max_new) * sizeof(int));
+    memcpy(seq, ids.data, ids.len * sizeof(int));
+    print_text(bpe, seq, (int)ids.len);
+    fflush(stdout);
+    StreamState stream = {.bpe = bpe};
+    progress_start(&stream.progress, "generate", "tokens", max_new);
+    double t0 = now_seconds();
+    generate_greedy(model, seq, (int)ids.len, (int)max_new, use_cache, stream_token, &stream);
+    double seconds = now_seconds() - t0;
+    progress_finish(&stream.progress);
+    putchar('\n');
+    fprintf(stderr, "%ld tokens in %.2f s (%.1f tokens/s, %s)\n", max_new, seconds, max_new / seconds,
+            use_cache ? "KV cache" : "no cache");
+    free(seq);
+    gpt_free(model);
+    intvec_free(&ids);
+    bpe_free(bpe);
+    return 0;
+}
+
+static void usage_params(FILE *out) {
+    fprintf(out, "usage: ch04 params [--preset NAME]\n"
+                 "Prints the parameter counts and memory of a model configuration (4.6).\n"
+                 "  --preset NAME   %s (default 124M)\n",
+            gpt_config_preset_names());
+}
+
+static int cmd_params(int argc, char **argv) {
+    static const struct option options[] = {{"preset", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *preset = "124M";
+    for (int c; (c = getopt_long(argc, argv, "m:h", options, NULL)) != -1;) {
+        if (c == 'm') preset = optarg;
+        else if (c == 'h') return usage_params(stdout), 0;
+        else return bad_usage("params");
+    }
+    if (optind < argc) fatal("params: unexpected argument '%s'", argv[optind]);
+    GPTConfig cfg = preset_or_die(preset);
+    print_param_counts(&cfg);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"walkthrough", cmd_walkthrough, "the chapter's sections in order, as the book's notebook prints them"},
+    {"generate", cmd_generate, "continue a prompt greedily with a (randomly initialised) GPT"},
+    {"params", cmd_params, "parameter counts and memory of a configuration"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: ch04 COMMAND [options]   (ch04 COMMAND --help for its options)\n"
+                 "Chapter 4 of Build a Large Language Model (From Scratch): implementing a GPT model.\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    set_program_name(argv[0]);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fatal("unknown command '%s' (try --help)", argv[1]);
+}

@@ -1,0 +1,89 @@
+/* Tests for ch04_gpt/generate.c: greedy generation reproduces PyTorch's
+ * tokens (the smallest top-1/top-2 logit gap along the fixture's sequence is
+ * 1.3e-3, far above float32 error, so the ids must match exactly), with and
+ * without the KV cache, including past the context length. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch04_gpt/generate.h"
+#include "test_helpers.h"
+
+GPTModel *small_gpt_from_fixture(const TensorFile *f, bool tied); /* test_gpt.c */
+
+static TensorFile fx;
+static void load_fixture(void) {
+    char *path = fixture_path("gpt_small.bin");
+    fx = tensor_file_read(path);
+    free(path);
+}
+static void free_fixture(void) { tensor_file_free(&fx); }
+
+static void check_generation(bool tied, bool use_cache, const char *expected) {
+    GPTModel *m = small_gpt_from_fixture(&fx, tied);
+    const Tensor *prompt = tensor_file_expect(&fx, "generate.prompt", 2, (int[]){1, 5});
+    const Tensor *want = tensor_file_expect(&fx, expected, 2, (int[]){1, 45});
+    int ids[45];
+    for (int i = 0; i < 5; i++) ids[i] = (int)prompt->data[i];
+    int n = generate_greedy(m, ids, 5, 40, use_cache, NULL, NULL);
+    ck_assert_int_eq(n, 45);
+    for (int i = 0; i < 45; i++)
+        ck_assert_msg(ids[i] == (int)want->data[i], "%s (%s cache): token %d is %d, PyTorch %d", expected,
+                      use_cache ? "with" : "without", i, ids[i], (int)want->data[i]);
+    gpt_free(m);
+}
+
+START_TEST(test_greedy_without_cache_matches_pytorch) { check_generation(false, false, "generate.out"); }
+END_TEST
+
+START_TEST(test_greedy_with_cache_matches_pytorch) { check_generation(false, true, "generate.out"); }
+END_TEST
+
+START_TEST(test_tied_generation_matches_pytorch) {
+    check_generation(true, false, "generate_tied.out");
+    check_generation(true, true, "generate_tied.out");
+}
+END_TEST
+
+/* The cached step's logits equal the full forward's at every position. */
+START_TEST(test_cached_logits_equal_full_forward) {
+    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    int ids[32];
+    for (int i = 0; i < 32; i++) ids[i] = (int)tensor_file_find(&fx, "input_ids")->data[i];
+    gpt_forward(m, ids, 1, 32); /* the batch's two rows as one 32-token sequence */
+    float *full = malloc(32 * 300 * sizeof(float));
+    memcpy(full, m->logits, 32 * 300 * sizeof(float));
+    KVCache *kv = kv_cache_create(&m->config);
+    for (int t = 0; t < 32; t++) {
+        const float *logits = gpt_forward_cached(m, kv, ids[t]);
+        char what[32];
+        snprintf(what, sizeof what, "position %d", t);
+        assert_all_close(what, logits, full + t * 300, 300, 1e-5f, 2e-5f);
+    }
+    ck_assert_int_eq(kv->length, 32);
+    kv_cache_free(kv);
+    free(full);
+    gpt_free(m);
+}
+END_TEST
+
+START_TEST(test_full_cache_exits) {
+    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    KVCache *kv = kv_cache_create(&m->config);
+    for (int t = 0; t <= 32; t++) gpt_forward_cached(m, kv, 1);
+}
+END_TEST
+
+Suite *generate_suite(void) {
+    Suite *s = suite_create("generate");
+    TCase *tc = tcase_create("pytorch");
+    tcase_set_timeout(tc, 60);
+    tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
+    tcase_add_test(tc, test_greedy_without_cache_matches_pytorch);
+    tcase_add_test(tc, test_greedy_with_cache_matches_pytorch);
+    tcase_add_test(tc, test_tied_generation_matches_pytorch);
+    tcase_add_test(tc, test_cached_logits_equal_full_forward);
+    tcase_add_exit_test(tc, test_full_cache_exits, 1);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -6,6 +6,8 @@
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *scale, const float *shift,
                        int N, int C) {
+    /* rows are independent; threads pay off only for a batch of rows */
+#pragma omp parallel for schedule(static) if ((long)N * C >= (1L << 16))
     for (int i = 0; i < N; i++) {
         const float *x = in + (size_t)i * C;
         float *y = out + (size_t)i * C;

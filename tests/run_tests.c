@@ -11,8 +11,8 @@ int main(void) {
         util_suite, rng_suite, tensor_suite, tensor_file_suite, ops_suite, matmul_suite,       /* common */
         utf8_suite, simple_tokenizer_suite, bpe_suite, bpe_train_suite, dataloader_suite,       /* chapter 2 */
         embedding_suite, ch02_cli_suite,
-        attention_suite,                                                                        /* chapter 3 */
-        layernorm_suite, gelu_suite, gpt_suite, generate_suite,                                 /* chapter 4 */
+        attention_suite, ch03_cli_suite,                                                        /* chapter 3 */
+        layernorm_suite, gelu_suite, gpt_suite, generate_suite, ch04_cli_suite,                 /* chapter 4 */
     };
     SRunner *runner = srunner_create(NULL);
     for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) srunner_add_suite(runner, suites[i]());

@@ -24,10 +24,12 @@ Suite *dataloader_suite(void);
 Suite *embedding_suite(void);
 Suite *ch02_cli_suite(void);
 Suite *attention_suite(void);
+Suite *ch03_cli_suite(void);
 Suite *layernorm_suite(void);
 Suite *gelu_suite(void);
 Suite *gpt_suite(void);
 Suite *generate_suite(void);
+Suite *ch04_cli_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);

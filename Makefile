@@ -29,12 +29,14 @@ LDFLAGS := -fopenmp $(SAN_LDFLAGS)
 LDLIBS := -lcjson -lm
 
 # ---- sources -------------------------------------------------------------
-COMMON_SRC := common/util.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c
+COMMON_SRC := common/util.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
 CH03_SRC := ch03_attention/attention.c
 CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feedforward.c \
             ch04_gpt/transformer_block.c ch04_gpt/gpt.c ch04_gpt/generate.c
+CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_checkpoint.c ch05_pretrain/gpt_weights.c \
+            ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c
 TEST_SRC := $(wildcard tests/test_*.c) tests/run_tests.c
 BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/test_helpers.c
 
@@ -43,7 +45,8 @@ LIBCOMMON := $(BUILD)/libcommon.a
 LIBCH02 := $(BUILD)/libch02.a
 LIBCH03 := $(BUILD)/libch03.a
 LIBCH04 := $(BUILD)/libch04.a
-PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04
+LIBCH05 := $(BUILD)/libch05.a
+PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04 ch05_pretrain/ch05
 
 .PHONY: all run test bench data deps clean
 all: $(PROGRAMS)
@@ -66,6 +69,8 @@ $(LIBCH03): $(call obj,$(CH03_SRC))
 	$(AR) rcs $@ $^
 $(LIBCH04): $(call obj,$(CH04_SRC))
 	$(AR) rcs $@ $^
+$(LIBCH05): $(call obj,$(CH05_SRC))
+	$(AR) rcs $@ $^
 
 ch02_text/ch02: $(call obj,ch02_text/main.c) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -78,7 +83,10 @@ ch03_attention/ch03: $(call obj,ch03_attention/main.c) $(LIBCH03) $(LIBCOMMON)
 ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
+ch05_pretrain/ch05: $(call obj,ch05_pretrain/main.c) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CHECK_LIBS) -o $@
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)

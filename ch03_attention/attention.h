@@ -44,6 +44,11 @@ void causal_mask_fill_inf(float *scores, int T);
  * by 1/(1-p), so the expected sum is unchanged. mask (optional, same size)
  * records the factor applied to each value, for the backward pass. */
 void dropout_forward(float *x, float *mask, long n, float p, Rng *rng);
+/* The factors alone (0 or 1/(1-p), the same draws as dropout_forward), for
+ * dropout that another loop applies later: attention's weights. */
+void dropout_mask(float *mask, long n, float p, Rng *rng);
+/* Its gradient, in place like the forward: d_x[i] *= mask[i]. */
+void dropout_backward(float *d_x, const float *mask, long n);
 
 /* ---- 3.6 Multi-head attention --------------------------------------------- */
 
@@ -51,8 +56,18 @@ void dropout_forward(float *x, float *mask, long n, float p, Rng *rng);
  * qkv is (B,T,3C): per token the query, key and value, each C wide and split
  * into n_heads heads of C/n_heads. out is (B,T,C), the heads' contexts side
  * by side; att is (B,n_heads,T,T), the attention weights (zero above the
- * diagonal), kept for the backward pass. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int n_heads);
+ * diagonal), kept for the backward pass. att_dropout is NULL, or in training
+ * the dropout factors (B,n_heads,T,T) from dropout_mask: the contexts then
+ * use att * att_dropout, while att keeps the weights before dropout. */
+void attention_forward(float *out, float *att, const float *att_dropout, const float *qkv, int B, int T, int C,
+                       int n_heads);
+/* Its gradient: d_qkv (B,T,3C) is overwritten with the gradient of qkv,
+ * given d_out (B,T,C), the gradient of out, and the forward's qkv, att and
+ * att_dropout. d_att is scratch the size of att (B,n_heads,T,T): the
+ * gradient of each (batch, head)'s weights, so the pairs can run in
+ * parallel without sharing anything. */
+void attention_backward(float *d_qkv, float *d_att, const float *d_out, const float *qkv, const float *att,
+                        const float *att_dropout, int B, int T, int C, int n_heads);
 
 /* 3.6.1 Stacking single heads: each head h has its own W_query/W_key/W_value
  * (d_in, head_dim), given as head_weights[3*h + 0..2]; out (B,T,n_heads*head_dim)
@@ -75,10 +90,32 @@ typedef struct {
     float *qkv;     /* (B,T,3*d_out) */
     float *att;     /* (B,n_heads,T,T) */
     float *context; /* (B,T,d_out), before the output projection */
+    const float *att_dropout; /* NULL, or dropout factors on att (B,n_heads,T,T), filled by the caller */
 } MultiHeadAttentionCache;
 
 /* out (B,T,d_out) from x (B,T,d_in). */
 void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, const float *x,
                                  const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads);
+
+/* Gradients of the parameters, the same shapes; accumulated (+=). */
+typedef struct {
+    float *qkv_weight, *qkv_bias; /* qkv_bias NULL when the module has none */
+    float *out_proj_weight, *out_proj_bias;
+} MultiHeadAttentionGrads;
+
+/* Scratch for the backward pass, overwritten. */
+typedef struct {
+    float *d_qkv;     /* (B,T,3*d_out) */
+    float *d_context; /* (B,T,d_out) */
+    float *d_att;     /* (B,n_heads,T,T) */
+} MultiHeadAttentionScratch;
+
+/* The module's gradients from d_output (B,T,d_out), the gradient of out:
+ * d_x (B,T,d_in, or NULL) and grads accumulate (+=), which is what a
+ * shortcut connection needs. x and cache are the forward pass's. */
+void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *grads,
+                                  const MultiHeadAttentionScratch *scratch, const float *d_output, const float *x,
+                                  const MultiHeadAttentionCache *cache, const MultiHeadAttentionParams *p, int B, int T,
+                                  int d_in, int d_out, int n_heads);
 
 #endif

@@ -166,7 +166,7 @@ static void walkthrough_multihead(float *x, Rng *rng) {
     rng_fill_uniform(rng, out_b, 2, -1 / sqrtf(2), 1 / sqrtf(2));
     MultiHeadAttentionParams params = {qkv_weight, NULL, out_w, out_b};
     float qkv[2 * 6 * 6], att[2 * 2 * 6 * 6], context[2 * 6 * 2], mha_out[2 * 6 * 2];
-    MultiHeadAttentionCache cache = {qkv, att, context};
+    MultiHeadAttentionCache cache = {qkv, att, context, NULL}; /* NULL: no dropout */
     multihead_attention_forward(mha_out, &cache, batch, &params, B, T, d_in, d_out, n_heads);
     print_matrix("context_vecs of the first sequence:", mha_out, T, 2);
     printf("context_vecs.shape: torch.Size([2, 6, 2])\n");
@@ -254,7 +254,7 @@ static int cmd_mha(int argc, char **argv) {
     MultiHeadAttentionParams params = {qkv_weight, qkv_bias_v, out_w, out_b};
     MultiHeadAttentionCache cache = {xmalloc(checked_mul(tokens, 3 * d_out * sizeof(float))),
                                      xmalloc(checked_mul(checked_mul(B * n_heads, T), T * sizeof(float))),
-                                     xmalloc(checked_mul(tokens, d_out * sizeof(float)))};
+                                     xmalloc(checked_mul(tokens, d_out * sizeof(float))), NULL};
     float *out = xmalloc(checked_mul(tokens, d_out * sizeof(float)));
     double t0 = now_seconds();
     multihead_attention_forward(out, &cache, x, &params, (int)B, (int)T, (int)d_in, (int)d_out, (int)n_heads);

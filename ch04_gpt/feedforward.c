@@ -1,6 +1,8 @@
 /* feedforward.c: see feedforward.h. */
 #include "feedforward.h"
 
+#include <string.h>
+
 #include "../common/matmul.h"
 #include "gelu.h"
 
@@ -9,4 +11,17 @@ void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const fl
     matmul_forward(hidden, in, p->fc1_weight, p->fc1_bias, N, C, 4 * C);
     gelu_forward(hidden_gelu, hidden, (size_t)N * 4 * C);
     matmul_forward(out, hidden_gelu, p->fc2_weight, p->fc2_bias, N, 4 * C, C);
+}
+
+void feedforward_backward(float *d_in, const FeedForwardGrads *grads, float *d_hidden, float *d_hidden_gelu,
+                          const float *d_out, const float *in, const float *hidden, const float *hidden_gelu,
+                          const FeedForwardParams *p, int N, int C) {
+    const size_t n_hidden = (size_t)N * 4 * C;
+    /* the forward's three steps, last first; the scratch gradients start
+     * from zero because matmul_backward and gelu_backward accumulate */
+    memset(d_hidden_gelu, 0, n_hidden * sizeof(float));
+    matmul_backward(d_hidden_gelu, grads->fc2_weight, grads->fc2_bias, d_out, hidden_gelu, p->fc2_weight, N, 4 * C, C);
+    memset(d_hidden, 0, n_hidden * sizeof(float));
+    gelu_backward(d_hidden, hidden, d_hidden_gelu, n_hidden);
+    matmul_backward(d_in, grads->fc1_weight, grads->fc1_bias, d_hidden, in, p->fc1_weight, N, C, 4 * C);
 }

@@ -15,4 +15,16 @@ typedef struct {
 void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const float *in, const FeedForwardParams *p,
                          int N, int C);
 
+/* Gradients of the parameters, the same shapes; accumulated (+=). */
+typedef struct {
+    float *fc1_weight, *fc1_bias, *fc2_weight, *fc2_bias;
+} FeedForwardGrads;
+
+/* Its gradient from d_out (N,C): d_in (N,C) and grads accumulate (+=);
+ * in, hidden and hidden_gelu are the forward's. d_hidden and
+ * d_hidden_gelu (N,4C) are scratch, overwritten. */
+void feedforward_backward(float *d_in, const FeedForwardGrads *grads, float *d_hidden, float *d_hidden_gelu,
+                          const float *d_out, const float *in, const float *hidden, const float *hidden_gelu,
+                          const FeedForwardParams *p, int N, int C);
+
 #endif

@@ -75,7 +75,7 @@ static void cached_attention(KVCache *kv, const float *keys, const float *values
     }
 }
 
-const float *gpt_forward_cached(const GPTModel *m, KVCache *kv, int token) {
+float *gpt_forward_cached(const GPTModel *m, KVCache *kv, int token) {
     const GPTConfig *c = &m->config;
     const int C = c->emb_dim, pos = kv->length;
     if (pos >= c->context_length) fatal("the KV cache is full (%d tokens)", pos);
@@ -106,7 +106,7 @@ const float *gpt_forward_cached(const GPTModel *m, KVCache *kv, int token) {
 
 /* Fill the cache from a batched forward pass over ids (the prompt, or a new
  * window), and return the last position's logits. */
-static const float *prefill(GPTModel *m, KVCache *kv, const int *ids, int n) {
+static float *prefill(GPTModel *m, KVCache *kv, const int *ids, int n) {
     const GPTConfig *c = &m->config;
     const int C = c->emb_dim;
     gpt_forward(m, ids, 1, n);
@@ -123,15 +123,15 @@ static const float *prefill(GPTModel *m, KVCache *kv, const int *ids, int n) {
     return m->logits + (size_t)(n - 1) * c->vocab_size;
 }
 
-int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache,
-                    void (*on_token)(int token, void *user), void *user) {
+int generate_tokens(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache, TokenPicker pick,
+                    void *pick_user, void (*on_token)(int token, void *user), void *user) {
     const GPTConfig *c = &m->config;
     if (n_ids < 1) fatal("generation needs at least one token to start from");
     KVCache *kv = use_cache ? kv_cache_create(c) : NULL;
     for (int step = 0; step < max_new_tokens; step++) {
         /* idx_cond = idx[:, -context_size:] */
         int start = n_ids > c->context_length ? n_ids - c->context_length : 0;
-        const float *logits;
+        float *logits;
         if (!use_cache) {
             gpt_forward(m, ids + start, 1, n_ids - start);
             logits = m->logits + (size_t)(n_ids - start - 1) * c->vocab_size;
@@ -141,10 +141,21 @@ int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool u
         } else {
             logits = gpt_forward_cached(m, kv, ids[n_ids - 1]);
         }
-        int next = vec_argmax(logits, c->vocab_size);
+        int next = pick(logits, c->vocab_size, pick_user);
+        if (next < 0) break;
         ids[n_ids++] = next;
         if (on_token) on_token(next, user);
     }
     kv_cache_free(kv);
     return n_ids;
+}
+
+static int pick_most_likely(float *logits, int vocab_size, void *user) {
+    (void)user;
+    return vec_argmax(logits, vocab_size);
+}
+
+int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache,
+                    void (*on_token)(int token, void *user), void *user) {
+    return generate_tokens(m, ids, n_ids, max_new_tokens, use_cache, pick_most_likely, NULL, on_token, user);
 }

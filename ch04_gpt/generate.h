@@ -32,12 +32,20 @@ void kv_cache_free(KVCache *cache);
 
 /* One token through the model at position cache->length, appending its keys
  * and values; returns its logits (V), valid until the next call. */
-const float *gpt_forward_cached(const GPTModel *m, KVCache *cache, int token);
+float *gpt_forward_cached(const GPTModel *m, KVCache *cache, int token);
 
-/* 4.7 generate_text_simple: append max_new_tokens greedy tokens to the
- * n_ids tokens in ids. ids must have room for n_ids + max_new_tokens.
- * use_cache selects the KV-cache path. Returns the new length. The optional
- * callback sees each new token as it comes (for streaming output). */
+/* Chooses the next token from the last position's logits (it may change
+ * them); -1 stops the generation. */
+typedef int (*TokenPicker)(float *logits, int vocab_size, void *user);
+
+/* Append up to max_new_tokens tokens to the n_ids tokens in ids (which must
+ * have room for them), each chosen by pick. use_cache selects the KV-cache
+ * path. The optional on_token sees each new token as it comes (for
+ * streaming output). Returns the new length. */
+int generate_tokens(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache, TokenPicker pick,
+                    void *pick_user, void (*on_token)(int token, void *user), void *user);
+
+/* 4.7 generate_text_simple: generate_tokens with the most likely token. */
 int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache,
                     void (*on_token)(int token, void *user), void *user);
 

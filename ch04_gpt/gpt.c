@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../ch02_text/embedding.h"
+#include "../ch03_attention/attention.h"
 #include "../common/matmul.h"
 #include "../common/rng.h"
 #include "../common/util.h"
@@ -82,30 +83,25 @@ const ParamTensor *gpt_find_param(const GPTModel *m, const char *name) {
     return NULL;
 }
 
-static float *view(GPTModel *m, const char *name) {
+/* The tensor named name in a buffer laid out by the table (params or
+ * grads), or NULL if the model has no such tensor. */
+static float *view(const GPTModel *m, float *base, const char *name) {
     const ParamTensor *p = gpt_find_param(m, name);
-    return p ? m->params + p->offset : NULL;
+    return p ? base + p->offset : NULL;
 }
 
-GPTModel *gpt_create(const GPTConfig *config) {
-    char err[128];
-    if (!gpt_config_check(config, err, sizeof err)) fatal("bad model configuration: %s", err);
-    GPTModel *m = xcalloc(1, sizeof *m);
-    m->config = *config;
-    ParamTable t = build_param_table(config);
-    m->tensors = t.tensors;
-    m->n_tensors = t.count;
-    m->n_params = t.total;
-    m->params = xcalloc(t.total, sizeof(float));
-    m->tok_emb = view(m, "tok_emb.weight");
-    m->pos_emb = view(m, "pos_emb.weight");
-    m->blocks = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockWeights));
-    for (int l = 0; l < config->n_layers; l++) {
-        BlockWeights *b = &m->blocks[l];
+/* The named views of one buffer: the same code points the parameters'
+ * views into params and the gradients' into grads. */
+static void bind_views(const GPTModel *m, float *base, float **tok_emb, float **pos_emb, BlockWeights *blocks,
+                       float **final_norm_scale, float **final_norm_shift, float **out_head) {
+    *tok_emb = view(m, base, "tok_emb.weight");
+    *pos_emb = view(m, base, "pos_emb.weight");
+    for (int l = 0; l < m->config.n_layers; l++) {
+        BlockWeights *b = &blocks[l];
         char name[64];
 #define BLOCK_VIEW(field, suffix)                                 \
     snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);      \
-    b->field = view(m, name)
+    b->field = view(m, base, name)
         BLOCK_VIEW(norm1_scale, "norm1.scale");
         BLOCK_VIEW(norm1_shift, "norm1.shift");
         BLOCK_VIEW(qkv_weight, "att.qkv.weight");
@@ -120,9 +116,25 @@ GPTModel *gpt_create(const GPTConfig *config) {
         BLOCK_VIEW(fc2_bias, "ff.fc2.bias");
 #undef BLOCK_VIEW
     }
-    m->final_norm_scale = view(m, "final_norm.scale");
-    m->final_norm_shift = view(m, "final_norm.shift");
-    m->out_head = config->tie_weights ? m->tok_emb : view(m, "out_head.weight");
+    *final_norm_scale = view(m, base, "final_norm.scale");
+    *final_norm_shift = view(m, base, "final_norm.shift");
+    /* tied: the head is the token embedding itself */
+    *out_head = m->config.tie_weights ? *tok_emb : view(m, base, "out_head.weight");
+}
+
+GPTModel *gpt_create(const GPTConfig *config) {
+    char err[128];
+    if (!gpt_config_check(config, err, sizeof err)) fatal("bad model configuration: %s", err);
+    GPTModel *m = xcalloc(1, sizeof *m);
+    m->config = *config;
+    ParamTable t = build_param_table(config);
+    m->tensors = t.tensors;
+    m->n_tensors = t.count;
+    m->n_params = t.total;
+    m->params = xcalloc(t.total, sizeof(float));
+    m->blocks = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockWeights));
+    bind_views(m, m->params, &m->tok_emb, &m->pos_emb, m->blocks, &m->final_norm_scale, &m->final_norm_shift,
+               &m->out_head);
     m->block_acts = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockActivations));
     return m;
 }
@@ -152,6 +164,10 @@ void gpt_free(GPTModel *m) {
     free(m->blocks);
     free(m->block_acts);
     free(m->acts);
+    free(m->ids);
+    free(m->grads);
+    free(m->grad_blocks);
+    free(m->grad_acts);
     free(m);
 }
 
@@ -165,24 +181,32 @@ void gpt_load_params(GPTModel *m, const TensorFile *tf) {
 
 /* ---- activations ---------------------------------------------------------- */
 
-/* Lay the activation buffers out for (B,T), growing the memory if needed. */
+/* Lay the activation buffers out for (B,T), growing the memory if needed;
+ * the dropout masks only when the model trains with dropout. */
 static void layout_activations(GPTModel *m, int B, int T) {
     const GPTConfig *c = &m->config;
     const size_t N = (size_t)B * T, C = c->emb_dim, V = c->vocab_size;
     const size_t att_size = (size_t)B * c->n_heads * T * T;
+    const bool dropout = m->training && c->drop_rate > 0.0f;
     /* floats per block: norm1, residual1, norm2, context, att_out, ff_out,
      * out (7 x N*C), qkv (3 N*C), fc1 and fc1_gelu (8 N*C), att, and four
-     * (N) statistics */
-    size_t per_block = 18 * N * C + att_size + 4 * N;
-    size_t total = N * C + checked_mul(per_block, c->n_layers) + N * C + 2 * N + checked_mul(N, V);
+     * (N) statistics; with dropout, a mask as big as att and two of N*C */
+    size_t per_block = 18 * N * C + att_size + 4 * N + (dropout ? att_size + 2 * N * C : 0);
+    size_t total = N * C + (dropout ? N * C : 0) + checked_mul(per_block, c->n_layers) + N * C + 2 * N +
+                   checked_mul(N, V);
     if (total > m->acts_capacity) {
         free(m->acts);
         m->acts = xmalloc(checked_mul(total, sizeof(float)));
         m->acts_capacity = total;
     }
+    if (N > m->ids_capacity) {
+        m->ids = xrealloc(m->ids, N * sizeof(int));
+        m->ids_capacity = N;
+    }
     float *p = m->acts;
 #define TAKE(count) (p += (count), p - (count))
     m->embedded = TAKE(N * C);
+    m->emb_dropout = dropout ? TAKE(N * C) : NULL;
     for (int l = 0; l < c->n_layers; l++) {
         BlockActivations *a = &m->block_acts[l];
         a->norm1 = TAKE(N * C);
@@ -200,6 +224,9 @@ static void layout_activations(GPTModel *m, int B, int T) {
         a->fc1_gelu = TAKE(4 * N * C);
         a->ff_out = TAKE(N * C);
         a->out = TAKE(N * C);
+        a->att_dropout = dropout ? TAKE(att_size) : NULL;
+        a->att_out_dropout = dropout ? TAKE(N * C) : NULL;
+        a->ff_out_dropout = dropout ? TAKE(N * C) : NULL;
     }
     m->final_norm = TAKE(N * C);
     m->final_mean = TAKE(N);
@@ -222,13 +249,84 @@ void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
     /* 4.6: token embeddings plus position embeddings (2.7-2.8) */
     embedding_forward(m->embedded, ids, N, m->tok_emb, c->vocab_size, C);
     add_position_embeddings(m->embedded, m->pos_emb, B, T, C);
+    memcpy(m->ids, ids, (size_t)N * sizeof(int));
+    /* training: drop_emb, then the blocks' dropout (the masks are laid out
+     * only in training, and their presence switches dropout on) */
+    if (m->emb_dropout) dropout_forward(m->embedded, m->emb_dropout, (long)N * C, c->drop_rate, &m->rng);
     const float *x = m->embedded;
     for (int l = 0; l < c->n_layers; l++) {
-        transformer_block_forward(&m->block_acts[l], x, &m->blocks[l], B, T, C, c->n_heads);
+        transformer_block_forward(&m->block_acts[l], x, &m->blocks[l], B, T, C, c->n_heads, c->drop_rate, &m->rng);
         x = m->block_acts[l].out;
     }
     layernorm_forward(m->final_norm, m->final_mean, m->final_rstd, x, m->final_norm_scale, m->final_norm_shift, N, C);
     /* logits = final_norm @ out_head^T: out_head is (V,C) so it can be the
      * token embedding itself when the weights are tied */
     sgemm(false, true, N, c->vocab_size, C, m->final_norm, C, m->out_head, C, false, m->logits, c->vocab_size);
+}
+
+/* ---- the backward pass ---------------------------------------------------------- */
+
+void gpt_zero_grad(GPTModel *m) {
+    if (!m->grads) {
+        m->grads = xcalloc(m->n_params, sizeof(float));
+        m->grad_blocks = xcalloc(m->config.n_layers > 0 ? m->config.n_layers : 1, sizeof(BlockWeights));
+        bind_views(m, m->grads, &m->d_tok_emb, &m->d_pos_emb, m->grad_blocks, &m->d_final_norm_scale,
+                   &m->d_final_norm_shift, &m->d_out_head);
+        return;
+    }
+    memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+/* Lay the backward pass's buffers out for the last forward's (B,T). */
+static void layout_gradient_buffers(GPTModel *m) {
+    const GPTConfig *c = &m->config;
+    const size_t N = (size_t)m->B * m->T, C = c->emb_dim;
+    const size_t d_att = (size_t)m->B * c->n_heads * m->T * m->T;
+    /* d_x, d_branch, d_norm, d_context (N*C each), d_qkv (3 N*C), d_fc1 and
+     * d_fc1_gelu (4 N*C each), d_att */
+    size_t total = 15 * N * C + d_att;
+    if (total > m->grad_acts_capacity) {
+        free(m->grad_acts);
+        m->grad_acts = xmalloc(checked_mul(total, sizeof(float)));
+        m->grad_acts_capacity = total;
+    }
+    float *p = m->grad_acts;
+#define TAKE(count) (p += (count), p - (count))
+    m->d_x = TAKE(N * C);
+    m->scratch.d_branch = TAKE(N * C);
+    m->scratch.d_norm = TAKE(N * C);
+    m->scratch.d_fc1 = TAKE(4 * N * C);
+    m->scratch.d_fc1_gelu = TAKE(4 * N * C);
+    m->scratch.att.d_qkv = TAKE(3 * N * C);
+    m->scratch.att.d_context = TAKE(N * C);
+    m->scratch.att.d_att = TAKE(d_att);
+#undef TAKE
+}
+
+void gpt_backward(GPTModel *m, const float *d_logits) {
+    const GPTConfig *c = &m->config;
+    if (!m->acts) fatal("gpt_backward: no forward pass to go back through");
+    if (!m->grads) gpt_zero_grad(m);
+    layout_gradient_buffers(m);
+    const int B = m->B, T = m->T, N = B * T, C = c->emb_dim, V = c->vocab_size;
+    /* the forward pass, last step first. logits = final_norm @ out_head^T:
+     * d_final_norm = d_logits @ out_head and d_out_head += d_logits^T @
+     * final_norm (into the token embedding's gradient when tied). The
+     * blocks' d_norm scratch is free until the blocks start. */
+    float *d_final_norm = m->scratch.d_norm;
+    sgemm(false, false, N, C, V, d_logits, V, m->out_head, C, false, d_final_norm, C);
+    sgemm(true, false, V, C, N, d_logits, V, m->final_norm, C, true, m->d_out_head, C);
+    const float *last = c->n_layers > 0 ? m->block_acts[c->n_layers - 1].out : m->embedded;
+    memset(m->d_x, 0, (size_t)N * C * sizeof(float));
+    layernorm_backward(m->d_x, m->d_final_norm_scale, m->d_final_norm_shift, d_final_norm, last, m->final_mean,
+                       m->final_rstd, m->final_norm_scale, N, C);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const float *in = l > 0 ? m->block_acts[l - 1].out : m->embedded;
+        transformer_block_backward(m->d_x, &m->grad_blocks[l], &m->scratch, &m->block_acts[l], in, &m->blocks[l], B, T,
+                                   C, c->n_heads);
+    }
+    if (m->emb_dropout) dropout_backward(m->d_x, m->emb_dropout, (long)N * C);
+    /* x = tok_emb[ids] + pos_emb[t]: both receive d_x */
+    add_position_embeddings_backward(m->d_pos_emb, m->d_x, B, T, C);
+    embedding_backward(m->d_tok_emb, m->d_x, m->ids, N, C);
 }

@@ -12,9 +12,11 @@
 #ifndef CH04_GPT_H
 #define CH04_GPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/rng.h"
 #include "../common/tensor_file.h"
 #include "config.h"
 #include "transformer_block.h"
@@ -52,14 +54,39 @@ typedef struct {
     float *final_norm_shift;  /* (C) */
     float *out_head;          /* (V,C), nn.Linear's layout; == tok_emb when tied */
 
+    /* Training mode (model.train() in PyTorch): dropout with the config's
+     * drop_rate after the embeddings, on the attention weights and on both
+     * shortcut branches of every block, drawn from rng (seeded by the
+     * caller). false, the default, is evaluation: no dropout. */
+    bool training;
+    Rng rng;
+
     /* the forward pass's activations, laid out for the last (B,T) */
     int B, T;
     float *acts;
     size_t acts_capacity;     /* floats */
-    float *embedded;          /* (B,T,C) */
+    int *ids;                 /* (B,T) the input, for the embedding's gradient */
+    size_t ids_capacity;
+    float *embedded;          /* (B,T,C) token + position embeddings (after dropout in training) */
+    float *emb_dropout;       /* (B,T,C) dropout factors in training, else NULL */
     BlockActivations *block_acts; /* n_layers */
     float *final_norm, *final_mean, *final_rstd; /* (B,T,C), (B,T), (B,T) */
     float *logits;            /* (B,T,V) */
+
+    /* Gradients: a twin of params with the same table and offsets (NULL
+     * until gpt_zero_grad or gpt_backward allocates it), and named views
+     * into it like those into params. */
+    float *grads;
+    float *d_tok_emb, *d_pos_emb;
+    BlockWeights *grad_blocks;            /* n_layers */
+    float *d_final_norm_scale, *d_final_norm_shift;
+    float *d_out_head;                    /* == d_tok_emb when tied: both uses add to it */
+
+    /* the backward pass's buffers, laid out for (B,T) */
+    float *grad_acts;
+    size_t grad_acts_capacity; /* floats */
+    float *d_x;                /* (B,T,C) gradient of the residual stream */
+    BlockScratch scratch;      /* shared by the blocks, which go one at a time */
 } GPTModel;
 
 /* A model with all parameters zero; exits on a bad config. */
@@ -81,5 +108,14 @@ void gpt_load_params(GPTModel *m, const TensorFile *tf);
 /* Run the model on ids (B,T), T <= context_length; logits land in m->logits.
  * An id outside the vocabulary exits with a clear message. */
 void gpt_forward(GPTModel *m, const int *ids, int B, int T);
+
+/* Set every gradient to zero (allocating the gradient buffer the first time). */
+void gpt_zero_grad(GPTModel *m);
+/* The gradients of the last gpt_forward's loss, given d_logits (B,T,V), the
+ * loss's gradient with respect to m->logits for that forward's (B,T). They
+ * accumulate (+=) into m->grads, as loss.backward() does in PyTorch; in
+ * training mode the forward's dropout masks are used. The logits themselves
+ * are not needed, so d_logits may be m->logits, overwritten in place. */
+void gpt_backward(GPTModel *m, const float *d_logits);
 
 #endif

@@ -3,11 +3,15 @@
  * input, transforms it, and adds the result back (the shortcut of 4.4):
  *   x = x + attention(norm1(x))
  *   x = x + feedforward(norm2(x))
- * (Dropout on the two branches is a training matter, chapter 5.) */
+ * In training, dropout (the book's drop_shortcut) zeroes part of each
+ * branch before it is added, and attention drops part of its weights. */
 #ifndef CH04_TRANSFORMER_BLOCK_H
 #define CH04_TRANSFORMER_BLOCK_H
 
-/* Views into the model's parameter buffer. */
+#include "../ch03_attention/attention.h"
+
+/* Views into the model's parameter buffer (or, for the gradients, into its
+ * twin of the same layout). */
 typedef struct {
     float *norm1_scale, *norm1_shift;     /* (C) */
     float *qkv_weight, *qkv_bias;         /* (C,3C); (3C) or NULL without qkv bias */
@@ -29,10 +33,32 @@ typedef struct {
     float *fc1, *fc1_gelu;                  /* (N,4C) */
     float *ff_out;                          /* (N,C) */
     float *out;                             /* (N,C) residual1 + ff_out */
+    /* Training only, else NULL (all three or none): dropout factors, 0 or
+     * 1/(1-p), on the attention weights and on the two branches. With them,
+     * att_out and ff_out hold the branches after dropout. */
+    float *att_dropout;                     /* (B,n_heads,T,T) */
+    float *att_out_dropout, *ff_out_dropout; /* (N,C) */
 } BlockActivations;
 
-/* in and a->out are (B,T,C). */
+/* in and a->out are (B,T,C). When a has dropout masks, they are drawn from
+ * rng with probability drop_rate (rng may be NULL when they are not). */
 void transformer_block_forward(BlockActivations *a, const float *in, const BlockWeights *w, int B, int T, int C,
-                               int n_heads);
+                               int n_heads, float drop_rate, Rng *rng);
+
+/* Scratch for the backward pass, overwritten; one set serves every block. */
+typedef struct {
+    float *d_branch;            /* (N,C) a branch's gradient, through its dropout */
+    float *d_norm;              /* (N,C) gradient of norm1's or norm2's output */
+    float *d_fc1, *d_fc1_gelu;  /* (N,4C) */
+    MultiHeadAttentionScratch att;
+} BlockScratch;
+
+/* The block's gradient. d_x (B,T,C) is the gradient of the block's output
+ * on entry and of its input on return: each shortcut passes the gradient on
+ * unchanged and its branch adds its part. grads (views into the gradient
+ * buffer) accumulate (+=). a is the forward's activations, in its input. */
+void transformer_block_backward(float *d_x, const BlockWeights *grads, const BlockScratch *scratch,
+                                const BlockActivations *a, const float *in, const BlockWeights *w, int B, int T, int C,
+                                int n_heads);
 
 #endif

@@ -157,21 +157,26 @@ void make_dirs(const char *dir) {
     free(p);
 }
 
+const char *checkout_root(void) {
+    static char root[PATH_MAX];
+    if (root[0]) return root;
+    ssize_t n = readlink("/proc/self/exe", root, sizeof root - 1);
+    if (n <= 0) return strcpy(root, ".");
+    root[n] = '\0';
+    /* strip "/<chapter>/<program>" */
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr(root, '/');
+        if (slash) *slash = '\0';
+    }
+    return root;
+}
+
 const char *data_dir(void) {
     static char *dir;
     if (dir) return dir;
     const char *env = getenv("DATA_DIR");
     if (env && *env) return dir = xstrdup(env);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return dir = xstrdup("data");
-    exe[n] = '\0';
-    /* strip "/<chapter>/<program>" to get the checkout's root */
-    for (int i = 0; i < 2; i++) {
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-    }
-    return dir = path_join(exe, "data");
+    return dir = path_join(checkout_root(), "data");
 }
 
 char *data_file(const char *relative_path) {
@@ -230,6 +235,10 @@ void progress_update(Progress *p, long done) {
     if (!p->enabled) return;
     double now = now_seconds();
     if (now - p->last_draw >= 0.1 || done >= p->total) progress_draw(p, now);
+}
+
+void progress_clear(Progress *p) {
+    if (p->enabled) fputs("\r\033[K", stderr);
 }
 
 void progress_finish(Progress *p) {

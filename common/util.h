@@ -49,6 +49,10 @@ bool file_exists(const char *path);
 /* Create dir and its parents like `mkdir -p`; exits on failure. */
 void make_dirs(const char *dir);
 
+/* The checkout's root: the folder above the one holding the executable
+ * (every program lives one folder below the root). */
+const char *checkout_root(void);
+
 /* The data directory: $DATA_DIR if set, else the checkout's data/ found from
  * the executable's own location (executables live one folder below the
  * checkout's root), so programs work from any working directory. */
@@ -74,6 +78,8 @@ typedef struct {
 void progress_start(Progress *p, const char *label, const char *unit, long total);
 void progress_update(Progress *p, long done);
 void progress_finish(Progress *p);
+/* Erase the bar's line, so a result printed now does not run into it. */
+void progress_clear(Progress *p);
 /* "1:05:09" or "4:02"; "--:--" when unknown or over 100 hours. */
 void format_duration(double seconds, char *buf, size_t bufsize);
 

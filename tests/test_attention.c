@@ -13,6 +13,7 @@
 #include "../ch03_attention/attention.h"
 #include "../common/ops.h"
 #include "../common/tensor_file.h"
+#include "gradient_check.h"
 #include "test_helpers.h"
 
 #define REL 1e-5f
@@ -83,7 +84,8 @@ static void run_mha(const char *prefix, const float *x, int B, int T, int d_in, 
                                   FX("out_proj.bias")};
     size_t n = (size_t)B * T;
     MultiHeadAttentionCache cache = {malloc(n * 3 * d_out * sizeof(float)),
-                                     malloc((size_t)B * n_heads * T * T * sizeof(float)), malloc(n * d_out * sizeof(float))};
+                                     malloc((size_t)B * n_heads * T * T * sizeof(float)), malloc(n * d_out * sizeof(float)),
+                                     NULL};
     float *out = malloc(n * d_out * sizeof(float));
     multihead_attention_forward(out, &cache, x, &p, B, T, d_in, d_out, n_heads);
     assert_all_close(prefix, out, FX("out"), n * d_out, REL, ABS);
@@ -129,7 +131,7 @@ START_TEST(test_wrapper_equals_fused_module) {
     for (int i = 0; i < 4; i++) identity[i * 5] = 1.0f;
     MultiHeadAttentionParams p = {qkv_weight, NULL, identity, zero_bias};
     float qkv[12 * 12], att[2 * 2 * 36], context[48], out[48];
-    MultiHeadAttentionCache cache = {qkv, att, context};
+    MultiHeadAttentionCache cache = {qkv, att, context, NULL};
     multihead_attention_forward(out, &cache, get("batch"), &p, 2, 6, d_in, d_out, n_heads);
     assert_all_close("fused module vs wrapper", out, get("wrapper.out"), 48, REL, ABS);
 }
@@ -173,6 +175,157 @@ START_TEST(test_masks_agree_on_random_scores) {
 }
 END_TEST
 
+/* dropout_mask draws what dropout_forward draws; dropout_backward
+ * multiplies by the same factors. */
+START_TEST(test_dropout_mask_and_backward) {
+    Rng a, b;
+    rng_seed(&a, 77);
+    rng_seed(&b, 77);
+    enum { n = 1000 };
+    float x[n], mask[n], factors[n], d_x[n];
+    for (int i = 0; i < n; i++) x[i] = 1.0f, d_x[i] = 3.0f;
+    dropout_forward(x, mask, n, 0.2f, &a);
+    dropout_mask(factors, n, 0.2f, &b);
+    assert_all_close("dropout_mask vs dropout_forward", factors, mask, n, 0, 0);
+    dropout_backward(d_x, mask, n);
+    for (int i = 0; i < n; i++) {
+        ck_assert(mask[i] == 0.0f || mask[i] == 1.25f);
+        ck_assert_float_eq(d_x[i], 3.0f * mask[i]);
+    }
+}
+END_TEST
+
+/* ---- gradients against double-precision references -----------------------------------
+ * The references below redo the forward pass in double; central differences
+ * with h = 1e-5 are then exact to ~1e-9. The float32 backward rounds sums of
+ * at most a few dozen terms, so 1e-4 of each gradient's scale holds with
+ * room, while a wrong index or a missing term is off by 1e-2 and more. */
+
+/* attention_forward in double; drop (B,n_heads,T,T) or NULL. */
+static void attention_ref(double *out, const double *qkv, const float *drop, int B, int T, int C, int n_heads) {
+    const int hd = C / n_heads;
+    double score[64];
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_heads; h++)
+            for (int t = 0; t < T; t++) {
+                const double *q = qkv + ((size_t)b * T + t) * 3 * C + h * hd;
+                double max = -INFINITY, sum = 0.0;
+                for (int s = 0; s <= t; s++) {
+                    const double *k = qkv + ((size_t)b * T + s) * 3 * C + C + h * hd;
+                    score[s] = 0.0;
+                    for (int i = 0; i < hd; i++) score[s] += q[i] * k[i] / sqrt(hd);
+                    max = fmax(max, score[s]);
+                }
+                for (int s = 0; s <= t; s++) sum += (score[s] = exp(score[s] - max));
+                double *o = out + ((size_t)b * T + t) * C + h * hd;
+                for (int i = 0; i < hd; i++) o[i] = 0.0;
+                for (int s = 0; s <= t; s++) {
+                    double w = score[s] / sum;
+                    if (drop) w *= drop[(((size_t)b * n_heads + h) * T + t) * T + s];
+                    const double *v = qkv + ((size_t)b * T + s) * 3 * C + 2 * C + h * hd;
+                    for (int i = 0; i < hd; i++) o[i] += w * v[i];
+                }
+            }
+}
+
+/* out (M,N) = in (M,K) @ weight (K,N) + bias, in double. */
+static void linear_ref(double *out, const double *in, const double *weight, const double *bias, int M, int K, int N) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double sum = bias ? bias[j] : 0.0;
+            for (int k = 0; k < K; k++) sum += in[(size_t)i * K + k] * weight[(size_t)k * N + j];
+            out[(size_t)i * N + j] = sum;
+        }
+}
+
+static double dot64(const double *a, const float *b, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+enum { AB = 2, AT = 5, AC = 8, AH = 2 }; /* batch, tokens, channels, heads of the gradient tests */
+
+typedef struct {
+    double *x, *qkv_weight, *qkv_bias, *out_weight, *out_bias; /* the module; qkv alone for the core */
+    double *qkv, *context, *out;                               /* work space */
+    const float *drop, *G;
+} AttentionRef;
+
+static double attention_ref_loss(void *ctx) {
+    AttentionRef *r = ctx;
+    attention_ref(r->context, r->qkv, r->drop, AB, AT, AC, AH);
+    return dot64(r->context, r->G, AB * AT * AC);
+}
+
+/* attention_backward alone, with and without dropout on the weights (a
+ * mask of zeros and 1/(1-p) as in training). */
+START_TEST(test_attention_backward_matches_finite_differences) {
+    enum { N = AB * AT, NQKV = N * 3 * AC, NATT = AB * AH * AT * AT };
+    Rng rng;
+    rng_seed(&rng, 21);
+    float qkv[NQKV], out[N * AC], att[NATT], drop[NATT], G[N * AC], d_qkv[NQKV], d_att[NATT];
+    double qkv64[NQKV], context64[N * AC], numeric[NQKV];
+    rng_fill_normal(&rng, qkv, NQKV, 0, 1);
+    rng_fill_normal(&rng, G, N * AC, 0, 1);
+    dropout_mask(drop, NATT, 0.3f, &rng);
+    for (int i = 0; i < NQKV; i++) qkv64[i] = qkv[i];
+    for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
+        const float *mask = with_dropout ? drop : NULL;
+        attention_forward(out, att, mask, qkv, AB, AT, AC, AH);
+        for (int i = 0; i < NQKV; i++) d_qkv[i] = 123.0f; /* overwritten, not accumulated */
+        attention_backward(d_qkv, d_att, G, qkv, att, mask, AB, AT, AC, AH);
+        AttentionRef ref = {.qkv = qkv64, .context = context64, .drop = mask, .G = G};
+        for (int i = 0; i < NQKV; i++) numeric[i] = central_difference(&qkv64[i], 1e-5, attention_ref_loss, &ref);
+        assert_gradient_close(with_dropout ? "d_qkv with dropout" : "d_qkv", d_qkv, numeric, NQKV, 1e-4);
+    }
+}
+END_TEST
+
+static double mha_ref_loss(void *ctx) {
+    AttentionRef *r = ctx;
+    linear_ref(r->qkv, r->x, r->qkv_weight, r->qkv_bias, AB * AT, AC, 3 * AC);
+    attention_ref(r->context, r->qkv, NULL, AB, AT, AC, AH);
+    linear_ref(r->out, r->context, r->out_weight, r->out_bias, AB * AT, AC, AC);
+    return dot64(r->out, r->G, AB * AT * AC);
+}
+
+/* The module: both projections (matmul_backward) around the core; the
+ * gradients accumulate onto what is there, as a shortcut needs. */
+START_TEST(test_multihead_attention_backward_matches_finite_differences) {
+    enum { N = AB * AT, NW = AC * 3 * AC, NB = 3 * AC, NO = AC * AC };
+    Rng rng;
+    rng_seed(&rng, 22);
+    /* parameters and their gradients, each one buffer: x, qkv weight, qkv
+     * bias, out_proj weight, out_proj bias */
+    enum { NPARAM = N * AC + NW + NB + NO + AC };
+    float p[NPARAM], g[NPARAM], G[N * AC], out[N * AC];
+    double p64[NPARAM], numeric[NPARAM];
+    float *x = p, *qkv_w = x + N * AC, *qkv_b = qkv_w + NW, *out_w = qkv_b + NB, *out_b = out_w + NO;
+    rng_fill_normal(&rng, p, NPARAM, 0, 0.5f);
+    rng_fill_normal(&rng, G, N * AC, 0, 1);
+    for (int i = 0; i < NPARAM; i++) p64[i] = p[i], g[i] = 0.5f;
+    float qkv[N * 3 * AC], att[AB * AH * AT * AT], context[N * AC];
+    float d_qkv[N * 3 * AC], d_context[N * AC], d_att[AB * AH * AT * AT];
+    MultiHeadAttentionParams params = {qkv_w, qkv_b, out_w, out_b};
+    MultiHeadAttentionCache cache = {qkv, att, context, NULL};
+    multihead_attention_forward(out, &cache, x, &params, AB, AT, AC, AC, AH);
+    MultiHeadAttentionGrads grads = {g + (qkv_w - p), g + (qkv_b - p), g + (out_w - p), g + (out_b - p)};
+    MultiHeadAttentionScratch scratch = {d_qkv, d_context, d_att};
+    multihead_attention_backward(g, &grads, &scratch, G, x, &cache, &params, AB, AT, AC, AC, AH);
+    for (int i = 0; i < NPARAM; i++) g[i] -= 0.5f;
+
+    double qkv64[N * 3 * AC], context64[N * AC], out64[N * AC];
+    AttentionRef ref = {p64, p64 + (qkv_w - p), p64 + (qkv_b - p), p64 + (out_w - p), p64 + (out_b - p),
+                        qkv64, context64, out64, NULL, G};
+    for (int i = 0; i < NPARAM; i++) numeric[i] = central_difference(&p64[i], 1e-5, mha_ref_loss, &ref);
+    const char *names[5] = {"d_x", "d_qkv_weight", "d_qkv_bias", "d_out_proj_weight", "d_out_proj_bias"};
+    const int sizes[5] = {N * AC, NW, NB, NO, AC};
+    for (int k = 0, at = 0; k < 5; at += sizes[k++])
+        assert_gradient_close(names[k], g + at, numeric + at, sizes[k], 1e-4);
+}
+END_TEST
+
 Suite *attention_suite(void) {
     Suite *s = suite_create("attention");
     TCase *tc = tcase_create("pytorch");
@@ -184,6 +337,9 @@ Suite *attention_suite(void) {
     tcase_add_test(tc, test_wrapper_equals_fused_module);
     tcase_add_test(tc, test_dropout_scales_survivors);
     tcase_add_test(tc, test_masks_agree_on_random_scores);
+    tcase_add_test(tc, test_dropout_mask_and_backward);
+    tcase_add_test(tc, test_attention_backward_matches_finite_differences);
+    tcase_add_test(tc, test_multihead_attention_backward_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,9 +1,12 @@
 /* Tests for ch04_gpt: the configuration, the transformer block and the GPT
  * model against PyTorch (tests/fixtures/gpt_small.bin, made by
  * tests/reference/gpt_reference.py: 2 layers, 4 heads, 64 channels,
- * context 32, vocabulary 300, qkv bias on).
+ * context 32, vocabulary 300, qkv bias on); the backward pass (feed-forward,
+ * block, model, dropout) against finite differences and against PyTorch's
+ * autograd (tests/fixtures/gpt_grads.bin, tests/reference/gpt_grad_reference.py).
  *
- * Tolerance: each block is about ten float32 operations deep, each adding a
+ * Forward tolerance (the gradients' are stated where they are checked):
+ * each block is about ten float32 operations deep, each adding a
  * few ulps of rounding in another order than PyTorch, and layer norm
  * multiplies errors by up to 1/std of its input (about 3 here). Values are
  * of order 1-5, so 1e-5 relative plus 2e-5 absolute is a bound that a real
@@ -12,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ch04_gpt/feedforward.h"
 #include "../ch04_gpt/gpt.h"
+#include "../ch05_pretrain/loss.h"
+#include "gradient_check.h"
 #include "test_helpers.h"
 
 #define REL 1e-5f
@@ -176,6 +182,373 @@ START_TEST(test_missing_param_in_file_exits) {
 }
 END_TEST
 
+/* ---- gradients ------------------------------------------------------------------------- */
+
+/* The feed-forward network against a double-precision reference: central
+ * differences with h = 1e-5 are exact to ~1e-9, and the float32 backward
+ * (two matmul_backward, gelu_backward) rounds sums of at most 4C = 32
+ * terms, so 1e-4 of each gradient's scale holds with room. */
+enum { FN = 6, FC = 8, FH = 4 * FC };
+
+typedef struct {
+    double *p; /* in, fc1 weight, fc1 bias, fc2 weight, fc2 bias */
+    double hidden[FN * FH];
+    const float *G;
+} FeedForwardRef;
+
+static double feedforward_ref_loss(void *ctx) {
+    FeedForwardRef *r = ctx;
+    const double *in = r->p, *w1 = in + FN * FC, *b1 = w1 + FC * FH, *w2 = b1 + FH, *b2 = w2 + FH * FC;
+    for (int i = 0; i < FN; i++)
+        for (int j = 0; j < FH; j++) {
+            double x = b1[j];
+            for (int k = 0; k < FC; k++) x += in[i * FC + k] * w1[k * FH + j];
+            r->hidden[i * FH + j] = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+        }
+    double loss = 0.0;
+    for (int i = 0; i < FN; i++)
+        for (int j = 0; j < FC; j++) {
+            double y = b2[j];
+            for (int k = 0; k < FH; k++) y += r->hidden[i * FH + k] * w2[k * FC + j];
+            loss += y * r->G[i * FC + j];
+        }
+    return loss;
+}
+
+START_TEST(test_feedforward_backward_matches_finite_differences) {
+    enum { NP = FN * FC + FC * FH + FH + FH * FC + FC };
+    Rng rng;
+    rng_seed(&rng, 31);
+    float p[NP], g[NP], G[FN * FC], out[FN * FC], hidden[FN * FH], hidden_gelu[FN * FH], d_h[FN * FH], d_hg[FN * FH];
+    double p64[NP], numeric[NP];
+    rng_fill_normal(&rng, p, NP, 0, 0.5f);
+    rng_fill_normal(&rng, G, FN * FC, 0, 1);
+    for (int i = 0; i < NP; i++) p64[i] = p[i], g[i] = 0.5f;
+    float *in = p, *w1 = in + FN * FC, *b1 = w1 + FC * FH, *w2 = b1 + FH, *b2 = w2 + FH * FC;
+    FeedForwardParams params = {w1, b1, w2, b2};
+    FeedForwardGrads grads = {g + (w1 - p), g + (b1 - p), g + (w2 - p), g + (b2 - p)};
+    feedforward_forward(out, hidden, hidden_gelu, in, &params, FN, FC);
+    feedforward_backward(g, &grads, d_h, d_hg, G, in, hidden, hidden_gelu, &params, FN, FC);
+    for (int i = 0; i < NP; i++) g[i] -= 0.5f; /* everything accumulated onto 0.5 */
+    FeedForwardRef ref = {.p = p64, .G = G};
+    for (int i = 0; i < NP; i++) numeric[i] = central_difference(&p64[i], 1e-5, feedforward_ref_loss, &ref);
+    const char *names[5] = {"d_in", "d_fc1_weight", "d_fc1_bias", "d_fc2_weight", "d_fc2_bias"};
+    const int sizes[5] = {FN * FC, FC * FH, FH, FH * FC, FC};
+    for (int k = 0, at = 0; k < 5; at += sizes[k++])
+        assert_gradient_close(names[k], g + at, numeric + at, sizes[k], 1e-4);
+}
+END_TEST
+
+/* Whole blocks and models are checked with their own float32 forward, as
+ * the training code runs it. Each forward rounds at ~1e-7 of its values, so
+ * the loss carries noise of a few 1e-7 that the difference quotient divides
+ * by 2h: with h = 1e-2 that is ~1e-5 absolute, against gradients of 1e-3 to
+ * 1, and the truncation error (h^2 f''' / 6) is ~1e-5 relative. Observed:
+ * at most 4e-4 of a tensor's largest sampled gradient. The tolerance, 1e-2
+ * of that scale (plus 1e-2 relative), sits well above this and far below
+ * what a wrong formula gives (an error the size of the gradient: a missing
+ * dropout factor is 25%). The PyTorch comparison below holds the same code
+ * to 1e-4. */
+#define FD_STEP 1e-2f
+#define FD_TOL 1e-2
+
+/* A tiny model with every parameter random, LayerNorms included (their
+ * defaults 1 and 0 would hide a mix-up of scale and shift). */
+static GPTModel *tiny_gpt(bool qkv_bias, bool tied, float drop_rate) {
+    GPTConfig c = {.vocab_size = 11, .context_length = 8, .emb_dim = 8, .n_heads = 2, .n_layers = 2,
+                   .drop_rate = drop_rate, .qkv_bias = qkv_bias, .tie_weights = tied};
+    GPTModel *m = gpt_create(&c);
+    gpt_init_weights(m, 42);
+    Rng rng;
+    rng_seed(&rng, 43);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *p = &m->tensors[i];
+        if (p->init == INIT_ONES || p->init == INIT_ZEROS)
+            for (size_t k = 0; k < p->size; k++) m->params[p->offset + k] += 0.3f * rng_normal(&rng);
+    }
+    return m;
+}
+
+static double dot_g(const float *out, const float *G, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += (double)out[i] * G[i];
+    return sum;
+}
+
+/* The tensors first..last of m's table: 8 entries of each, one in each
+ * eighth of it at varying columns, m->grads against the differences of
+ * loss, compared per tensor. */
+static void check_sampled_gradients(GPTModel *m, const ParamTensor *first, const ParamTensor *last, LossFn loss,
+                                    void *ctx) {
+    for (const ParamTensor *p = first; p <= last; p++) {
+        float analytic[8];
+        double numeric[8];
+        const int n = 8;
+        const size_t stride = p->size / n; /* every tensor of the tiny model has >= 8 values */
+        for (int k = 0; k < n; k++) {
+            size_t at = p->offset + k * stride + (size_t)(3 * k) % stride;
+            analytic[k] = m->grads[at];
+            numeric[k] = central_difference_f32(&m->params[at], FD_STEP, loss, ctx);
+        }
+        assert_gradient_close(p->name, analytic, numeric, n, FD_TOL);
+    }
+}
+
+/* ---- one block ---- */
+
+enum { BB = 2, BT = 5, BC = 8 };
+
+typedef struct {
+    GPTModel *m;
+    float *x;
+    const float *G;
+    float drop_rate;
+} BlockCase;
+
+static double block_loss(void *ctx) {
+    BlockCase *b = ctx;
+    rng_seed(&b->m->rng, 7); /* the same dropout masks every time */
+    transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], BB, BT, BC, 2, b->drop_rate, &b->m->rng);
+    return dot_g(b->m->block_acts[0].out, b->G, BB * BT * BC);
+}
+
+static void check_block(float drop_rate) {
+    GPTModel *m = tiny_gpt(true, false, drop_rate);
+    m->training = drop_rate > 0;
+    int ids[BB * BT] = {0};
+    gpt_forward(m, ids, BB, BT); /* lays out the activations (with masks in training) */
+    enum { N = BB * BT };
+    Rng rng;
+    rng_seed(&rng, 5);
+    float x[N * BC], G[N * BC], d_x[N * BC];
+    rng_fill_normal(&rng, x, N * BC, 0, 1);
+    rng_fill_normal(&rng, G, N * BC, 0, 1);
+    /* the scratch, one buffer as gpt_backward lays it out */
+    float *buf = malloc((14 * N * BC + BB * 2 * BT * BT) * sizeof(float)), *q = buf;
+    BlockScratch scratch = {q, q + N * BC, q + 2 * N * BC, q + 6 * N * BC,
+                            {q + 10 * N * BC, q + 13 * N * BC, q + 14 * N * BC}};
+    gpt_zero_grad(m);
+    BlockCase bc = {m, x, G, drop_rate};
+    block_loss(&bc);
+    memcpy(d_x, G, sizeof d_x);
+    transformer_block_backward(d_x, &m->grad_blocks[0], &scratch, &m->block_acts[0], x, &m->blocks[0], BB, BT, BC, 2);
+    if (drop_rate > 0) {
+        const float *mask = m->block_acts[0].att_out_dropout;
+        int dropped = 0;
+        for (int i = 0; i < N * BC; i++) dropped += mask[i] == 0.0f;
+        ck_assert_msg(dropped > 0 && dropped < N * BC, "dropout dropped %d of %d", dropped, N * BC);
+    }
+    /* the block's input, then the parameters of block 0 */
+    double numeric[N * BC];
+    for (int i = 0; i < N * BC; i++) numeric[i] = central_difference_f32(&x[i], FD_STEP, block_loss, &bc);
+    assert_gradient_close("block d_x", d_x, numeric, N * BC, FD_TOL);
+    check_sampled_gradients(m, gpt_find_param(m, "blocks.0.norm1.scale"), gpt_find_param(m, "blocks.0.ff.fc2.bias"),
+                            block_loss, &bc);
+    free(buf);
+    gpt_free(m);
+}
+
+START_TEST(test_block_backward_matches_finite_differences) {
+    check_block(0.0f);
+    check_block(0.25f); /* training: the masks are drawn again, the same, for every difference */
+}
+END_TEST
+
+/* ---- the whole model ---- */
+
+enum { GB = 2, GT = 6 };
+
+typedef struct {
+    GPTModel *m;
+    const int *ids, *targets;
+} GPTCase;
+
+/* The mean cross entropy of the logits, in double. */
+static double gpt_loss(void *ctx) {
+    GPTCase *g = ctx;
+    rng_seed(&g->m->rng, 99);
+    gpt_forward(g->m, g->ids, GB, GT);
+    const int V = g->m->config.vocab_size;
+    double total = 0.0;
+    for (int i = 0; i < GB * GT; i++) {
+        const float *x = g->m->logits + (size_t)i * V;
+        double max = x[0], sum = 0.0;
+        for (int j = 1; j < V; j++) max = fmax(max, x[j]);
+        for (int j = 0; j < V; j++) sum += exp(x[j] - max);
+        total += log(sum) + max - x[g->targets[i]];
+    }
+    return total / (GB * GT);
+}
+
+static void check_gpt(bool qkv_bias, bool tied, float drop_rate) {
+    GPTModel *m = tiny_gpt(qkv_bias, tied, drop_rate);
+    m->training = drop_rate > 0;
+    const int ids[GB * GT] = {1, 5, 5, 0, 10, 3, 7, 7, 2, 9, 4, 1};
+    const int targets[GB * GT] = {5, 5, 0, 10, 3, 6, 7, 2, 9, 4, 1, 8};
+    GPTCase g = {m, ids, targets};
+    const int V = m->config.vocab_size;
+    float *probs = malloc((size_t)GB * GT * V * sizeof(float));
+    gpt_loss(&g);
+    cross_entropy_forward(NULL, probs, m->logits, targets, GB * GT, V);
+    cross_entropy_backward(probs, probs, targets, GB * GT, V);
+    gpt_zero_grad(m);
+    gpt_backward(m, probs);
+    check_sampled_gradients(m, &m->tensors[0], &m->tensors[m->n_tensors - 1], gpt_loss, &g);
+    free(probs);
+    gpt_free(m);
+}
+
+START_TEST(test_gpt_backward_matches_finite_differences) {
+    check_gpt(true, false, 0.0f);
+    check_gpt(false, false, 0.0f);
+    check_gpt(true, true, 0.0f); /* the tied head adds to the token embedding's gradient */
+    check_gpt(false, true, 0.0f);
+}
+END_TEST
+
+/* Training mode: with the masks fixed (the same seed for every forward),
+ * dropout is a fixed linear map and the gradients still check out. */
+START_TEST(test_gpt_backward_with_dropout_matches_finite_differences) {
+    check_gpt(true, false, 0.2f);
+    check_gpt(false, true, 0.2f);
+}
+END_TEST
+
+/* Training with drop_rate 0 is evaluation, bit for bit; with p > 0 every
+ * mask holds 0 or 1/(1-p) and evaluation mode ignores the rate. */
+START_TEST(test_dropout_modes) {
+    const int ids[GB * GT] = {1, 5, 5, 0, 10, 3, 7, 7, 2, 9, 4, 1};
+    const size_t n_logits = (size_t)GB * GT * 11;
+    GPTModel *eval = tiny_gpt(true, false, 0.0f);
+    gpt_forward(eval, ids, GB, GT);
+    GPTModel *m = tiny_gpt(true, false, 0.0f);
+    m->training = true;
+    rng_seed(&m->rng, 1);
+    gpt_forward(m, ids, GB, GT);
+    ck_assert_ptr_null(m->emb_dropout);
+    assert_all_close("training, drop_rate 0", m->logits, eval->logits, n_logits, 0, 0);
+    gpt_free(m);
+
+    m = tiny_gpt(true, false, 0.5f);
+    gpt_forward(m, ids, GB, GT); /* training is off by default */
+    assert_all_close("evaluation, drop_rate 0.5", m->logits, eval->logits, n_logits, 0, 0);
+    m->training = true;
+    rng_seed(&m->rng, 1);
+    gpt_forward(m, ids, GB, GT);
+    const size_t N = GB * GT, C = 8, att = (size_t)GB * 2 * GT * GT;
+    const float *masks[7] = {m->emb_dropout};
+    size_t sizes[7] = {N * C};
+    for (int l = 0; l < 2; l++) {
+        const BlockActivations *a = &m->block_acts[l];
+        masks[1 + 3 * l] = a->att_dropout, sizes[1 + 3 * l] = att;
+        masks[2 + 3 * l] = a->att_out_dropout, sizes[2 + 3 * l] = N * C;
+        masks[3 + 3 * l] = a->ff_out_dropout, sizes[3 + 3 * l] = N * C;
+    }
+    for (int k = 0; k < 7; k++) {
+        ck_assert_ptr_nonnull(masks[k]);
+        size_t zeros = 0;
+        for (size_t i = 0; i < sizes[k]; i++) {
+            ck_assert_msg(masks[k][i] == 0.0f || masks[k][i] == 2.0f, "mask %d: %g", k, masks[k][i]);
+            zeros += masks[k][i] == 0.0f;
+        }
+        ck_assert_msg(zeros > sizes[k] / 5 && zeros < sizes[k] * 4 / 5, "mask %d dropped %zu of %zu", k, zeros,
+                      sizes[k]);
+    }
+    int differ = 0;
+    for (size_t i = 0; i < n_logits; i++) differ += m->logits[i] != eval->logits[i];
+    ck_assert_int_gt(differ, 0);
+    gpt_free(m);
+    gpt_free(eval);
+}
+END_TEST
+
+/* ---- against PyTorch's autograd (tests/fixtures/gpt_grads.bin) ----
+ * Tolerance: PyTorch's own float32 gradients are within 6e-7 of their
+ * float64 values relative to each tensor's largest gradient (the script
+ * prints this), and ours are float32 too, summed in other orders through
+ * about twenty layers of operations: errors of a few 1e-6 of the scale. So
+ * each gradient must be within 1e-4 of its tensor's largest |gradient|
+ * (plus 1e-4 relative), which a wrong term (an error the size of the
+ * gradient) cannot meet. Loss: 1e-5 relative; logits as in the forward test. */
+
+static TensorFile grad_fx;
+static void load_grad_fixture(void) {
+    char *path = fixture_path("gpt_grads.bin");
+    grad_fx = tensor_file_read(path);
+    free(path);
+}
+static void free_grad_fixture(void) { tensor_file_free(&grad_fx); }
+
+/* got within 1e-4 of times * want's largest value (plus 1e-4 relative). */
+static void assert_grad_close(const char *what, const float *got, const float *want, size_t n, float times) {
+    float scale = 0.0f;
+    float *expected = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        expected[i] = times * want[i];
+        scale = fmaxf(scale, fabsf(expected[i]));
+    }
+    assert_all_close(what, got, expected, n, 1e-4f, 1e-4f * scale);
+    free(expected);
+}
+
+/* forward, loss and backward of the fixture's batch; returns the loss. */
+static float fixture_step(GPTModel *m, float *d_logits) {
+    int ids[32], targets[32];
+    for (int i = 0; i < 32; i++) {
+        ids[i] = (int)tensor_file_find(&grad_fx, "input_ids")->data[i];
+        targets[i] = (int)tensor_file_find(&grad_fx, "targets")->data[i];
+    }
+    gpt_forward(m, ids, 2, 16);
+    float loss = cross_entropy_forward(NULL, d_logits, m->logits, targets, 32, 300);
+    cross_entropy_backward(d_logits, d_logits, targets, 32, 300);
+    gpt_backward(m, d_logits);
+    return loss;
+}
+
+/* Two backward passes: the second adds the same gradients again (as two
+ * loss.backward() calls do), then gpt_zero_grad clears them. */
+START_TEST(test_gradients_match_pytorch) {
+    GPTModel *m = small_gpt_from_fixture(&grad_fx, false);
+    float *d_logits = malloc(32 * 300 * sizeof(float));
+    gpt_zero_grad(m);
+    for (int pass = 1; pass <= 2; pass++) {
+        float loss = fixture_step(m, d_logits);
+        float want = tensor_file_find(&grad_fx, "loss")->data[0];
+        ck_assert_msg(close_enough(loss, want, 1e-5f, 0), "loss %.8g, PyTorch %.8g", loss, want);
+        assert_all_close("logits", m->logits, tensor_file_find(&grad_fx, "logits")->data, 32 * 300, REL, ABS);
+        for (int i = 0; i < m->n_tensors; i++) {
+            const ParamTensor *p = &m->tensors[i];
+            char name[80];
+            snprintf(name, sizeof name, "grad.%s", p->name);
+            const Tensor *t = tensor_file_expect(&grad_fx, name, p->ndim, p->shape);
+            assert_grad_close(name, m->grads + p->offset, t->data, p->size, (float)pass);
+        }
+    }
+    gpt_zero_grad(m);
+    for (size_t k = 0; k < m->n_params; k++) ck_assert(m->grads[k] == 0.0f);
+    free(d_logits);
+    gpt_free(m);
+}
+END_TEST
+
+/* Tied: the head's gradient and the embedding's land in one tensor (twice
+ * over after two passes). Its logits reach 40 and the loss is 42, so the
+ * loss is compared relatively. */
+START_TEST(test_tied_gradients_match_pytorch) {
+    GPTModel *m = small_gpt_from_fixture(&grad_fx, true);
+    float *d_logits = malloc(32 * 300 * sizeof(float));
+    const float *want = tensor_file_find(&grad_fx, "tied.grad.tok_emb.weight")->data;
+    for (int pass = 1; pass <= 2; pass++) {
+        float loss = fixture_step(m, d_logits); /* the first allocates zeroed gradients */
+        float want_loss = tensor_file_find(&grad_fx, "tied.loss")->data[0];
+        ck_assert_msg(close_enough(loss, want_loss, 1e-5f, 0), "tied loss %.8g, PyTorch %.8g", loss, want_loss);
+        assert_grad_close("tied.grad.tok_emb.weight", m->d_tok_emb, want, 300 * 64, (float)pass);
+    }
+    free(d_logits);
+    gpt_free(m);
+}
+END_TEST
+
 Suite *gpt_suite(void) {
     Suite *s = suite_create("gpt");
     TCase *tc = tcase_create("pytorch");
@@ -191,5 +564,17 @@ Suite *gpt_suite(void) {
     tcase_add_exit_test(tc, test_bad_token_exits, 1);
     tcase_add_exit_test(tc, test_missing_param_in_file_exits, 1);
     suite_add_tcase(s, tc);
+
+    TCase *grad = tcase_create("gradients");
+    tcase_set_timeout(grad, 60);
+    tcase_add_unchecked_fixture(grad, load_grad_fixture, free_grad_fixture);
+    tcase_add_test(grad, test_feedforward_backward_matches_finite_differences);
+    tcase_add_test(grad, test_block_backward_matches_finite_differences);
+    tcase_add_test(grad, test_gpt_backward_matches_finite_differences);
+    tcase_add_test(grad, test_gpt_backward_with_dropout_matches_finite_differences);
+    tcase_add_test(grad, test_dropout_modes);
+    tcase_add_test(grad, test_gradients_match_pytorch);
+    tcase_add_test(grad, test_tied_gradients_match_pytorch);
+    suite_add_tcase(s, grad);
     return s;
 }

@@ -10,15 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-const char *repo_root(void) {
-    static char root[PATH_MAX];
-    if (root[0]) return root;
-    ssize_t n = readlink("/proc/self/exe", root, sizeof root - 1);
-    if (n <= 0) fatal("cannot find the test executable's path");
-    root[n] = '\0';
-    for (int i = 0; i < 2; i++) *strrchr(root, '/') = '\0'; /* strip build/run_tests */
-    return root;
-}
+const char *repo_root(void) { return checkout_root(); /* the runner is build/run_tests */ }
 
 char *repo_path(const char *relative) { return path_join(repo_root(), relative); }
 

@@ -30,6 +30,13 @@ Suite *gelu_suite(void);
 Suite *gpt_suite(void);
 Suite *generate_suite(void);
 Suite *ch04_cli_suite(void);
+Suite *crc32c_suite(void);
+Suite *safetensors_suite(void);
+Suite *tf_checkpoint_suite(void);
+Suite *gpt_weights_suite(void);
+Suite *loss_suite(void);
+Suite *adamw_suite(void);
+Suite *sampling_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);

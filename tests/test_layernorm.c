@@ -7,7 +7,9 @@
 #include <stdlib.h>
 
 #include "../ch04_gpt/layernorm.h"
+#include "../common/rng.h"
 #include "../common/tensor_file.h"
+#include "gradient_check.h"
 #include "test_helpers.h"
 
 START_TEST(test_layernorm_matches_pytorch) {
@@ -44,11 +46,74 @@ START_TEST(test_layernorm_normalises_rows) {
 }
 END_TEST
 
+/* ---- the gradient ---------------------------------------------------------------- */
+
+/* loss = sum(layernorm(in) * G), all in double. */
+typedef struct {
+    double *in, *scale, *shift;
+    const double *G;
+    int N, C;
+} LayerNormRef;
+
+static double layernorm_ref_loss(void *ctx) {
+    const LayerNormRef *r = ctx;
+    double loss = 0.0;
+    for (int i = 0; i < r->N; i++) {
+        const double *x = r->in + (size_t)i * r->C;
+        double mean = 0.0, var = 0.0;
+        for (int c = 0; c < r->C; c++) mean += x[c] / r->C;
+        for (int c = 0; c < r->C; c++) var += (x[c] - mean) * (x[c] - mean) / r->C;
+        double rstd = 1.0 / sqrt(var + LAYERNORM_EPS);
+        for (int c = 0; c < r->C; c++)
+            loss += ((x[c] - mean) * rstd * r->scale[c] + r->shift[c]) * r->G[(size_t)i * r->C + c];
+    }
+    return loss;
+}
+
+/* Against central differences of a double-precision layer norm (h = 1e-5:
+ * exact to ~1e-9). The float32 backward rounds each of its few operations
+ * per element, so 1e-4 of the gradient's scale holds with room, while a
+ * wrong term (say, the unbiased variance's C-1) is off by 1e-2 and more.
+ * The rows have means far from 0 and different spreads; d_in, d_scale and
+ * d_shift accumulate onto what is there. */
+START_TEST(test_layernorm_backward_matches_finite_differences) {
+    enum { N = 4, C = 8 };
+    Rng rng;
+    rng_seed(&rng, 11);
+    float in[N * C], scale[C], shift[C], G[N * C], out[N * C], mean[N], rstd[N];
+    float d_in[N * C], d_scale[C], d_shift[C];
+    double in64[N * C], scale64[C], shift64[C], G64[N * C], numeric[N * C];
+    rng_fill_normal(&rng, in, N * C, 0, 1);
+    for (int c = 0; c < C; c++) {
+        in[c] = 3.0f + 0.1f * in[c];  /* row 0: mean 3, spread 0.1 */
+        in[C + c] *= 5.0f;           /* row 1: spread 5 */
+    }
+    rng_fill_normal(&rng, scale, C, 1, 0.3f);
+    rng_fill_normal(&rng, shift, C, 0, 0.3f);
+    rng_fill_normal(&rng, G, N * C, 0, 1);
+    for (int i = 0; i < N * C; i++) in64[i] = in[i], G64[i] = G[i], d_in[i] = 0.25f;
+    for (int c = 0; c < C; c++) scale64[c] = scale[c], shift64[c] = shift[c], d_scale[c] = d_shift[c] = 0.25f;
+    layernorm_forward(out, mean, rstd, in, scale, shift, N, C);
+    layernorm_backward(d_in, d_scale, d_shift, G, in, mean, rstd, scale, N, C);
+    for (int i = 0; i < N * C; i++) d_in[i] -= 0.25f;
+    for (int c = 0; c < C; c++) d_scale[c] -= 0.25f, d_shift[c] -= 0.25f;
+
+    LayerNormRef ref = {in64, scale64, shift64, G64, N, C};
+    for (int i = 0; i < N * C; i++) numeric[i] = central_difference(&in64[i], 1e-5, layernorm_ref_loss, &ref);
+    assert_gradient_close("d_in", d_in, numeric, N * C, 1e-4);
+    for (int c = 0; c < C; c++) numeric[c] = central_difference(&scale64[c], 1e-5, layernorm_ref_loss, &ref);
+    assert_gradient_close("d_scale", d_scale, numeric, C, 1e-4);
+    for (int c = 0; c < C; c++) numeric[c] = central_difference(&shift64[c], 1e-5, layernorm_ref_loss, &ref);
+    assert_gradient_close("d_shift", d_shift, numeric, C, 1e-4);
+}
+END_TEST
+
 Suite *layernorm_suite(void) {
     Suite *s = suite_create("layernorm");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_layernorm_matches_pytorch);
     tcase_add_test(tc, test_layernorm_normalises_rows);
+    tcase_add_test(tc, test_layernorm_backward_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,87 @@
+/* gpt_weights.h: 5.4 saving and loading model weights, and 5.5 loading
+ * pretrained weights from OpenAI (and from Hugging Face).
+ *
+ * Our linear layers are stored (in, out) with the query/key/value
+ * projections fused, which is exactly the layout of OpenAI's checkpoint and
+ * of Hugging Face's GPT-2 (its Conv1D layers), so loading is renaming: no
+ * transposes, no splitting (the book's load_weights_into_gpt splits and
+ * transposes only because its PyTorch model stores nn.Linear's (out, in)).
+ *
+ *   ours                        OpenAI (TF checkpoint)      Hugging Face
+ *   tok_emb.weight (V,C)        model/wte                   wte.weight
+ *   pos_emb.weight (T,C)        model/wpe                   wpe.weight
+ *   blocks.L.norm1.scale|shift  model/hL/ln_1/g|b           h.L.ln_1.weight|bias
+ *   blocks.L.att.qkv.*  (C,3C)  model/hL/attn/c_attn/w|b    h.L.attn.c_attn.*
+ *   blocks.L.att.out_proj.*     model/hL/attn/c_proj/w|b    h.L.attn.c_proj.*
+ *   blocks.L.norm2.scale|shift  model/hL/ln_2/g|b           h.L.ln_2.weight|bias
+ *   blocks.L.ff.fc1.*   (C,4C)  model/hL/mlp/c_fc/w|b       h.L.mlp.c_fc.*
+ *   blocks.L.ff.fc2.*   (4C,C)  model/hL/mlp/c_proj/w|b     h.L.mlp.c_proj.*
+ *   final_norm.scale|shift      model/ln_f/g|b              ln_f.weight|bias
+ *   out_head.weight (V,C)       (tied to wte)               lm_head.weight
+ *
+ * OpenAI's weight matrices carry a leading dimension of 1 ([1, C, 3C]).
+ *
+ * Our checkpoints are safetensors files with the Hugging Face names (no
+ * "transformer." prefix) and the configuration in the metadata, so PyTorch
+ * can read them with safetensors.torch.load_file. */
+#ifndef CH05_GPT_WEIGHTS_H
+#define CH05_GPT_WEIGHTS_H
+
+#include <stddef.h>
+
+#include "../ch04_gpt/gpt.h"
+#include "safetensors.h"
+
+/* OpenAI's release: dir/hparams.json and dir/model.ckpt.{index,data-*}.
+ * The config gets qkv_bias and a tied head, as GPT-2 has them, and
+ * drop_rate 0.1. */
+GPTModel *gpt_load_openai(const char *dir);
+
+/* Hugging Face's GPT-2: dir/config.json and dir/model.safetensors, names
+ * with or without the "transformer." prefix (F32, F16 or BF16). The head is
+ * tied unless the file holds an lm_head.weight that differs from wte (or the
+ * config says tie_word_embeddings false); buffers such as h.N.attn.bias are
+ * ignored. */
+GPTModel *gpt_load_huggingface(const char *dir);
+
+/* The Hugging Face name of one of our parameters ("blocks.0.att.qkv.weight"
+ * -> "h.0.attn.c_attn.weight"), and the OpenAI one ("model/h0/attn/c_attn/w";
+ * false for out_head.weight, which OpenAI's checkpoints do not have). */
+void gpt_hf_name(const char *ours, char *out, size_t size);
+bool gpt_openai_name(const char *ours, char *out, size_t size);
+
+/* What a checkpoint may hold besides the model. Each buffer is shaped like
+ * the parameter buffer (m->n_params floats, say AdamW's moments) and is
+ * stored as one tensor per parameter named prefix + Hugging Face name
+ * ("optimizer.m.h.0.attn.c_attn.weight"); tensors are stored as they are;
+ * metadata keys must not be the configuration's own. Any field may be 0. */
+typedef struct {
+    int n_buffers;
+    const char *const *buffer_prefixes;
+    const float *const *buffers;
+    int n_tensors;
+    const SafetensorsWriteTensor *tensors;
+    int n_meta;
+    const char *const *meta_keys;
+    const char *const *meta_values;
+} CheckpointExtras;
+
+/* Write the model (and extras, which may be NULL) atomically to path. The
+ * metadata holds the configuration (vocab_size, context_length, emb_dim,
+ * n_heads, n_layers, drop_rate, qkv_bias, tie_weights) and format "pt". */
+void gpt_save_checkpoint(const GPTModel *m, const char *path, const CheckpointExtras *extras);
+
+/* Read a checkpoint written by gpt_save_checkpoint. When file is not NULL
+ * the open SafetensorsFile is handed over through it (for the extras: see
+ * safetensors_metadata and gpt_checkpoint_read_buffer; close it with
+ * safetensors_close); otherwise it is closed. */
+GPTModel *gpt_load_checkpoint(const char *path, SafetensorsFile **file);
+/* Fill dst (m->n_params floats) from the buffer stored under prefix. */
+void gpt_checkpoint_read_buffer(const SafetensorsFile *sf, const GPTModel *m, const char *prefix, float *dst);
+
+/* Whichever of the three path is: a directory with hparams.json and
+ * model.ckpt.index (OpenAI), a directory with config.json and
+ * model.safetensors (Hugging Face), or a .safetensors file (our checkpoint). */
+GPTModel *gpt_load_any(const char *path);
+
+#endif

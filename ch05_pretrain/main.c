@@ -1,0 +1,411 @@
+/* ch05: Chapter 5, Pretraining on unlabeled data.
+ *
+ *   ch05 walkthrough     5.1's loss on an untrained model and 5.3's decoding examples
+ *   ch05 train ...       the book's training run (train_model_simple) with its plot
+ *   ch05 generate ...    continue a prompt with a MODEL (greedy, or sampled)
+ *   ch05 loss ...        a MODEL's mean next-token loss on a text
+ *
+ * MODEL is a directory with OpenAI's GPT-2 files (hparams.json and
+ * model.ckpt.*; `make gpt2-124M` fetches them), a Hugging Face directory
+ * (config.json and model.safetensors), or a checkpoint written by train. */
+#include <getopt.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/bpe.h"
+#include "../ch02_text/dataloader.h"
+#include "../ch02_text/utf8.h"
+#include "../common/ops.h"
+#include "../common/util.h"
+#include "gpt_weights.h"
+#include "loss.h"
+#include "sampling.h"
+#include "train.h"
+
+static long flag_long(const char *flag, const char *value, long min, long max) {
+    long v;
+    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
+    return v;
+}
+
+static float flag_float(const char *flag, const char *value, double min, double max) {
+    double v;
+    if (!parse_double(value, min, max, &v)) fatal("%s: '%s' is not a number in %g..%g", flag, value, min, max);
+    return (float)v;
+}
+
+static int bad_usage(const char *command) {
+    fprintf(stderr, "%s: try 'ch05 %s --help'\n", program_name(), command);
+    return 2;
+}
+
+/* The tokenizer that goes with a model: its directory's own files when it
+ * has them (OpenAI's encoder.json/vocab.bpe, or Hugging Face's
+ * vocab.json/merges.txt, the same formats), else GPT-2's from DATA_DIR. */
+static Bpe *tokenizer_for_model(const char *model_path) {
+    char *copy = xstrdup(model_path);
+    char *dir = file_exists(model_path) ? dirname(copy) : copy;
+    const char *pairs[2][2] = {{"encoder.json", "vocab.bpe"}, {"vocab.json", "merges.txt"}};
+    Bpe *bpe = NULL;
+    for (int i = 0; i < 2 && !bpe; i++) {
+        char *enc = path_join(dir, pairs[i][0]), *merges = path_join(dir, pairs[i][1]);
+        if (file_exists(enc) && file_exists(merges)) bpe = bpe_load(enc, merges);
+        free(enc);
+        free(merges);
+    }
+    free(copy);
+    return bpe ? bpe : bpe_load_gpt2();
+}
+
+static void print_bytes(const Bpe *bpe, const int *ids, int n) {
+    ByteBuf text = {0};
+    if (!bpe_decode(bpe, ids, n, &text, NULL)) fatal("the model produced an id outside the tokenizer's vocabulary");
+    if (text.len) fwrite(text.data, 1, text.len, stdout);
+    bytebuf_free(&text);
+}
+
+/* ---- walkthrough ---------------------------------------------------------- */
+
+static void section(const char *title) { printf("\n== %s ==\n", title); }
+
+static void walkthrough(uint64_t seed) {
+    section("5.1.2 Calculating the text generation loss");
+    Bpe *bpe = bpe_load_gpt2();
+    GPTConfig cfg = gpt_config_124m();
+    cfg.context_length = 256; /* the book shortens the context for training */
+    GPTModel *m = gpt_create(&cfg);
+    gpt_init_weights(m, seed);
+    const int inputs[6] = {16833, 3626, 6100, 40, 1107, 588};  /* "every effort moves", "I really like" */
+    const int targets[6] = {3626, 6100, 345, 1107, 588, 11311}; /* " effort moves you", " really like chocolate" */
+    gpt_forward(m, inputs, 2, 3);
+    printf("inputs:  [[16833, 3626, 6100], [40, 1107, 588]]\ntargets: [[3626, 6100, 345], [1107, 588, 11311]]\n");
+    float losses[6];
+    float *probs = xmalloc(6 * (size_t)cfg.vocab_size * sizeof(float));
+    float loss = cross_entropy_forward(losses, probs, m->logits, targets, 6, cfg.vocab_size);
+    printf("Token IDs (argmax of the untrained model):");
+    for (int i = 0; i < 6; i++) printf(" %d", vec_argmax(probs + (size_t)i * cfg.vocab_size, cfg.vocab_size));
+    printf("\nTarget probabilities:");
+    for (int i = 0; i < 6; i++) printf(" %.4e", probs[(size_t)i * cfg.vocab_size + targets[i]]);
+    printf("\nMean of the negative log probabilities (cross entropy): %.4f\n", loss);
+    printf("Perplexity: %.1f (an untrained model is about as unsure as a uniform guess over %d tokens)\n", expf(loss),
+           cfg.vocab_size);
+    free(probs);
+    gpt_free(m);
+    bpe_free(bpe);
+
+    section("5.3 Decoding strategies to control randomness");
+    const char *vocab[9] = {"closer", "every", "effort", "forward", "inches", "moves", "pizza", "toward", "you"};
+    const float next_token_logits[9] = {4.51f, 0.89f, -1.90f, 6.75f, 1.63f, -1.62f, -1.89f, 6.28f, 1.79f};
+    float p[9];
+    softmax_rows(p, next_token_logits, 1, 9);
+    printf("probas:");
+    for (int i = 0; i < 9; i++) printf(" %.4f", p[i]);
+    printf("\ngreedy next token: %s\n", vocab[vec_argmax(p, 9)]);
+    const float temperatures[3] = {1.0f, 0.1f, 5.0f};
+    for (int k = 0; k < 3; k++) {
+        Sampler s = {.temperature = temperatures[k], .eos_id = -1};
+        rng_seed(&s.rng, seed);
+        int counts[9] = {0};
+        for (int i = 0; i < 1000; i++) {
+            float logits[9];
+            memcpy(logits, next_token_logits, sizeof logits);
+            counts[sample_next_token(&s, logits, 9)]++;
+        }
+        printf("1000 samples at temperature %.1f:", temperatures[k]);
+        for (int i = 0; i < 9; i++)
+            if (counts[i]) printf(" %d x %s", counts[i], vocab[i]);
+        putchar('\n');
+    }
+    float top[9];
+    memcpy(top, next_token_logits, sizeof top);
+    top_k_filter(top, 9, 3);
+    printf("top-3 logits:");
+    for (int i = 0; i < 9; i++) printf(isinf(top[i]) ? " -inf" : " %.4f", top[i]);
+    softmax_rows(top, top, 1, 9);
+    printf("\ntop-3 softmax:");
+    for (int i = 0; i < 9; i++) printf(" %.4f", top[i]);
+    printf("\n\nThe training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
+}
+
+static int cmd_walkthrough(int argc, char **argv) {
+    static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
+    long seed = 123;
+    for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
+        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        else if (c == 'h') {
+            printf("usage: ch05 walkthrough [--seed N]\n"
+                   "5.1's loss and perplexity on an untrained model and 5.3's decoding examples.\n");
+            return 0;
+        } else return bad_usage("walkthrough");
+    }
+    if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
+    walkthrough((uint64_t)seed);
+    return 0;
+}
+
+/* ---- train -------------------------------------------------------------------- */
+
+static void usage_train(FILE *out) {
+    fprintf(out,
+            "usage: ch05 train [options]\n"
+            "Pretrains a GPT as the book's train_model_simple does (defaults: the book's run on The Verdict)\n"
+            "and writes OUT/log.csv, OUT/checkpoint.safetensors and OUT/loss.png.\n"
+            "  --data FILE          training text (default: The Verdict); 90%% trains, 10%% validates\n"
+            "  --epochs N           passes over the training data (10)\n"
+            "  --batch-size N       sequences per step (2)\n"
+            "  --context N          tokens per sequence and the model's context (256)\n"
+            "  --lr X               AdamW learning rate (0.0004)\n"
+            "  --weight-decay X     AdamW weight decay (0.1)\n"
+            "  --dropout X          dropout rate (0.1)\n"
+            "  --seed N             seed for initialisation, shuffling and dropout (123)\n"
+            "  --init MODEL         start from this model instead of a random GPT_CONFIG_124M\n"
+            "  --emb-dim N, --n-layers N, --n-heads N   a smaller random model (defaults: 768, 12, 12)\n"
+            "  --out DIR            run directory (runs/pretrain)\n"
+            "  --resume CKPT        continue a run from its checkpoint (up to --epochs)\n"
+            "  --save-every N       also save the checkpoint every N epochs (default: at the end)\n"
+            "  --no-shuffle         keep the training batches in order\n"
+            "  --warmup-ratio X     appendix D: linear warm-up over this share of the steps, then cosine decay\n"
+            "  --min-lr X           where the cosine decay ends (1e-5)\n"
+            "  --clip X             clip gradients to this global norm (after the warm-up)\n"
+            "  --eval-freq N        evaluate every N steps (5)\n"
+            "  --eval-iter N        batches per evaluation (5)\n"
+            "  --start-context TEXT the prompt of the sample printed after each epoch\n"
+            "  --no-samples         don't print a sample after each epoch\n");
+}
+
+static int cmd_train(int argc, char **argv) {
+    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, MIN_LR, CLIP, EVAL_FREQ, EVAL_ITER, START,
+           NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
+    static const struct option options[] = {
+        {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
+        {"batch-size", required_argument, NULL, BATCH}, {"context", required_argument, NULL, CONTEXT},
+        {"lr", required_argument, NULL, 'l'},          {"weight-decay", required_argument, NULL, WD},
+        {"dropout", required_argument, NULL, DROPOUT}, {"seed", required_argument, NULL, 's'},
+        {"init", required_argument, NULL, INIT},       {"emb-dim", required_argument, NULL, EMB},
+        {"n-layers", required_argument, NULL, LAYERS}, {"n-heads", required_argument, NULL, HEADS},
+        {"out", required_argument, NULL, 'o'},         {"resume", required_argument, NULL, RESUME},
+        {"save-every", required_argument, NULL, SAVE_EVERY}, {"no-shuffle", no_argument, NULL, NO_SHUFFLE},
+        {"warmup-ratio", required_argument, NULL, WARMUP}, {"min-lr", required_argument, NULL, MIN_LR},
+        {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
+        {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
+        {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
+        {0}};
+    TrainOptions o = train_default_options();
+    for (int c; (c = getopt_long(argc, argv, "d:e:l:s:o:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'd': o.data_path = optarg; break;
+        case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
+        case BATCH: o.batch_size = (int)flag_long("--batch-size", optarg, 1, 65536); break;
+        case CONTEXT: o.context = (int)flag_long("--context", optarg, 1, 1 << 20); break;
+        case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
+        case WD: o.weight_decay = flag_float("--weight-decay", optarg, 0, 10); break;
+        case DROPOUT: o.dropout = flag_float("--dropout", optarg, 0, 0.99); break;
+        case 's': o.seed = (uint64_t)flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case INIT: o.init_model = optarg; break;
+        case EMB: o.emb_dim = (int)flag_long("--emb-dim", optarg, 1, 1 << 16); break;
+        case LAYERS: o.n_layers = (int)flag_long("--n-layers", optarg, 1, 1024); break;
+        case HEADS: o.n_heads = (int)flag_long("--n-heads", optarg, 1, 1024); break;
+        case 'o': o.out_dir = optarg; break;
+        case RESUME: o.resume = optarg; break;
+        case SAVE_EVERY: o.save_every = (int)flag_long("--save-every", optarg, 0, 1000000); break;
+        case NO_SHUFFLE: o.shuffle = false; break;
+        case WARMUP: o.warmup_ratio = flag_float("--warmup-ratio", optarg, 0, 1); break;
+        case MIN_LR: o.min_lr = flag_float("--min-lr", optarg, 0, 10); break;
+        case CLIP: o.clip = flag_float("--clip", optarg, 0, 1e6); break;
+        case EVAL_FREQ: o.eval_freq = (int)flag_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case EVAL_ITER: o.eval_iter = (int)flag_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case START: o.start_context = optarg; break;
+        case NO_SAMPLES: o.quiet_samples = true; break;
+        case 'h': usage_train(stdout); return 0;
+        default: return bad_usage("train");
+        }
+    }
+    if (optind < argc) fatal("train: unexpected argument '%s'", argv[optind]);
+    if (o.init_model && o.resume) fatal("train: give --init or --resume, not both");
+    train_model(&o);
+    return 0;
+}
+
+/* ---- generate ------------------------------------------------------------------- */
+
+static void stream_token(int token, void *user) {
+    print_bytes(user, &token, 1);
+    fflush(stdout);
+}
+
+static void usage_generate(FILE *out) {
+    fprintf(out, "usage: ch05 generate --model MODEL --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
+                 "                     [--top-k K] [--top-p P] [--seed N] [--stop-at-eos]\n"
+                 "Prints the prompt and its continuation on stdout (nothing else).\n"
+                 "  --max-new-tokens N   (default 25)\n"
+                 "  --temperature T      0 (default) is greedy; higher is more random\n"
+                 "  --top-k K            sample among the K most likely tokens only\n"
+                 "  --top-p P            sample among the most likely tokens that make up probability P\n"
+                 "  --seed N             seed of the sampling (123)\n"
+                 "  --stop-at-eos        stop at <|endoftext|>\n");
+}
+
+static int cmd_generate(int argc, char **argv) {
+    enum { TEMPERATURE = 256, TOP_K, TOP_P, MAX_NEW, EOS };
+    static const struct option options[] = {{"model", required_argument, NULL, 'm'},
+                                            {"prompt", required_argument, NULL, 'p'},
+                                            {"max-new-tokens", required_argument, NULL, MAX_NEW},
+                                            {"temperature", required_argument, NULL, TEMPERATURE},
+                                            {"top-k", required_argument, NULL, TOP_K},
+                                            {"top-p", required_argument, NULL, TOP_P},
+                                            {"seed", required_argument, NULL, 's'},
+                                            {"stop-at-eos", no_argument, NULL, EOS},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    const char *model_path = NULL, *prompt = NULL;
+    long max_new = 25, seed = 123;
+    Sampler s = {.temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .eos_id = -1};
+    bool stop_at_eos = false;
+    for (int c; (c = getopt_long(argc, argv, "m:p:s:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'p': prompt = optarg; break;
+        case MAX_NEW: max_new = flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case TEMPERATURE: s.temperature = flag_float("--temperature", optarg, 0, 100); break;
+        case TOP_K: s.top_k = (int)flag_long("--top-k", optarg, 0, 1 << 30); break;
+        case TOP_P: s.top_p = flag_float("--top-p", optarg, 0, 1); break;
+        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case EOS: stop_at_eos = true; break;
+        case 'h': usage_generate(stdout); return 0;
+        default: return bad_usage("generate");
+        }
+    }
+    if (optind < argc) fatal("generate: unexpected argument '%s'", argv[optind]);
+    if (!model_path || !prompt) fatal("generate: --model and --prompt are required");
+    rng_seed(&s.rng, (uint64_t)seed);
+    GPTModel *m = gpt_load_any(model_path);
+    Bpe *bpe = tokenizer_for_model(model_path);
+    if (bpe_vocab_size(bpe) > m->config.vocab_size)
+        fatal("the tokenizer has %d tokens but the model only %d", bpe_vocab_size(bpe), m->config.vocab_size);
+    if (stop_at_eos) s.eos_id = bpe_eot_id(bpe);
+    size_t len;
+    char *text = utf8_sanitize(prompt, strlen(prompt), &len);
+    IntVec ids = {0};
+    bpe_encode(bpe, text, len, false, &ids);
+    if (ids.len == 0) fatal("generate: the prompt is empty");
+    int *seq = xmalloc((ids.len + max_new) * sizeof(int));
+    memcpy(seq, ids.data, ids.len * sizeof(int));
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    double t0 = now_seconds();
+    int n = generate(m, seq, (int)ids.len, (int)max_new, &s, stream_token, bpe);
+    double seconds = now_seconds() - t0;
+    putchar('\n');
+    fprintf(stderr, "%zu new tokens in %.2f s\n", n - ids.len, seconds);
+    free(seq);
+    intvec_free(&ids);
+    free(text);
+    bpe_free(bpe);
+    gpt_free(m);
+    return 0;
+}
+
+/* ---- loss ------------------------------------------------------------------------- */
+
+static void usage_loss(FILE *out) {
+    fprintf(out, "usage: ch05 loss --model MODEL --text-file FILE [--context N]\n"
+                 "The model's mean next-token cross-entropy over the windows of N tokens that start at\n"
+                 "0, N, 2N, ... (inputs ids[s..s+N), targets one token later), averaged over every\n"
+                 "predicted token, printed alone on the last line of stdout. N defaults to the model's context.\n");
+}
+
+static int cmd_loss(int argc, char **argv) {
+    static const struct option options[] = {{"model", required_argument, NULL, 'm'},
+                                            {"text-file", required_argument, NULL, 't'},
+                                            {"context", required_argument, NULL, 'c'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    const char *model_path = NULL, *text_path = NULL;
+    long context = 0;
+    for (int c; (c = getopt_long(argc, argv, "m:t:c:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 't': text_path = optarg; break;
+        case 'c': context = flag_long("--context", optarg, 1, 1 << 20); break;
+        case 'h': usage_loss(stdout); return 0;
+        default: return bad_usage("loss");
+        }
+    }
+    if (optind < argc) fatal("loss: unexpected argument '%s'", argv[optind]);
+    if (!model_path || !text_path) fatal("loss: --model and --text-file are required");
+    size_t len;
+    char *text = read_text_file(text_path, &len);
+    GPTModel *m = gpt_load_any(model_path);
+    if (context == 0) context = m->config.context_length;
+    if (context > m->config.context_length)
+        fatal("--context %ld is longer than the model's context of %d", context, m->config.context_length);
+    Bpe *bpe = tokenizer_for_model(model_path);
+    IntVec ids = {0};
+    bpe_encode(bpe, text, len, false, &ids);
+    char err[256];
+    TokenDataset ds;
+    DataLoader dl;
+    const int batch = 4;
+    if (!dataset_init(&ds, ids.data, ids.len, (int)context, (int)context, err, sizeof err) ||
+        !loader_init(&dl, &ds, batch, false, false, 0, err, sizeof err))
+        fatal("%s: %s", text_path, err);
+    int *inputs = xmalloc((size_t)batch * context * sizeof(int)), *targets = xmalloc((size_t)batch * context * sizeof(int));
+    Progress progress;
+    progress_start(&progress, "loss", "windows", ds.n_samples);
+    double total = 0.0;
+    long done = 0;
+    for (int rows; (rows = loader_next(&dl, inputs, targets)) > 0;) {
+        total += (double)calc_loss_batch(m, inputs, targets, rows, (int)context, false) * rows;
+        done += rows;
+        progress_update(&progress, done);
+    }
+    progress_finish(&progress);
+    fprintf(stderr, "%s: %zu tokens, %d windows of %ld\n", text_path, ids.len, ds.n_samples, context);
+    printf("%.6f\n", total / done);
+    free(inputs);
+    free(targets);
+    loader_free(&dl);
+    intvec_free(&ids);
+    bpe_free(bpe);
+    gpt_free(m);
+    free(text);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"walkthrough", cmd_walkthrough, "5.1's loss on an untrained model and 5.3's decoding examples"},
+    {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
+    {"generate", cmd_generate, "continue a prompt with a MODEL"},
+    {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: ch05 COMMAND [options]   (ch05 COMMAND --help for its options)\n"
+                 "Chapter 5 of Build a Large Language Model (From Scratch): pretraining on unlabeled data.\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nMODEL: a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging Face directory\n"
+                 "(config.json + model.safetensors), or a checkpoint written by `ch05 train`.\n");
+}
+
+int main(int argc, char **argv) {
+    set_program_name(argv[0]);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fatal("unknown command '%s' (try --help)", argv[1]);
+}

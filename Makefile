@@ -1,8 +1,11 @@
 # llms-from-scratch in C: build, test, data, benchmarks.
 #
-#   make run     install what is missing, fetch the data, build, run the main job
+#   make run     install what is missing, fetch the data, build, run the main job:
+#                chapter 5's pretraining on The Verdict with the book's settings
 #   make test    the Check test suite (make SANITIZE=1 test: under ASan + UBSan)
 #   make data    download the data into DATA_DIR (default: ./data)
+#   make plot    redraw the latest run's loss curves (runs/*/loss.png and a preview)
+#   make gpt2-124M (355M, 774M, 1558M)   download OpenAI's GPT-2 weights into DATA_DIR/gpt2/SIZE
 #   make bench   benchmarks (figures in the README)
 #   make clean
 #
@@ -13,7 +16,13 @@ DATA_DIR ?= $(CURDIR)/data
 override DATA_DIR := $(abspath $(DATA_DIR))
 export DATA_DIR
 
-BUILD := build
+# Objects go to build/ (build-san/ for the sanitizer build, so switching
+# back and forth does not rebuild everything).
+ifeq ($(SANITIZE),1)
+  BUILD ?= build-san
+else
+  BUILD ?= build
+endif
 ifeq ($(SANITIZE),1)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   SAN_LDFLAGS := -fsanitize=address,undefined
@@ -38,7 +47,7 @@ CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feed
 CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_checkpoint.c ch05_pretrain/gpt_weights.c \
             ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c
 TEST_SRC := $(wildcard tests/test_*.c) tests/run_tests.c
-BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/test_helpers.c
+BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/bench_gpt.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a
@@ -48,7 +57,7 @@ LIBCH04 := $(BUILD)/libch04.a
 LIBCH05 := $(BUILD)/libch05.a
 PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04 ch05_pretrain/ch05
 
-.PHONY: all run test bench data deps clean
+.PHONY: all run test bench data deps clean plot
 all: $(PROGRAMS)
 
 # Objects are rebuilt whenever the flags change (say, SANITIZE=1 and back).
@@ -72,31 +81,41 @@ $(LIBCH04): $(call obj,$(CH04_SRC))
 $(LIBCH05): $(call obj,$(CH05_SRC))
 	$(AR) rcs $@ $^
 
-ch02_text/ch02: $(call obj,ch02_text/main.c) $(LIBCH02) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# The chapter programs are relinked on every build (it takes a moment): they
+# live outside $(BUILD), so this keeps them from mixing a sanitized and a
+# plain build.
+ch02_text/ch02: $(call obj,ch02_text/main.c) $(LIBCH02) $(LIBCOMMON) FORCE
+	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
-ch03_attention/ch03: $(call obj,ch03_attention/main.c) $(LIBCH03) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+ch03_attention/ch03: $(call obj,ch03_attention/main.c) $(LIBCH03) $(LIBCOMMON) FORCE
+	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
 # A later chapter links the earlier chapters' libraries, as the book's
 # previous_chapters.py imports their code.
-ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
+	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
-ch05_pretrain/ch05: $(call obj,ch05_pretrain/main.c) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+ch05_pretrain/ch05: $(call obj,ch05_pretrain/main.c) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
+	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
 $(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CHECK_LIBS) -o $@
 
-$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
+$(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- the two commands a newcomer runs ----------------------------------------
+RUN_DIR ?= runs/verdict-124M
 run: deps data all
-	ch02_text/ch02 walkthrough
+	ch05_pretrain/ch05 train --out $(RUN_DIR)
+
+plot:
+	@latest=$$(ls -td runs/*/ 2>/dev/null | head -n 1); \
+	if [ -z "$$latest" ] || [ ! -f "$${latest}log.csv" ]; then echo "no run in runs/ yet: make run first" >&2; exit 1; fi; \
+	gnuplot -e "csv='$${latest}log.csv'; out='$${latest}loss.png'" plots/loss.gp && \
+	gnuplot -e "csv='$${latest}log.csv'; out='-'" plots/loss.gp && echo "wrote $${latest}loss.png"
 
 test: deps data all $(BUILD)/run_tests
 	$(BUILD)/run_tests
@@ -111,7 +130,7 @@ bench: deps data all $(BUILD)/bench
 # ---- system packages ------------------------------------------------------------
 # Debian package names; installed with apt-get when run as root, otherwise
 # the exact command is printed.
-APT_PACKAGES := gcc make pkg-config check libcjson-dev curl
+APT_PACKAGES := gcc make pkg-config check libcjson-dev curl gnuplot-nox
 deps:
 	@if ! command -v dpkg >/dev/null; then echo "not a Debian system: make sure these are installed: $(APT_PACKAGES)" >&2; exit 0; fi; \
 	missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -139,5 +158,27 @@ $(DATA_DIR)/gpt2/encoder.json:
 $(DATA_DIR)/gpt2/vocab.bpe:
 	$(call download,$(GPT2_URL)/vocab.bpe,$@)
 
+# OpenAI's GPT-2 release, as the book's gpt_download.py fetches it: seven
+# files per size from OpenAI's bucket, or the book's backup mirror when that
+# fails. curl fails on a short transfer (so a file is complete or absent) and
+# shows its progress bar.
+GPT2_SIZES := 124M 355M 774M 1558M
+GPT2_FILES := checkpoint encoder.json hparams.json model.ckpt.data-00000-of-00001 model.ckpt.index model.ckpt.meta vocab.bpe
+GPT2_BACKUP_URL := https://f001.backblazeb2.com/file/LLMs-from-scratch/gpt2
+.PHONY: $(addprefix gpt2-,$(GPT2_SIZES))
+$(addprefix gpt2-,$(GPT2_SIZES)): gpt2-%:
+	@mkdir -p $(DATA_DIR)/gpt2/$*
+	@for f in $(GPT2_FILES); do \
+	  out=$(DATA_DIR)/gpt2/$*/$$f; \
+	  if [ -s $$out ]; then echo "$$out: already there"; continue; fi; \
+	  echo "downloading $$f ($*)"; \
+	  curl -fL --retry 3 --progress-bar -o $$out.part $(GPT2_URL:/124M=)/$*/$$f || \
+	  curl -fL --retry 3 --progress-bar -o $$out.part $(GPT2_BACKUP_URL)/$*/$$f || \
+	  { rm -f $$out.part; echo "could not download $$f for GPT-2 $*" >&2; exit 1; }; \
+	  [ -s $$out.part ] || { rm -f $$out.part; echo "$$f: empty download" >&2; exit 1; }; \
+	  mv $$out.part $$out; \
+	done
+	@echo "GPT-2 $* is in $(DATA_DIR)/gpt2/$*: ch05_pretrain/ch05 generate --model $(DATA_DIR)/gpt2/$* --prompt 'Every effort moves you'"
+
 clean:
-	rm -rf $(BUILD) $(PROGRAMS)
+	rm -rf build build-san $(PROGRAMS)

@@ -12,5 +12,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && !parse_long(argv[1], 1, 1000, &rounds)) fatal("rounds: '%s' is not a whole number in 1..1000", argv[1]);
     bench_tokenizer((int)rounds);
     bench_matmul((int)rounds);
+    bench_gpt((int)rounds);
+    bench_train((int)rounds);
     return 0;
 }

@@ -21,5 +21,7 @@ void cpu_watch_report(const CpuWatch *w);
 /* The benchmarks, one per file. */
 void bench_tokenizer(int rounds);
 void bench_matmul(int rounds);
+void bench_gpt(int rounds);
+void bench_train(int rounds);
 
 #endif

@@ -10,7 +10,6 @@
 #include "../ch02_text/utf8.h"
 #include "../common/util.h"
 #include "bench_helpers.h"
-#include "test_helpers.h"
 
 /* English text from the data directory: The Verdict, and the instruction
  * and SMS data sets when they have been fetched. */
@@ -49,8 +48,8 @@ void bench_tokenizer(int rounds) {
     printf("GPT-2 BPE encoding (one thread), %d rounds alternating, medians\n", rounds);
     size_t len;
     char *corpus = english_corpus(&len);
-    char *script = repo_path("tests/reference/tiktoken_bench.js");
-    char *module = repo_path("tests/reference/node_modules/tiktoken");
+    char *script = path_join(checkout_root(), "tests/reference/tiktoken_bench.js");
+    char *module = path_join(checkout_root(), "tests/reference/node_modules/tiktoken");
     bool have_tiktoken = access(module, R_OK) == 0 && system("command -v node >/dev/null 2>&1") == 0;
     char corpus_path[] = "/tmp/llm-bench-corpus-XXXXXX";
     int fd = mkstemp(corpus_path);

@@ -37,6 +37,8 @@ Suite *gpt_weights_suite(void);
 Suite *loss_suite(void);
 Suite *adamw_suite(void);
 Suite *sampling_suite(void);
+Suite *ch05_cli_suite(void);
+Suite *train_steps_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);

@@ -7,12 +7,17 @@ with it (ours, PyTorch, ours, ...) without paying Python's start-up each time:
 
     forward B T     run one forward pass on random ids of shape (B, T);
                     prints "<seconds>" on its own line
+    train B T       one training step (train mode with dropout 0.1, forward,
+                    cross-entropy, backward, AdamW lr 4e-4 wd 0.1), as the
+                    book's train_model_simple does; prints "<seconds>"
+    memory          prints the process's peak resident memory in MB
 
 The first line printed is "ready <torch version> <threads>". Run with
 Debian's python3-torch: /usr/bin/python3 torch_forward_bench.py
 """
 
 import os
+import resource
 import sys
 import time
 
@@ -36,17 +41,30 @@ def main():
     torch.manual_seed(123)
     model = GPTModel(CONFIG_124M).eval()
     print(f"ready {torch.__version__} {torch.get_num_threads()}", flush=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=4e-4, weight_decay=0.1)
     for line in sys.stdin:
         words = line.split()
-        if words[:1] != ["forward"] or len(words) != 3:
+        if words == ["memory"]:
+            print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}", flush=True)
+            continue
+        if words[:1] not in (["forward"], ["train"]) or len(words) != 3:
             print(f"error: unknown command {line.strip()!r}", flush=True)
             continue
         batch, tokens = int(words[1]), int(words[2])
-        ids = torch.randint(0, CONFIG_124M["vocab_size"], (batch, tokens))
-        with torch.no_grad():
-            start = time.perf_counter()
-            model(ids)
-            seconds = time.perf_counter() - start
+        ids = torch.randint(0, CONFIG_124M["vocab_size"], (batch, tokens + 1))
+        start = time.perf_counter()
+        if words[0] == "forward":
+            model.eval()
+            with torch.no_grad():
+                model(ids[:, :-1])
+        else:
+            model.train()
+            optimizer.zero_grad()
+            logits = model(ids[:, :-1])
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
+            loss.backward()
+            optimizer.step()
+        seconds = time.perf_counter() - start
         print(f"{seconds:.6f}", flush=True)
 
 

@@ -1,0 +1,177 @@
+/* Tests for the ch05 program: a tiny training run, its log and checkpoint,
+ * resuming it, generating and scoring with the checkpoint, and bad input.
+ * The model is tiny (16 channels, 1 layer) but keeps GPT-2's vocabulary, so
+ * the runs take a second or two. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/utf8.h"
+#include "test_helpers.h"
+
+static char *dir, *text_path;
+
+/* The first 3000 characters of The Verdict: 2700 train on 676 tokens, 42
+ * windows of 16, so 21 batches of 2 per epoch. */
+static void make_run_dir(void) {
+    dir = make_temp_dir();
+    text_path = path_join(dir, "small.txt");
+    char *verdict = data_file("the-verdict.txt");
+    char *text = read_file(verdict, NULL);
+    write_file_atomic(text_path, text, 3000);
+    free(text);
+    free(verdict);
+}
+
+static void remove_run_dir(void) {
+    remove_tree(dir);
+    free(text_path);
+    free(dir);
+}
+
+static int ch05(char **out, char **err, const char *fmt, ...) {
+    char args[2048], command[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(command, sizeof command, "%s/ch05_pretrain/ch05 %s", repo_root(), args);
+    return run_command(command, out, err);
+}
+
+#define TINY "--emb-dim 16 --n-layers 1 --n-heads 2 --context 16 --batch-size 2 --eval-freq 2 --eval-iter 1 --no-samples"
+
+static char *read_path(const char *a, const char *b) {
+    char *p = path_join(a, b);
+    char *text = read_file(p, NULL);
+    free(p);
+    return text;
+}
+
+START_TEST(test_train_writes_log_and_checkpoint) {
+    char *out, *err;
+    ck_assert_int_eq(ch05(&out, &err, "train --data %s " TINY " --epochs 2 --out %s/a", text_path, dir), 0);
+    ck_assert_msg(strncmp(out, "Ep 1 (Step 000000): Train loss ", 31) == 0, "first line: %.60s", out);
+    ck_assert(strstr(out, "Ep 2 (Step 000040): Train loss ") != NULL); /* 2 epochs x 21 batches, every 2nd step */
+    char *log = read_path(dir, "a/log.csv");
+    ck_assert(strncmp(log, "step,epoch,tokens_seen,train_loss,val_loss,lr\n0,", 48) == 0);
+    int rows = 0;
+    for (char *p = log; *p; p++) rows += *p == '\n';
+    ck_assert_int_eq(rows, 1 + 21); /* header + steps 0, 2, ..., 40 */
+    free(log);
+    char *ckpt = path_join(dir, "a/checkpoint.safetensors");
+    ck_assert(file_exists(ckpt));
+    free(ckpt);
+    /* no temporary file left behind */
+    char *listing;
+    char command[1024];
+    snprintf(command, sizeof command, "ls %s/a | grep -c tmp", dir);
+    run_command(command, &listing, NULL);
+    ck_assert_str_eq(listing, "0\n");
+    free(listing);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* 5.4: a run resumed from a checkpoint gives the same losses as a run that
+ * never stopped: same weights, AdamW moments, shuffling and dropout draws. */
+START_TEST(test_resume_matches_uninterrupted_run) {
+    char *out;
+    ck_assert_int_eq(ch05(&out, NULL, "train --data %s " TINY " --epochs 3 --out %s/full 2>/dev/null", text_path, dir), 0);
+    free(out);
+    ck_assert_int_eq(ch05(&out, NULL, "train --data %s " TINY " --epochs 2 --out %s/part 2>/dev/null", text_path, dir), 0);
+    free(out);
+    ck_assert_int_eq(ch05(&out, NULL, "train --data %s " TINY " --epochs 3 --out %s/part --resume %s/part/checkpoint.safetensors 2>/dev/null",
+                          text_path, dir, dir),
+                     0);
+    ck_assert_msg(strncmp(out, "Ep 3 (Step 000042)", 18) == 0, "resumed run starts with: %.40s", out);
+    free(out);
+    char *full = read_path(dir, "full/log.csv"), *resumed = read_path(dir, "part/log.csv");
+    ck_assert_str_eq(resumed, full);
+    free(full);
+    free(resumed);
+}
+END_TEST
+
+START_TEST(test_generate_and_loss_with_checkpoint) {
+    char *out, *again;
+    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " TINY " --epochs 1 --out %s/g 2>/dev/null", text_path, dir), 0);
+    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --max-new-tokens 5 2>/dev/null", dir), 0);
+    ck_assert_msg(strncmp(out, "Every effort", 12) == 0 && strlen(out) > 13, "generate printed: %s", out);
+    ck_assert_int_eq(ch05(&again, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --max-new-tokens 5 2>/dev/null", dir), 0);
+    ck_assert_str_eq(out, again); /* greedy: the same every time */
+    free(out);
+    free(again);
+    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --temperature 1.5 --top-k 50 --seed 7 --max-new-tokens 8 2>/dev/null", dir), 0);
+    ck_assert_int_eq(ch05(&again, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --temperature 1.5 --top-k 50 --seed 7 --max-new-tokens 8 2>/dev/null", dir), 0);
+    ck_assert_str_eq(out, again); /* seeded sampling is reproducible */
+    free(out);
+    free(again);
+    ck_assert_int_eq(ch05(&out, NULL, "loss --model %s/g/checkpoint.safetensors --text-file %s --context 16 2>/dev/null", dir, text_path), 0);
+    char *last = out + strlen(out) - 1;
+    while (last > out && last[-1] != '\n') last--;
+    double loss = atof(last);
+    ck_assert_msg(isfinite(loss) && loss > 5 && loss < 11.5, "loss printed: %s", out); /* ln(50257) = 10.8 untrained */
+    free(out);
+}
+END_TEST
+
+START_TEST(test_bad_input) {
+    char *err;
+    ck_assert_int_eq(ch05(NULL, &err, "train --epochs 0"), 1);
+    ck_assert(strstr(err, "ch05: --epochs: '0' is not a whole number in 1..") != NULL);
+    free(err);
+    ck_assert_int_eq(ch05(NULL, &err, "train --lr abc"), 1);
+    ck_assert(strstr(err, "--lr: 'abc' is not a number") != NULL);
+    free(err);
+    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --resume %s/none.safetensors --out %s/x", text_path, dir, dir), 1);
+    ck_assert(strstr(err, "none.safetensors: No such file or directory") != NULL);
+    free(err);
+    ck_assert_int_eq(ch05(NULL, &err, "generate --prompt hi"), 1);
+    ck_assert(strstr(err, "--model and --prompt are required") != NULL);
+    free(err);
+    ck_assert_int_eq(ch05(NULL, &err, "loss --model %s --text-file %s", dir, text_path), 1);
+    ck_assert(strncmp(err, "ch05: ", 6) == 0);
+    free(err);
+    /* weight decay 10 at lr 10 flips the weights' sign and grows them every
+     * step until the loss is not a number: a clear error, not a crash */
+    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --epochs 3 --lr 10 --weight-decay 10 --out %s/nan", text_path, dir), 1);
+    ck_assert(strstr(err, "the training loss became") != NULL);
+    free(err);
+    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --context 2000 --out %s/x", text_path, dir), 1);
+    ck_assert(strstr(err, "ch05: ") != NULL);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_help_and_walkthrough) {
+    const char *commands[] = {"", "walkthrough ", "train ", "generate ", "loss "};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char *out;
+        ck_assert_int_eq(ch05(&out, NULL, "%s--help", commands[i]), 0);
+        ck_assert_msg(strstr(out, "usage: ch05") != NULL, "no usage for '%s--help'", commands[i]);
+        free(out);
+    }
+    char *out;
+    ck_assert_int_eq(ch05(&out, NULL, "walkthrough 2>/dev/null"), 0);
+    ck_assert(strstr(out, "top-3 softmax: 0.0615 0.0000 0.0000 0.5775 0.0000 0.0000 0.0000 0.3610 0.0000") != NULL);
+    ck_assert(strstr(out, "greedy next token: forward") != NULL);
+    free(out);
+}
+END_TEST
+
+Suite *ch05_cli_suite(void) {
+    Suite *s = suite_create("ch05_cli");
+    TCase *tc = tcase_create("program");
+    tcase_set_timeout(tc, 600);
+    tcase_add_unchecked_fixture(tc, make_run_dir, remove_run_dir);
+    tcase_add_test(tc, test_train_writes_log_and_checkpoint);
+    tcase_add_test(tc, test_resume_matches_uninterrupted_run);
+    tcase_add_test(tc, test_generate_and_loss_with_checkpoint);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_help_and_walkthrough);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -46,6 +46,9 @@ CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feed
             ch04_gpt/transformer_block.c ch04_gpt/gpt.c ch04_gpt/generate.c
 CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_checkpoint.c ch05_pretrain/gpt_weights.c \
             ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c
+CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c \
+            ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
+            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c
 TEST_SRC := $(wildcard tests/test_*.c) tests/run_tests.c
 BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/bench_gpt.c
 
@@ -55,7 +58,8 @@ LIBCH02 := $(BUILD)/libch02.a
 LIBCH03 := $(BUILD)/libch03.a
 LIBCH04 := $(BUILD)/libch04.a
 LIBCH05 := $(BUILD)/libch05.a
-PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04 ch05_pretrain/ch05
+LIBCH06 := $(BUILD)/libch06.a
+PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04 ch05_pretrain/ch05 ch06_finetune/ch06
 
 .PHONY: all run test bench data deps clean plot
 all: $(PROGRAMS)
@@ -80,6 +84,8 @@ $(LIBCH04): $(call obj,$(CH04_SRC))
 	$(AR) rcs $@ $^
 $(LIBCH05): $(call obj,$(CH05_SRC))
 	$(AR) rcs $@ $^
+$(LIBCH06): $(call obj,$(CH06_SRC))
+	$(AR) rcs $@ $^
 
 # The chapter programs are relinked on every build (it takes a moment): they
 # live outside $(BUILD), so this keeps them from mixing a sanitized and a
@@ -98,7 +104,10 @@ ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LI
 ch05_pretrain/ch05: $(call obj,ch05_pretrain/main.c) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
 	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
-$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
+ch06_finetune/ch06: $(call obj,ch06_finetune/main.c) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
+	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
+
+$(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CHECK_LIBS) -o $@
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)

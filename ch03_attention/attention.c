@@ -89,46 +89,80 @@ void dropout_backward(float *d_x, const float *mask, long n) {
  * OpenMP region costs more than it saves. */
 #define ATTENTION_PARALLEL_MIN_WORK (1L << 18)
 
+/* The forward pass works on blocks of this many query rows: the block of
+ * rows t0..t1-1 needs keys 0..t1-1 only, so its products skip all of the
+ * masked upper triangle but the block's own corner. */
+#define ATTENTION_ROW_BLOCK 64
+
+/* Row t of one head's weights, holding its raw scores q_t . k_s for s <= t:
+ * scaled, softmaxed over s <= t, and zero above the diagonal (s = t+1..T-1). */
+static void causal_softmax_row(float *w, int t, int T, float scale) {
+    float peak = -INFINITY;
+#pragma omp simd reduction(max : peak)
+    for (int s = 0; s <= t; s++) {
+        w[s] *= scale;
+        peak = w[s] > peak ? w[s] : peak;
+    }
+    /* exp_poly, not expf: these loops vectorise (the sums in another order) */
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int s = 0; s <= t; s++) {
+        w[s] = exp_poly(w[s] - peak);
+        sum += w[s];
+    }
+    const float inv = 1.0f / sum;
+    for (int s = 0; s <= t; s++) w[s] *= inv;
+    for (int s = t + 1; s < T; s++) w[s] = 0.0f;
+}
+
+/* One (b, h) at a time, as matrices, as attention_backward does: with Q, K,
+ * V (T,hd) that head's queries, keys and values (rows 3C apart in qkv),
+ *   A = softmax_rows(scale Q K^T, causal),  O = (A * M) V
+ * a block of query rows at a time, both products by sgemm. */
 void attention_forward(float *out, float *att, const float *att_dropout, const float *qkv, int B, int T, int C,
                        int n_heads) {
     const int head_dim = C / n_heads;
     const float scale = 1.0f / sqrtf((float)head_dim);
-    const size_t row = 3 * (size_t)C; /* floats per token in qkv */
+    const int row = 3 * C; /* floats per token in qkv */
     long work = (long)B * n_heads * T * T * head_dim;
-#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= ATTENTION_PARALLEL_MIN_WORK)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < n_heads; h++) {
-            const float *seq = qkv + (size_t)b * T * row;
-            for (int t = 0; t < T; t++) {
-                const float *query = seq + t * row + h * head_dim;
-                float *weights = att + (((size_t)b * n_heads + h) * T + t) * T;
-                /* causal: token t attends to tokens 0..t only */
-                float max = -INFINITY;
-                for (int s = 0; s <= t; s++) {
-                    const float *key = seq + s * row + C + h * head_dim;
-                    weights[s] = vec_dot(query, key, head_dim) * scale;
-                    if (weights[s] > max) max = weights[s];
-                }
-                float sum = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    weights[s] = expf(weights[s] - max);
-                    sum += weights[s];
-                }
-                float inv = 1.0f / sum;
-                for (int s = 0; s <= t; s++) weights[s] *= inv;
-                for (int s = t + 1; s < T; s++) weights[s] = 0.0f;
-                /* in training, dropout on the weights (3.5.2) reaches the
-                 * context only; att keeps the softmax for the backward pass */
-                const float *drop = att_dropout ? att_dropout + (weights - att) : NULL;
-                float *context = out + ((size_t)b * T + t) * C + h * head_dim;
-                for (int i = 0; i < head_dim; i++) context[i] = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    const float *value = seq + s * row + 2 * C + h * head_dim;
-                    float w = drop ? weights[s] * drop[s] : weights[s];
-                    for (int i = 0; i < head_dim; i++) context[i] += w * value[i];
+    /* each (b, h) writes only its own T x T weights and head h's columns of
+     * sequence b's output: no races. sgemm runs on one thread inside the loop. */
+#pragma omp parallel if (work >= ATTENTION_PARALLEL_MIN_WORK)
+    {
+        /* with dropout, a block's weights times their factors (rows x t1) */
+        float *dropped = att_dropout ? xmalloc((size_t)ATTENTION_ROW_BLOCK * T * sizeof(float)) : NULL;
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < n_heads; h++) {
+                const size_t bh = ((size_t)b * n_heads + h) * T * T;
+                const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
+                float *O = out + (size_t)b * T * C + h * head_dim;
+                for (int t0 = 0; t0 < T; t0 += ATTENTION_ROW_BLOCK) {
+                    const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
+                    /* the block's scores against keys 0..t1-1, then its weights */
+                    float *A = att + bh + (size_t)t0 * T;
+                    sgemm(false, true, rows, t1, head_dim, Q + (size_t)t0 * row, row, K, row, false, A, T);
+                    for (int t = t0; t < t1; t++) causal_softmax_row(A + (size_t)(t - t0) * T, t, T, scale);
+                    /* in training, dropout on the weights (3.5.2) reaches the
+                     * context only; att keeps the softmax for the backward pass */
+                    const float *W = A;
+                    int ldw = T;
+                    if (att_dropout) {
+                        const float *M = att_dropout + bh + (size_t)t0 * T;
+                        for (int r = 0; r < rows; r++) {
+                            const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
+                            float *w = dropped + (size_t)r * t1;
+                            for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
+                        }
+                        W = dropped;
+                        ldw = t1;
+                    }
+                    /* the block's contexts: its weights (zero from t+1 on) times values 0..t1-1 */
+                    sgemm(false, false, rows, head_dim, t1, W, ldw, V, row, false, O + (size_t)t0 * C, C);
                 }
             }
-        }
+        free(dropped);
+    }
 }
 
 /* The gradient, one (b, h) at a time, as matrices: with Q, K, V (T,hd) that
@@ -140,14 +174,17 @@ void attention_forward(float *out, float *att, const float *att_dropout, const f
  *   dA = (dO V^T) * M
  *   dS[t,s] = scale A[t,s] (dA[t,s] - sum_r A[t,r] dA[t,r])   (softmax's Jacobian)
  *   dQ = dS K,  dK = dS^T Q
- * Four matrix products, done by sgemm (the fast kernel) instead of loops;
- * it computes the zeros above the diagonal too, which costs less than
- * loops that skip them. */
+ * Four matrix products, done by sgemm (the fast kernel) instead of loops,
+ * on the forward's blocks of query rows: rows t0..t1-1 of W and dS are zero
+ * from column t1 on, so each block's products stop at key t1. A block adds
+ * its share to dV and dK rows 0..t1-1; the last block, which reaches every
+ * row, goes first and sets them. */
 void attention_backward(float *d_qkv, float *d_att, const float *d_out, const float *qkv, const float *att,
                         const float *att_dropout, int B, int T, int C, int n_heads) {
     const int head_dim = C / n_heads;
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int row = 3 * C; /* floats per token in qkv */
+    const int last_t0 = (T - 1) / ATTENTION_ROW_BLOCK * ATTENTION_ROW_BLOCK;
     long work = (long)B * n_heads * T * T * head_dim;
     /* each (b, h) writes only head h's columns of sequence b, and its own
      * T x T scratch: no races. sgemm runs on one thread inside the loop. */
@@ -158,28 +195,37 @@ void attention_backward(float *d_qkv, float *d_att, const float *d_out, const fl
             const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
             float *dQ = d_qkv + (size_t)b * T * row + h * head_dim, *dK = dQ + C, *dV = dQ + 2 * C;
             const float *dO = d_out + (size_t)b * T * C + h * head_dim;
-            const float *A = att + bh, *M = att_dropout ? att_dropout + bh : NULL;
-            float *dS = d_att + bh;
-            /* dV = W^T dO, with W = A * M (A is zero above the diagonal) */
-            const float *W = A;
-            if (M) {
-                for (size_t i = 0; i < (size_t)T * T; i++) dS[i] = A[i] * M[i];
-                W = dS;
+            for (int t0 = last_t0; t0 >= 0; t0 -= ATTENTION_ROW_BLOCK) {
+                const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
+                const bool first = t0 == last_t0;
+                const float *A = att + bh + (size_t)t0 * T;
+                const float *M = att_dropout ? att_dropout + bh + (size_t)t0 * T : NULL;
+                float *dS = d_att + bh + (size_t)t0 * T;
+                /* dV += W^T dO over the block's rows, with W = A * M */
+                const float *W = A;
+                if (M) {
+                    for (int r = 0; r < rows; r++) {
+                        const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
+                        float *w = dS + (size_t)r * T;
+                        for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
+                    }
+                    W = dS;
+                }
+                sgemm(true, false, t1, head_dim, rows, W, T, dO + (size_t)t0 * C, C, !first, dV, row);
+                /* dA = (dO V^T) * M, then dS row by row over the causal part */
+                sgemm(false, true, rows, t1, head_dim, dO + (size_t)t0 * C, C, V, row, false, dS, T);
+                for (int t = t0; t < t1; t++) {
+                    const float *a = A + (size_t)(t - t0) * T;
+                    float *ds = dS + (size_t)(t - t0) * T;
+                    if (M)
+                        for (int s = 0; s <= t; s++) ds[s] *= M[(size_t)(t - t0) * T + s];
+                    const float weighted = vec_dot(a, ds, t + 1);
+                    for (int s = 0; s <= t; s++) ds[s] = scale * a[s] * (ds[s] - weighted);
+                    for (int s = t + 1; s < T; s++) ds[s] = 0.0f;
+                }
+                sgemm(false, false, rows, head_dim, t1, dS, T, K, row, false, dQ + (size_t)t0 * row, row);
+                sgemm(true, false, t1, head_dim, rows, dS, T, Q + (size_t)t0 * row, row, !first, dK, row);
             }
-            sgemm(true, false, T, head_dim, T, W, T, dO, C, false, dV, row);
-            /* dA = (dO V^T) * M, then dS row by row over the causal part */
-            sgemm(false, true, T, T, head_dim, dO, C, V, row, false, dS, T);
-            for (int t = 0; t < T; t++) {
-                const float *a = A + (size_t)t * T;
-                float *ds = dS + (size_t)t * T;
-                if (M)
-                    for (int s = 0; s <= t; s++) ds[s] *= M[(size_t)t * T + s];
-                const float weighted = vec_dot(a, ds, t + 1);
-                for (int s = 0; s <= t; s++) ds[s] = scale * a[s] * (ds[s] - weighted);
-                for (int s = t + 1; s < T; s++) ds[s] = 0.0f;
-            }
-            sgemm(false, false, T, head_dim, T, dS, T, K, row, false, dQ, row);
-            sgemm(true, false, T, head_dim, T, dS, T, Q, row, false, dK, row);
         }
 }
 

@@ -182,8 +182,9 @@ void gpt_load_params(GPTModel *m, const TensorFile *tf) {
 /* ---- activations ---------------------------------------------------------- */
 
 /* Lay the activation buffers out for (B,T), growing the memory if needed;
- * the dropout masks only when the model trains with dropout. */
-static void layout_activations(GPTModel *m, int B, int T) {
+ * the dropout masks only when the model trains with dropout, the logits
+ * only when with_logits. */
+static void layout_activations(GPTModel *m, int B, int T, bool with_logits) {
     const GPTConfig *c = &m->config;
     const size_t N = (size_t)B * T, C = c->emb_dim, V = c->vocab_size;
     const size_t att_size = (size_t)B * c->n_heads * T * T;
@@ -193,7 +194,7 @@ static void layout_activations(GPTModel *m, int B, int T) {
      * (N) statistics; with dropout, a mask as big as att and two of N*C */
     size_t per_block = 18 * N * C + att_size + 4 * N + (dropout ? att_size + 2 * N * C : 0);
     size_t total = N * C + (dropout ? N * C : 0) + checked_mul(per_block, c->n_layers) + N * C + 2 * N +
-                   checked_mul(N, V);
+                   (with_logits ? checked_mul(N, V) : 0);
     if (total > m->acts_capacity) {
         free(m->acts);
         m->acts = xmalloc(checked_mul(total, sizeof(float)));
@@ -231,7 +232,7 @@ static void layout_activations(GPTModel *m, int B, int T) {
     m->final_norm = TAKE(N * C);
     m->final_mean = TAKE(N);
     m->final_rstd = TAKE(N);
-    m->logits = TAKE(N * V);
+    m->logits = with_logits ? TAKE(N * V) : NULL;
 #undef TAKE
     m->B = B;
     m->T = T;
@@ -239,12 +240,13 @@ static void layout_activations(GPTModel *m, int B, int T) {
 
 /* ---- the forward pass -------------------------------------------------------- */
 
-void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
+/* Everything up to the final layer norm (m->final_norm). */
+static void forward_to_final_norm(GPTModel *m, const int *ids, int B, int T, bool with_logits) {
     const GPTConfig *c = &m->config;
     if (B < 1 || T < 1) fatal("gpt_forward: empty batch (%d x %d)", B, T);
     if (T > c->context_length)
         fatal("%d tokens do not fit the model's context of %d (crop the input)", T, c->context_length);
-    layout_activations(m, B, T);
+    layout_activations(m, B, T, with_logits);
     const int N = B * T, C = c->emb_dim;
     /* 4.6: token embeddings plus position embeddings (2.7-2.8) */
     embedding_forward(m->embedded, ids, N, m->tok_emb, c->vocab_size, C);
@@ -259,9 +261,16 @@ void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
         x = m->block_acts[l].out;
     }
     layernorm_forward(m->final_norm, m->final_mean, m->final_rstd, x, m->final_norm_scale, m->final_norm_shift, N, C);
+}
+
+void gpt_forward_hidden(GPTModel *m, const int *ids, int B, int T) { forward_to_final_norm(m, ids, B, T, false); }
+
+void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
+    forward_to_final_norm(m, ids, B, T, true);
     /* logits = final_norm @ out_head^T: out_head is (V,C) so it can be the
      * token embedding itself when the weights are tied */
-    sgemm(false, true, N, c->vocab_size, C, m->final_norm, C, m->out_head, C, false, m->logits, c->vocab_size);
+    const int N = B * T, C = m->config.emb_dim, V = m->config.vocab_size;
+    sgemm(false, true, N, V, C, m->final_norm, C, m->out_head, C, false, m->logits, V);
 }
 
 /* ---- the backward pass ---------------------------------------------------------- */
@@ -303,12 +312,37 @@ static void layout_gradient_buffers(GPTModel *m) {
 #undef TAKE
 }
 
-void gpt_backward(GPTModel *m, const float *d_logits) {
+/* From the gradient of the final norm's output back to layer first_layer
+ * (and the embeddings when it is 0). The buffers are laid out. */
+static void backward_from_final_norm(GPTModel *m, const float *d_final_norm, int first_layer) {
     const GPTConfig *c = &m->config;
+    const int B = m->B, T = m->T, N = B * T, C = c->emb_dim;
+    const float *last = c->n_layers > 0 ? m->block_acts[c->n_layers - 1].out : m->embedded;
+    memset(m->d_x, 0, (size_t)N * C * sizeof(float));
+    layernorm_backward(m->d_x, m->d_final_norm_scale, m->d_final_norm_shift, d_final_norm, last, m->final_mean,
+                       m->final_rstd, m->final_norm_scale, N, C);
+    for (int l = c->n_layers - 1; l >= first_layer; l--) {
+        const float *in = l > 0 ? m->block_acts[l - 1].out : m->embedded;
+        transformer_block_backward(m->d_x, &m->grad_blocks[l], &m->scratch, &m->block_acts[l], in, &m->blocks[l], B, T,
+                                   C, c->n_heads);
+    }
+    if (first_layer > 0) return; /* frozen below: nothing to pass the gradient to */
+    if (m->emb_dropout) dropout_backward(m->d_x, m->emb_dropout, (long)N * C);
+    /* x = tok_emb[ids] + pos_emb[t]: both receive d_x */
+    add_position_embeddings_backward(m->d_pos_emb, m->d_x, B, T, C);
+    embedding_backward(m->d_tok_emb, m->d_x, m->ids, N, C);
+}
+
+static void begin_backward(GPTModel *m) {
     if (!m->acts) fatal("gpt_backward: no forward pass to go back through");
     if (!m->grads) gpt_zero_grad(m);
     layout_gradient_buffers(m);
-    const int B = m->B, T = m->T, N = B * T, C = c->emb_dim, V = c->vocab_size;
+}
+
+void gpt_backward(GPTModel *m, const float *d_logits) {
+    begin_backward(m);
+    const GPTConfig *c = &m->config;
+    const int N = m->B * m->T, C = c->emb_dim, V = c->vocab_size;
     /* the forward pass, last step first. logits = final_norm @ out_head^T:
      * d_final_norm = d_logits @ out_head and d_out_head += d_logits^T @
      * final_norm (into the token embedding's gradient when tied). The
@@ -316,17 +350,12 @@ void gpt_backward(GPTModel *m, const float *d_logits) {
     float *d_final_norm = m->scratch.d_norm;
     sgemm(false, false, N, C, V, d_logits, V, m->out_head, C, false, d_final_norm, C);
     sgemm(true, false, V, C, N, d_logits, V, m->final_norm, C, true, m->d_out_head, C);
-    const float *last = c->n_layers > 0 ? m->block_acts[c->n_layers - 1].out : m->embedded;
-    memset(m->d_x, 0, (size_t)N * C * sizeof(float));
-    layernorm_backward(m->d_x, m->d_final_norm_scale, m->d_final_norm_shift, d_final_norm, last, m->final_mean,
-                       m->final_rstd, m->final_norm_scale, N, C);
-    for (int l = c->n_layers - 1; l >= 0; l--) {
-        const float *in = l > 0 ? m->block_acts[l - 1].out : m->embedded;
-        transformer_block_backward(m->d_x, &m->grad_blocks[l], &m->scratch, &m->block_acts[l], in, &m->blocks[l], B, T,
-                                   C, c->n_heads);
-    }
-    if (m->emb_dropout) dropout_backward(m->d_x, m->emb_dropout, (long)N * C);
-    /* x = tok_emb[ids] + pos_emb[t]: both receive d_x */
-    add_position_embeddings_backward(m->d_pos_emb, m->d_x, B, T, C);
-    embedding_backward(m->d_tok_emb, m->d_x, m->ids, N, C);
+    backward_from_final_norm(m, d_final_norm, 0);
+}
+
+void gpt_backward_hidden(GPTModel *m, const float *d_final_norm, int first_layer) {
+    if (first_layer < 0 || first_layer > m->config.n_layers)
+        fatal("gpt_backward_hidden: first layer %d is not in 0..%d", first_layer, m->config.n_layers);
+    begin_backward(m);
+    backward_from_final_norm(m, d_final_norm, first_layer);
 }

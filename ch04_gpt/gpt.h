@@ -71,7 +71,7 @@ typedef struct {
     float *emb_dropout;       /* (B,T,C) dropout factors in training, else NULL */
     BlockActivations *block_acts; /* n_layers */
     float *final_norm, *final_mean, *final_rstd; /* (B,T,C), (B,T), (B,T) */
-    float *logits;            /* (B,T,V) */
+    float *logits;            /* (B,T,V); NULL after gpt_forward_hidden */
 
     /* Gradients: a twin of params with the same table and offsets (NULL
      * until gpt_zero_grad or gpt_backward allocates it), and named views
@@ -109,6 +109,11 @@ void gpt_load_params(GPTModel *m, const TensorFile *tf);
  * An id outside the vocabulary exits with a clear message. */
 void gpt_forward(GPTModel *m, const int *ids, int B, int T);
 
+/* gpt_forward without the output head: up to the final layer norm, whose
+ * output (B,T,C) lands in m->final_norm; m->logits is NULL. For a head of
+ * one's own (chapter 6's classifier), without the cost of vocabulary logits. */
+void gpt_forward_hidden(GPTModel *m, const int *ids, int B, int T);
+
 /* Set every gradient to zero (allocating the gradient buffer the first time). */
 void gpt_zero_grad(GPTModel *m);
 /* The gradients of the last gpt_forward's loss, given d_logits (B,T,V), the
@@ -117,5 +122,14 @@ void gpt_zero_grad(GPTModel *m);
  * training mode the forward's dropout masks are used. The logits themselves
  * are not needed, so d_logits may be m->logits, overwritten in place. */
 void gpt_backward(GPTModel *m, const float *d_logits);
+
+/* gpt_backward from the gradient of the final layer norm's output,
+ * d_final_norm (B,T,C), instead of the logits' (after gpt_forward_hidden
+ * or gpt_forward). Only the final norm and the blocks first_layer..n_layers-1
+ * get gradients, and the embeddings when first_layer is 0; below
+ * first_layer nothing is computed and the gradients are left as they are.
+ * first_layer = n_layers - 1 is the book's chapter 6: all but the last block
+ * frozen, so autograd stops there. */
+void gpt_backward_hidden(GPTModel *m, const float *d_final_norm, int first_layer);
 
 #endif

@@ -6,14 +6,21 @@
 #ifndef CH05_LOSS_H
 #define CH05_LOSS_H
 
-/* logits (N,V) for N positions, targets (N) in 0..V-1 (anything else exits
- * with a message). Returns the mean loss. probs (N,V) gets the softmax of
- * each row, which the backward pass needs; it may be the logits buffer
- * itself (overwritten). losses (N), when not NULL, gets each position's loss. */
+/* A target that takes no part in the loss: PyTorch's default ignore_index,
+ * which chapter 7's collate function puts on the padding. */
+#define CROSS_ENTROPY_IGNORE_INDEX (-100)
+
+/* logits (N,V) for N positions, targets (N) in 0..V-1 or
+ * CROSS_ENTROPY_IGNORE_INDEX (anything else exits with a message). Returns
+ * the mean loss over the positions not ignored (NaN when all are, as
+ * PyTorch's 0/0). probs (N,V) gets the softmax of each row, which the
+ * backward pass needs; it may be the logits buffer itself (overwritten).
+ * losses (N), when not NULL, gets each position's loss (0 where ignored). */
 float cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, int N, int V);
 
 /* The gradient of the mean loss with respect to the logits:
- * d_logits = (probs - onehot(targets)) / N. d_logits may be probs itself. */
+ * d_logits = (probs - onehot(targets)) / n, n the positions not ignored;
+ * the rows of ignored positions are zero. d_logits may be probs itself. */
 void cross_entropy_backward(float *d_logits, const float *probs, const int *targets, int N, int V);
 
 #endif

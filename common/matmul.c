@@ -2,32 +2,32 @@
  *
  * How sgemm is fast (the Goto/BLIS recipe, written small):
  *
- *   for each block of NC columns of C                          (jc)
- *     for each block of KC along the sum                       (pc)
+ *   for each block of NC columns of C                         (jc)
+ *     for each block of KC along the sum                      (pc)
  *       pack op(B)'s KC x NC block into NR-column slivers
- *       for each block of MC rows                              (ic)
+ *       for each block of MC rows                             (ic)
  *         pack op(A)'s MC x KC block into MR-row slivers
- *         for each NR sliver of B, for each MR sliver of A:    (jr, ir)
- *           micro_kernel: an MR x NR tile of C += sliver x sliver
+ *         for each MR sliver of A, for each NR sliver of B:   (ir, jr)
+ *           micro_kernel: the MR x NR tile of C += sliver @ sliver
  *
  * Packing copies each block once into exactly the order the micro-kernel
- * reads it: contiguous, aligned, zero-padded to whole slivers (so the
- * kernel never checks edges), and whichever of A or B is transposed comes
- * out the same, so all four trans_a/trans_b cases share one kernel. The
- * block sizes pick which cache each piece lives in: a B sliver (KC x NR,
- * 32 KB) stays in the 48 KB L1 while the kernel sweeps the MR slivers of
- * the A block past it; the A block (MC x KC, <= 512 KB) stays in the 2 MB
- * L2. Each element of C is loaded and stored once per KC block, not once
- * per product.
+ * reads it: contiguous, zero-padded to whole slivers (so the kernel never
+ * checks edges), and whichever of A or B is transposed comes out the same,
+ * so all four trans_a/trans_b cases share one kernel. The block sizes pick
+ * the cache each piece lives in: an A sliver (MR x KC, 12 KB) stays in the
+ * 48 KB L1 while the B slivers stream past it from the B block (KC x NC,
+ * 1 MB), which stays in the 2 MB L2. Each element of C is loaded and stored
+ * once per KC block, not once per product.
  *
- * Threads share the packed blocks: each packs part of them, all wait at a
- * barrier, then each computes its share of the tiles. A barrier costs a few
- * microseconds, so products below PARALLEL_MIN_MACS stay on one thread.
+ * Threads split C into bands (of columns, or of rows) and each runs that
+ * same loop nest on its own band with its own packing buffers: no shared
+ * state, no barriers. Products below PARALLEL_MIN_MACS stay on the calling
+ * thread: waking the other costs more than it saves.
  *
- * A few rows of A (M < SMALL_M: decoding one token at a time) make the
- * product memory-bound: every element of B is used only M times, so the
- * time is the time to read B once. Packing B would only add traffic, so
- * those products skip it and stream B straight from memory (gemv_*). */
+ * A few rows of A (M < SMALL_M: decoding, one token at a time) make the
+ * product memory-bound: each element of B is used only M times, so the time
+ * is the time to read B once. Packing B would only add traffic, so those
+ * products skip it and stream B straight from memory (gemv_*). */
 #include "matmul.h"
 
 #include <omp.h>
@@ -37,24 +37,19 @@
 #include "matmul_kernel.h"
 #include "util.h"
 
-/* Cache blocking (multiples of MR and NR; tuned on a 48 KB L1, 2 MB L2
- * AVX-512 core, harmless elsewhere). */
-#ifndef TUNE
+/* Cache blocking, tuned on a 48 KB L1, 2 MB L2 AVX-512 core (Sapphire
+ * Rapids); KC = 384 or NC = 512 were within noise, NC = 3072 (a B block
+ * bigger than L2) and the B-sliver-in-L1 loop order were 5-10% slower. */
 enum { KC = 256, MC = 64 * MR, NC = 1024 };
-#else
-enum { KC = TKC, MC = TMC, NC = TNC };
-#endif
-/* Below this many multiply-adds (M*N*K) one thread does the whole product:
- * a parallel region and its barriers would cost more than they save. */
+/* Below this many multiply-adds (M*N*K; about 25 us on one core) the
+ * product stays on one thread. */
 #define PARALLEL_MIN_MACS (1L << 21)
-
-/* Products with fewer rows than this take the streaming (GEMV) path. */
-#ifndef SMALLM
-#define SMALLM 8
-#endif
-enum { SMALL_M = SMALLM };
+/* Products with fewer rows take the streaming path: measured, it beats the
+ * packed path up to M = 12 and ties at 16. */
+enum { SMALL_M = 16 };
 /* The streaming path splits B's columns across threads from this many
- * bytes of B: it is bound by memory bandwidth, which a second core adds to. */
+ * bytes of B: it is bound by memory bandwidth, which a second core adds to
+ * (about 16 GB/s for one core, 30 for two, here). */
 #define GEMV_PARALLEL_MIN_BYTES (1L << 20)
 
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -117,20 +112,25 @@ static void pack_a(bool trans, const float *a, size_t lda, int mc, int kc, float
     int slivers = ceil_div(mc, MR);
     if (mc % MR) memset(packed + (size_t)(slivers - 1) * MR * kc, 0, sizeof(float) * MR * kc);
     if (!trans) {
-        /* op(A) = A: row i of A is a run along k, the sliver's stride-MR column */
-        for (int i = 0; i < mc; i++) {
-            const float *src = a + i * lda;
-            float *dst = packed + (size_t)(i / MR) * MR * kc + i % MR;
-            for (int k = 0; k < kc; k++) dst[k * MR] = src[k];
+        /* op(A) = A: row i of A is a run along k, the sliver's stride-MR
+         * column; VLEN steps of k at a time are transposed in registers */
+        for (int s = 0; s < slivers; s++) {
+            int m = min_int(MR, mc - s * MR), k0 = 0;
+            const float *src = a + (size_t)s * MR * lda;
+            float *dst = packed + (size_t)s * MR * kc;
+            if (MR <= VLEN)
+                for (; k0 + VLEN <= kc; k0 += VLEN) transpose_block(src + k0, lda, m, dst + k0 * MR, MR);
+            for (int i = 0; i < m; i++)
+                for (int k = k0; k < kc; k++) dst[k * MR + i] = src[i * lda + k];
         }
     } else {
         /* op(A) = A^T: row k of A is a run along i, MR of it per sliver */
         for (int k = 0; k < kc; k++) {
             const float *src = a + k * lda;
-            for (int s = 0; s < slivers; s++) {
-                float *dst = packed + (size_t)s * MR * kc + k * MR;
-                memcpy(dst, src + s * MR, sizeof(float) * min_int(MR, mc - s * MR));
-            }
+            int whole = mc / MR;
+            for (int s = 0; s < whole; s++) memcpy(packed + (size_t)s * MR * kc + k * MR, src + s * MR, sizeof(float) * MR);
+            if (whole < slivers)
+                memcpy(packed + (size_t)whole * MR * kc + k * MR, src + whole * MR, sizeof(float) * (mc - whole * MR));
         }
     }
 }
@@ -142,10 +142,13 @@ static void pack_b(bool trans, const float *b, size_t ldb, int kc, int nc, float
     if (nc % NR) memset(packed + (size_t)(slivers - 1) * NR * kc, 0, sizeof(float) * NR * kc);
     if (!trans) {
         /* op(B) = B: row k of B is a run along j, NR of it per sliver */
+        int whole = nc / NR; /* slivers with all NR columns */
         for (int k = 0; k < kc; k++) {
             const float *src = b + k * ldb;
-            for (int s = 0; s < slivers; s++)
-                memcpy(packed + (size_t)s * NR * kc + k * NR, src + s * NR, sizeof(float) * min_int(NR, nc - s * NR));
+            for (int s = 0; s < whole; s++) /* a constant-size copy: inlined */
+                memcpy(packed + (size_t)s * NR * kc + k * NR, src + s * NR, sizeof(float) * NR);
+            if (whole < slivers)
+                memcpy(packed + (size_t)whole * NR * kc + k * NR, src + whole * NR, sizeof(float) * (nc - whole * NR));
         }
         return;
     }
@@ -158,7 +161,7 @@ static void pack_b(bool trans, const float *b, size_t ldb, int kc, int nc, float
         float *dst = packed + (size_t)s * NR * kc;
         if (n == NR)
             for (; k0 + VLEN <= kc; k0 += VLEN)
-                for (int j = 0; j < NR; j += VLEN) transpose_block(src + j * ldb + k0, ldb, dst + k0 * NR + j, NR);
+                for (int j = 0; j < NR; j += VLEN) transpose_block(src + j * ldb + k0, ldb, VLEN, dst + k0 * NR + j, NR);
         for (int j = 0; j < n; j++)
             for (int k = k0; k < kc; k++) dst[k * NR + j] = src[j * ldb + k];
     }
@@ -226,13 +229,13 @@ static void gemm_blocked(const Gemm *g) {
 
 /* C[:, n0:n1) (+)= a @ B[:, n0:n1) for B (K, N): each row of C is a sum of
  * rows of B scaled by a's elements (axpy). Four rows of B at a time, so each
- * vector of C is loaded and stored once per four rows of B; columns in
- * chunks of GEMV_CHUNK so those four row pieces (16 KB) stay in L1 while
- * every row of a uses them. B is read from memory exactly once. */
-#ifndef GCHUNK
-#define GCHUNK 16384
-#endif
-enum { GEMV_CHUNK = GCHUNK };
+ * vector of C is loaded and stored once per four rows of B. B is read from
+ * memory exactly once, in long contiguous runs (four at a time, which the
+ * prefetcher follows); with several rows of a, the columns go in chunks of
+ * GEMV_CHUNK so that the four runs (256 KB) are still in L2 when the next
+ * row of a uses them. (Chunks of 1024 columns, L1-sized, made M = 1 15%
+ * slower: too many short runs.) */
+enum { GEMV_CHUNK = 16384 };
 static void gemv_axpy(int M, int n0, int n1, int K, const float *a, size_t lda, const float *B, size_t ldb,
                       bool accumulate, float *C, size_t ldc) {
     for (int j0 = n0; j0 < n1; j0 += GEMV_CHUNK) {
@@ -314,6 +317,14 @@ static void gemv_dot(int M, int n0, int n1, int K, const float *a, size_t lda, c
     }
 }
 
+static void gemv_columns(bool trans_b, int M, int n0, int n1, int K, const float *a, size_t lda, const float *B,
+                         size_t ldb, bool accumulate, float *C, size_t ldc) {
+    if (trans_b)
+        gemv_dot(M, n0, n1, K, a, lda, B, ldb, accumulate, C, ldc);
+    else
+        gemv_axpy(M, n0, n1, K, a, lda, B, ldb, accumulate, C, ldc);
+}
+
 static void gemv(bool trans_a, bool trans_b, int M, int N, int K, const float *A, size_t lda, const float *B,
                  size_t ldb, bool accumulate, float *C, size_t ldc) {
     /* The streaming loops want rows of op(A) contiguous; A^T's are not, so
@@ -326,20 +337,21 @@ static void gemv(bool trans_a, bool trans_b, int M, int N, int K, const float *A
         lda = K;
     }
     int nthreads = 1;
-    if (!omp_in_parallel() && (long)N * K * (long)sizeof(float) >= GEMV_PARALLEL_MIN_BYTES)
+    if (!omp_in_parallel() && (double)N * K * sizeof(float) >= (double)GEMV_PARALLEL_MIN_BYTES)
         nthreads = omp_get_max_threads();
-    /* each thread takes a contiguous range of columns, a multiple of 16 wide
+    if (nthreads == 1) {
+        gemv_columns(trans_b, M, 0, N, K, A, lda, B, ldb, accumulate, C, ldc);
+        return;
+    }
+    /* each thread takes a contiguous band of columns, a multiple of 16 wide
      * (whole vectors, whole cache lines of C) */
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#pragma omp parallel num_threads(nthreads)
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
-        share(ceil_div(N, 16), t, nt, &lo, &hi);
+        int lo, hi;
+        share(ceil_div(N, 16), omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
         lo = min_int(lo * 16, N);
         hi = min_int(hi * 16, N);
-        if (trans_b)
-            gemv_dot(M, lo, hi, K, A, lda, B, ldb, accumulate, C, ldc);
-        else
-            gemv_axpy(M, lo, hi, K, A, lda, B, ldb, accumulate, C, ldc);
+        gemv_columns(trans_b, M, lo, hi, K, A, lda, B, ldb, accumulate, C, ldc);
     }
 }
 

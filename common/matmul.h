@@ -3,7 +3,22 @@
  * OpenAI's GPT-2 checkpoints, so a layer is out = in @ weight + bias.
  *
  * sgemm is the general routine (BLAS's sgemm with alpha = 1 and beta 0 or 1);
- * sgemm_reference is the plain triple loop that the tests trust. */
+ * sgemm_reference is the plain triple loop that the tests trust.
+ *
+ * How sgemm behaves (matmul.c says how it works):
+ *   - Threads: products of at least about 2 million multiply-adds (M*N*K)
+ *     use up to omp_get_max_threads() OpenMP threads; smaller ones run on
+ *     the calling thread. Called from inside a parallel region (say, one
+ *     attention head per thread) it runs on the calling thread, so it may
+ *     be called from several threads at once (on different C).
+ *   - Results do not depend on the number of threads: every element is
+ *     summed in the same order, bit for bit.
+ *   - They may differ from sgemm_reference in the last bits: the sums run in
+ *     another order, with fused multiply-adds. Strict IEEE otherwise (no
+ *     -ffast-math anywhere): NaN and infinity propagate as the formula says.
+ *   - Without accumulate, the old contents of C are never read (NaN is fine).
+ *   - Decoding shapes (fewer than 16 rows) stream B from memory once,
+ *     without packing: their speed is the machine's memory bandwidth. */
 #ifndef COMMON_MATMUL_H
 #define COMMON_MATMUL_H
 

@@ -34,13 +34,14 @@ static inline vfloat vf_add(vfloat a, vfloat b) { return _mm512_add_ps(a, b); }
 static inline vfloat vf_fma(vfloat a, vfloat b, vfloat c) { return _mm512_fmadd_ps(a, b, c); } /* a*b + c */
 static inline float vf_sum(vfloat v) { return _mm512_reduce_add_ps(v); }
 
-/* dst[k * ldd + j] = src[j * lds + k] for a 16 x 16 block: packing a
- * transposed operand. Rows are read and written as whole vectors and
- * transposed in registers in four rounds of shuffles, instead of 256
- * single-float stores. */
-static inline void transpose_block(const float *src, size_t lds, float *dst, size_t ldd) {
+/* dst[k * ldd + j] = src[j * lds + k] for j < rows <= 16, k < 16: packing
+ * a transposed block (the sliver's rows come from the source's columns).
+ * Rows are read and written as whole vectors and transposed in registers
+ * in four rounds of shuffles, instead of 256 single-float stores; only the
+ * first `rows` floats of each destination row are written. */
+static inline void transpose_block(const float *src, size_t lds, int rows, float *dst, size_t ldd) {
     __m512 r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+    for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(src + i * lds) : _mm512_setzero_ps();
     /* pairs of rows, interleaved by float: t[2i] holds (row 2i, row 2i+1)
      * of columns 0,1 of each 128-bit lane, t[2i+1] of columns 2,3 */
     for (int i = 0; i < 8; i++) {
@@ -59,13 +60,14 @@ static inline void transpose_block(const float *src, size_t lds, float *dst, siz
     }
     /* the 128-bit lanes: output row 4L+c gathers lane L of r[c], r[4+c],
      * r[8+c], r[12+c] (a 4 x 4 transpose of lanes, in two rounds) */
+    __mmask16 keep = (__mmask16)((1u << rows) - 1);
     for (int c = 0; c < 4; c++) {
         __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
         __m512 v2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44), v3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
-        _mm512_storeu_ps(dst + (0 + c) * ldd, _mm512_shuffle_f32x4(v0, v2, 0x88));
-        _mm512_storeu_ps(dst + (4 + c) * ldd, _mm512_shuffle_f32x4(v0, v2, 0xDD));
-        _mm512_storeu_ps(dst + (8 + c) * ldd, _mm512_shuffle_f32x4(v1, v3, 0x88));
-        _mm512_storeu_ps(dst + (12 + c) * ldd, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+        _mm512_mask_storeu_ps(dst + (0 + c) * ldd, keep, _mm512_shuffle_f32x4(v0, v2, 0x88));
+        _mm512_mask_storeu_ps(dst + (4 + c) * ldd, keep, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+        _mm512_mask_storeu_ps(dst + (8 + c) * ldd, keep, _mm512_shuffle_f32x4(v1, v3, 0x88));
+        _mm512_mask_storeu_ps(dst + (12 + c) * ldd, keep, _mm512_shuffle_f32x4(v1, v3, 0xDD));
     }
 }
 
@@ -87,10 +89,10 @@ static inline float vf_sum(vfloat v) {
     return _mm_cvtss_f32(x);
 }
 
-/* dst[k * ldd + j] = src[j * lds + k] for a VLEN x VLEN block (packing a
- * transposed operand); plain loops the compiler may vectorise. */
-static inline void transpose_block(const float *src, size_t lds, float *dst, size_t ldd) {
-    for (int j = 0; j < VLEN; j++)
+/* dst[k * ldd + j] = src[j * lds + k] for j < rows <= VLEN, k < VLEN
+ * (packing a transposed block); plain loops. */
+static inline void transpose_block(const float *src, size_t lds, int rows, float *dst, size_t ldd) {
+    for (int j = 0; j < rows; j++)
         for (int k = 0; k < VLEN; k++) dst[k * ldd + j] = src[j * lds + k];
 }
 
@@ -118,10 +120,10 @@ static inline vfloat vf_fma(vfloat a, vfloat b, vfloat c) {
 }
 static inline float vf_sum(vfloat v) { return (v.v[0] + v.v[1]) + (v.v[2] + v.v[3]); }
 
-/* dst[k * ldd + j] = src[j * lds + k] for a VLEN x VLEN block (packing a
- * transposed operand); plain loops the compiler may vectorise. */
-static inline void transpose_block(const float *src, size_t lds, float *dst, size_t ldd) {
-    for (int j = 0; j < VLEN; j++)
+/* dst[k * ldd + j] = src[j * lds + k] for j < rows <= VLEN, k < VLEN
+ * (packing a transposed block); plain loops. */
+static inline void transpose_block(const float *src, size_t lds, int rows, float *dst, size_t ldd) {
+    for (int j = 0; j < rows; j++)
         for (int k = 0; k < VLEN; k++) dst[k * ldd + j] = src[j * lds + k];
 }
 #endif
@@ -146,14 +148,6 @@ static inline void micro_kernel(int kc, const float *restrict a, const float *re
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = vf_zero();
-#if 1
-    /* start fetching the C tile now, so it is in L1 when the sums are added */
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
-    }
-#endif
 
     for (int k = 0; k < kc; k++) {
         vfloat bv[NV];

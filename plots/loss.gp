@@ -11,6 +11,8 @@
 if (!exists("csv")) csv = "log.csv"
 if (!exists("out")) out = "loss.png"
 if (!exists("title")) title = "Training and validation loss"
+# the top axis: column 3 ("Examples seen" for chapter 6's classifier)
+if (!exists("x2label")) x2label = "Tokens seen"
 
 set datafile separator ","
 if (out eq "-") {
@@ -27,7 +29,7 @@ stats csv using 2 name "EPOCHS" nooutput
 set title title
 set xlabel "Epochs"
 set ylabel "Loss"
-set x2label "Tokens seen"
+set x2label x2label
 set xrange [0:EPOCHS_max]
 set x2range [0:TOKENS_max]
 set xtics nomirror

@@ -9,7 +9,11 @@
  * machine hits both alike. Between rounds on two threads we pause: after a
  * call, OpenBLAS's worker thread keeps spinning for about 0.1 s (and
  * OpenMP's for a moment), and on a two-core machine that steals a core
- * from whoever runs next. */
+ * from whoever runs next.
+ *
+ * Decoding (M = 1) is compared with OpenBLAS's cblas_sgemv, its routine for
+ * one row (its sgemm would pack B first), and reported in GB/s of weights
+ * read, next to the machine's read bandwidth, the bound for that case. */
 #include "bench_matmul.h"
 
 #include <dlfcn.h>
@@ -54,11 +58,15 @@ static bool openblas_load(OpenBlas *ob) {
 
 /* ---- memory bandwidth ---------------------------------------------------- */
 
+/* 16 floats, one AVX-512 register (GCC lowers it to what the target has) */
+typedef float Vec16 __attribute__((vector_size(64)));
+
 double measure_read_bandwidth_gbs(int threads) {
-    enum { RUNS = 5, LANES = 64 };
-    const size_t n = (size_t)512 << 20 >> 2; /* 512 MB of floats */
-    float *x = xmalloc(n * sizeof(float));
-    /* touch every page first (from the threads that will read them) */
+    enum { RUNS = 5 };
+    const size_t n = (size_t)512 << 20 >> 2; /* 512 MB of floats, a multiple of 64 */
+    float *x = aligned_alloc(64, n * sizeof(float));
+    if (!x) fatal("bandwidth: out of memory");
+    /* touch every page first, from the threads that will read them */
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++) x[i] = 1.0f;
     double gbs[RUNS];
@@ -66,13 +74,16 @@ double measure_read_bandwidth_gbs(int threads) {
         double t0 = now_seconds(), total = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : total)
         {
-            /* 64 independent sums: no dependency chain limits the loads, and
-             * they vectorise without reassociating anything (strict FP) */
-            float acc[LANES] = {0};
+            /* four independent vector sums, so the adds never wait on each
+             * other and only the memory sets the pace */
+            Vec16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
 #pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += LANES)
-                for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
-            for (int j = 0; j < LANES; j++) total += acc[j];
+            for (size_t i = 0; i < n; i += 64) {
+                const Vec16 *v = (const Vec16 *)(x + i); /* 64-byte aligned */
+                s0 += v[0], s1 += v[1], s2 += v[2], s3 += v[3];
+            }
+            Vec16 sum = (s0 + s1) + (s2 + s3);
+            for (int j = 0; j < 16; j++) total += sum[j];
         }
         double seconds = now_seconds() - t0;
         if (total != (double)n) fatal("bandwidth: the sum is %g, not %zu", total, n);
@@ -93,29 +104,29 @@ typedef struct {
 /* Training and prefill shapes: 512 tokens (say 4 sequences of 128) through
  * GPT-2 124M's layers (d = 768, MLP 3072, vocabulary 50257). */
 static const Case forward_cases[] = {
-    {"attention out  x @ W (768,768)", false, false, false, 512, 768, 768},
-    {"qkv            x @ W (768,2304)", false, false, false, 512, 2304, 768},
-    {"MLP up         x @ W (768,3072)", false, false, false, 512, 3072, 768},
-    {"MLP down       x @ W (3072,768)", false, false, false, 512, 768, 3072},
-    {"head, tied     x @ wte^T (50257,768)", false, true, false, 512, 50257, 768},
-    {"head           x @ W (768,50257)", false, false, false, 512, 50257, 768},
+    {"attention out   x @ W", false, false, false, 512, 768, 768},
+    {"qkv             x @ W", false, false, false, 512, 2304, 768},
+    {"MLP up          x @ W", false, false, false, 512, 3072, 768},
+    {"MLP down        x @ W", false, false, false, 512, 768, 3072},
+    {"head, tied      x @ wte^T", false, true, false, 512, 50257, 768},
+    {"head            x @ W", false, false, false, 512, 50257, 768},
 };
 static const Case backward_cases[] = {
-    {"MLP up    dX += dY @ W^T", false, true, true, 512, 768, 3072},
-    {"MLP up    dW += X^T @ dY", true, false, true, 768, 3072, 512},
-    {"MLP down  dX += dY @ W^T", false, true, true, 512, 3072, 768},
-    {"MLP down  dW += X^T @ dY", true, false, true, 3072, 768, 512},
-    {"head      dX += dY @ wte", false, false, true, 512, 768, 50257},
-    {"head      dwte += dY^T @ X", true, false, true, 50257, 768, 512},
+    {"MLP up          dX += dY @ W^T", false, true, true, 512, 768, 3072},
+    {"MLP up          dW += X^T @ dY", true, false, true, 768, 3072, 512},
+    {"MLP down        dX += dY @ W^T", false, true, true, 512, 3072, 768},
+    {"MLP down        dW += X^T @ dY", true, false, true, 3072, 768, 512},
+    {"head            dX += dY @ wte", false, false, true, 512, 768, 50257},
+    {"head            dwte += dY^T @ X", true, false, true, 50257, 768, 512},
 };
 /* Batch-1 decoding: one token, M = 1. */
 static const Case decode_cases[] = {
-    {"attention out  (768,768)", false, false, false, 1, 768, 768},
-    {"qkv            (768,2304)", false, false, false, 1, 2304, 768},
-    {"MLP up         (768,3072)", false, false, false, 1, 3072, 768},
-    {"MLP down       (3072,768)", false, false, false, 1, 768, 3072},
-    {"head, tied     wte^T (50257,768)", false, true, false, 1, 50257, 768},
-    {"head           W (768,50257)", false, false, false, 1, 50257, 768},
+    {"attention out   x @ W", false, false, false, 1, 768, 768},
+    {"qkv             x @ W", false, false, false, 1, 2304, 768},
+    {"MLP up          x @ W", false, false, false, 1, 3072, 768},
+    {"MLP down        x @ W", false, false, false, 1, 768, 3072},
+    {"head, tied      x @ wte^T", false, true, false, 1, 50257, 768},
+    {"head            x @ W", false, false, false, 1, 50257, 768},
 };
 
 typedef struct {
@@ -123,34 +134,43 @@ typedef struct {
     float *A, *B, *C;
     int lda, ldb;
     /* decoding cycles through copies of B so that each call reads its
-     * weights from memory, as a real decode step does, not from cache */
+     * weights from memory, as a real decode step does, not from a cache */
     int n_copies, next_copy;
     size_t b_size;
 } Operands;
 
-static Operands operands_make(const Case *c, Rng *rng, bool cycle_copies) {
-    Operands o = {.c = c};
+/* Room for the copies: 320 MB, more than any cache, allocated once. */
+static float *decode_pool;
+static const size_t decode_pool_floats = (size_t)320 << 20 >> 2;
+
+static Operands operands_make(const Case *c, Rng *rng, bool decode) {
+    Operands o = {.c = c, .n_copies = 1};
     size_t a_size = (size_t)c->M * c->K;
     o.b_size = (size_t)c->K * c->N;
     o.lda = c->trans_a ? c->M : c->K;
     o.ldb = c->trans_b ? c->K : c->N;
-    o.n_copies = 1;
-    if (cycle_copies) { /* at least 256 MB of B in all */
-        size_t bytes = o.b_size * sizeof(float);
-        o.n_copies = (int)(((size_t)256 << 20) / bytes) + 1;
-        if (o.n_copies < 2) o.n_copies = 2;
-    }
     o.A = xmalloc(a_size * sizeof(float));
-    o.B = xmalloc(checked_mul(o.b_size * sizeof(float), o.n_copies));
-    o.C = xmalloc((size_t)c->M * c->N * sizeof(float));
+    o.C = xcalloc((size_t)c->M * c->N, sizeof(float));
     rng_fill_uniform(rng, o.A, a_size, -1, 1);
-    rng_fill_uniform(rng, o.B, o.b_size, -1, 1);
-    for (int i = 1; i < o.n_copies; i++) memcpy(o.B + i * o.b_size, o.B, o.b_size * sizeof(float));
-    memset(o.C, 0, (size_t)c->M * c->N * sizeof(float));
+    if (decode) {
+        if (!decode_pool) {
+            decode_pool = xmalloc(decode_pool_floats * sizeof(float));
+            rng_fill_uniform(rng, decode_pool, decode_pool_floats, -1, 1);
+        }
+        o.B = decode_pool;
+        o.n_copies = (int)(decode_pool_floats / o.b_size);
+        if (o.n_copies < 1) fatal("bench: a decode matrix bigger than the pool");
+    } else {
+        o.B = xmalloc(o.b_size * sizeof(float));
+        rng_fill_uniform(rng, o.B, o.b_size, -1, 1);
+    }
     return o;
 }
 
-static void operands_free(Operands *o) { free(o->A), free(o->B), free(o->C); }
+static void operands_free(Operands *o) {
+    free(o->A), free(o->C);
+    if (o->B != decode_pool) free(o->B);
+}
 
 static const float *next_b(Operands *o) {
     const float *b = o->B + (size_t)o->next_copy * o->b_size;
@@ -190,26 +210,27 @@ static double time_reps(const OpenBlas *ob, Operands *o, int reps) {
 static void bench_case(const Case *c, const OpenBlas *ob, int threads, int rounds, Rng *rng, bool decode) {
     Operands o = operands_make(c, rng, decode);
     double flops = 2.0 * c->M * c->N * c->K;
-    /* each round about 40 ms (decode: at least one pass over the copies) */
+    /* rounds of about 30 ms (decoding: at least one pass over the copies) */
     double once = time_reps(NULL, &o, 1);
     if (ob) time_reps(ob, &o, 1);
-    int reps = (int)(0.04 / (once > 1e-6 ? once : 1e-6)) + 1;
+    int reps = (int)(0.03 / (once > 1e-6 ? once : 1e-6)) + 1;
     if (decode && reps < o.n_copies) reps = o.n_copies;
     double *ours = xmalloc(rounds * sizeof(double)), *theirs = xmalloc(rounds * sizeof(double));
     for (int r = 0; r < rounds; r++) {
         ours[r] = flops * reps / time_reps(NULL, &o, reps) / 1e9;
-        if (ob) {
-            if (threads > 1) usleep(120000);
-            theirs[r] = flops * reps / time_reps(ob, &o, reps) / 1e9;
-            if (threads > 1) usleep(120000);
-        }
+        if (!ob) continue;
+        /* let spinning threads go to sleep before the other contender runs:
+         * OpenMP's spin for a few milliseconds, OpenBLAS's for 0.1 s */
+        if (threads > 1) usleep(20000);
+        theirs[r] = flops * reps / time_reps(ob, &o, reps) / 1e9;
+        if (threads > 1) usleep(110000);
     }
     double gf = median(ours, rounds), gf_theirs = ob ? median(theirs, rounds) : 0;
     /* decoding: GB/s of weights read (each weight is 4 bytes and 2 flops) */
-    double to_gbs = decode ? 4.0 / 2.0 : 0;
-    printf("  %-38s %5d %5d %5d  %7.1f", c->name, c->M, c->N, c->K, decode ? gf * to_gbs : gf);
+    double scale = decode ? 4.0 / 2.0 : 1.0;
+    printf("  %-32s %5d %5d %5d  %7.1f", c->name, c->M, c->N, c->K, gf * scale);
     if (ob)
-        printf("  %8.1f  %5.2f\n", decode ? gf_theirs * to_gbs : gf_theirs, gf / gf_theirs);
+        printf("  %8.1f  %5.2f\n", gf_theirs * scale, gf / gf_theirs);
     else
         printf("  %8s  %5s\n", "-", "-");
     fflush(stdout);
@@ -220,7 +241,7 @@ static void bench_case(const Case *c, const OpenBlas *ob, int threads, int round
 static void bench_table(const char *title, const Case *cases, int n, const OpenBlas *ob, int threads, int rounds,
                         Rng *rng, bool decode) {
     printf("  %s, %d thread%s (%s)\n", title, threads, threads > 1 ? "s" : "", decode ? "GB/s of weights" : "GFLOP/s");
-    printf("  %-38s %5s %5s %5s  %7s  %8s  %5s\n", "", "M", "N", "K", "ours", "OpenBLAS", "ratio");
+    printf("  %-32s %5s %5s %5s  %7s  %8s  %5s\n", "", "M", "N", "K", "ours", "OpenBLAS", "ratio");
     for (int i = 0; i < n; i++) bench_case(&cases[i], ob, threads, rounds, rng, decode);
 }
 
@@ -252,5 +273,7 @@ void bench_matmul(int rounds) {
                measure_read_bandwidth_gbs(threads));
     }
     omp_set_num_threads(saved_threads);
+    free(decode_pool);
+    decode_pool = NULL;
     cpu_watch_report(&watch);
 }

@@ -204,7 +204,8 @@ END_TEST
 /* attention_forward in double; drop (B,n_heads,T,T) or NULL. */
 static void attention_ref(double *out, const double *qkv, const float *drop, int B, int T, int C, int n_heads) {
     const int hd = C / n_heads;
-    double score[64];
+    double score[256];
+    ck_assert(T <= 256);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < n_heads; h++)
             for (int t = 0; t < T; t++) {
@@ -282,6 +283,95 @@ START_TEST(test_attention_backward_matches_finite_differences) {
 }
 END_TEST
 
+/* attention_forward works on blocks of 64 query rows; at T = 150 (blocks
+ * of 64, 64 and 22 rows) against the double reference, with and without
+ * dropout on the weights. The contexts are sums of up to 150 weighted
+ * values of order 1 (up to 3.2 here), so the forward's tolerance (1e-5
+ * relative, 1e-6 absolute) holds them: observed 4.9e-7 at worst, a quarter
+ * of it. The weights must be exactly zero above the diagonal, sum to 1 in
+ * every row, and be the same with dropout (which reaches the contexts only). */
+START_TEST(test_attention_forward_across_row_blocks) {
+    enum { B = 2, T = 150, C = 32, H = 2, N = B * T, NATT = B * H * T * T };
+    Rng rng;
+    rng_seed(&rng, 23);
+    float *qkv = malloc(N * 3 * C * sizeof(float)), *out = malloc(N * C * sizeof(float));
+    float *att = malloc(NATT * sizeof(float)), *att_plain = malloc(NATT * sizeof(float));
+    float *drop = malloc(NATT * sizeof(float)), *want = malloc(N * C * sizeof(float));
+    double *qkv64 = malloc(N * 3 * C * sizeof(double)), *out64 = malloc(N * C * sizeof(double));
+    rng_fill_normal(&rng, qkv, N * 3 * C, 0, 1);
+    for (int i = 0; i < N * 3 * C; i++) qkv64[i] = qkv[i];
+    dropout_mask(drop, NATT, 0.2f, &rng);
+    for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
+        const float *mask = with_dropout ? drop : NULL;
+        for (int i = 0; i < NATT; i++) att[i] = NAN; /* every weight must be written */
+        attention_forward(out, att, mask, qkv, B, T, C, H);
+        attention_ref(out64, qkv64, mask, B, T, C, H);
+        for (int i = 0; i < N * C; i++) want[i] = (float)out64[i];
+        assert_all_close(with_dropout ? "contexts with dropout" : "contexts", out, want, N * C, REL, ABS);
+        for (int bh = 0; bh < B * H; bh++)
+            for (int t = 0; t < T; t++) {
+                const float *w = att + ((size_t)bh * T + t) * T;
+                double sum = 0.0;
+                for (int s = 0; s < T; s++) {
+                    if (s > t) ck_assert_msg(w[s] == 0.0f, "weight (%d, %d) above the diagonal is %g", t, s, w[s]);
+                    sum += w[s];
+                }
+                ck_assert_msg(fabs(sum - 1.0) <= 1e-5, "row %d of head %d sums to %.8f", t, bh, sum);
+            }
+        if (with_dropout)
+            ck_assert(memcmp(att, att_plain, NATT * sizeof(float)) == 0);
+        else
+            memcpy(att_plain, att, NATT * sizeof(float));
+    }
+    free(qkv), free(out), free(att), free(att_plain), free(drop), free(want), free(qkv64), free(out64);
+}
+END_TEST
+
+/* attention_backward on the forward's row blocks (T = 150: blocks of 64, 64
+ * and 22 rows), where dV and dK collect a share from every block at or
+ * below a key's row: 96 entries of d_qkv spread over tokens and the query,
+ * key and value columns against central differences of the double
+ * reference, with and without dropout, to 1e-4 of the scale as above. */
+START_TEST(test_attention_backward_across_row_blocks) {
+    enum { B = 2, T = 150, C = 16, H = 2, N = B * T, NQKV = N * 3 * C, NATT = B * H * T * T, SAMPLES = 96 };
+    Rng rng;
+    rng_seed(&rng, 24);
+    float *qkv = malloc(NQKV * sizeof(float)), *out = malloc(N * C * sizeof(float)), *G = malloc(N * C * sizeof(float));
+    float *att = malloc(NATT * sizeof(float)), *drop = malloc(NATT * sizeof(float));
+    float *d_att = malloc(NATT * sizeof(float)), *d_qkv = malloc(NQKV * sizeof(float));
+    double *qkv64 = malloc(NQKV * sizeof(double)), *context64 = malloc(N * C * sizeof(double));
+    rng_fill_normal(&rng, qkv, NQKV, 0, 1);
+    rng_fill_normal(&rng, G, N * C, 0, 1);
+    dropout_mask(drop, NATT, 0.3f, &rng);
+    for (int i = 0; i < NQKV; i++) qkv64[i] = qkv[i];
+    for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
+        const float *mask = with_dropout ? drop : NULL;
+        attention_forward(out, att, mask, qkv, B, T, C, H);
+        for (int i = 0; i < NQKV; i++) d_qkv[i] = 123.0f; /* overwritten, not accumulated */
+        attention_backward(d_qkv, d_att, G, qkv, att, mask, B, T, C, H);
+        /* the reference's loss, as AttentionRef does it for the small case */
+        float analytic[SAMPLES];
+        double numeric[SAMPLES];
+        for (int k = 0; k < SAMPLES; k++) {
+            const int at = k * (NQKV / SAMPLES);
+            analytic[k] = d_qkv[at];
+            const double saved = qkv64[at], h = 1e-5;
+            double loss[2];
+            for (int side = 0; side < 2; side++) {
+                qkv64[at] = saved + (side ? -h : h);
+                attention_ref(context64, qkv64, mask, B, T, C, H);
+                loss[side] = dot64(context64, G, N * C);
+            }
+            qkv64[at] = saved;
+            numeric[k] = (loss[0] - loss[1]) / (2 * h);
+        }
+        assert_gradient_close(with_dropout ? "sampled d_qkv with dropout" : "sampled d_qkv", analytic, numeric, SAMPLES,
+                              1e-4);
+    }
+    free(qkv), free(out), free(G), free(att), free(drop), free(d_att), free(d_qkv), free(qkv64), free(context64);
+}
+END_TEST
+
 static double mha_ref_loss(void *ctx) {
     AttentionRef *r = ctx;
     linear_ref(r->qkv, r->x, r->qkv_weight, r->qkv_bias, AB * AT, AC, 3 * AC);
@@ -339,6 +429,8 @@ Suite *attention_suite(void) {
     tcase_add_test(tc, test_masks_agree_on_random_scores);
     tcase_add_test(tc, test_dropout_mask_and_backward);
     tcase_add_test(tc, test_attention_backward_matches_finite_differences);
+    tcase_add_test(tc, test_attention_forward_across_row_blocks);
+    tcase_add_test(tc, test_attention_backward_across_row_blocks);
     tcase_add_test(tc, test_multihead_attention_backward_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;

@@ -39,6 +39,10 @@ Suite *adamw_suite(void);
 Suite *sampling_suite(void);
 Suite *ch05_cli_suite(void);
 Suite *train_steps_suite(void);
+Suite *ch06_data_suite(void);
+Suite *ch06_loss_suite(void);
+Suite *ch06_classifier_suite(void);
+Suite *ch06_cli_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);

@@ -162,13 +162,13 @@ START_TEST(test_sgemm_empty_and_degenerate) {
 END_TEST
 
 START_TEST(test_sgemm_few_rows_streaming_path) {
-    /* M below the packed path's threshold: decoding (M = 1) and a few rows;
+    /* M below the packed path's threshold (16): decoding (M = 1), a few rows;
      * K not a multiple of 4 (the axpy step) or of the vector width, N past
      * the 1024-column chunk, and big enough (over 1 MB of B) to be split
      * across threads */
     Rng rng;
     rng_seed(&rng, 14);
-    const int Ms[] = {1, 2, 3, 7};
+    const int Ms[] = {1, 2, 3, 7, 15, 16};
     const int Ks[] = {1, 3, 4, 5, 19, 67};
     for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
         for (size_t c = 0; c < sizeof Ks / sizeof Ks[0]; c++) {
@@ -212,6 +212,29 @@ START_TEST(test_sgemm_inside_parallel_region) {
     for (int t = 0; t < T; t++)
         for (int i = 0; i < M * N; i++) CHECK(close_enough(C[(size_t)t * M * N + i], want[i], 1e-5f, 1e-4f), "thread %d, element %d", t, i);
     free(A), free(B), free(C), free(want);
+}
+END_TEST
+
+START_TEST(test_sgemm_same_result_on_any_thread_count) {
+    /* Threads split C into bands and every element is summed in the same
+     * order whichever band it falls in, so one thread and two give the
+     * same bits (a training run does not depend on the core count). */
+    Rng rng;
+    rng_seed(&rng, 20);
+    const int shapes[][5] = {{300, 700, 517, 0, 0}, {200, 90, 300, 1, 1}, {1, 3000, 100, 0, 0}, {3, 2500, 129, 0, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        bool ta = shapes[s][3], tb = shapes[s][4];
+        float *A = random_matrix(&rng, ta ? K : M, ta ? M : K, ta ? M : K);
+        float *B = random_matrix(&rng, tb ? N : K, tb ? K : N, tb ? K : N);
+        float *one = xmalloc(sizeof(float) * M * N), *two = xmalloc(sizeof(float) * M * N);
+        omp_set_num_threads(1);
+        sgemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, false, one, N);
+        omp_set_num_threads(2);
+        sgemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, false, two, N);
+        ck_assert_msg(memcmp(one, two, sizeof(float) * M * N) == 0, "M=%d N=%d K=%d: 1 and 2 threads differ", M, N, K);
+        free(A), free(B), free(one), free(two);
+    }
 }
 END_TEST
 
@@ -330,6 +353,7 @@ Suite *matmul_suite(void) {
     tcase_add_test(tc, test_sgemm_few_rows_streaming_path);
     tcase_add_test(tc, test_sgemm_blocked_and_threaded);
     tcase_add_test(tc, test_sgemm_inside_parallel_region);
+    tcase_add_test(tc, test_sgemm_same_result_on_any_thread_count);
     tcase_add_test(tc, test_sgemm_propagates_nan_and_inf);
     tcase_add_test(tc, test_matmul_forward);
     tcase_add_test(tc, test_matmul_backward);

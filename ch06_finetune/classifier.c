@@ -1,0 +1,180 @@
+/* classifier.c: see classifier.h. */
+#include "classifier.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/loss.h"
+#include "../common/ops.h"
+#include "../common/rng.h"
+#include "../common/util.h"
+
+static Classifier *classifier_alloc(GPTModel *gpt, int n_classes, int trainable_blocks) {
+    if (n_classes < 2) fatal("a classifier needs at least 2 classes, not %d", n_classes);
+    const int C = gpt->config.emb_dim;
+    Classifier *c = xcalloc(1, sizeof *c);
+    c->gpt = gpt;
+    c->n_classes = n_classes;
+    const size_t n_head = (size_t)n_classes * C + n_classes;
+    c->head = xcalloc(n_head, sizeof(float));
+    c->head_grads = xcalloc(n_head, sizeof(float));
+    c->weight = c->head;
+    c->bias = c->head + (size_t)n_classes * C;
+    c->d_weight = c->head_grads;
+    c->d_bias = c->head_grads + (size_t)n_classes * C;
+    classifier_set_trainable_blocks(c, trainable_blocks);
+    return c;
+}
+
+Classifier *classifier_create(GPTModel *gpt, int n_classes, int trainable_blocks, uint64_t seed) {
+    Classifier *c = classifier_alloc(gpt, n_classes, trainable_blocks);
+    /* torch.nn.Linear(C, K): weight and bias uniform in +-1/sqrt(C) */
+    const int C = gpt->config.emb_dim;
+    const float bound = 1.0f / sqrtf((float)C);
+    Rng rng;
+    rng_seed(&rng, seed);
+    rng_fill_uniform(&rng, c->weight, (size_t)n_classes * C, -bound, bound);
+    rng_fill_uniform(&rng, c->bias, (size_t)n_classes, -bound, bound);
+    return c;
+}
+
+void classifier_set_trainable_blocks(Classifier *c, int trainable_blocks) {
+    const int L = c->gpt->config.n_layers;
+    if (trainable_blocks < 0 || trainable_blocks > L)
+        fatal("%d trainable blocks: the model has %d (give 0..%d)", trainable_blocks, L, L);
+    c->first_trainable = L - trainable_blocks;
+}
+
+void classifier_free(Classifier *c) {
+    if (!c) return;
+    gpt_free(c->gpt);
+    free(c->head);
+    free(c->head_grads);
+    free(c->logits);
+    free(c->d_hidden);
+    free(c);
+}
+
+/* The final norm's output at the last position of row b. */
+static const float *last_hidden(const Classifier *c, int b) {
+    const int C = c->gpt->config.emb_dim;
+    return c->gpt->final_norm + ((size_t)b * c->T + (c->T - 1)) * C;
+}
+
+const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
+    gpt_forward_hidden(c->gpt, ids, B, T);
+    c->B = B;
+    c->T = T;
+    const int C = c->gpt->config.emb_dim, K = c->n_classes;
+    if ((size_t)B * K > c->logits_capacity) {
+        c->logits_capacity = (size_t)B * K;
+        c->logits = xrealloc(c->logits, c->logits_capacity * sizeof(float));
+    }
+    /* model(input)[:, -1, :] with the new out_head */
+    for (int b = 0; b < B; b++) {
+        const float *h = last_hidden(c, b);
+        for (int k = 0; k < K; k++)
+            c->logits[b * K + k] = c->bias[k] + vec_dot(h, c->weight + (size_t)k * C, (size_t)C);
+    }
+    return c->logits;
+}
+
+void classifier_backward(Classifier *c, const float *d_logits) {
+    const int B = c->B, T = c->T, C = c->gpt->config.emb_dim, K = c->n_classes;
+    if (!c->gpt->acts || B == 0) fatal("classifier_backward: no forward pass to go back through");
+    const size_t n_hidden = (size_t)B * T * C;
+    if (n_hidden > c->d_hidden_capacity) {
+        free(c->d_hidden);
+        c->d_hidden = xmalloc(checked_mul(n_hidden, sizeof(float)));
+        c->d_hidden_capacity = n_hidden;
+    }
+    /* only the last position reaches the loss: the other rows pass back 0 */
+    memset(c->d_hidden, 0, n_hidden * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const float *h = last_hidden(c, b);
+        float *d_h = c->d_hidden + ((size_t)b * T + (T - 1)) * C;
+        for (int k = 0; k < K; k++) {
+            const float g = d_logits[b * K + k];
+            const float *w = c->weight + (size_t)k * C;
+            float *d_w = c->d_weight + (size_t)k * C;
+            /* logit = h . w + bias: d_w += g h, d_bias += g, d_h += g w */
+            for (int j = 0; j < C; j++) {
+                d_w[j] += g * h[j];
+                d_h[j] += g * w[j];
+            }
+            c->d_bias[k] += g;
+        }
+    }
+    gpt_backward_hidden(c->gpt, c->d_hidden, c->first_trainable);
+}
+
+void classifier_trainable(Classifier *c, Trainable *t) {
+    GPTModel *m = c->gpt;
+    if (!m->grads) gpt_zero_grad(m); /* the gradient buffer, zero once: frozen parts stay so */
+    size_t offset, count;
+    gpt_tail_range(m, c->first_trainable, &offset, &count);
+    trainable_add(t, "gpt", m->params + offset, m->grads + offset, count);
+    const size_t n_head = (size_t)c->n_classes * m->config.emb_dim + c->n_classes;
+    trainable_add(t, "head", c->head, c->head_grads, n_head);
+}
+
+float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, int B, int T, bool backward,
+                            int *n_correct) {
+    const int K = c->n_classes;
+    const float *logits = classifier_forward(c, ids, B, T);
+    if (n_correct) {
+        int correct = 0;
+        for (int b = 0; b < B; b++) correct += vec_argmax(logits + (size_t)b * K, K) == labels[b];
+        *n_correct = correct;
+    }
+    /* the softmax overwrites the logits: the backward pass needs only it */
+    float loss = cross_entropy_forward(NULL, c->logits, c->logits, labels, B, K);
+    if (backward) {
+        cross_entropy_backward(c->logits, c->logits, labels, B, K);
+        classifier_backward(c, c->logits);
+    }
+    return loss;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+void classifier_save(const Classifier *c, const char *path, int max_length) {
+    const int C = c->gpt->config.emb_dim, K = c->n_classes;
+    SafetensorsWriteTensor head[2] = {
+        {.name = "classifier.weight", .dtype = "F32", .ndim = 2, .shape = {K, C}, .data = c->weight},
+        {.name = "classifier.bias", .dtype = "F32", .ndim = 1, .shape = {K}, .data = c->bias},
+    };
+    char classes[16], length[16];
+    snprintf(classes, sizeof classes, "%d", K);
+    snprintf(length, sizeof length, "%d", max_length);
+    const char *keys[] = {"task", "classifier.num_classes", "classifier.max_length"};
+    const char *values[] = {"classification", classes, length};
+    CheckpointExtras extras = {.n_tensors = 2, .tensors = head, .n_meta = 3, .meta_keys = keys, .meta_values = values};
+    gpt_save_checkpoint(c->gpt, path, &extras);
+}
+
+static long meta_long(const SafetensorsFile *sf, const char *key, long max) {
+    const char *v = safetensors_metadata(sf, key);
+    long out;
+    if (!v || !parse_long(v, 1, max, &out)) fatal("%s: metadata '%s' is missing or bad", sf->path, key);
+    return out;
+}
+
+Classifier *classifier_load(const char *path, int *max_length) {
+    SafetensorsFile *sf;
+    GPTModel *gpt = gpt_load_checkpoint(path, &sf);
+    const char *task = safetensors_metadata(sf, "task");
+    if (!task || strcmp(task, "classification") != 0)
+        fatal("%s: not a classifier (no classification head): train one with `ch06 train-classifier`", path);
+    const int K = (int)meta_long(sf, "classifier.num_classes", 1 << 20);
+    const int C = gpt->config.emb_dim;
+    *max_length = (int)meta_long(sf, "classifier.max_length", gpt->config.context_length);
+    Classifier *c = classifier_alloc(gpt, K, 1 <= gpt->config.n_layers ? 1 : 0);
+    safetensors_read_f32(sf, safetensors_expect(sf, "classifier.weight", 2, (int64_t[]){K, C}), c->weight);
+    safetensors_read_f32(sf, safetensors_expect(sf, "classifier.bias", 1, (int64_t[]){K}), c->bias);
+    safetensors_close(sf);
+    return c;
+}

@@ -1,0 +1,75 @@
+/* classifier.h: 6.5 Adding a classification head, 6.6 Calculating the
+ * classification loss and accuracy, and the model of 6.7's finetuning.
+ *
+ * The book replaces the GPT's output head, a linear layer from the C
+ * channels to the 50257 token logits, by nn.Linear(C, 2) (with a bias), and
+ * reads only the last token's output: through causal attention, the last
+ * token is the only one that has seen the whole text.
+ *
+ *   token ids (B,T) -> GPT up to the final norm (gpt_forward_hidden)  (B,T,C)
+ *   -> the last position                                                (B,C)
+ *   -> head: h @ weight^T + bias                                        (B,K)
+ *
+ * The head is stored like the output head it replaces, weight (K,C) in
+ * nn.Linear's layout, and initialised like nn.Linear. Freezing: only the
+ * last trainable_blocks blocks (1 in the book), the final norm and the head
+ * train; the backward pass stops at the lowest trainable block, so frozen
+ * layers cost nothing there and their gradients are never computed. */
+#ifndef CH06_CLASSIFIER_H
+#define CH06_CLASSIFIER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../ch04_gpt/gpt.h"
+#include "trainable.h"
+
+typedef struct {
+    GPTModel *gpt;
+    int n_classes;        /* K */
+    int first_trainable;  /* the lowest trainable block (n_layers - trainable_blocks) */
+    float *head;          /* weight (K,C), then bias (K): one buffer */
+    float *weight, *bias;
+    float *head_grads;    /* the same layout */
+    float *d_weight, *d_bias;
+    /* the last forward's (B,T) and logits (B,K); the backward's scratch */
+    int B, T;
+    float *logits;
+    float *d_hidden;      /* (B,T,C) */
+    size_t logits_capacity, d_hidden_capacity;
+} Classifier;
+
+/* A classifier on gpt (taken over: classifier_free frees it) with a new
+ * head of n_classes drawn from a generator seeded with seed, training the
+ * last trainable_blocks blocks (0..n_layers; n_layers trains the whole
+ * model, embeddings included). */
+Classifier *classifier_create(GPTModel *gpt, int n_classes, int trainable_blocks, uint64_t seed);
+void classifier_free(Classifier *c);
+/* Which blocks train (as in classifier_create). */
+void classifier_set_trainable_blocks(Classifier *c, int trainable_blocks);
+
+/* The last position's logits (B,K) for ids (B,T); valid until the next call. */
+const float *classifier_forward(Classifier *c, const int *ids, int B, int T);
+/* The gradients of the last forward's loss, given d_logits (B,K); they
+ * accumulate into the head's gradients and the GPT's trainable ones. */
+void classifier_backward(Classifier *c, const float *d_logits);
+/* Add the trainable ranges to t: the GPT's tail (see gpt_tail_range) and
+ * the head. They are optimised in place. */
+void classifier_trainable(Classifier *c, Trainable *t);
+
+/* 6.6 calc_loss_batch: cross entropy of the last token's logits against
+ * labels (B). With backward, the gradients accumulate as above. When
+ * n_correct is not NULL it gets how many argmax predictions are right. */
+float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, int B, int T, bool backward,
+                            int *n_correct);
+
+/* 6.8's torch.save: the GPT through gpt_save_checkpoint, plus the head
+ * (classifier.weight, classifier.bias) and metadata task "classification",
+ * classifier.num_classes and classifier.max_length (the padded length the
+ * model was trained on, which classification must use again). */
+void classifier_save(const Classifier *c, const char *path, int max_length);
+/* Read such a checkpoint; a checkpoint without a head exits with a message
+ * that says so. *max_length gets the stored padded length. */
+Classifier *classifier_load(const char *path, int *max_length);
+
+#endif

@@ -1,0 +1,218 @@
+/* instruction_data.c: see instruction_data.h. */
+#include "instruction_data.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/utf8.h"
+#include "../ch05_pretrain/loss.h"
+
+static const char *entry_string(const cJSON *entry, const char *key, const char *path, int index) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, key);
+    if (!cJSON_IsString(v)) fatal("%s: entry %d has no string '%s'", path, index, key);
+    return v->valuestring;
+}
+
+InstructionSet instruction_data_read(const char *path) {
+    size_t len;
+    char *text = read_file(path, &len);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root) fatal("%s: not valid JSON", path);
+    if (!cJSON_IsArray(root)) fatal("%s: not a JSON list of entries", path);
+    InstructionSet s = {.n = cJSON_GetArraySize(root)};
+    s.items = xcalloc((size_t)(s.n > 0 ? s.n : 1), sizeof(InstructionEntry));
+    int i = 0;
+    for (const cJSON *e = root->child; e; e = e->next, i++) {
+        if (!cJSON_IsObject(e)) fatal("%s: entry %d is not an object", path, i);
+        s.items[i].instruction = xstrdup(entry_string(e, "instruction", path, i));
+        s.items[i].input = xstrdup(entry_string(e, "input", path, i));
+        s.items[i].output = xstrdup(entry_string(e, "output", path, i));
+    }
+    cJSON_Delete(root);
+    return s;
+}
+
+void instruction_set_free(InstructionSet *s) {
+    for (int i = 0; i < s->n; i++) {
+        free(s->items[i].instruction);
+        free(s->items[i].input);
+        free(s->items[i].output);
+    }
+    free(s->items);
+    *s = (InstructionSet){0};
+}
+
+static InstructionSet copy_range(const InstructionSet *all, int begin, int end) {
+    InstructionSet s = {.n = end - begin};
+    s.items = xcalloc((size_t)(s.n > 0 ? s.n : 1), sizeof(InstructionEntry));
+    for (int i = 0; i < s.n; i++) {
+        const InstructionEntry *e = &all->items[begin + i];
+        s.items[i] = (InstructionEntry){xstrdup(e->instruction), xstrdup(e->input), xstrdup(e->output)};
+    }
+    return s;
+}
+
+void instruction_data_split(const InstructionSet *all, InstructionSet *train, InstructionSet *test,
+                            InstructionSet *val) {
+    /* Python's int(len(data) * 0.85) and int(len(data) * 0.1) */
+    int train_n = (int)((double)all->n * 0.85), test_n = (int)((double)all->n * 0.1);
+    *train = copy_range(all, 0, train_n);
+    *test = copy_range(all, train_n, train_n + test_n);
+    *val = copy_range(all, train_n + test_n, all->n);
+}
+
+static char *concat(const char *const parts[], int n) {
+    size_t len = 0;
+    for (int i = 0; i < n; i++) len += strlen(parts[i]);
+    char *out = xmalloc(len + 1), *p = out;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(parts[i]);
+        memcpy(p, parts[i], k);
+        p += k;
+    }
+    *p = '\0';
+    return out;
+}
+
+char *format_input(const InstructionEntry *e) {
+    const char *parts[] = {"Below is an instruction that describes a task. "
+                           "Write a response that appropriately completes the request."
+                           "\n\n### Instruction:\n",
+                           e->instruction, e->input[0] ? "\n\n### Input:\n" : "", e->input};
+    return concat(parts, 4);
+}
+
+char *format_training_text(const InstructionEntry *e) {
+    char *prompt = format_input(e);
+    const char *parts[] = {prompt, "\n\n### Response:\n", e->output};
+    char *text = concat(parts, 3);
+    free(prompt);
+    return text;
+}
+
+void instruction_dataset_init(InstructionDataset *ds, const InstructionSet *s, Bpe *bpe) {
+    ds->n = s->n;
+    ds->encoded = xcalloc((size_t)(s->n > 0 ? s->n : 1), sizeof(IntVec));
+    for (int i = 0; i < s->n; i++) {
+        char *text = format_training_text(&s->items[i]);
+        bpe_encode(bpe, text, strlen(text), false, &ds->encoded[i]);
+        free(text);
+    }
+}
+
+void instruction_dataset_free(InstructionDataset *ds) {
+    for (int i = 0; i < ds->n; i++) intvec_free(&ds->encoded[i]);
+    free(ds->encoded);
+    *ds = (InstructionDataset){0};
+}
+
+int instruction_dataset_longest(const InstructionDataset *ds) {
+    int longest = 0;
+    for (int i = 0; i < ds->n; i++)
+        if ((int)ds->encoded[i].len > longest) longest = (int)ds->encoded[i].len;
+    return longest;
+}
+
+/* ---- 7.3 collate ------------------------------------------------------------- */
+
+int collate_length(const int *lengths, int n, int allowed_max_length) {
+    /* padded to max(len + 1); inputs are that minus the last token */
+    int longest = 0;
+    for (int i = 0; i < n; i++)
+        if (lengths[i] > longest) longest = lengths[i];
+    if (allowed_max_length > 0 && longest > allowed_max_length) longest = allowed_max_length;
+    return longest;
+}
+
+void collate_batch(const int *const *seqs, const int *lengths, int n, int T, int pad_id, int *inputs, int *targets) {
+    for (int b = 0; b < n; b++) {
+        const int *seq = seqs[b];
+        const int len = lengths[b];
+        int *in = inputs + (size_t)b * T, *tg = targets + (size_t)b * T;
+        /* padded[j] = seq[j] for j < len, then pad_id (the appended one and the padding) */
+        bool seen_pad = false;
+        for (int j = 0; j < T; j++) {
+            in[j] = j < len ? seq[j] : pad_id;
+            int next = j + 1 < len ? seq[j + 1] : pad_id;
+            /* targets == pad_id: the first stays (the end of the text), the rest are ignored */
+            if (next == pad_id) {
+                if (seen_pad) next = CROSS_ENTROPY_IGNORE_INDEX;
+                seen_pad = true;
+            }
+            tg[j] = next;
+        }
+    }
+}
+
+/* ---- the responses, as Python's json.dump(indent=4) ------------------------------- */
+
+/* A JSON string as json.dumps writes it with ensure_ascii: \" \\ \n \r \t
+ * \b \f, other control characters, DEL and every non-ASCII character as \uXXXX
+ * (lower-case hex; above U+FFFF as a surrogate pair). */
+static void append_json_string(ByteBuf *out, const char *s) {
+    size_t len;
+    char *valid = utf8_sanitize(s, strlen(s), &len);
+    bytebuf_append(out, "\"", 1);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)valid[i];
+        char buf[16];
+        if (c >= 0x80) {
+            uint32_t cp;
+            int n = utf8_decode((const unsigned char *)valid + i, len - i, &cp);
+            i += n > 0 ? (size_t)n : 1;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+            } else {
+                snprintf(buf, sizeof buf, "\\u%04x", cp);
+            }
+            bytebuf_append(out, buf, strlen(buf));
+            continue;
+        }
+        i++;
+        const char *esc = NULL;
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                snprintf(buf, sizeof buf, "\\u%04x", c);
+                esc = buf;
+            }
+        }
+        if (esc) bytebuf_append(out, esc, strlen(esc));
+        else bytebuf_append(out, &c, 1);
+    }
+    bytebuf_append(out, "\"", 1);
+    free(valid);
+}
+
+void instruction_data_write_responses(const char *path, const InstructionSet *s, char *const *responses) {
+    ByteBuf out = {0};
+    bytebuf_append(&out, "[", 1);
+    for (int i = 0; i < s->n; i++) {
+        const InstructionEntry *e = &s->items[i];
+        const char *keys[4] = {"instruction", "input", "output", "model_response"};
+        const char *values[4] = {e->instruction, e->input, e->output, responses[i]};
+        bytebuf_append(&out, i ? ",\n    {" : "\n    {", i ? 7 : 6);
+        for (int k = 0; k < 4; k++) {
+            bytebuf_append(&out, k ? ",\n        " : "\n        ", k ? 10 : 9);
+            append_json_string(&out, keys[k]);
+            bytebuf_append(&out, ": ", 2);
+            append_json_string(&out, values[k]);
+        }
+        bytebuf_append(&out, "\n    }", 6);
+    }
+    bytebuf_append(&out, s->n ? "\n]" : "]", s->n ? 2 : 1);
+    write_file_atomic(path, out.data, out.len);
+    bytebuf_free(&out);
+}

@@ -1,0 +1,550 @@
+/* ch06: Chapters 6 and 7 of the book, finetuning.
+ *
+ *   ch06 walkthrough          the data steps of both chapters on the real data
+ *   ch06 prepare-spam ...     6.2: the balanced SMS spam splits as CSV files
+ *   ch06 train-classifier ... 6.3-6.8: finetune a GPT to classify spam
+ *   ch06 classify ...         6.8: spam or not spam, with a finetuned classifier
+ *   ch06 train-instruct ...   7.2-7.7: finetune a GPT to follow instructions
+ *   ch06 instruct ...         7.7: a finetuned model's response to an instruction
+ *
+ * MODEL is a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging
+ * Face directory (config.json and model.safetensors), a checkpoint written by
+ * ch05 or ch06, or "random" for a randomly initialised model (for trying the
+ * programs out quickly). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ch02_text/bpe.h"
+#include "../ch02_text/utf8.h"
+#include "../ch04_gpt/config.h"
+#include "../ch04_gpt/gpt.h"
+#include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/loss.h"
+#include "../common/ops.h"
+#include "../common/util.h"
+#include "classifier.h"
+#include "example_loader.h"
+#include "finetune.h"
+#include "instruction_data.h"
+#include "spam_data.h"
+#include "train_classifier.h"
+#include "train_instruct.h"
+
+static long flag_long(const char *flag, const char *value, long min, long max) {
+    long v;
+    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
+    return v;
+}
+
+static float flag_float(const char *flag, const char *value, double min, double max) {
+    double v;
+    if (!parse_double(value, min, max, &v)) fatal("%s: '%s' is not a number in %g..%g", flag, value, min, max);
+    return (float)v;
+}
+
+static int bad_usage(const char *command) {
+    fprintf(stderr, "%s: try 'ch06 %s --help'\n", program_name(), command);
+    return 2;
+}
+
+static void no_arguments(const char *command, int argc, char **argv) {
+    if (optind < argc) fatal("%s: unexpected argument '%s'", command, argv[optind]);
+}
+
+/* ---- walkthrough ------------------------------------------------------------ */
+
+static void section(const char *title) { printf("\n== %s ==\n", title); }
+
+static void print_ids(const int *ids, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
+    putchar(']');
+}
+
+static void print_matrix(const char *name, const int *x, int rows, int cols) {
+    printf("%s: [", name);
+    for (int r = 0; r < rows; r++) {
+        if (r) printf(",\n%*s", (int)strlen(name) + 3, "");
+        print_ids(x + (size_t)r * cols, cols);
+    }
+    printf("]\n");
+}
+
+static void walkthrough_classification(Bpe *bpe, uint64_t seed) {
+    section("6.2 Preparing the dataset");
+    char *sms = data_file("sms_spam/SMSSpamCollection");
+    TextSet all = sms_read_collection(sms);
+    printf("%s: %d messages, read as pandas' read_csv(sep=\"\\t\") reads them\n", sms, all.n);
+    printf("(line 5082 opens a quote that closes two lines down: 3 lines, 1 message)\n");
+    printf("Label\nham     %d\nspam    %d\n", textset_count(&all, LABEL_HAM), textset_count(&all, LABEL_SPAM));
+    TextSet balanced = sms_balance(&all, seed);
+    printf("Balanced: ham %d, spam %d (ham drawn at random with seed %llu)\n", textset_count(&balanced, LABEL_HAM),
+           textset_count(&balanced, LABEL_SPAM), (unsigned long long)seed);
+    TextSet sets[3];
+    textset_split(&balanced, 0.7, 0.1, seed, &sets[0], &sets[1], &sets[2]);
+    printf("Split 70/10/20 after shuffling: train %d, validation %d, test %d\n", sets[0].n, sets[1].n, sets[2].n);
+    printf("Labels mapped ham -> 0, spam -> 1; `ch06 prepare-spam --out DIR` writes them as CSV files\n");
+
+    section("6.3 Creating data loaders");
+    const int pad_id = bpe_eot_id(bpe);
+    SpamDataset ds[3];
+    spam_dataset_init(&ds[0], &sets[0], bpe, 0, pad_id);
+    for (int i = 1; i < 3; i++) spam_dataset_init(&ds[i], &sets[i], bpe, ds[0].max_length, pad_id);
+    printf("Padding token: %d (<|endoftext|>)\n", pad_id);
+    printf("Longest training text: %d tokens (the book's split: 120); every text is padded to it\n", ds[0].max_length);
+    printf("Validation and test texts cut to it: %d and %d\n", ds[1].n_truncated, ds[2].n_truncated);
+    const char *names[3] = {"training", "validation", "test"};
+    for (int i = 0; i < 3; i++) {
+        ExampleLoader dl;
+        char err[128];
+        if (!example_loader_init(&dl, ds[i].n, 8, i == 0, i == 0, seed, err, sizeof err)) fatal("%s", err);
+        printf("%d %s batches%s\n", dl.n_batches, names[i], i == 0 ? " (shuffled, last partial batch dropped)" : "");
+        example_loader_free(&dl);
+    }
+    printf("Input batch dimensions: [8, %d]\nLabel batch dimensions: [8]\n", ds[0].max_length);
+
+    section("6.5 Adding a classification head");
+    GPTConfig small;
+    gpt_config_preset("gpt2-small", &small);
+    size_t total = gpt_param_count(&small);
+    GPTConfig less = small;
+    less.n_layers--;
+    const size_t block = total - gpt_param_count(&less), C = (size_t)small.emb_dim;
+    printf("GPT-2 small: %zu parameters; the output head (%d x %zu, tied to the embedding) gives way to a\n"
+           "linear layer %zu -> 2 with bias: %zu parameters, applied to the last token's output only\n",
+           total, small.vocab_size, C, C, 2 * C + 2);
+    printf("Trainable: the last block %zu + the final norm %zu + the head %zu = %zu\n", block, 2 * C, 2 * C + 2,
+           block + 4 * C + 2);
+    const float last_token[2] = {-3.5983f, 3.9902f}; /* the book's logits for "Do you have time" */
+    float probs[2];
+    softmax_rows(probs, last_token, 1, 2);
+    printf("The book's last-token logits [%.4f, %.4f]: softmax [%.4f, %.4f], class %d (spam)\n", last_token[0],
+           last_token[1], probs[0], probs[1], vec_argmax(last_token, 2));
+    printf("`ch06 train-classifier` finetunes it; `ch06 classify` uses the result\n");
+
+    for (int i = 0; i < 3; i++) {
+        spam_dataset_free(&ds[i]);
+        textset_free(&sets[i]);
+    }
+    textset_free(&balanced);
+    textset_free(&all);
+    free(sms);
+}
+
+static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
+    section("7.2 Preparing a dataset for supervised instruction finetuning");
+    char *path = data_file("instruction-data.json");
+    InstructionSet all = instruction_data_read(path);
+    printf("Number of entries: %d\n", all.n);
+    const int examples[2] = {50, 999};
+    for (int k = 0; k < 2; k++) {
+        if (examples[k] >= all.n) continue;
+        char *text = format_training_text(&all.items[examples[k]]);
+        printf("\nEntry %d as the model sees it:\n%s\n", examples[k], text);
+        free(text);
+    }
+    InstructionSet train, test, val;
+    instruction_data_split(&all, &train, &test, &val);
+    printf("\nTraining set length: %d\nValidation set length: %d\nTest set length: %d\n", train.n, val.n, test.n);
+
+    section("7.3 Organizing data into training batches");
+    const int a[] = {0, 1, 2, 3, 4}, b[] = {5, 6}, c[] = {7, 8, 9};
+    const int *seqs[3] = {a, b, c};
+    const int lengths[3] = {5, 2, 3};
+    const int pad_id = bpe_eot_id(bpe);
+    int T = collate_length(lengths, 3, 0), inputs[15], targets[15];
+    collate_batch(seqs, lengths, 3, T, pad_id, inputs, targets);
+    printf("A toy batch: [0, 1, 2, 3, 4], [5, 6], [7, 8, 9]\n");
+    print_matrix("inputs", inputs, 3, T);
+    print_matrix("targets", targets, 3, T);
+    printf("(one %d ends each text; the rest of the padding is %d in the targets, ignored by the loss)\n", pad_id,
+           CROSS_ENTROPY_IGNORE_INDEX);
+    const float logits[6] = {-1.0f, 1.0f, -0.5f, 1.5f, -0.5f, 1.5f};
+    float p[6];
+    printf("cross entropy of [[-1, 1], [-0.5, 1.5]] with targets [0, 1]: %.4f\n",
+           cross_entropy_forward(NULL, p, logits, (const int[]){0, 1}, 2, 2));
+    printf("with a third row [-0.5, 1.5], target 1: %.4f\n",
+           cross_entropy_forward(NULL, p, logits, (const int[]){0, 1, 1}, 3, 2));
+    printf("with that row's target %d: %.4f (the row takes no part)\n", CROSS_ENTROPY_IGNORE_INDEX,
+           cross_entropy_forward(NULL, p, logits, (const int[]){0, 1, CROSS_ENTROPY_IGNORE_INDEX}, 3, 2));
+
+    section("7.4 Creating data loaders for an instruction dataset");
+    InstructionDataset ds;
+    instruction_dataset_init(&ds, &train, bpe);
+    ExampleLoader dl;
+    char err[128];
+    if (!example_loader_init(&dl, ds.n, 8, true, true, seed, err, sizeof err)) fatal("%s", err);
+    printf("Train loader: %d batches of 8 (shuffled, last partial batch dropped); the first ones:\n", dl.n_batches);
+    const int *idx;
+    int longest = 0;
+    for (int i = 0, n; (n = example_loader_next(&dl, &idx)) > 0; i++) {
+        int lens[8];
+        for (int j = 0; j < n; j++) lens[j] = (int)ds.encoded[idx[j]].len;
+        int t = collate_length(lens, n, 1024);
+        if (t > longest) longest = t;
+        if (i < 5) printf("  inputs [%d, %d], targets [%d, %d]\n", n, t, n, t);
+    }
+    printf("The longest batch: %d tokens (each batch is only as long as its longest text)\n", longest);
+    printf("\n`ch06 train-instruct` finetunes a model on them; `ch06 instruct` asks it something.\n");
+    example_loader_free(&dl);
+    instruction_dataset_free(&ds);
+    instruction_set_free(&train);
+    instruction_set_free(&test);
+    instruction_set_free(&val);
+    instruction_set_free(&all);
+    free(path);
+}
+
+static int cmd_walkthrough(int argc, char **argv) {
+    static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
+    long seed = 123;
+    for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
+        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        else if (c == 'h') {
+            printf("usage: ch06 walkthrough [--seed N]\n"
+                   "The data steps of the book's chapters 6 and 7 on the real data: the SMS spam counts and\n"
+                   "splits, padding and batches, the classification head's size, the instruction data set,\n"
+                   "its prompt format, the collate function and the loss that ignores padding.\n");
+            return 0;
+        } else return bad_usage("walkthrough");
+    }
+    no_arguments("walkthrough", argc, argv);
+    Bpe *bpe = bpe_load_gpt2();
+    walkthrough_classification(bpe, (uint64_t)seed);
+    walkthrough_instructions(bpe, (uint64_t)seed);
+    bpe_free(bpe);
+    return 0;
+}
+
+/* ---- prepare-spam ------------------------------------------------------------ */
+
+static int cmd_prepare_spam(int argc, char **argv) {
+    static const struct option options[] = {{"out", required_argument, NULL, 'o'},
+                                            {"sms", required_argument, NULL, 'i'},
+                                            {"seed", required_argument, NULL, 's'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    const char *out = NULL, *sms_path = NULL;
+    long seed = 123;
+    for (int c; (c = getopt_long(argc, argv, "o:i:s:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'i': sms_path = optarg; break;
+        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 'h':
+            printf("usage: ch06 prepare-spam --out DIR [--sms FILE] [--seed N]\n"
+                   "6.2: reads the SMS Spam Collection (default: DATA_DIR/sms_spam/SMSSpamCollection), keeps\n"
+                   "all spam and as many ham messages drawn at random, shuffles, splits 70/10/20 and writes\n"
+                   "DIR/train.csv, DIR/validation.csv and DIR/test.csv (header Label,Text; ham 0, spam 1).\n"
+                   "  --seed N    seed of the draw and the shuffle (123)\n");
+            return 0;
+        default: return bad_usage("prepare-spam");
+        }
+    }
+    no_arguments("prepare-spam", argc, argv);
+    if (!out) fatal("prepare-spam: --out is required");
+    char *path = sms_path ? xstrdup(sms_path) : data_file("sms_spam/SMSSpamCollection");
+    TextSet all = sms_read_collection(path);
+    printf("%s: ham %d, spam %d\n", path, textset_count(&all, LABEL_HAM), textset_count(&all, LABEL_SPAM));
+    TextSet balanced = sms_balance(&all, (uint64_t)seed);
+    TextSet sets[3];
+    textset_split(&balanced, 0.7, 0.1, (uint64_t)seed, &sets[0], &sets[1], &sets[2]);
+    make_dirs(out);
+    const char *names[3] = {"train.csv", "validation.csv", "test.csv"};
+    for (int i = 0; i < 3; i++) {
+        char *p = path_join(out, names[i]);
+        textset_write_csv(&sets[i], p);
+        printf("%s: %d texts (ham %d, spam %d)\n", p, sets[i].n, textset_count(&sets[i], LABEL_HAM),
+               textset_count(&sets[i], LABEL_SPAM));
+        free(p);
+        textset_free(&sets[i]);
+    }
+    textset_free(&balanced);
+    textset_free(&all);
+    free(path);
+    return 0;
+}
+
+/* ---- shared flags of the training commands ---------------------------------------- */
+
+enum {
+    OPT_EMB = 256, OPT_LAYERS, OPT_HEADS, OPT_CONTEXT, OPT_DROPOUT, OPT_WD, OPT_BATCH, OPT_EVAL_FREQ, OPT_EVAL_ITER,
+    OPT_MAX_LENGTH, OPT_TRAINABLE, OPT_DATA_DIR, OPT_ALLOWED, OPT_MAX_NEW, OPT_NO_SAMPLES, OPT_NO_RESPONSES,
+    OPT_INSTRUCTION, OPT_INPUT,
+};
+
+#define MODEL_FLAGS_HELP                                                                                    \
+    "  --model MODEL        the model to start from; \"random\" for a random one of this size:\n"           \
+    "  --emb-dim N, --n-layers N, --n-heads N, --context N   (defaults: GPT-2 small's 768, 12, 12, 1024)\n"   \
+    "  --dropout X          dropout while training (0, as the book)\n"
+
+/* The flags every training command has; false when c is not one of them. */
+static bool model_flag(int c, ModelChoice *mc) {
+    switch (c) {
+    case 'm': mc->path = optarg; return true;
+    case OPT_EMB: mc->emb_dim = (int)flag_long("--emb-dim", optarg, 1, 1 << 16); return true;
+    case OPT_LAYERS: mc->n_layers = (int)flag_long("--n-layers", optarg, 1, 1024); return true;
+    case OPT_HEADS: mc->n_heads = (int)flag_long("--n-heads", optarg, 1, 1024); return true;
+    case OPT_CONTEXT: mc->context = (int)flag_long("--context", optarg, 1, 1 << 20); return true;
+    case OPT_DROPOUT: mc->dropout = flag_float("--dropout", optarg, 0, 0.99); return true;
+    default: return false;
+    }
+}
+
+#define MODEL_OPTIONS                                                                                                \
+    {"model", required_argument, NULL, 'm'}, {"emb-dim", required_argument, NULL, OPT_EMB},                         \
+        {"n-layers", required_argument, NULL, OPT_LAYERS}, {"n-heads", required_argument, NULL, OPT_HEADS},         \
+        {"context", required_argument, NULL, OPT_CONTEXT}, {"dropout", required_argument, NULL, OPT_DROPOUT},       \
+        {"epochs", required_argument, NULL, 'e'}, {"lr", required_argument, NULL, 'l'},                             \
+        {"weight-decay", required_argument, NULL, OPT_WD}, {"batch-size", required_argument, NULL, OPT_BATCH},      \
+        {"seed", required_argument, NULL, 's'}, {"eval-freq", required_argument, NULL, OPT_EVAL_FREQ},              \
+        {"eval-iter", required_argument, NULL, OPT_EVAL_ITER}, {"out", required_argument, NULL, 'o'},               \
+        {"help", no_argument, NULL, 'h'}
+
+/* ---- train-classifier ------------------------------------------------------------------ */
+
+static void usage_train_classifier(FILE *out) {
+    fprintf(out,
+            "usage: ch06 train-classifier [options]\n"
+            "Finetunes a GPT to classify SMS messages as spam or not, as the book's chapter 6 does (defaults:\n"
+            "the book's run on GPT-2 small from DATA_DIR/gpt2/124M, which `make gpt2-124M` downloads).\n"
+            "Writes OUT/log.csv, OUT/accuracy.csv, their plots OUT/loss.png and OUT/accuracy.png, and the\n"
+            "finetuned model OUT/checkpoint.safetensors for `ch06 classify`.\n" MODEL_FLAGS_HELP
+            "  --data-dir DIR       train.csv, validation.csv, test.csv from `ch06 prepare-spam` (default: made\n"
+            "                       from DATA_DIR/sms_spam/SMSSpamCollection and written to OUT)\n"
+            "  --epochs N           (5)\n"
+            "  --lr X               AdamW learning rate (5e-5)\n"
+            "  --weight-decay X     AdamW weight decay (0.1)\n"
+            "  --batch-size N       (8)\n"
+            "  --max-length N       pad and cut every text to N tokens (default: the longest training text)\n"
+            "  --trainable-blocks N train the last N transformer blocks (1); all of them trains the whole model\n"
+            "  --seed N             seed of the split, the new head, shuffling and dropout (123)\n"
+            "  --eval-freq N        evaluate the losses every N steps (50)\n"
+            "  --eval-iter N        batches per evaluation and per epoch's accuracy (5)\n"
+            "  --out DIR            run directory (runs/classifier)\n");
+}
+
+static int cmd_train_classifier(int argc, char **argv) {
+    static const struct option options[] = {MODEL_OPTIONS,
+                                            {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+                                            {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+                                            {"trainable-blocks", required_argument, NULL, OPT_TRAINABLE},
+                                            {0}};
+    ClassifierTrainOptions o = classifier_train_default_options();
+    long trainable = -1;
+    for (int c; (c = getopt_long(argc, argv, "m:e:l:s:o:h", options, NULL)) != -1;) {
+        if (model_flag(c, &o.model)) continue;
+        switch (c) {
+        case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
+        case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
+        case OPT_WD: o.weight_decay = flag_float("--weight-decay", optarg, 0, 10); break;
+        case OPT_BATCH: o.batch_size = (int)flag_long("--batch-size", optarg, 1, 65536); break;
+        case 's': o.seed = (uint64_t)flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case OPT_EVAL_FREQ: o.eval_freq = (int)flag_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case OPT_EVAL_ITER: o.eval_iter = (int)flag_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case 'o': o.out_dir = optarg; break;
+        case OPT_DATA_DIR: o.data_dir = optarg; break;
+        case OPT_MAX_LENGTH: o.max_length = (int)flag_long("--max-length", optarg, 1, 1 << 20); break;
+        case OPT_TRAINABLE: trainable = flag_long("--trainable-blocks", optarg, 0, 1024); break;
+        case 'h': usage_train_classifier(stdout); return 0;
+        default: return bad_usage("train-classifier");
+        }
+    }
+    no_arguments("train-classifier", argc, argv);
+    if (trainable >= 0) o.trainable_blocks = (int)trainable;
+    o.model.seed = o.seed;
+    train_classifier(&o);
+    return 0;
+}
+
+/* ---- classify ---------------------------------------------------------------------------- */
+
+static int cmd_classify(int argc, char **argv) {
+    static const struct option options[] = {{"model", required_argument, NULL, 'm'},
+                                            {"text", required_argument, NULL, 't'},
+                                            {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    const char *model_path = NULL, *text = NULL;
+    long max_length = 0;
+    for (int c; (c = getopt_long(argc, argv, "m:t:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 't': text = optarg; break;
+        case OPT_MAX_LENGTH: max_length = flag_long("--max-length", optarg, 1, 1 << 20); break;
+        case 'h':
+            printf("usage: ch06 classify --model CHECKPOINT --text TEXT [--max-length N]\n"
+                   "6.8 classify_review: prints \"spam\" or \"not spam\" for TEXT, using a checkpoint written by\n"
+                   "`ch06 train-classifier`. The text is cut and padded to the length the model was trained\n"
+                   "on (stored in the checkpoint), or to N tokens.\n");
+            return 0;
+        default: return bad_usage("classify");
+        }
+    }
+    no_arguments("classify", argc, argv);
+    if (!model_path || !text) fatal("classify: --model and --text are required");
+    int trained_length;
+    Classifier *c = classifier_load(model_path, &trained_length);
+    if (max_length == 0) max_length = trained_length;
+    const int context = c->gpt->config.context_length;
+    if (max_length > context) fatal("--max-length %ld is longer than the model's context of %d", max_length, context);
+    Bpe *bpe = bpe_load_gpt2();
+    IntVec ids = {0};
+    bpe_encode(bpe, text, strlen(text), false, &ids);
+    /* input_ids[:min(max_length, context)] + padding to max_length */
+    int *input = xmalloc((size_t)max_length * sizeof(int));
+    for (int i = 0; i < max_length; i++) input[i] = i < (int)ids.len ? ids.data[i] : bpe_eot_id(bpe);
+    const float *logits = classifier_forward(c, input, 1, (int)max_length);
+    printf("%s\n", vec_argmax(logits, c->n_classes) == LABEL_SPAM ? "spam" : "not spam");
+    free(input);
+    intvec_free(&ids);
+    bpe_free(bpe);
+    classifier_free(c);
+    return 0;
+}
+
+/* ---- train-instruct ------------------------------------------------------------------------ */
+
+static void usage_train_instruct(FILE *out) {
+    fprintf(out,
+            "usage: ch06 train-instruct [options]\n"
+            "Finetunes a GPT to follow instructions, as the book's chapter 7 does (defaults: the book's run\n"
+            "on GPT-2 medium from DATA_DIR/gpt2/355M, which `make gpt2-355M` downloads), then writes its\n"
+            "responses to the test set. Writes OUT/log.csv, OUT/loss.png, OUT/checkpoint.safetensors and\n"
+            "OUT/instruction-data-with-response.json.\n" MODEL_FLAGS_HELP
+            "  --data FILE          the instruction data (default: DATA_DIR/instruction-data.json); the first\n"
+            "                       85%% train, the next 10%% test, the rest validate\n"
+            "  --epochs N           (2)\n"
+            "  --lr X               AdamW learning rate (5e-5)\n"
+            "  --weight-decay X     AdamW weight decay (0.1)\n"
+            "  --batch-size N       (8)\n"
+            "  --allowed-max-length N   cut batches to N tokens (1024, or the model's context if shorter)\n"
+            "  --max-new-tokens N   the longest response generated for the test set (256)\n"
+            "  --seed N             seed of shuffling and dropout (123)\n"
+            "  --eval-freq N        evaluate the losses every N steps (5)\n"
+            "  --eval-iter N        batches per evaluation (5)\n"
+            "  --out DIR            run directory (runs/instruct)\n"
+            "  --no-samples         don't print a sample response after each epoch\n"
+            "  --no-responses       don't generate the test set's responses\n");
+}
+
+static int cmd_train_instruct(int argc, char **argv) {
+    static const struct option options[] = {MODEL_OPTIONS,
+                                            {"data", required_argument, NULL, 'd'},
+                                            {"allowed-max-length", required_argument, NULL, OPT_ALLOWED},
+                                            {"max-new-tokens", required_argument, NULL, OPT_MAX_NEW},
+                                            {"no-samples", no_argument, NULL, OPT_NO_SAMPLES},
+                                            {"no-responses", no_argument, NULL, OPT_NO_RESPONSES},
+                                            {0}};
+    InstructTrainOptions o = instruct_train_default_options();
+    for (int c; (c = getopt_long(argc, argv, "m:d:e:l:s:o:h", options, NULL)) != -1;) {
+        if (model_flag(c, &o.model)) continue;
+        switch (c) {
+        case 'd': o.data_path = optarg; break;
+        case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
+        case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
+        case OPT_WD: o.weight_decay = flag_float("--weight-decay", optarg, 0, 10); break;
+        case OPT_BATCH: o.batch_size = (int)flag_long("--batch-size", optarg, 1, 65536); break;
+        case 's': o.seed = (uint64_t)flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case OPT_EVAL_FREQ: o.eval_freq = (int)flag_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case OPT_EVAL_ITER: o.eval_iter = (int)flag_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case 'o': o.out_dir = optarg; break;
+        case OPT_ALLOWED: o.allowed_max_length = (int)flag_long("--allowed-max-length", optarg, 1, 1 << 20); break;
+        case OPT_MAX_NEW: o.max_new_tokens = (int)flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case OPT_NO_SAMPLES: o.no_samples = true; break;
+        case OPT_NO_RESPONSES: o.no_responses = true; break;
+        case 'h': usage_train_instruct(stdout); return 0;
+        default: return bad_usage("train-instruct");
+        }
+    }
+    no_arguments("train-instruct", argc, argv);
+    o.model.seed = o.seed;
+    train_instruct(&o);
+    return 0;
+}
+
+/* ---- instruct ------------------------------------------------------------------------------- */
+
+static int cmd_instruct(int argc, char **argv) {
+    static const struct option options[] = {{"model", required_argument, NULL, 'm'},
+                                            {"instruction", required_argument, NULL, OPT_INSTRUCTION},
+                                            {"input", required_argument, NULL, OPT_INPUT},
+                                            {"max-new-tokens", required_argument, NULL, OPT_MAX_NEW},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    const char *model_path = NULL, *instruction = NULL, *input = "";
+    long max_new = 256;
+    for (int c; (c = getopt_long(argc, argv, "m:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case OPT_INSTRUCTION: instruction = optarg; break;
+        case OPT_INPUT: input = optarg; break;
+        case OPT_MAX_NEW: max_new = flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case 'h':
+            printf("usage: ch06 instruct --model MODEL --instruction TEXT [--input TEXT] [--max-new-tokens N]\n"
+                   "7.7: the model's response to an instruction (and its input), as the book extracts it:\n"
+                   "greedy decoding after the Alpaca-style prompt, stopping at <|endoftext|> or after N tokens\n"
+                   "(256). Prints the response only.\n");
+            return 0;
+        default: return bad_usage("instruct");
+        }
+    }
+    no_arguments("instruct", argc, argv);
+    if (!model_path || !instruction) fatal("instruct: --model and --instruction are required");
+    GPTModel *m = gpt_load_any(model_path);
+    Bpe *bpe = bpe_load_gpt2();
+    if (m->config.vocab_size != bpe_vocab_size(bpe))
+        fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size, bpe_vocab_size(bpe));
+    InstructionEntry e = {utf8_sanitize(instruction, strlen(instruction), NULL), utf8_sanitize(input, strlen(input), NULL),
+                          xstrdup("")};
+    char *response = instruct_response(m, bpe, &e, (int)max_new);
+    printf("%s\n", response);
+    free(response);
+    free(e.instruction);
+    free(e.input);
+    free(e.output);
+    bpe_free(bpe);
+    gpt_free(m);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"walkthrough", cmd_walkthrough, "the data steps of chapters 6 and 7 on the real data"},
+    {"prepare-spam", cmd_prepare_spam, "6.2: the balanced SMS spam splits as CSV files"},
+    {"train-classifier", cmd_train_classifier, "6.3-6.8: finetune a GPT to classify spam"},
+    {"classify", cmd_classify, "6.8: spam or not spam, with a finetuned classifier"},
+    {"train-instruct", cmd_train_instruct, "7.2-7.7: finetune a GPT to follow instructions"},
+    {"instruct", cmd_instruct, "7.7: a finetuned model's response to an instruction"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: ch06 COMMAND [options]   (ch06 COMMAND --help for its options)\n"
+                 "Chapters 6 and 7 of Build a Large Language Model (From Scratch): finetuning for\n"
+                 "classification and to follow instructions.\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nMODEL: a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging Face directory\n"
+                 "(config.json + model.safetensors), a checkpoint written by ch05 or ch06, or \"random\".\n");
+}
+
+int main(int argc, char **argv) {
+    set_program_name(argv[0]);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fatal("unknown command '%s' (try --help)", argv[1]);
+}

@@ -1,0 +1,42 @@
+/* train_classifier.h: 6.7 Finetuning the model on supervised data and 6.8
+ * Using the LLM as a spam classifier: the book's train_classifier_simple
+ * with its evaluation, CSV logs and figures, the checkpoint, and the final
+ * accuracies. */
+#ifndef CH06_TRAIN_CLASSIFIER_H
+#define CH06_TRAIN_CLASSIFIER_H
+
+#include <stdint.h>
+
+#include "finetune.h"
+
+typedef struct {
+    ModelChoice model;       /* path NULL: GPT-2 small (DATA_DIR/gpt2/124M), as the book */
+    const char *data_dir;    /* train.csv, validation.csv, test.csv; NULL: prepared from
+                                DATA_DIR/sms_spam/SMSSpamCollection (and written to out_dir) */
+    int epochs;              /* 5 */
+    int batch_size;          /* 8 */
+    int max_length;          /* 0: the longest training text (the book's 120) */
+    int trainable_blocks;    /* 1: the last block (with the final norm and the head) */
+    float lr;                /* 5e-5 */
+    float weight_decay;      /* 0.1 */
+    int eval_freq, eval_iter; /* 50, 5 */
+    uint64_t seed;           /* 123: the split, the head, the shuffling */
+    const char *out_dir;     /* runs/classifier */
+} ClassifierTrainOptions;
+
+ClassifierTrainOptions classifier_train_default_options(void);
+
+typedef struct {
+    float first_train_loss, last_train_loss; /* of the first and last evaluation */
+    float train_accuracy, val_accuracy, test_accuracy; /* over the whole sets, after training */
+} ClassifierRunResult;
+
+/* Finetune and print the book's lines on stdout ("Ep 1 (Step 000000): Train
+ * loss ..., Val loss ...", the accuracies after each epoch over eval_iter
+ * batches, and finally over the whole sets). Writes OUT/log.csv (step,
+ * epoch, examples_seen, train_loss, val_loss, lr), OUT/accuracy.csv, their
+ * figures OUT/loss.png and OUT/accuracy.png when gnuplot is installed, and
+ * OUT/checkpoint.safetensors (classifier_save). */
+ClassifierRunResult train_classifier(const ClassifierTrainOptions *o);
+
+#endif

@@ -1,0 +1,40 @@
+/* train_instruct.h: 7.5-7.8, instruction finetuning: the book's chapter 5
+ * training loop (train_model_simple) on the collated instruction batches,
+ * a sample after each epoch, the checkpoint, and the model's responses to
+ * the test set (instruction-data-with-response.json). */
+#ifndef CH06_TRAIN_INSTRUCT_H
+#define CH06_TRAIN_INSTRUCT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "finetune.h"
+
+typedef struct {
+    ModelChoice model;        /* path NULL: GPT-2 medium (DATA_DIR/gpt2/355M), as the book */
+    const char *data_path;    /* NULL: DATA_DIR/instruction-data.json */
+    int epochs;               /* 2 */
+    int batch_size;           /* 8 */
+    int allowed_max_length;   /* 1024: batches are cut to this many tokens */
+    float lr;                 /* 5e-5 */
+    float weight_decay;       /* 0.1 */
+    int eval_freq, eval_iter; /* 5, 5 */
+    int max_new_tokens;       /* 256: the longest response generated for the test set */
+    uint64_t seed;            /* 123 */
+    const char *out_dir;      /* runs/instruct */
+    bool no_samples;          /* no sample after each epoch */
+    bool no_responses;        /* skip the test set's responses */
+} InstructTrainOptions;
+
+InstructTrainOptions instruct_train_default_options(void);
+
+typedef struct {
+    float first_train_loss, last_train_loss, last_val_loss; /* of the first and last evaluation */
+} InstructRunResult;
+
+/* Finetune and print the book's lines on stdout; writes OUT/log.csv (the
+ * columns of ch05's), OUT/loss.png, OUT/checkpoint.safetensors and
+ * OUT/instruction-data-with-response.json. */
+InstructRunResult train_instruct(const InstructTrainOptions *o);
+
+#endif

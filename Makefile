@@ -139,7 +139,7 @@ bench: deps data all $(BUILD)/bench
 # ---- system packages ------------------------------------------------------------
 # Debian package names; installed with apt-get when run as root, otherwise
 # the exact command is printed.
-APT_PACKAGES := gcc make pkg-config check libcjson-dev curl gnuplot-nox
+APT_PACKAGES := gcc make pkg-config check libcjson-dev curl unzip gnuplot-nox
 deps:
 	@if ! command -v dpkg >/dev/null; then echo "not a Debian system: make sure these are installed: $(APT_PACKAGES)" >&2; exit 0; fi; \
 	missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -156,7 +156,13 @@ deps:
 # to a temporary name first so an interrupted download leaves nothing behind.
 VERDICT_URL := https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch02/01_main-chapter-code/the-verdict.txt
 GPT2_URL := https://openaipublic.blob.core.windows.net/gpt-2/models/124M
-DATA_FILES := $(DATA_DIR)/the-verdict.txt $(DATA_DIR)/gpt2/encoder.json $(DATA_DIR)/gpt2/vocab.bpe
+# chapter 6: the SMS Spam Collection (a zip at UCI; the book's mirror as a
+# fallback) and the book's instruction data set
+SMS_URL := https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip
+SMS_BACKUP_URL := https://f001.backblazeb2.com/file/LLMs-from-scratch/sms%2Bspam%2Bcollection.zip
+INSTRUCTIONS_URL := https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07/01_main-chapter-code/instruction-data.json
+DATA_FILES := $(DATA_DIR)/the-verdict.txt $(DATA_DIR)/gpt2/encoder.json $(DATA_DIR)/gpt2/vocab.bpe \
+              $(DATA_DIR)/sms_spam/SMSSpamCollection $(DATA_DIR)/instruction-data.json
 download = mkdir -p $(dir $(2)) && curl -fL --retry 3 -o $(2).part '$(1)' && mv $(2).part $(2)
 
 data: $(DATA_FILES)
@@ -166,6 +172,13 @@ $(DATA_DIR)/gpt2/encoder.json:
 	$(call download,$(GPT2_URL)/encoder.json,$@)
 $(DATA_DIR)/gpt2/vocab.bpe:
 	$(call download,$(GPT2_URL)/vocab.bpe,$@)
+$(DATA_DIR)/instruction-data.json:
+	$(call download,$(INSTRUCTIONS_URL),$@)
+$(DATA_DIR)/sms_spam/SMSSpamCollection:
+	mkdir -p $(dir $@)
+	(curl -fL --retry 3 -o $@.zip '$(SMS_URL)' || curl -fL --retry 3 -o $@.zip '$(SMS_BACKUP_URL)') && \
+	unzip -p $@.zip SMSSpamCollection > $@.part && [ -s $@.part ] && mv $@.part $@ && rm -f $@.zip || \
+	{ rm -f $@.zip $@.part; echo "could not download the SMS Spam Collection" >&2; exit 1; }
 
 # OpenAI's GPT-2 release, as the book's gpt_download.py fetches it: seven
 # files per size from OpenAI's bucket, or the book's backup mirror when that

@@ -121,6 +121,7 @@ bool csv_parse(const char *text, size_t len, char delimiter, int n_cols, CsvTabl
         end_field(&p);
         ok = end_row(&p);
     }
+    for (int i = 0; i < p.row_fields && i < n_cols; i++) free(p.row[i]); /* a row left open by an error */
     bytebuf_free(&p.field);
     free(p.row);
     if (!ok) csv_free(out);

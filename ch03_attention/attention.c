@@ -251,8 +251,10 @@ void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, con
                                  const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads) {
     if (d_out % n_heads != 0) fatal("d_out %d is not divisible by n_heads %d", d_out, n_heads);
     matmul_forward(cache->qkv, x, p->qkv_weight, p->qkv_bias, B * T, d_in, 3 * d_out);
+    linear_hook_forward(p->qkv_hook, cache->qkv, x, B * T);
     attention_forward(cache->context, cache->att, cache->att_dropout, cache->qkv, B, T, d_out, n_heads);
     matmul_forward(out, cache->context, p->out_proj_weight, p->out_proj_bias, B * T, d_out, d_out);
+    linear_hook_forward(p->out_proj_hook, out, cache->context, B * T);
 }
 
 void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *grads,
@@ -265,7 +267,9 @@ void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *gra
     memset(scratch->d_context, 0, (size_t)N * d_out * sizeof(float));
     matmul_backward(scratch->d_context, grads->out_proj_weight, grads->out_proj_bias, d_output, cache->context,
                     p->out_proj_weight, N, d_out, d_out);
+    linear_hook_backward(p->out_proj_hook, scratch->d_context, d_output, cache->context, N);
     attention_backward(scratch->d_qkv, scratch->d_att, scratch->d_context, cache->qkv, cache->att, cache->att_dropout,
                        B, T, d_out, n_heads);
     matmul_backward(d_x, grads->qkv_weight, grads->qkv_bias, scratch->d_qkv, x, p->qkv_weight, N, d_in, 3 * d_out);
+    linear_hook_backward(p->qkv_hook, d_x, scratch->d_qkv, x, N);
 }

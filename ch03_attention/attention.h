@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "../common/linear_hook.h"
 #include "../common/rng.h"
 
 /* ---- 3.3 and 3.4: one sequence ---------------------------------------- */
@@ -83,6 +84,8 @@ typedef struct {
     const float *qkv_bias;        /* (3*d_out) or NULL */
     const float *out_proj_weight; /* (d_out, d_out) */
     const float *out_proj_bias;   /* (d_out) */
+    /* side paths on the two projections (LoRA), NULL when none */
+    const LinearHook *qkv_hook, *out_proj_hook;
 } MultiHeadAttentionParams;
 
 /* Buffers the forward pass fills and the backward pass reads. */
@@ -97,7 +100,8 @@ typedef struct {
 void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, const float *x,
                                  const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads);
 
-/* Gradients of the parameters, the same shapes; accumulated (+=). */
+/* Gradients of the parameters, the same shapes; accumulated (+=). A NULL
+ * pointer skips that gradient: the parameter is frozen. */
 typedef struct {
     float *qkv_weight, *qkv_bias; /* qkv_bias NULL when the module has none */
     float *out_proj_weight, *out_proj_bias;

@@ -164,7 +164,7 @@ static void walkthrough_multihead(float *x, Rng *rng) {
     rng_fill_uniform(rng, qkv_weight, 18, -1 / sqrtf(3), 1 / sqrtf(3));
     rng_fill_uniform(rng, out_w, 4, -1 / sqrtf(2), 1 / sqrtf(2));
     rng_fill_uniform(rng, out_b, 2, -1 / sqrtf(2), 1 / sqrtf(2));
-    MultiHeadAttentionParams params = {qkv_weight, NULL, out_w, out_b};
+    MultiHeadAttentionParams params = {qkv_weight, NULL, out_w, out_b, NULL, NULL};
     float qkv[2 * 6 * 6], att[2 * 2 * 6 * 6], context[2 * 6 * 2], mha_out[2 * 6 * 2];
     MultiHeadAttentionCache cache = {qkv, att, context, NULL}; /* NULL: no dropout */
     multihead_attention_forward(mha_out, &cache, batch, &params, B, T, d_in, d_out, n_heads);
@@ -251,7 +251,7 @@ static int cmd_mha(int argc, char **argv) {
     rng_fill_normal(&rng, x, tokens * d_in, 0, 1);
     rng_fill_uniform(&rng, qkv_weight, (size_t)d_in * 3 * d_out, -1 / sqrtf(d_in), 1 / sqrtf(d_in));
     rng_fill_uniform(&rng, out_w, (size_t)d_out * d_out, -1 / sqrtf(d_out), 1 / sqrtf(d_out));
-    MultiHeadAttentionParams params = {qkv_weight, qkv_bias_v, out_w, out_b};
+    MultiHeadAttentionParams params = {qkv_weight, qkv_bias_v, out_w, out_b, NULL, NULL};
     MultiHeadAttentionCache cache = {xmalloc(checked_mul(tokens, 3 * d_out * sizeof(float))),
                                      xmalloc(checked_mul(checked_mul(B * n_heads, T), T * sizeof(float))),
                                      xmalloc(checked_mul(tokens, d_out * sizeof(float))), NULL};

@@ -9,8 +9,10 @@
 void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const float *in, const FeedForwardParams *p,
                          int N, int C) {
     matmul_forward(hidden, in, p->fc1_weight, p->fc1_bias, N, C, 4 * C);
+    linear_hook_forward(p->fc1_hook, hidden, in, N);
     gelu_forward(hidden_gelu, hidden, (size_t)N * 4 * C);
     matmul_forward(out, hidden_gelu, p->fc2_weight, p->fc2_bias, N, 4 * C, C);
+    linear_hook_forward(p->fc2_hook, out, hidden_gelu, N);
 }
 
 void feedforward_backward(float *d_in, const FeedForwardGrads *grads, float *d_hidden, float *d_hidden_gelu,
@@ -21,7 +23,9 @@ void feedforward_backward(float *d_in, const FeedForwardGrads *grads, float *d_h
      * from zero because matmul_backward and gelu_backward accumulate */
     memset(d_hidden_gelu, 0, n_hidden * sizeof(float));
     matmul_backward(d_hidden_gelu, grads->fc2_weight, grads->fc2_bias, d_out, hidden_gelu, p->fc2_weight, N, 4 * C, C);
+    linear_hook_backward(p->fc2_hook, d_hidden_gelu, d_out, hidden_gelu, N);
     memset(d_hidden, 0, n_hidden * sizeof(float));
     gelu_backward(d_hidden, hidden, d_hidden_gelu, n_hidden);
     matmul_backward(d_in, grads->fc1_weight, grads->fc1_bias, d_hidden, in, p->fc1_weight, N, C, 4 * C);
+    linear_hook_backward(p->fc1_hook, d_in, d_hidden, in, N);
 }

@@ -3,11 +3,14 @@
 #ifndef CH04_FEEDFORWARD_H
 #define CH04_FEEDFORWARD_H
 
+#include "../common/linear_hook.h"
+
 typedef struct {
     const float *fc1_weight; /* (C, 4C) */
     const float *fc1_bias;   /* (4C) */
     const float *fc2_weight; /* (4C, C) */
     const float *fc2_bias;   /* (C) */
+    const LinearHook *fc1_hook, *fc2_hook; /* side paths (LoRA), NULL when none */
 } FeedForwardParams;
 
 /* out (N,C) from in (N,C); hidden and hidden_gelu (N,4C) keep the
@@ -15,7 +18,8 @@ typedef struct {
 void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const float *in, const FeedForwardParams *p,
                          int N, int C);
 
-/* Gradients of the parameters, the same shapes; accumulated (+=). */
+/* Gradients of the parameters, the same shapes; accumulated (+=). A NULL
+ * pointer skips that gradient: the parameter is frozen. */
 typedef struct {
     float *fc1_weight, *fc1_bias, *fc2_weight, *fc2_bias;
 } FeedForwardGrads;

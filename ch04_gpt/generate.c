@@ -87,19 +87,24 @@ float *gpt_forward_cached(const GPTModel *m, KVCache *kv, int token) {
         float *values = kv->values + (size_t)l * c->context_length * C;
         layernorm_forward(kv->norm, NULL, NULL, kv->x, w->norm1_scale, w->norm1_shift, 1, C);
         matmul_forward(kv->qkv, kv->norm, w->qkv_weight, w->qkv_bias, 1, C, 3 * C);
+        linear_hook_forward(w->qkv_hook, kv->qkv, kv->norm, 1);
         memcpy(keys + (size_t)pos * C, kv->qkv + C, C * sizeof(float));
         memcpy(values + (size_t)pos * C, kv->qkv + 2 * C, C * sizeof(float));
         cached_attention(kv, keys, values, pos + 1, c->n_heads);
         matmul_forward(kv->proj, kv->context, w->out_proj_weight, w->out_proj_bias, 1, C, C);
+        linear_hook_forward(w->out_proj_hook, kv->proj, kv->context, 1);
         vec_add(kv->x, kv->x, kv->proj, C);
         layernorm_forward(kv->norm, NULL, NULL, kv->x, w->norm2_scale, w->norm2_shift, 1, C);
         matmul_forward(kv->fc1, kv->norm, w->fc1_weight, w->fc1_bias, 1, C, 4 * C);
+        linear_hook_forward(w->fc1_hook, kv->fc1, kv->norm, 1);
         gelu_forward(kv->fc1_gelu, kv->fc1, 4 * (size_t)C);
         matmul_forward(kv->proj, kv->fc1_gelu, w->fc2_weight, w->fc2_bias, 1, 4 * C, C);
+        linear_hook_forward(w->fc2_hook, kv->proj, kv->fc1_gelu, 1);
         vec_add(kv->x, kv->x, kv->proj, C);
     }
     layernorm_forward(kv->norm, NULL, NULL, kv->x, m->final_norm_scale, m->final_norm_shift, 1, C);
     sgemm(false, true, 1, c->vocab_size, C, kv->norm, C, m->out_head, C, false, kv->logits, c->vocab_size);
+    linear_hook_forward(m->out_head_hook, kv->logits, kv->norm, 1);
     kv->length++;
     return kv->logits;
 }

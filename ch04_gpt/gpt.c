@@ -271,6 +271,7 @@ void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
      * token embedding itself when the weights are tied */
     const int N = B * T, C = m->config.emb_dim, V = m->config.vocab_size;
     sgemm(false, true, N, V, C, m->final_norm, C, m->out_head, C, false, m->logits, V);
+    linear_hook_forward(m->out_head_hook, m->logits, m->final_norm, N);
 }
 
 /* ---- the backward pass ---------------------------------------------------------- */
@@ -318,15 +319,17 @@ static void backward_from_final_norm(GPTModel *m, const float *d_final_norm, int
     const GPTConfig *c = &m->config;
     const int B = m->B, T = m->T, N = B * T, C = c->emb_dim;
     const float *last = c->n_layers > 0 ? m->block_acts[c->n_layers - 1].out : m->embedded;
+    /* frozen: every gradient pointer NULL, so only d_x flows */
+    static const BlockWeights no_grads;
     memset(m->d_x, 0, (size_t)N * C * sizeof(float));
-    layernorm_backward(m->d_x, m->d_final_norm_scale, m->d_final_norm_shift, d_final_norm, last, m->final_mean,
-                       m->final_rstd, m->final_norm_scale, N, C);
+    layernorm_backward(m->d_x, m->frozen ? NULL : m->d_final_norm_scale, m->frozen ? NULL : m->d_final_norm_shift,
+                       d_final_norm, last, m->final_mean, m->final_rstd, m->final_norm_scale, N, C);
     for (int l = c->n_layers - 1; l >= first_layer; l--) {
         const float *in = l > 0 ? m->block_acts[l - 1].out : m->embedded;
-        transformer_block_backward(m->d_x, &m->grad_blocks[l], &m->scratch, &m->block_acts[l], in, &m->blocks[l], B, T,
-                                   C, c->n_heads);
+        transformer_block_backward(m->d_x, m->frozen ? &no_grads : &m->grad_blocks[l], &m->scratch, &m->block_acts[l],
+                                   in, &m->blocks[l], B, T, C, c->n_heads);
     }
-    if (first_layer > 0) return; /* frozen below: nothing to pass the gradient to */
+    if (first_layer > 0 || m->frozen) return; /* frozen below: nothing to pass the gradient to */
     if (m->emb_dropout) dropout_backward(m->d_x, m->emb_dropout, (long)N * C);
     /* x = tok_emb[ids] + pos_emb[t]: both receive d_x */
     add_position_embeddings_backward(m->d_pos_emb, m->d_x, B, T, C);
@@ -335,7 +338,7 @@ static void backward_from_final_norm(GPTModel *m, const float *d_final_norm, int
 
 static void begin_backward(GPTModel *m) {
     if (!m->acts) fatal("gpt_backward: no forward pass to go back through");
-    if (!m->grads) gpt_zero_grad(m);
+    if (!m->grads && !m->frozen) gpt_zero_grad(m);
     layout_gradient_buffers(m);
 }
 
@@ -349,7 +352,8 @@ void gpt_backward(GPTModel *m, const float *d_logits) {
      * blocks' d_norm scratch is free until the blocks start. */
     float *d_final_norm = m->scratch.d_norm;
     sgemm(false, false, N, C, V, d_logits, V, m->out_head, C, false, d_final_norm, C);
-    sgemm(true, false, V, C, N, d_logits, V, m->final_norm, C, true, m->d_out_head, C);
+    if (!m->frozen) sgemm(true, false, V, C, N, d_logits, V, m->final_norm, C, true, m->d_out_head, C);
+    linear_hook_backward(m->out_head_hook, d_final_norm, d_logits, m->final_norm, N);
     backward_from_final_norm(m, d_final_norm, 0);
 }
 

@@ -53,6 +53,9 @@ typedef struct {
     float *final_norm_scale;  /* (C) */
     float *final_norm_shift;  /* (C) */
     float *out_head;          /* (V,C), nn.Linear's layout; == tok_emb when tied */
+    /* a side path on the output head (LoRA on the vocabulary head,
+     * ch06_finetune/lora.h), NULL when none; the blocks have their own */
+    const LinearHook *out_head_hook;
 
     /* Training mode (model.train() in PyTorch): dropout with the config's
      * drop_rate after the embeddings, on the attention weights and on both
@@ -60,6 +63,12 @@ typedef struct {
      * caller). false, the default, is evaluation: no dropout. */
     bool training;
     Rng rng;
+
+    /* Every parameter frozen (LoRA, the book's appendix E): the backward
+     * passes compute no parameter gradient, only the gradient that flows
+     * back through the layers to the hooks' side paths; m->grads is never
+     * needed. false, the default, is ordinary training. */
+    bool frozen;
 
     /* the forward pass's activations, laid out for the last (B,T) */
     int B, T;
@@ -120,7 +129,9 @@ void gpt_zero_grad(GPTModel *m);
  * loss's gradient with respect to m->logits for that forward's (B,T). They
  * accumulate (+=) into m->grads, as loss.backward() does in PyTorch; in
  * training mode the forward's dropout masks are used. The logits themselves
- * are not needed, so d_logits may be m->logits, overwritten in place. */
+ * are not needed, so d_logits may be m->logits, overwritten in place.
+ * When m->frozen, no parameter gets a gradient (the hooks' backward passes
+ * still run). */
 void gpt_backward(GPTModel *m, const float *d_logits);
 
 /* gpt_backward from the gradient of the final layer norm's output,
@@ -129,7 +140,8 @@ void gpt_backward(GPTModel *m, const float *d_logits);
  * get gradients, and the embeddings when first_layer is 0; below
  * first_layer nothing is computed and the gradients are left as they are.
  * first_layer = n_layers - 1 is the book's chapter 6: all but the last block
- * frozen, so autograd stops there. */
+ * frozen, so autograd stops there. When m->frozen, the blocks are gone
+ * through for the hooks' sake but no parameter gets a gradient. */
 void gpt_backward_hidden(GPTModel *m, const float *d_final_norm, int first_layer);
 
 #endif

@@ -37,13 +37,22 @@ void layernorm_backward(float *d_in, float *d_scale, float *d_shift, const float
         const float m = mean[i], r = rstd[i];
         float sum_g = 0.0f, sum_g_xhat = 0.0f;
         /* simd: lets the compiler reorder the two sums into vector lanes */
+        if (d_scale) {
 #pragma omp simd reduction(+ : sum_g, sum_g_xhat)
-        for (int c = 0; c < C; c++) {
-            float xhat = (x[c] - m) * r, g = dy[c] * scale[c];
-            sum_g += g;
-            sum_g_xhat += g * xhat;
-            d_scale[c] += dy[c] * xhat;
-            d_shift[c] += dy[c];
+            for (int c = 0; c < C; c++) {
+                float xhat = (x[c] - m) * r, g = dy[c] * scale[c];
+                sum_g += g;
+                sum_g_xhat += g * xhat;
+                d_scale[c] += dy[c] * xhat;
+                d_shift[c] += dy[c];
+            }
+        } else { /* frozen: the input's gradient only */
+#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
+            for (int c = 0; c < C; c++) {
+                float xhat = (x[c] - m) * r, g = dy[c] * scale[c];
+                sum_g += g;
+                sum_g_xhat += g * xhat;
+            }
         }
         const float mean_g = sum_g / C, mean_g_xhat = sum_g_xhat / C;
         for (int c = 0; c < C; c++) {

@@ -15,7 +15,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *in, co
  *   d_in    += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
  *   d_scale += sum over rows of d_out * xhat,  d_shift += sum over rows of d_out
  * (the two means are what mean and variance, shared by the whole row, pass
- * back to every element of it). */
+ * back to every element of it). d_scale and d_shift may both be NULL:
+ * frozen, only d_in is computed. */
 void layernorm_backward(float *d_in, float *d_scale, float *d_shift, const float *d_out, const float *in,
                         const float *mean, const float *rstd, const float *scale, int N, int C);
 

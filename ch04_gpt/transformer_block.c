@@ -13,7 +13,8 @@ void transformer_block_forward(BlockActivations *a, const float *in, const Block
     const int N = B * T;
     const size_t n = (size_t)N * C;
     layernorm_forward(a->norm1, a->norm1_mean, a->norm1_rstd, in, w->norm1_scale, w->norm1_shift, N, C);
-    MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias};
+    MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias, w->qkv_hook,
+                                    w->out_proj_hook};
     MultiHeadAttentionCache cache = {a->qkv, a->att, a->context, a->att_dropout};
     if (a->att_dropout) dropout_mask(a->att_dropout, (long)B * n_heads * T * T, drop_rate, rng);
     multihead_attention_forward(a->att_out, &cache, a->norm1, &att, B, T, C, C, n_heads);
@@ -21,7 +22,7 @@ void transformer_block_forward(BlockActivations *a, const float *in, const Block
     vec_add(a->residual1, in, a->att_out, n); /* shortcut around attention */
 
     layernorm_forward(a->norm2, a->norm2_mean, a->norm2_rstd, a->residual1, w->norm2_scale, w->norm2_shift, N, C);
-    FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias};
+    FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, w->fc1_hook, w->fc2_hook};
     feedforward_forward(a->ff_out, a->fc1, a->fc1_gelu, a->norm2, &ff, N, C);
     if (a->ff_out_dropout) dropout_forward(a->ff_out, a->ff_out_dropout, (long)n, drop_rate, rng);
     vec_add(a->out, a->residual1, a->ff_out, n); /* shortcut around the feed-forward network */
@@ -45,7 +46,7 @@ void transformer_block_backward(float *d_x, const BlockWeights *grads, const Blo
      * shortcut's share of residual1's gradient; add the branch's */
     const float *d_ff_out = through_dropout(scratch->d_branch, d_x, a->ff_out_dropout, n);
     memset(scratch->d_norm, 0, n * sizeof(float));
-    FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias};
+    FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, w->fc1_hook, w->fc2_hook};
     FeedForwardGrads ff_grads = {grads->fc1_weight, grads->fc1_bias, grads->fc2_weight, grads->fc2_bias};
     feedforward_backward(scratch->d_norm, &ff_grads, scratch->d_fc1, scratch->d_fc1_gelu, d_ff_out, a->norm2, a->fc1,
                          a->fc1_gelu, &ff, N, C);
@@ -55,7 +56,8 @@ void transformer_block_backward(float *d_x, const BlockWeights *grads, const Blo
     /* residual1 = in + drop(attention(norm1(in))): the same again */
     const float *d_att_out = through_dropout(scratch->d_branch, d_x, a->att_out_dropout, n);
     memset(scratch->d_norm, 0, n * sizeof(float));
-    MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias};
+    MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias, w->qkv_hook,
+                                    w->out_proj_hook};
     MultiHeadAttentionGrads att_grads = {grads->qkv_weight, grads->qkv_bias, grads->out_proj_weight,
                                          grads->out_proj_bias};
     MultiHeadAttentionCache cache = {a->qkv, a->att, a->context, a->att_dropout};

@@ -11,7 +11,9 @@
 #include "../ch03_attention/attention.h"
 
 /* Views into the model's parameter buffer (or, for the gradients, into its
- * twin of the same layout). */
+ * twin of the same layout). In the gradients, a NULL pointer means that
+ * parameter is frozen: the backward pass skips its gradient (the gradient
+ * flowing back to the block's input is computed all the same). */
 typedef struct {
     float *norm1_scale, *norm1_shift;     /* (C) */
     float *qkv_weight, *qkv_bias;         /* (C,3C); (3C) or NULL without qkv bias */
@@ -19,6 +21,9 @@ typedef struct {
     float *norm2_scale, *norm2_shift;     /* (C) */
     float *fc1_weight, *fc1_bias;         /* (C,4C), (4C) */
     float *fc2_weight, *fc2_bias;         /* (4C,C), (C) */
+    /* side paths on the four linear layers (LoRA: ch06_finetune/lora.h),
+     * NULL when none; unused in the gradients */
+    const LinearHook *qkv_hook, *out_proj_hook, *fc1_hook, *fc2_hook;
 } BlockWeights;
 
 /* What one block's forward pass keeps for the backward pass; N = B*T tokens. */

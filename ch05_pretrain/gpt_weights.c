@@ -216,6 +216,8 @@ static GPTModel *untie(GPTModel *m, const float *head) {
     return u;
 }
 
+GPTModel *gpt_untie(GPTModel *m) { return m->config.tie_weights ? untie(m, m->tok_emb) : m; }
+
 GPTModel *gpt_load_huggingface(const char *dir) {
     char *cfg_path = path_join(dir, "config.json");
     cJSON *cfg = read_json(cfg_path);

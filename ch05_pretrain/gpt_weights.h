@@ -84,4 +84,9 @@ void gpt_checkpoint_read_buffer(const SafetensorsFile *sf, const GPTModel *m, co
  * model.safetensors (Hugging Face), or a .safetensors file (our checkpoint). */
 GPTModel *gpt_load_any(const char *path);
 
+/* The same model with an output head of its own, a copy of the token
+ * embedding (as the book's GPTModel has: out_head is a separate nn.Linear);
+ * m is freed. A model already untied is returned as it is. */
+GPTModel *gpt_untie(GPTModel *m);
+
 #endif

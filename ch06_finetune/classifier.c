@@ -50,8 +50,11 @@ void classifier_set_trainable_blocks(Classifier *c, int trainable_blocks) {
 
 void classifier_free(Classifier *c) {
     if (!c) return;
+    lora_free(c->lora);
     gpt_free(c->gpt);
     free(c->head);
+    free(c->last);
+    free(c->d_last);
     free(c->head_grads);
     free(c->logits);
     free(c->d_hidden);
@@ -72,12 +75,18 @@ const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
     if ((size_t)B * K > c->logits_capacity) {
         c->logits_capacity = (size_t)B * K;
         c->logits = xrealloc(c->logits, c->logits_capacity * sizeof(float));
+        c->last = xrealloc(c->last, checked_mul((size_t)B * C, sizeof(float)));
+        c->d_last = xrealloc(c->d_last, checked_mul((size_t)B * C, sizeof(float)));
     }
     /* model(input)[:, -1, :] with the new out_head */
     for (int b = 0; b < B; b++) {
         const float *h = last_hidden(c, b);
         for (int k = 0; k < K; k++)
             c->logits[b * K + k] = c->bias[k] + vec_dot(h, c->weight + (size_t)k * C, (size_t)C);
+    }
+    if (c->lora) { /* the head's adapter, on the last positions gathered into rows */
+        for (int b = 0; b < B; b++) memcpy(c->last + (size_t)b * C, last_hidden(c, b), (size_t)C * sizeof(float));
+        lora_linear_forward(lora_head(c->lora), c->logits, c->last, B);
     }
     return c->logits;
 }
@@ -93,25 +102,35 @@ void classifier_backward(Classifier *c, const float *d_logits) {
     }
     /* only the last position reaches the loss: the other rows pass back 0 */
     memset(c->d_hidden, 0, n_hidden * sizeof(float));
+    if (c->lora) { /* the head's adapter, into its gathered rows */
+        memset(c->d_last, 0, (size_t)B * C * sizeof(float));
+        lora_linear_backward(lora_head(c->lora), c->d_last, d_logits, c->last, B);
+    }
     for (int b = 0; b < B; b++) {
         const float *h = last_hidden(c, b);
         float *d_h = c->d_hidden + ((size_t)b * T + (T - 1)) * C;
         for (int k = 0; k < K; k++) {
             const float g = d_logits[b * K + k];
             const float *w = c->weight + (size_t)k * C;
+            /* logit = h . w + bias: d_h += g w, and, unless LoRA froze the
+             * head, d_w += g h, d_bias += g */
+            for (int j = 0; j < C; j++) d_h[j] += g * w[j];
+            if (c->lora) continue;
             float *d_w = c->d_weight + (size_t)k * C;
-            /* logit = h . w + bias: d_w += g h, d_bias += g, d_h += g w */
-            for (int j = 0; j < C; j++) {
-                d_w[j] += g * h[j];
-                d_h[j] += g * w[j];
-            }
+            for (int j = 0; j < C; j++) d_w[j] += g * h[j];
             c->d_bias[k] += g;
         }
+        if (c->lora)
+            for (int j = 0; j < C; j++) d_h[j] += c->d_last[(size_t)b * C + j];
     }
-    gpt_backward_hidden(c->gpt, c->d_hidden, c->first_trainable);
+    gpt_backward_hidden(c->gpt, c->d_hidden, c->lora ? 0 : c->first_trainable);
 }
 
 void classifier_trainable(Classifier *c, Trainable *t) {
+    if (c->lora) { /* appendix E: the adapters alone */
+        lora_trainable(c->lora, t);
+        return;
+    }
     GPTModel *m = c->gpt;
     if (!m->grads) gpt_zero_grad(m); /* the gradient buffer, zero once: frozen parts stay so */
     size_t offset, count;
@@ -119,6 +138,19 @@ void classifier_trainable(Classifier *c, Trainable *t) {
     trainable_add(t, "gpt", m->params + offset, m->grads + offset, count);
     const size_t n_head = (size_t)c->n_classes * m->config.emb_dim + c->n_classes;
     trainable_add(t, "head", c->head, c->head_grads, n_head);
+}
+
+void classifier_use_lora(Classifier *c, int rank, float alpha, uint64_t seed) {
+    if (c->lora) fatal("classifier_use_lora: the classifier has adapters already");
+    c->lora = lora_create(&c->gpt->config, c->n_classes, rank, alpha, seed);
+    lora_attach(c->lora, c->gpt, false);
+}
+
+void classifier_merge_lora(Classifier *c) {
+    if (!c->lora) return;
+    lora_merge(c->lora, c->weight);
+    lora_free(c->lora);
+    c->lora = NULL;
 }
 
 float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, int B, int T, bool backward,
@@ -142,6 +174,7 @@ float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, in
 /* ---- checkpoints ------------------------------------------------------------ */
 
 void classifier_save(const Classifier *c, const char *path, int max_length) {
+    if (c->lora) fatal("classifier_save: merge the LoRA adapters first (classifier_merge_lora)");
     const int C = c->gpt->config.emb_dim, K = c->n_classes;
     SafetensorsWriteTensor head[2] = {
         {.name = "classifier.weight", .dtype = "F32", .ndim = 2, .shape = {K, C}, .data = c->weight},

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "../ch04_gpt/gpt.h"
+#include "lora.h"
 #include "trainable.h"
 
 typedef struct {
@@ -32,10 +33,12 @@ typedef struct {
     float *weight, *bias;
     float *head_grads;    /* the same layout */
     float *d_weight, *d_bias;
+    Lora *lora;           /* appendix E: adapters on every linear layer and the head, or NULL */
     /* the last forward's (B,T) and logits (B,K); the backward's scratch */
     int B, T;
     float *logits;
     float *d_hidden;      /* (B,T,C) */
+    float *last, *d_last; /* LoRA: the last positions' hidden states (B,C) and their gradient */
     size_t logits_capacity, d_hidden_capacity;
 } Classifier;
 
@@ -54,8 +57,16 @@ const float *classifier_forward(Classifier *c, const int *ids, int B, int T);
  * accumulate into the head's gradients and the GPT's trainable ones. */
 void classifier_backward(Classifier *c, const float *d_logits);
 /* Add the trainable ranges to t: the GPT's tail (see gpt_tail_range) and
- * the head. They are optimised in place. */
+ * the head; with LoRA, the adapters only. They are optimised in place. */
 void classifier_trainable(Classifier *c, Trainable *t);
+
+/* Appendix E: freeze the whole classifier (the GPT and the head) and add
+ * LoRA adapters of rank and alpha (lora.h) to every linear layer and the
+ * head, A drawn with seed. Call before classifier_trainable. */
+void classifier_use_lora(Classifier *c, int rank, float alpha, uint64_t seed);
+/* Merge the adapters into the weights (lora_merge) and drop them: the
+ * classifier is an ordinary one again, computing what it computed. */
+void classifier_merge_lora(Classifier *c);
 
 /* 6.6 calc_loss_batch: cross entropy of the last token's logits against
  * labels (B). With backward, the gradients accumulate as above. When
@@ -63,7 +74,7 @@ void classifier_trainable(Classifier *c, Trainable *t);
 float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, int B, int T, bool backward,
                             int *n_correct);
 
-/* 6.8's torch.save: the GPT through gpt_save_checkpoint, plus the head
+/* 6.8's torch.save (merge LoRA adapters first): the GPT through gpt_save_checkpoint, plus the head
  * (classifier.weight, classifier.bias) and metadata task "classification",
  * classifier.num_classes and classifier.max_length (the padded length the
  * model was trained on, which classification must use again). */

@@ -273,7 +273,7 @@ static int cmd_prepare_spam(int argc, char **argv) {
 enum {
     OPT_EMB = 256, OPT_LAYERS, OPT_HEADS, OPT_CONTEXT, OPT_DROPOUT, OPT_WD, OPT_BATCH, OPT_EVAL_FREQ, OPT_EVAL_ITER,
     OPT_MAX_LENGTH, OPT_TRAINABLE, OPT_DATA_DIR, OPT_ALLOWED, OPT_MAX_NEW, OPT_NO_SAMPLES, OPT_NO_RESPONSES,
-    OPT_INSTRUCTION, OPT_INPUT,
+    OPT_INSTRUCTION, OPT_INPUT, OPT_LORA_RANK, OPT_LORA_ALPHA,
 };
 
 #define MODEL_FLAGS_HELP                                                                                    \
@@ -294,6 +294,21 @@ static bool model_flag(int c, ModelChoice *mc) {
     }
 }
 
+#define LORA_FLAGS_HELP                                                                                     \
+    "  --lora-rank N        appendix E: freeze the whole model and train LoRA adapters of rank N on every\n" \
+    "                       linear layer and the head (0, the default: off; the book: 16); the checkpoint\n" \
+    "                       has them merged into the weights\n"                                               \
+    "  --lora-alpha X       LoRA's alpha: the adapters are scaled by alpha / rank (16)\n"
+
+/* --lora-rank and --lora-alpha; false when c is not one of them. */
+static bool lora_flag(int c, int *rank, float *alpha) {
+    switch (c) {
+    case OPT_LORA_RANK: *rank = (int)flag_long("--lora-rank", optarg, 0, 1 << 16); return true;
+    case OPT_LORA_ALPHA: *alpha = flag_float("--lora-alpha", optarg, 1e-6, 1e6); return true;
+    default: return false;
+    }
+}
+
 #define MODEL_OPTIONS                                                                                                \
     {"model", required_argument, NULL, 'm'}, {"emb-dim", required_argument, NULL, OPT_EMB},                         \
         {"n-layers", required_argument, NULL, OPT_LAYERS}, {"n-heads", required_argument, NULL, OPT_HEADS},         \
@@ -302,6 +317,7 @@ static bool model_flag(int c, ModelChoice *mc) {
         {"weight-decay", required_argument, NULL, OPT_WD}, {"batch-size", required_argument, NULL, OPT_BATCH},      \
         {"seed", required_argument, NULL, 's'}, {"eval-freq", required_argument, NULL, OPT_EVAL_FREQ},              \
         {"eval-iter", required_argument, NULL, OPT_EVAL_ITER}, {"out", required_argument, NULL, 'o'},               \
+        {"lora-rank", required_argument, NULL, OPT_LORA_RANK}, {"lora-alpha", required_argument, NULL, OPT_LORA_ALPHA}, \
         {"help", no_argument, NULL, 'h'}
 
 /* ---- train-classifier ------------------------------------------------------------------ */
@@ -321,7 +337,8 @@ static void usage_train_classifier(FILE *out) {
             "  --batch-size N       (8)\n"
             "  --max-length N       pad and cut every text to N tokens (default: the longest training text)\n"
             "  --trainable-blocks N train the last N transformer blocks (1); all of them trains the whole model\n"
-            "  --seed N             seed of the split, the new head, shuffling and dropout (123)\n"
+            LORA_FLAGS_HELP
+            "  --seed N             seed of the split, the new head, shuffling, dropout and LoRA's A (123)\n"
             "  --eval-freq N        evaluate the losses every N steps (50)\n"
             "  --eval-iter N        batches per evaluation and per epoch's accuracy (5)\n"
             "  --out DIR            run directory (runs/classifier)\n");
@@ -337,6 +354,7 @@ static int cmd_train_classifier(int argc, char **argv) {
     long trainable = -1;
     for (int c; (c = getopt_long(argc, argv, "m:e:l:s:o:h", options, NULL)) != -1;) {
         if (model_flag(c, &o.model)) continue;
+        if (lora_flag(c, &o.lora_rank, &o.lora_alpha)) continue;
         switch (c) {
         case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
         case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
@@ -423,7 +441,8 @@ static void usage_train_instruct(FILE *out) {
             "  --batch-size N       (8)\n"
             "  --allowed-max-length N   cut batches to N tokens (1024, or the model's context if shorter)\n"
             "  --max-new-tokens N   the longest response generated for the test set (256)\n"
-            "  --seed N             seed of shuffling and dropout (123)\n"
+            LORA_FLAGS_HELP
+            "  --seed N             seed of shuffling, dropout and LoRA's A (123)\n"
             "  --eval-freq N        evaluate the losses every N steps (5)\n"
             "  --eval-iter N        batches per evaluation (5)\n"
             "  --out DIR            run directory (runs/instruct)\n"
@@ -442,6 +461,7 @@ static int cmd_train_instruct(int argc, char **argv) {
     InstructTrainOptions o = instruct_train_default_options();
     for (int c; (c = getopt_long(argc, argv, "m:d:e:l:s:o:h", options, NULL)) != -1;) {
         if (model_flag(c, &o.model)) continue;
+        if (lora_flag(c, &o.lora_rank, &o.lora_alpha)) continue;
         switch (c) {
         case 'd': o.data_path = optarg; break;
         case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;

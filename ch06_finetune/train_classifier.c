@@ -16,6 +16,7 @@ ClassifierTrainOptions classifier_train_default_options(void) {
     return (ClassifierTrainOptions){.epochs = 5,
                                     .batch_size = 8,
                                     .trainable_blocks = 1,
+                                    .lora_alpha = 16.0f,
                                     .lr = 5e-5f,
                                     .weight_decay = 0.1f,
                                     .eval_freq = 50,
@@ -115,11 +116,16 @@ ClassifierRunResult train_classifier(const ClassifierTrainOptions *o) {
               gpt->config.context_length);
     Classifier *c = classifier_create(gpt, 2, o->trainable_blocks, o->seed);
     rng_seed(&gpt->rng, o->seed + 2); /* dropout, if any */
+    if (o->lora_rank > 0) classifier_use_lora(c, o->lora_rank, o->lora_alpha, o->seed + 3);
     Trainable trainable = {0};
     classifier_trainable(c, &trainable);
-    fprintf(stderr, "%zu of %zu parameters train (the last %d block%s, the final norm and the head)\n",
-            trainable_count(&trainable), gpt->n_params + (size_t)c->n_classes * (gpt->config.emb_dim + 1),
-            o->trainable_blocks, o->trainable_blocks == 1 ? "" : "s");
+    const size_t total = gpt->n_params + (size_t)c->n_classes * (gpt->config.emb_dim + 1);
+    if (c->lora)
+        fprintf(stderr, "%zu LoRA parameters train (rank %d, alpha %g); the model's %zu are frozen\n",
+                trainable_count(&trainable), o->lora_rank, o->lora_alpha, total);
+    else
+        fprintf(stderr, "%zu of %zu parameters train (the last %d block%s, the final norm and the head)\n",
+                trainable_count(&trainable), total, o->trainable_blocks, o->trainable_blocks == 1 ? "" : "s");
     AdamWConfig adam = adamw_default_config();
     adam.lr = o->lr;
     adam.weight_decay = o->weight_decay;
@@ -180,6 +186,7 @@ ClassifierRunResult train_classifier(const ClassifierTrainOptions *o) {
 
     /* 6.8: save the model, then the accuracies over the whole sets */
     char *ckpt_path = path_join(o->out_dir, "checkpoint.safetensors");
+    classifier_merge_lora(c); /* W += (alpha/r) A B: a plain classifier */
     classifier_save(c, ckpt_path, T);
     fprintf(stderr, "wrote %s, %s and %s\n", log_path, acc_path, ckpt_path);
     Progress eval_progress;

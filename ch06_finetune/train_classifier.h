@@ -17,6 +17,8 @@ typedef struct {
     int batch_size;          /* 8 */
     int max_length;          /* 0: the longest training text (the book's 120) */
     int trainable_blocks;    /* 1: the last block (with the final norm and the head) */
+    int lora_rank;           /* appendix E: 0, off; else LoRA adapters of this rank, all else frozen */
+    float lora_alpha;        /* 16 (the book's rank and alpha: 16, 16) */
     float lr;                /* 5e-5 */
     float weight_decay;      /* 0.1 */
     int eval_freq, eval_iter; /* 50, 5 */
@@ -36,7 +38,8 @@ typedef struct {
  * batches, and finally over the whole sets). Writes OUT/log.csv (step,
  * epoch, examples_seen, train_loss, val_loss, lr), OUT/accuracy.csv, their
  * figures OUT/loss.png and OUT/accuracy.png when gnuplot is installed, and
- * OUT/checkpoint.safetensors (classifier_save). */
+ * OUT/checkpoint.safetensors (classifier_save; LoRA adapters merged into
+ * the weights first, so the final accuracies are the saved model's). */
 ClassifierRunResult train_classifier(const ClassifierTrainOptions *o);
 
 #endif

@@ -11,6 +11,7 @@
 #include "../common/util.h"
 #include "example_loader.h"
 #include "instruction_data.h"
+#include "lora.h"
 #include "trainable.h"
 
 InstructTrainOptions instruct_train_default_options(void) {
@@ -19,6 +20,7 @@ InstructTrainOptions instruct_train_default_options(void) {
                                   .allowed_max_length = 1024,
                                   .lr = 5e-5f,
                                   .weight_decay = 0.1f,
+                                  .lora_alpha = 16.0f,
                                   .eval_freq = 5,
                                   .eval_iter = 5,
                                   .max_new_tokens = 256,
@@ -104,10 +106,23 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     GPTModel *m = finetune_load_model(&o->model, "355M", bpe_vocab_size(bpe));
     const int allowed = o->allowed_max_length < m->config.context_length ? o->allowed_max_length
                                                                           : m->config.context_length;
-    rng_seed(&m->rng, o->seed + 2); /* dropout, if any */
-    gpt_zero_grad(m);
+    Lora *lora = NULL;
     Trainable trainable = {0};
-    trainable_add(&trainable, "gpt", m->params, m->grads, m->n_params);
+    if (o->lora_rank > 0) {
+        /* appendix E: everything frozen, adapters on every linear layer and
+         * on the vocabulary head, which gets weights of its own to merge
+         * into (the book's out_head is a separate nn.Linear) */
+        m = gpt_untie(m);
+        lora = lora_create(&m->config, m->config.vocab_size, o->lora_rank, o->lora_alpha, o->seed + 3);
+        lora_attach(lora, m, true);
+        lora_trainable(lora, &trainable);
+        fprintf(stderr, "%zu LoRA parameters train (rank %d, alpha %g); the model's %zu are frozen\n",
+                trainable_count(&trainable), o->lora_rank, o->lora_alpha, m->n_params);
+    } else {
+        gpt_zero_grad(m);
+        trainable_add(&trainable, "gpt", m->params, m->grads, m->n_params);
+    }
+    rng_seed(&m->rng, o->seed + 2); /* dropout, if any */
     AdamWConfig adam = adamw_default_config();
     adam.lr = o->lr;
     adam.weight_decay = o->weight_decay;
@@ -160,6 +175,11 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     fprintf(stderr, "Training completed in %.2f minutes.\n", (now_seconds() - t0) / 60);
     finetune_close_csv(log, log_path);
     char *ckpt_path = path_join(o->out_dir, "checkpoint.safetensors");
+    if (lora) { /* W += (alpha/r) A B: a plain model, which also writes the responses */
+        lora_merge(lora, m->out_head);
+        lora_free(lora);
+        lora = NULL;
+    }
     const char *keys[] = {"task"}, *values[] = {"instruction"};
     CheckpointExtras extras = {.n_meta = 1, .meta_keys = keys, .meta_values = values};
     gpt_save_checkpoint(m, ckpt_path, &extras);

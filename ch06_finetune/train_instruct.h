@@ -18,6 +18,8 @@ typedef struct {
     int allowed_max_length;   /* 1024: batches are cut to this many tokens */
     float lr;                 /* 5e-5 */
     float weight_decay;       /* 0.1 */
+    int lora_rank;            /* appendix E: 0, off; else LoRA adapters of this rank, all else frozen */
+    float lora_alpha;         /* 16 */
     int eval_freq, eval_iter; /* 5, 5 */
     int max_new_tokens;       /* 256: the longest response generated for the test set */
     uint64_t seed;            /* 123 */
@@ -33,7 +35,8 @@ typedef struct {
 } InstructRunResult;
 
 /* Finetune and print the book's lines on stdout; writes OUT/log.csv (the
- * columns of ch05's), OUT/loss.png, OUT/checkpoint.safetensors and
+ * columns of ch05's), OUT/loss.png, OUT/checkpoint.safetensors (LoRA
+ * adapters merged into the weights, the head untied from the embedding) and
  * OUT/instruction-data-with-response.json. */
 InstructRunResult train_instruct(const InstructTrainOptions *o);
 

@@ -8,7 +8,7 @@
  * outside them. The model's buffer is laid out by its parameter table in the
  * model's order, so "the last block and the final norm" is one contiguous
  * range; chapter 6's classification head is a buffer of its own; LoRA's
- * adapters (appendix E) would be one more group. */
+ * adapters (appendix E, lora.h) are one group of their own. */
 #ifndef CH06_TRAINABLE_H
 #define CH06_TRAINABLE_H
 

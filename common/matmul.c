@@ -44,9 +44,10 @@ enum { KC = 256, MC = 64 * MR, NC = 1024 };
 /* Below this many multiply-adds (M*N*K; about 25 us on one core) the
  * product stays on one thread. */
 #define PARALLEL_MIN_MACS (1L << 21)
-/* Products with fewer rows take the streaming path: measured, it beats the
- * packed path up to M = 12 and ties at 16. */
-enum { SMALL_M = 16 };
+/* Products with fewer rows take the streaming path: measured on GPT-2
+ * shapes, it beats the packed path up to 8 rows by 20-60% and they cross
+ * between 12 and 16 (B^T later than B). */
+enum { SMALL_M = 12 };
 /* The streaming path splits B's columns across threads from this many
  * bytes of B: it is bound by memory bandwidth, which a second core adds to
  * (about 16 GB/s for one core, 30 for two, here). */
@@ -228,46 +229,56 @@ static void gemm_blocked(const Gemm *g) {
 /* ---- the streaming path for a few rows ---------------------------------- */
 
 /* C[:, n0:n1) (+)= a @ B[:, n0:n1) for B (K, N): each row of C is a sum of
- * rows of B scaled by a's elements (axpy). Four rows of B at a time, so each
- * vector of C is loaded and stored once per four rows of B. B is read from
- * memory exactly once, in long contiguous runs (four at a time, which the
- * prefetcher follows); with several rows of a, the columns go in chunks of
- * GEMV_CHUNK so that the four runs (256 KB) are still in L2 when the next
- * row of a uses them. (Chunks of 1024 columns, L1-sized, made M = 1 15%
- * slower: too many short runs.) */
-enum { GEMV_CHUNK = 16384 };
+ * rows of B scaled by a's elements (axpy). Four rows of B at a time: each
+ * vector of B is loaded once and used by four rows of a, and each vector of
+ * C is loaded and stored once per four rows of B. B is read from memory
+ * exactly once, in contiguous runs (four at a time, which the prefetcher
+ * follows). Columns go in chunks: for one row of a as long as possible
+ * (short runs made M = 1 15% slower), for several short enough that their
+ * rows of C stay in L1. */
 static void gemv_axpy(int M, int n0, int n1, int K, const float *a, size_t lda, const float *B, size_t ldb,
                       bool accumulate, float *C, size_t ldc) {
-    for (int j0 = n0; j0 < n1; j0 += GEMV_CHUNK) {
-        int jn = min_int(GEMV_CHUNK, n1 - j0);
+    int chunk = M == 1 ? 1 << 14 : 1 << 9;
+    for (int j0 = n0; j0 < n1; j0 += chunk) {
+        int jn = min_int(chunk, n1 - j0), jv = jn / VLEN * VLEN; /* [0, jv): whole vectors */
+        float *c0 = C + j0;
         if (!accumulate)
-            for (int m = 0; m < M; m++) memset(C + m * ldc + j0, 0, sizeof(float) * jn);
+            for (int m = 0; m < M; m++) memset(c0 + m * ldc, 0, sizeof(float) * jn);
         int k = 0;
         for (; k + 4 <= K; k += 4) {
             const float *b0 = B + k * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+            /* rows of a four at a time: more rows of C than that, a row
+             * length apart, can collide in one set of the L1 cache (rows
+             * of 3072 floats are 12 KB, a multiple of 4 KB) */
+            for (int m0 = 0; m0 < M; m0 += 4) {
+                int m1 = min_int(m0 + 4, M);
+                for (int j = 0; j < jv; j += VLEN) {
+                    vfloat v0 = vf_load(b0 + j), v1 = vf_load(b1 + j), v2 = vf_load(b2 + j), v3 = vf_load(b3 + j);
+                    for (int m = m0; m < m1; m++) {
+                        const float *am = a + m * lda + k;
+                        float *c = c0 + m * ldc + j;
+                        vfloat s = vf_load(c);
+                        s = vf_fma(vf_set1(am[0]), v0, s);
+                        s = vf_fma(vf_set1(am[1]), v1, s);
+                        s = vf_fma(vf_set1(am[2]), v2, s);
+                        s = vf_fma(vf_set1(am[3]), v3, s);
+                        vf_store(c, s);
+                    }
+                }
+            }
             for (int m = 0; m < M; m++) {
                 const float *am = a + m * lda + k;
-                float *c = C + m * ldc + j0;
-                vfloat x0 = vf_set1(am[0]), x1 = vf_set1(am[1]), x2 = vf_set1(am[2]), x3 = vf_set1(am[3]);
-                int j = 0;
-                for (; j + VLEN <= jn; j += VLEN) {
-                    vfloat s = vf_load(c + j);
-                    s = vf_fma(x0, vf_load(b0 + j), s);
-                    s = vf_fma(x1, vf_load(b1 + j), s);
-                    s = vf_fma(x2, vf_load(b2 + j), s);
-                    s = vf_fma(x3, vf_load(b3 + j), s);
-                    vf_store(c + j, s);
-                }
-                for (; j < jn; j++) c[j] = c[j] + am[0] * b0[j] + am[1] * b1[j] + am[2] * b2[j] + am[3] * b3[j];
+                float *c = c0 + m * ldc;
+                for (int j = jv; j < jn; j++) c[j] = c[j] + am[0] * b0[j] + am[1] * b1[j] + am[2] * b2[j] + am[3] * b3[j];
             }
         }
         for (; k < K; k++) {
             const float *b0 = B + k * ldb + j0;
             for (int m = 0; m < M; m++) {
-                float am = a[m * lda + k], *c = C + m * ldc + j0;
+                float am = a[m * lda + k], *c = c0 + m * ldc;
                 vfloat x0 = vf_set1(am);
                 int j = 0;
-                for (; j + VLEN <= jn; j += VLEN) vf_store(c + j, vf_fma(x0, vf_load(b0 + j), vf_load(c + j)));
+                for (; j < jv; j += VLEN) vf_store(c + j, vf_fma(x0, vf_load(b0 + j), vf_load(c + j)));
                 for (; j < jn; j++) c[j] += am * b0[j];
             }
         }

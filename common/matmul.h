@@ -17,7 +17,7 @@
  *     another order, with fused multiply-adds. Strict IEEE otherwise (no
  *     -ffast-math anywhere): NaN and infinity propagate as the formula says.
  *   - Without accumulate, the old contents of C are never read (NaN is fine).
- *   - Decoding shapes (fewer than 16 rows) stream B from memory once,
+ *   - Decoding shapes (fewer than 12 rows) stream B from memory once,
  *     without packing: their speed is the machine's memory bandwidth. */
 #ifndef COMMON_MATMUL_H
 #define COMMON_MATMUL_H

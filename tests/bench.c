@@ -1,18 +1,35 @@
 /* bench.c: `make bench`. Each benchmark prints its figures on stdout; the
- * README records them. Usage: build/bench [ROUNDS] (default 7). */
+ * README records them. Usage: build/bench [ROUNDS] (default 7), or
+ * build/bench [ROUNDS] SECTION... with sections tokenizer, matmul, gpt, train. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/util.h"
 #include "bench_helpers.h"
 
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
+    long B, T, steps;
+    if (argc == 5 && strcmp(argv[1], "train-child") == 0) {
+        if (!parse_long(argv[2], 1, 4096, &B) || !parse_long(argv[3], 1, 1024, &T) || !parse_long(argv[4], 1, 16, &steps))
+            fatal("train-child: expected B T STEPS");
+        bench_train_child((int)B, (int)T, (int)steps);
+        return 0;
+    }
     long rounds = 7;
     if (argc > 1 && !parse_long(argv[1], 1, 1000, &rounds)) fatal("rounds: '%s' is not a whole number in 1..1000", argv[1]);
-    bench_tokenizer((int)rounds);
-    bench_matmul((int)rounds);
-    bench_gpt((int)rounds);
-    bench_train((int)rounds);
+    const char *sections = argc > 2 ? "" : "tokenizer matmul gpt train";
+    bool want[4];
+    const char *names[4] = {"tokenizer", "matmul", "gpt", "train"};
+    for (int s = 0; s < 4; s++) {
+        want[s] = strstr(sections, names[s]) != NULL;
+        for (int a = 2; a < argc; a++) want[s] |= strcmp(argv[a], names[s]) == 0;
+    }
+    if (want[0]) bench_tokenizer((int)rounds);
+    if (want[1]) bench_matmul((int)rounds);
+    if (want[2]) bench_gpt((int)rounds);
+    if (want[3]) bench_train((int)rounds);
     return 0;
 }

@@ -81,7 +81,7 @@ static void run_mha(const char *prefix, const float *x, int B, int T, int d_in, 
     char name[64];
 #define FX(suffix) (snprintf(name, sizeof name, "%s.%s", prefix, suffix), get(name))
     MultiHeadAttentionParams p = {FX("qkv.weight"), bias ? FX("qkv.bias") : NULL, FX("out_proj.weight"),
-                                  FX("out_proj.bias")};
+                                  FX("out_proj.bias"), NULL, NULL};
     size_t n = (size_t)B * T;
     MultiHeadAttentionCache cache = {malloc(n * 3 * d_out * sizeof(float)),
                                      malloc((size_t)B * n_heads * T * T * sizeof(float)), malloc(n * d_out * sizeof(float)),
@@ -129,7 +129,7 @@ START_TEST(test_wrapper_equals_fused_module) {
                 for (int j = 0; j < head_dim; j++) qkv_weight[i * 12 + k * d_out + h * head_dim + j] = w[i * head_dim + j];
         }
     for (int i = 0; i < 4; i++) identity[i * 5] = 1.0f;
-    MultiHeadAttentionParams p = {qkv_weight, NULL, identity, zero_bias};
+    MultiHeadAttentionParams p = {qkv_weight, NULL, identity, zero_bias, NULL, NULL};
     float qkv[12 * 12], att[2 * 2 * 36], context[48], out[48];
     MultiHeadAttentionCache cache = {qkv, att, context, NULL};
     multihead_attention_forward(out, &cache, get("batch"), &p, 2, 6, d_in, d_out, n_heads);
@@ -397,7 +397,7 @@ START_TEST(test_multihead_attention_backward_matches_finite_differences) {
     for (int i = 0; i < NPARAM; i++) p64[i] = p[i], g[i] = 0.5f;
     float qkv[N * 3 * AC], att[AB * AH * AT * AT], context[N * AC];
     float d_qkv[N * 3 * AC], d_context[N * AC], d_att[AB * AH * AT * AT];
-    MultiHeadAttentionParams params = {qkv_w, qkv_b, out_w, out_b};
+    MultiHeadAttentionParams params = {qkv_w, qkv_b, out_w, out_b, NULL, NULL};
     MultiHeadAttentionCache cache = {qkv, att, context, NULL};
     multihead_attention_forward(out, &cache, x, &params, AB, AT, AC, AC, AH);
     MultiHeadAttentionGrads grads = {g + (qkv_w - p), g + (qkv_b - p), g + (out_w - p), g + (out_b - p)};

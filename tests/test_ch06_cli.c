@@ -103,6 +103,9 @@ START_TEST(test_help) {
         char *out;
         ck_assert_int_eq(ch06(&out, NULL, "%s--help", commands[i]), 0);
         ck_assert_msg(strstr(out, "usage: ch06") != NULL, "no usage for '%s--help'", commands[i]);
+        if (strncmp(commands[i], "train-", 6) == 0)
+            ck_assert_msg(strstr(out, "--lora-rank N") && strstr(out, "--lora-alpha X"), "no LoRA flags in '%s--help'",
+                          commands[i]);
         free(out);
     }
 }
@@ -248,6 +251,42 @@ START_TEST(test_train_instruct_then_instruct) {
 }
 END_TEST
 
+/* Appendix E: both runs with LoRA adapters (rank 4, alpha 8) instead of
+ * trainable layers; the loss falls, and the checkpoints, adapters merged,
+ * are plain models that classify and instruct read. */
+START_TEST(test_lora_runs_write_plain_models) {
+    char *out, *err;
+    ck_assert_int_eq(ch06(&out, &err, "train-classifier " TINY_CLASSIFIER " --lora-rank 4 --lora-alpha 8 --data-dir %s/small "
+                                      "--out %s/lora-cls", dir, dir),
+                     0);
+    ck_assert_msg(strstr(err, "2376 LoRA parameters train (rank 4, alpha 8)") != NULL, "%s", err);
+    double first, last;
+    first_and_last_train_loss(out, &first, &last);
+    ck_assert_msg(last < first, "the training loss went from %.3f to %.3f", first, last);
+    ck_assert(strstr(out, "\nTest accuracy: ") != NULL);
+    free(out);
+    free(err);
+    ck_assert_int_eq(ch06(&out, NULL, "classify --model %s/lora-cls/checkpoint.safetensors --text 'Call now to win'", dir),
+                     0);
+    ck_assert_msg(strcmp(out, "spam\n") == 0 || strcmp(out, "not spam\n") == 0, "classify printed: %s", out);
+    free(out);
+
+    ck_assert_int_eq(ch06(&out, &err, "train-instruct " TINY_INSTRUCT " --lora-rank 4 --lora-alpha 8 --data %s/small.json "
+                                      "--out %s/lora-ins", dir, dir),
+                     0);
+    ck_assert_msg(strstr(err, "LoRA parameters train (rank 4, alpha 8)") != NULL, "%s", err);
+    first_and_last_train_loss(out, &first, &last);
+    ck_assert_msg(last < first, "the training loss went from %.3f to %.3f", first, last);
+    free(out);
+    free(err);
+    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s/lora-ins/checkpoint.safetensors --instruction 'Name a color.' "
+                                      "--max-new-tokens 4", dir),
+                     0);
+    ck_assert(strlen(out) > 0 && out[strlen(out) - 1] == '\n');
+    free(out);
+}
+END_TEST
+
 static void expect_error(int want_status, const char *want, const char *fmt, ...) {
     char args[2048];
     va_list ap;
@@ -276,6 +315,8 @@ START_TEST(test_bad_input) {
     expect_error(1, "use them with --model random", "train-classifier --model %s/none --emb-dim 16 --data-dir %s/small",
                  dir, dir);
     expect_error(1, "--trainable-blocks", "train-classifier --trainable-blocks x");
+    expect_error(1, "--lora-rank: '-1' is not a whole number in 0..", "train-classifier --lora-rank -1");
+    expect_error(1, "--lora-alpha: '0' is not a number", "train-instruct --lora-alpha 0");
     expect_error(1, "3 trainable blocks: the model has 2", "train-classifier " TINY_CLASSIFIER
                  " --trainable-blocks 3 --data-dir %s/small --out %s/x", dir, dir);
     /* a GPT without a classification head */
@@ -318,6 +359,7 @@ Suite *ch06_cli_suite(void) {
     tcase_add_test(tc, test_walkthrough_prints_the_books_numbers);
     tcase_add_test(tc, test_prepare_spam_is_reproducible);
     tcase_add_test(tc, test_train_classifier_then_classify);
+    tcase_add_test(tc, test_lora_runs_write_plain_models);
     tcase_add_test(tc, test_train_instruct_then_instruct);
     tcase_add_test(tc, test_bad_input);
     suite_add_tcase(s, tc);

@@ -225,7 +225,7 @@ START_TEST(test_feedforward_backward_matches_finite_differences) {
     rng_fill_normal(&rng, G, FN * FC, 0, 1);
     for (int i = 0; i < NP; i++) p64[i] = p[i], g[i] = 0.5f;
     float *in = p, *w1 = in + FN * FC, *b1 = w1 + FC * FH, *w2 = b1 + FH, *b2 = w2 + FH * FC;
-    FeedForwardParams params = {w1, b1, w2, b2};
+    FeedForwardParams params = {w1, b1, w2, b2, NULL, NULL};
     FeedForwardGrads grads = {g + (w1 - p), g + (b1 - p), g + (w2 - p), g + (b2 - p)};
     feedforward_forward(out, hidden, hidden_gelu, in, &params, FN, FC);
     feedforward_backward(g, &grads, d_h, d_hg, G, in, hidden, hidden_gelu, &params, FN, FC);

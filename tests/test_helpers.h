@@ -42,6 +42,7 @@ Suite *train_steps_suite(void);
 Suite *ch06_data_suite(void);
 Suite *ch06_loss_suite(void);
 Suite *ch06_classifier_suite(void);
+Suite *ch06_lora_suite(void);
 Suite *ch06_cli_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */

@@ -38,7 +38,7 @@ LDFLAGS := -fopenmp $(SAN_LDFLAGS)
 LDLIBS := -lcjson -lm
 
 # ---- sources -------------------------------------------------------------
-COMMON_SRC := common/util.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
+COMMON_SRC := common/util.c common/cli.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
 CH03_SRC := ch03_attention/attention.c

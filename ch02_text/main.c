@@ -14,6 +14,7 @@
 
 #include "../common/rng.h"
 #include "../common/tensor.h"
+#include "../common/cli.h"
 #include "../common/util.h"
 #include "bpe.h"
 #include "bpe_train.h"
@@ -77,12 +78,6 @@ static void print_bytes(const Bpe *bpe, const int *ids, size_t n) {
     bpe_decode(bpe, ids, n, &text, NULL);
     if (text.len) fwrite(text.data, 1, text.len, stdout);
     bytebuf_free(&text);
-}
-
-/* getopt has already printed what was wrong with the flag. */
-static int bad_usage(const char *command) {
-    fprintf(stderr, "%s: try 'ch02 %s --help'\n", program_name(), command);
-    return 2;
 }
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
@@ -268,7 +263,7 @@ static int cmd_walkthrough(int argc, char **argv) {
     static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
     for (int c; (c = getopt_long(argc, argv, "h", options, NULL)) != -1;) {
         if (c == 'h') return usage_walkthrough(stdout), 0;
-        return bad_usage("walkthrough");
+        return cli_bad_usage("walkthrough");
     }
     if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
     char *path = data_file("the-verdict.txt");
@@ -346,7 +341,7 @@ static int cmd_tokenize(int argc, char **argv) {
         case 'f': file = optarg; break;
         case 't': text_arg = optarg; break;
         case 'h': usage_tokenize(stdout); return 0;
-        default: return bad_usage("tokenize");
+        default: return cli_bad_usage("tokenize");
         }
     }
     if (optind < argc) fatal("tokenize: unexpected argument '%s'", argv[optind]);
@@ -387,7 +382,7 @@ static int cmd_decode(int argc, char **argv) {
         case 'k': name = optarg; break;
         case 'f': file = optarg; break;
         case 'h': usage_decode(stdout); return 0;
-        default: return bad_usage("decode");
+        default: return cli_bad_usage("decode");
         }
     }
     if (optind < argc) fatal("decode: unexpected argument '%s'", argv[optind]);
@@ -435,12 +430,6 @@ static void usage_batches(FILE *out) {
                  "  --limit N          print at most N batches (default 2; 0 prints all)\n");
 }
 
-static long flag_long(const char *flag, const char *value, long min, long max) {
-    long v;
-    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
-    return v;
-}
-
 static int cmd_batches(int argc, char **argv) {
     static const struct option options[] = {{"file", required_argument, NULL, 'f'},
                                             {"batch-size", required_argument, NULL, 'b'},
@@ -458,15 +447,15 @@ static int cmd_batches(int argc, char **argv) {
     for (int c; (c = getopt_long(argc, argv, "f:b:m:s:Sr:dl:h", options, NULL)) != -1;) {
         switch (c) {
         case 'f': file = optarg; break;
-        case 'b': batch_size = flag_long("--batch-size", optarg, 1, 1 << 20); break;
-        case 'm': max_length = flag_long("--max-length", optarg, 1, 1 << 24); break;
-        case 's': stride = flag_long("--stride", optarg, 1, 1 << 24); break;
+        case 'b': batch_size = cli_long("--batch-size", optarg, 1, 1 << 20); break;
+        case 'm': max_length = cli_long("--max-length", optarg, 1, 1 << 24); break;
+        case 's': stride = cli_long("--stride", optarg, 1, 1 << 24); break;
         case 'S': shuffle = true; break;
-        case 'r': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 'r': seed = cli_long("--seed", optarg, 0, 0x7fffffffL); break;
         case 'd': drop_last = true; break;
-        case 'l': limit = flag_long("--limit", optarg, 0, 0x7fffffffL); break;
+        case 'l': limit = cli_long("--limit", optarg, 0, 0x7fffffffL); break;
         case 'h': usage_batches(stdout); return 0;
-        default: return bad_usage("batches");
+        default: return cli_bad_usage("batches");
         }
     }
     if (optind < argc) fatal("batches: unexpected argument '%s'", argv[optind]);
@@ -524,11 +513,11 @@ static int cmd_train_bpe(int argc, char **argv) {
     const char *out = NULL, *file = NULL;
     for (int c; (c = getopt_long(argc, argv, "v:o:f:h", options, NULL)) != -1;) {
         switch (c) {
-        case 'v': vocab_size = flag_long("--vocab-size", optarg, 257, 1 << 24); break;
+        case 'v': vocab_size = cli_long("--vocab-size", optarg, 257, 1 << 24); break;
         case 'o': out = optarg; break;
         case 'f': file = optarg; break;
         case 'h': usage_train_bpe(stdout); return 0;
-        default: return bad_usage("train-bpe");
+        default: return cli_bad_usage("train-bpe");
         }
     }
     if (optind < argc) fatal("train-bpe: unexpected argument '%s'", argv[optind]);
@@ -548,11 +537,7 @@ static int cmd_train_bpe(int argc, char **argv) {
 
 /* ---- main ------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
+static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "the chapter's sections in order, as the book's notebook prints them"},
     {"tokenize", cmd_tokenize, "text -> token ids, one per line"},
     {"decode", cmd_decode, "token ids -> the exact bytes of the text"},
@@ -560,25 +545,15 @@ static const struct {
     {"train-bpe", cmd_train_bpe, "train a byte pair encoding from scratch"},
 };
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: ch02 COMMAND [options]   (ch02 COMMAND --help for its options)\n"
-                 "Chapter 2 of Build a Large Language Model (From Scratch): working with text data.\n\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nData is read from $DATA_DIR (default: the checkout's data/; `make data` fetches it).\n");
-}
-
 int main(int argc, char **argv) {
-    set_program_name(argv[0]);
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fatal("unknown command '%s' (try --help)", argv[1]);
+    static const CliProgram program = {
+        .name = "ch02",
+        .description =
+            "Chapter 2 of Build a Large Language Model (From Scratch): working with text data.",
+        .footer =
+            "Data is read from $DATA_DIR (default: the checkout's data/; `make data` fetches it).\n",
+        .commands = commands,
+        .n_commands = sizeof commands / sizeof commands[0],
+    };
+    return cli_main(&program, argc, argv);
 }

@@ -14,6 +14,7 @@
 #include "../common/ops.h"
 #include "../common/rng.h"
 #include "../common/tensor.h"
+#include "../common/cli.h"
 #include "../common/util.h"
 #include "attention.h"
 
@@ -180,24 +181,13 @@ static void usage_walkthrough(FILE *out) {
                  "weights come from our seeded generator (default seed 123), not PyTorch's.\n");
 }
 
-static int bad_usage(const char *command) {
-    fprintf(stderr, "%s: try 'ch03 %s --help'\n", program_name(), command);
-    return 2;
-}
-
-static long flag_long(const char *flag, const char *value, long min, long max) {
-    long v;
-    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
-    return v;
-}
-
 static int cmd_walkthrough(int argc, char **argv) {
     static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
     long seed = 123;
     for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
-        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
         else if (c == 'h') return usage_walkthrough(stdout), 0;
-        else return bad_usage("walkthrough");
+        else return cli_bad_usage("walkthrough");
     }
     if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
     float x[18];
@@ -228,15 +218,15 @@ static int cmd_mha(int argc, char **argv) {
     bool qkv_bias = false;
     for (int c; (c = getopt_long(argc, argv, "b:t:i:o:H:qs:h", options, NULL)) != -1;) {
         switch (c) {
-        case 'b': B = flag_long("--batch", optarg, 1, 4096); break;
-        case 't': T = flag_long("--tokens", optarg, 1, 65536); break;
-        case 'i': d_in = flag_long("--d-in", optarg, 1, 65536); break;
-        case 'o': d_out = flag_long("--d-out", optarg, 1, 65536); break;
-        case 'H': n_heads = flag_long("--heads", optarg, 1, 4096); break;
+        case 'b': B = cli_long("--batch", optarg, 1, 4096); break;
+        case 't': T = cli_long("--tokens", optarg, 1, 65536); break;
+        case 'i': d_in = cli_long("--d-in", optarg, 1, 65536); break;
+        case 'o': d_out = cli_long("--d-out", optarg, 1, 65536); break;
+        case 'H': n_heads = cli_long("--heads", optarg, 1, 4096); break;
         case 'q': qkv_bias = true; break;
-        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 's': seed = cli_long("--seed", optarg, 0, 0x7fffffffL); break;
         case 'h': usage_mha(stdout); return 0;
-        default: return bad_usage("mha");
+        default: return cli_bad_usage("mha");
         }
     }
     if (optind < argc) fatal("mha: unexpected argument '%s'", argv[optind]);
@@ -274,33 +264,19 @@ static int cmd_mha(int argc, char **argv) {
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
+static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "the chapter's sections in order, as the book's notebook prints them"},
     {"mha", cmd_mha, "multi-head attention on a random batch: shapes and timing"},
 };
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: ch03 COMMAND [options]   (ch03 COMMAND --help for its options)\n"
-                 "Chapter 3 of Build a Large Language Model (From Scratch): coding attention mechanisms.\n\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-}
-
 int main(int argc, char **argv) {
-    set_program_name(argv[0]);
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fatal("unknown command '%s' (try --help)", argv[1]);
+    static const CliProgram program = {
+        .name = "ch03",
+        .description =
+            "Chapter 3 of Build a Large Language Model (From Scratch): coding attention mechanisms.",
+        .footer = NULL,
+        .commands = commands,
+        .n_commands = sizeof commands / sizeof commands[0],
+    };
+    return cli_main(&program, argc, argv);
 }

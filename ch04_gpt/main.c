@@ -16,6 +16,7 @@
 #include "../common/ops.h"
 #include "../common/rng.h"
 #include "../common/tensor.h"
+#include "../common/cli.h"
 #include "../common/util.h"
 #include "config.h"
 #include "gelu.h"
@@ -42,17 +43,6 @@ static void print_text(const Bpe *bpe, const int *ids, int n) {
     if (!bpe_decode(bpe, ids, n, &text, NULL)) fatal("generated an id outside the tokenizer's vocabulary");
     if (text.len) fwrite(text.data, 1, text.len, stdout);
     bytebuf_free(&text);
-}
-
-static long flag_long(const char *flag, const char *value, long min, long max) {
-    long v;
-    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
-    return v;
-}
-
-static int bad_usage(const char *command) {
-    fprintf(stderr, "%s: try 'ch04 %s --help'\n", program_name(), command);
-    return 2;
 }
 
 static GPTConfig preset_or_die(const char *name) {
@@ -249,9 +239,9 @@ static int cmd_walkthrough(int argc, char **argv) {
     static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
     long seed = 123;
     for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
-        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
         else if (c == 'h') return usage_walkthrough(stdout), 0;
-        else return bad_usage("walkthrough");
+        else return cli_bad_usage("walkthrough");
     }
     if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
     walkthrough((uint64_t)seed);
@@ -300,12 +290,12 @@ static int cmd_generate(int argc, char **argv) {
     for (int c; (c = getopt_long(argc, argv, "p:n:m:s:ch", options, NULL)) != -1;) {
         switch (c) {
         case 'p': prompt = optarg; break;
-        case 'n': max_new = flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case 'n': max_new = cli_long("--max-new-tokens", optarg, 0, 1 << 20); break;
         case 'm': preset = optarg; break;
-        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 's': seed = cli_long("--seed", optarg, 0, 0x7fffffffL); break;
         case 'c': use_cache = false; break;
         case 'h': usage_generate(stdout); return 0;
-        default: return bad_usage("generate");
+        default: return cli_bad_usage("generate");
         }
     }
     if (optind < argc) fatal("generate: unexpected argument '%s'", argv[optind]);
@@ -349,7 +339,7 @@ static int cmd_params(int argc, char **argv) {
     for (int c; (c = getopt_long(argc, argv, "m:h", options, NULL)) != -1;) {
         if (c == 'm') preset = optarg;
         else if (c == 'h') return usage_params(stdout), 0;
-        else return bad_usage("params");
+        else return cli_bad_usage("params");
     }
     if (optind < argc) fatal("params: unexpected argument '%s'", argv[optind]);
     GPTConfig cfg = preset_or_die(preset);
@@ -357,34 +347,20 @@ static int cmd_params(int argc, char **argv) {
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
+static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "the chapter's sections in order, as the book's notebook prints them"},
     {"generate", cmd_generate, "continue a prompt greedily with a (randomly initialised) GPT"},
     {"params", cmd_params, "parameter counts and memory of a configuration"},
 };
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: ch04 COMMAND [options]   (ch04 COMMAND --help for its options)\n"
-                 "Chapter 4 of Build a Large Language Model (From Scratch): implementing a GPT model.\n\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-}
-
 int main(int argc, char **argv) {
-    set_program_name(argv[0]);
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fatal("unknown command '%s' (try --help)", argv[1]);
+    static const CliProgram program = {
+        .name = "ch04",
+        .description =
+            "Chapter 4 of Build a Large Language Model (From Scratch): implementing a GPT model.",
+        .footer = NULL,
+        .commands = commands,
+        .n_commands = sizeof commands / sizeof commands[0],
+    };
+    return cli_main(&program, argc, argv);
 }

@@ -19,28 +19,12 @@
 #include "../ch02_text/dataloader.h"
 #include "../ch02_text/utf8.h"
 #include "../common/ops.h"
+#include "../common/cli.h"
 #include "../common/util.h"
 #include "gpt_weights.h"
 #include "loss.h"
 #include "sampling.h"
 #include "train.h"
-
-static long flag_long(const char *flag, const char *value, long min, long max) {
-    long v;
-    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
-    return v;
-}
-
-static float flag_float(const char *flag, const char *value, double min, double max) {
-    double v;
-    if (!parse_double(value, min, max, &v)) fatal("%s: '%s' is not a number in %g..%g", flag, value, min, max);
-    return (float)v;
-}
-
-static int bad_usage(const char *command) {
-    fprintf(stderr, "%s: try 'ch05 %s --help'\n", program_name(), command);
-    return 2;
-}
 
 /* The tokenizer that goes with a model: its directory's own files when it
  * has them (OpenAI's encoder.json/vocab.bpe, or Hugging Face's
@@ -134,12 +118,12 @@ static int cmd_walkthrough(int argc, char **argv) {
     static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
     long seed = 123;
     for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
-        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
         else if (c == 'h') {
             printf("usage: ch05 walkthrough [--seed N]\n"
                    "5.1's loss and perplexity on an untrained model and 5.3's decoding examples.\n");
             return 0;
-        } else return bad_usage("walkthrough");
+        } else return cli_bad_usage("walkthrough");
     }
     if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
     walkthrough((uint64_t)seed);
@@ -197,30 +181,30 @@ static int cmd_train(int argc, char **argv) {
     for (int c; (c = getopt_long(argc, argv, "d:e:l:s:o:h", options, NULL)) != -1;) {
         switch (c) {
         case 'd': o.data_path = optarg; break;
-        case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
-        case BATCH: o.batch_size = (int)flag_long("--batch-size", optarg, 1, 65536); break;
-        case CONTEXT: o.context = (int)flag_long("--context", optarg, 1, 1 << 20); break;
-        case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
-        case WD: o.weight_decay = flag_float("--weight-decay", optarg, 0, 10); break;
-        case DROPOUT: o.dropout = flag_float("--dropout", optarg, 0, 0.99); break;
-        case 's': o.seed = (uint64_t)flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 'e': o.epochs = (int)cli_long("--epochs", optarg, 1, 1000000); break;
+        case BATCH: o.batch_size = (int)cli_long("--batch-size", optarg, 1, 65536); break;
+        case CONTEXT: o.context = (int)cli_long("--context", optarg, 1, 1 << 20); break;
+        case 'l': o.lr = cli_float("--lr", optarg, 0, 10); break;
+        case WD: o.weight_decay = cli_float("--weight-decay", optarg, 0, 10); break;
+        case DROPOUT: o.dropout = cli_float("--dropout", optarg, 0, 0.99); break;
+        case 's': o.seed = (uint64_t)cli_long("--seed", optarg, 0, 0x7fffffffL); break;
         case INIT: o.init_model = optarg; break;
-        case EMB: o.emb_dim = (int)flag_long("--emb-dim", optarg, 1, 1 << 16); break;
-        case LAYERS: o.n_layers = (int)flag_long("--n-layers", optarg, 1, 1024); break;
-        case HEADS: o.n_heads = (int)flag_long("--n-heads", optarg, 1, 1024); break;
+        case EMB: o.emb_dim = (int)cli_long("--emb-dim", optarg, 1, 1 << 16); break;
+        case LAYERS: o.n_layers = (int)cli_long("--n-layers", optarg, 1, 1024); break;
+        case HEADS: o.n_heads = (int)cli_long("--n-heads", optarg, 1, 1024); break;
         case 'o': o.out_dir = optarg; break;
         case RESUME: o.resume = optarg; break;
-        case SAVE_EVERY: o.save_every = (int)flag_long("--save-every", optarg, 0, 1000000); break;
+        case SAVE_EVERY: o.save_every = (int)cli_long("--save-every", optarg, 0, 1000000); break;
         case NO_SHUFFLE: o.shuffle = false; break;
-        case WARMUP: o.warmup_ratio = flag_float("--warmup-ratio", optarg, 0, 1); break;
-        case MIN_LR: o.min_lr = flag_float("--min-lr", optarg, 0, 10); break;
-        case CLIP: o.clip = flag_float("--clip", optarg, 0, 1e6); break;
-        case EVAL_FREQ: o.eval_freq = (int)flag_long("--eval-freq", optarg, 1, 1 << 30); break;
-        case EVAL_ITER: o.eval_iter = (int)flag_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case WARMUP: o.warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
+        case MIN_LR: o.min_lr = cli_float("--min-lr", optarg, 0, 10); break;
+        case CLIP: o.clip = cli_float("--clip", optarg, 0, 1e6); break;
+        case EVAL_FREQ: o.eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case EVAL_ITER: o.eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
         case START: o.start_context = optarg; break;
         case NO_SAMPLES: o.quiet_samples = true; break;
         case 'h': usage_train(stdout); return 0;
-        default: return bad_usage("train");
+        default: return cli_bad_usage("train");
         }
     }
     if (optind < argc) fatal("train: unexpected argument '%s'", argv[optind]);
@@ -268,14 +252,14 @@ static int cmd_generate(int argc, char **argv) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'p': prompt = optarg; break;
-        case MAX_NEW: max_new = flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
-        case TEMPERATURE: s.temperature = flag_float("--temperature", optarg, 0, 100); break;
-        case TOP_K: s.top_k = (int)flag_long("--top-k", optarg, 0, 1 << 30); break;
-        case TOP_P: s.top_p = flag_float("--top-p", optarg, 0, 1); break;
-        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case MAX_NEW: max_new = cli_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case TEMPERATURE: s.temperature = cli_float("--temperature", optarg, 0, 100); break;
+        case TOP_K: s.top_k = (int)cli_long("--top-k", optarg, 0, 1 << 30); break;
+        case TOP_P: s.top_p = cli_float("--top-p", optarg, 0, 1); break;
+        case 's': seed = cli_long("--seed", optarg, 0, 0x7fffffffL); break;
         case EOS: stop_at_eos = true; break;
         case 'h': usage_generate(stdout); return 0;
-        default: return bad_usage("generate");
+        default: return cli_bad_usage("generate");
         }
     }
     if (optind < argc) fatal("generate: unexpected argument '%s'", argv[optind]);
@@ -329,9 +313,9 @@ static int cmd_loss(int argc, char **argv) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 't': text_path = optarg; break;
-        case 'c': context = flag_long("--context", optarg, 1, 1 << 20); break;
+        case 'c': context = cli_long("--context", optarg, 1, 1 << 20); break;
         case 'h': usage_loss(stdout); return 0;
-        default: return bad_usage("loss");
+        default: return cli_bad_usage("loss");
         }
     }
     if (optind < argc) fatal("loss: unexpected argument '%s'", argv[optind]);
@@ -375,37 +359,23 @@ static int cmd_loss(int argc, char **argv) {
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
+static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "5.1's loss on an untrained model and 5.3's decoding examples"},
     {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
     {"generate", cmd_generate, "continue a prompt with a MODEL"},
     {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},
 };
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: ch05 COMMAND [options]   (ch05 COMMAND --help for its options)\n"
-                 "Chapter 5 of Build a Large Language Model (From Scratch): pretraining on unlabeled data.\n\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nMODEL: a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging Face directory\n"
-                 "(config.json + model.safetensors), or a checkpoint written by `ch05 train`.\n");
-}
-
 int main(int argc, char **argv) {
-    set_program_name(argv[0]);
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fatal("unknown command '%s' (try --help)", argv[1]);
+    static const CliProgram program = {
+        .name = "ch05",
+        .description =
+            "Chapter 5 of Build a Large Language Model (From Scratch): pretraining on unlabeled data.",
+        .footer =
+            "MODEL: a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging Face directory\n"
+            "(config.json + model.safetensors), or a checkpoint written by `ch05 train`.\n",
+        .commands = commands,
+        .n_commands = sizeof commands / sizeof commands[0],
+    };
+    return cli_main(&program, argc, argv);
 }

@@ -24,6 +24,7 @@
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch05_pretrain/loss.h"
 #include "../common/ops.h"
+#include "../common/cli.h"
 #include "../common/util.h"
 #include "classifier.h"
 #include "example_loader.h"
@@ -32,23 +33,6 @@
 #include "spam_data.h"
 #include "train_classifier.h"
 #include "train_instruct.h"
-
-static long flag_long(const char *flag, const char *value, long min, long max) {
-    long v;
-    if (!parse_long(value, min, max, &v)) fatal("%s: '%s' is not a whole number in %ld..%ld", flag, value, min, max);
-    return v;
-}
-
-static float flag_float(const char *flag, const char *value, double min, double max) {
-    double v;
-    if (!parse_double(value, min, max, &v)) fatal("%s: '%s' is not a number in %g..%g", flag, value, min, max);
-    return (float)v;
-}
-
-static int bad_usage(const char *command) {
-    fprintf(stderr, "%s: try 'ch06 %s --help'\n", program_name(), command);
-    return 2;
-}
 
 static void no_arguments(const char *command, int argc, char **argv) {
     if (optind < argc) fatal("%s: unexpected argument '%s'", command, argv[optind]);
@@ -202,14 +186,14 @@ static int cmd_walkthrough(int argc, char **argv) {
     static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
     long seed = 123;
     for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
-        if (c == 's') seed = flag_long("--seed", optarg, 0, 0x7fffffffL);
+        if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
         else if (c == 'h') {
             printf("usage: ch06 walkthrough [--seed N]\n"
                    "The data steps of the book's chapters 6 and 7 on the real data: the SMS spam counts and\n"
                    "splits, padding and batches, the classification head's size, the instruction data set,\n"
                    "its prompt format, the collate function and the loss that ignores padding.\n");
             return 0;
-        } else return bad_usage("walkthrough");
+        } else return cli_bad_usage("walkthrough");
     }
     no_arguments("walkthrough", argc, argv);
     Bpe *bpe = bpe_load_gpt2();
@@ -233,7 +217,7 @@ static int cmd_prepare_spam(int argc, char **argv) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'i': sms_path = optarg; break;
-        case 's': seed = flag_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case 's': seed = cli_long("--seed", optarg, 0, 0x7fffffffL); break;
         case 'h':
             printf("usage: ch06 prepare-spam --out DIR [--sms FILE] [--seed N]\n"
                    "6.2: reads the SMS Spam Collection (default: DATA_DIR/sms_spam/SMSSpamCollection), keeps\n"
@@ -241,7 +225,7 @@ static int cmd_prepare_spam(int argc, char **argv) {
                    "DIR/train.csv, DIR/validation.csv and DIR/test.csv (header Label,Text; ham 0, spam 1).\n"
                    "  --seed N    seed of the draw and the shuffle (123)\n");
             return 0;
-        default: return bad_usage("prepare-spam");
+        default: return cli_bad_usage("prepare-spam");
         }
     }
     no_arguments("prepare-spam", argc, argv);
@@ -285,11 +269,11 @@ enum {
 static bool model_flag(int c, ModelChoice *mc) {
     switch (c) {
     case 'm': mc->path = optarg; return true;
-    case OPT_EMB: mc->emb_dim = (int)flag_long("--emb-dim", optarg, 1, 1 << 16); return true;
-    case OPT_LAYERS: mc->n_layers = (int)flag_long("--n-layers", optarg, 1, 1024); return true;
-    case OPT_HEADS: mc->n_heads = (int)flag_long("--n-heads", optarg, 1, 1024); return true;
-    case OPT_CONTEXT: mc->context = (int)flag_long("--context", optarg, 1, 1 << 20); return true;
-    case OPT_DROPOUT: mc->dropout = flag_float("--dropout", optarg, 0, 0.99); return true;
+    case OPT_EMB: mc->emb_dim = (int)cli_long("--emb-dim", optarg, 1, 1 << 16); return true;
+    case OPT_LAYERS: mc->n_layers = (int)cli_long("--n-layers", optarg, 1, 1024); return true;
+    case OPT_HEADS: mc->n_heads = (int)cli_long("--n-heads", optarg, 1, 1024); return true;
+    case OPT_CONTEXT: mc->context = (int)cli_long("--context", optarg, 1, 1 << 20); return true;
+    case OPT_DROPOUT: mc->dropout = cli_float("--dropout", optarg, 0, 0.99); return true;
     default: return false;
     }
 }
@@ -303,8 +287,8 @@ static bool model_flag(int c, ModelChoice *mc) {
 /* --lora-rank and --lora-alpha; false when c is not one of them. */
 static bool lora_flag(int c, int *rank, float *alpha) {
     switch (c) {
-    case OPT_LORA_RANK: *rank = (int)flag_long("--lora-rank", optarg, 0, 1 << 16); return true;
-    case OPT_LORA_ALPHA: *alpha = flag_float("--lora-alpha", optarg, 1e-6, 1e6); return true;
+    case OPT_LORA_RANK: *rank = (int)cli_long("--lora-rank", optarg, 0, 1 << 16); return true;
+    case OPT_LORA_ALPHA: *alpha = cli_float("--lora-alpha", optarg, 1e-6, 1e6); return true;
     default: return false;
     }
 }
@@ -356,19 +340,19 @@ static int cmd_train_classifier(int argc, char **argv) {
         if (model_flag(c, &o.model)) continue;
         if (lora_flag(c, &o.lora_rank, &o.lora_alpha)) continue;
         switch (c) {
-        case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
-        case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
-        case OPT_WD: o.weight_decay = flag_float("--weight-decay", optarg, 0, 10); break;
-        case OPT_BATCH: o.batch_size = (int)flag_long("--batch-size", optarg, 1, 65536); break;
-        case 's': o.seed = (uint64_t)flag_long("--seed", optarg, 0, 0x7fffffffL); break;
-        case OPT_EVAL_FREQ: o.eval_freq = (int)flag_long("--eval-freq", optarg, 1, 1 << 30); break;
-        case OPT_EVAL_ITER: o.eval_iter = (int)flag_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case 'e': o.epochs = (int)cli_long("--epochs", optarg, 1, 1000000); break;
+        case 'l': o.lr = cli_float("--lr", optarg, 0, 10); break;
+        case OPT_WD: o.weight_decay = cli_float("--weight-decay", optarg, 0, 10); break;
+        case OPT_BATCH: o.batch_size = (int)cli_long("--batch-size", optarg, 1, 65536); break;
+        case 's': o.seed = (uint64_t)cli_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case OPT_EVAL_FREQ: o.eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case OPT_EVAL_ITER: o.eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
         case 'o': o.out_dir = optarg; break;
         case OPT_DATA_DIR: o.data_dir = optarg; break;
-        case OPT_MAX_LENGTH: o.max_length = (int)flag_long("--max-length", optarg, 1, 1 << 20); break;
-        case OPT_TRAINABLE: trainable = flag_long("--trainable-blocks", optarg, 0, 1024); break;
+        case OPT_MAX_LENGTH: o.max_length = (int)cli_long("--max-length", optarg, 1, 1 << 20); break;
+        case OPT_TRAINABLE: trainable = cli_long("--trainable-blocks", optarg, 0, 1024); break;
         case 'h': usage_train_classifier(stdout); return 0;
-        default: return bad_usage("train-classifier");
+        default: return cli_bad_usage("train-classifier");
         }
     }
     no_arguments("train-classifier", argc, argv);
@@ -392,14 +376,14 @@ static int cmd_classify(int argc, char **argv) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 't': text = optarg; break;
-        case OPT_MAX_LENGTH: max_length = flag_long("--max-length", optarg, 1, 1 << 20); break;
+        case OPT_MAX_LENGTH: max_length = cli_long("--max-length", optarg, 1, 1 << 20); break;
         case 'h':
             printf("usage: ch06 classify --model CHECKPOINT --text TEXT [--max-length N]\n"
                    "6.8 classify_review: prints \"spam\" or \"not spam\" for TEXT, using a checkpoint written by\n"
                    "`ch06 train-classifier`. The text is cut and padded to the length the model was trained\n"
                    "on (stored in the checkpoint), or to N tokens.\n");
             return 0;
-        default: return bad_usage("classify");
+        default: return cli_bad_usage("classify");
         }
     }
     no_arguments("classify", argc, argv);
@@ -464,20 +448,20 @@ static int cmd_train_instruct(int argc, char **argv) {
         if (lora_flag(c, &o.lora_rank, &o.lora_alpha)) continue;
         switch (c) {
         case 'd': o.data_path = optarg; break;
-        case 'e': o.epochs = (int)flag_long("--epochs", optarg, 1, 1000000); break;
-        case 'l': o.lr = flag_float("--lr", optarg, 0, 10); break;
-        case OPT_WD: o.weight_decay = flag_float("--weight-decay", optarg, 0, 10); break;
-        case OPT_BATCH: o.batch_size = (int)flag_long("--batch-size", optarg, 1, 65536); break;
-        case 's': o.seed = (uint64_t)flag_long("--seed", optarg, 0, 0x7fffffffL); break;
-        case OPT_EVAL_FREQ: o.eval_freq = (int)flag_long("--eval-freq", optarg, 1, 1 << 30); break;
-        case OPT_EVAL_ITER: o.eval_iter = (int)flag_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case 'e': o.epochs = (int)cli_long("--epochs", optarg, 1, 1000000); break;
+        case 'l': o.lr = cli_float("--lr", optarg, 0, 10); break;
+        case OPT_WD: o.weight_decay = cli_float("--weight-decay", optarg, 0, 10); break;
+        case OPT_BATCH: o.batch_size = (int)cli_long("--batch-size", optarg, 1, 65536); break;
+        case 's': o.seed = (uint64_t)cli_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case OPT_EVAL_FREQ: o.eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case OPT_EVAL_ITER: o.eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
         case 'o': o.out_dir = optarg; break;
-        case OPT_ALLOWED: o.allowed_max_length = (int)flag_long("--allowed-max-length", optarg, 1, 1 << 20); break;
-        case OPT_MAX_NEW: o.max_new_tokens = (int)flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case OPT_ALLOWED: o.allowed_max_length = (int)cli_long("--allowed-max-length", optarg, 1, 1 << 20); break;
+        case OPT_MAX_NEW: o.max_new_tokens = (int)cli_long("--max-new-tokens", optarg, 0, 1 << 20); break;
         case OPT_NO_SAMPLES: o.no_samples = true; break;
         case OPT_NO_RESPONSES: o.no_responses = true; break;
         case 'h': usage_train_instruct(stdout); return 0;
-        default: return bad_usage("train-instruct");
+        default: return cli_bad_usage("train-instruct");
         }
     }
     no_arguments("train-instruct", argc, argv);
@@ -502,14 +486,14 @@ static int cmd_instruct(int argc, char **argv) {
         case 'm': model_path = optarg; break;
         case OPT_INSTRUCTION: instruction = optarg; break;
         case OPT_INPUT: input = optarg; break;
-        case OPT_MAX_NEW: max_new = flag_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case OPT_MAX_NEW: max_new = cli_long("--max-new-tokens", optarg, 0, 1 << 20); break;
         case 'h':
             printf("usage: ch06 instruct --model MODEL --instruction TEXT [--input TEXT] [--max-new-tokens N]\n"
                    "7.7: the model's response to an instruction (and its input), as the book extracts it:\n"
                    "greedy decoding after the Alpaca-style prompt, stopping at <|endoftext|> or after N tokens\n"
                    "(256). Prints the response only.\n");
             return 0;
-        default: return bad_usage("instruct");
+        default: return cli_bad_usage("instruct");
         }
     }
     no_arguments("instruct", argc, argv);
@@ -531,11 +515,7 @@ static int cmd_instruct(int argc, char **argv) {
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
+static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "the data steps of chapters 6 and 7 on the real data"},
     {"prepare-spam", cmd_prepare_spam, "6.2: the balanced SMS spam splits as CSV files"},
     {"train-classifier", cmd_train_classifier, "6.3-6.8: finetune a GPT to classify spam"},
@@ -544,27 +524,17 @@ static const struct {
     {"instruct", cmd_instruct, "7.7: a finetuned model's response to an instruction"},
 };
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: ch06 COMMAND [options]   (ch06 COMMAND --help for its options)\n"
-                 "Chapters 6 and 7 of Build a Large Language Model (From Scratch): finetuning for\n"
-                 "classification and to follow instructions.\n\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nMODEL: a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging Face directory\n"
-                 "(config.json + model.safetensors), a checkpoint written by ch05 or ch06, or \"random\".\n");
-}
-
 int main(int argc, char **argv) {
-    set_program_name(argv[0]);
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fatal("unknown command '%s' (try --help)", argv[1]);
+    static const CliProgram program = {
+        .name = "ch06",
+        .description =
+            "Chapters 6 and 7 of Build a Large Language Model (From Scratch): finetuning for\n"
+            "classification and to follow instructions.",
+        .footer =
+            "MODEL: a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging Face directory\n"
+            "(config.json + model.safetensors), a checkpoint written by ch05 or ch06, or \"random\".\n",
+        .commands = commands,
+        .n_commands = sizeof commands / sizeof commands[0],
+    };
+    return cli_main(&program, argc, argv);
 }

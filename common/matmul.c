@@ -22,7 +22,9 @@
  * Threads split C into bands (of columns, or of rows) and each runs that
  * same loop nest on its own band with its own packing buffers: no shared
  * state, no barriers. Products below PARALLEL_MIN_MACS stay on the calling
- * thread: waking the other costs more than it saves.
+ * thread: waking the other costs more than it saves. (A call still ends
+ * when its slowest band does: with another busy process on a two-core
+ * machine, two threads can be slower than one. OMP_NUM_THREADS=1 then.)
  *
  * A few rows of A (M < SMALL_M: decoding, one token at a time) make the
  * product memory-bound: each element of B is used only M times, so the time
@@ -414,6 +416,8 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int 
         if (hi > lo) gemm_blocked(&band);
     }
 }
+
+const char *matmul_kernel_name(void) { return MATMUL_KERNEL_NAME; }
 
 /* ---- linear layers ------------------------------------------------------ */
 

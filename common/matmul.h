@@ -32,6 +32,9 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int 
 void sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                      bool accumulate, float *C, int ldc);
 
+/* Which SIMD build of the kernel this is, e.g. "AVX-512, 12x32 tiles". */
+const char *matmul_kernel_name(void);
+
 /* A linear layer. out is (M,N), in is (M,K), weight is (K,N), bias is (N) or NULL. */
 void matmul_forward(float *out, const float *in, const float *weight, const float *bias, int M, int K, int N);
 /* Its gradients, accumulated (+=) as residual branches need:

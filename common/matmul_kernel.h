@@ -1,6 +1,7 @@
 /* matmul_kernel.h: the SIMD layer under matmul.c: a float vector type with
  * the handful of operations the matmul loops need, and the register-tiled
- * micro-kernel that does almost all of sgemm's arithmetic.
+ * micro-kernel that does almost all of sgemm's arithmetic, plus the block
+ * transpose that packing uses for transposed operands.
  *
  * Three builds of the same code, chosen by what the compiler targets:
  *   AVX-512   16 floats a vector, 32 registers: a 12 x 32 tile of C
@@ -22,7 +23,7 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
-#define MATMUL_ISA "avx512"
+#define MATMUL_KERNEL_NAME "AVX-512, 12x32 tiles"
 typedef __m512 vfloat;
 enum { VLEN = 16, MR = 12, NR = 32 };
 static inline vfloat vf_zero(void) { return _mm512_setzero_ps(); }
@@ -73,7 +74,7 @@ static inline void transpose_block(const float *src, size_t lds, int rows, float
 
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#define MATMUL_ISA "avx2"
+#define MATMUL_KERNEL_NAME "AVX2+FMA, 6x16 tiles"
 typedef __m256 vfloat;
 enum { VLEN = 8, MR = 6, NR = 16 };
 static inline vfloat vf_zero(void) { return _mm256_setzero_ps(); }
@@ -99,7 +100,7 @@ static inline void transpose_block(const float *src, size_t lds, int rows, float
 #else
 /* Plain C: a struct of 4 floats. The compiler is free to keep these in
  * SSE/NEON registers; correctness never depends on it. */
-#define MATMUL_ISA "portable"
+#define MATMUL_KERNEL_NAME "portable C, 4x8 tiles"
 typedef struct {
     float v[4];
 } vfloat;

@@ -248,6 +248,7 @@ void bench_matmul(int rounds) {
     OpenBlas ob;
     bool have_openblas = openblas_load(&ob);
     printf("\nsgemm on GPT-2 124M shapes, %d rounds alternating, medians\n", rounds);
+    printf("  ours: %s\n", matmul_kernel_name());
     if (have_openblas)
         printf("  OpenBLAS: %s (cblas_sgemm; cblas_sgemv for the M = 1 rows)\n",
                ob.get_config ? ob.get_config() : "libopenblas.so.0");

@@ -107,6 +107,7 @@ START_TEST(test_sgemm_small_example) {
     for (int i = 0; i < 4; i++) ck_assert_float_eq(C[i], want[i]);
     sgemm(false, false, 2, 2, 3, A, 3, B, 2, true, C, 2); /* accumulate: doubles */
     for (int i = 0; i < 4; i++) ck_assert_float_eq(C[i], 2 * want[i]);
+    ck_assert(strlen(matmul_kernel_name()) > 0);
 }
 END_TEST
 

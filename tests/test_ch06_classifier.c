@@ -33,23 +33,8 @@ static const Tensor *get(const char *name) {
     return t;
 }
 
-static GPTModel *gpt_from_fixture(void) {
-    const float *c = get("config")->data;
-    GPTConfig cfg = {.vocab_size = (int)c[0],
-                     .context_length = (int)c[1],
-                     .emb_dim = (int)c[2],
-                     .n_heads = (int)c[3],
-                     .n_layers = (int)c[4],
-                     .drop_rate = 0.0f,
-                     .qkv_bias = c[5] != 0,
-                     .tie_weights = false};
-    GPTModel *m = gpt_create(&cfg);
-    gpt_load_params(m, &fx);
-    return m;
-}
-
 static Classifier *classifier_from_fixture(void) {
-    Classifier *c = classifier_create(gpt_from_fixture(), 2, 1, 0);
+    Classifier *c = classifier_create(gpt_from_fixture(&fx, false, 0.0f), 2, 1, 0);
     const int C = c->gpt->config.emb_dim;
     memcpy(c->weight, tensor_file_expect(&fx, "head.weight", 2, (int[]){2, C})->data, 2 * C * sizeof(float));
     memcpy(c->bias, tensor_file_expect(&fx, "head.bias", 1, (int[]){2})->data, 2 * sizeof(float));
@@ -180,7 +165,7 @@ END_TEST
 /* Chapter 7's loss: the collated batch, its loss through the whole GPT with
  * -100 targets ignored, and the gradients of the head and the embedding. */
 START_TEST(test_instruction_loss_matches_pytorch) {
-    GPTModel *m = gpt_from_fixture();
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.0f);
     const float *seqs_f = tensor_file_expect(&fx, "instruct.seqs", 2, (int[]){3, 7})->data;
     const float *len_f = get("instruct.lengths")->data;
     int seq_data[3][7], lengths[3];

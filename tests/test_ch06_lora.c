@@ -36,21 +36,6 @@ static const Tensor *get(const char *name) {
     return t;
 }
 
-static GPTModel *gpt_from_fixture(void) {
-    const float *c = get("config")->data;
-    GPTConfig cfg = {.vocab_size = (int)c[0],
-                     .context_length = (int)c[1],
-                     .emb_dim = (int)c[2],
-                     .n_heads = (int)c[3],
-                     .n_layers = (int)c[4],
-                     .drop_rate = 0.0f,
-                     .qkv_bias = c[5] != 0,
-                     .tie_weights = false};
-    GPTModel *m = gpt_create(&cfg);
-    gpt_load_params(m, &fx);
-    return m;
-}
-
 /* The adapters' A and B from the fixture; the head's is lora.<head_name>. */
 static void load_adapters(Lora *l, const char *head_name) {
     for (int i = 0; i < l->n; i++) {
@@ -67,7 +52,7 @@ static void load_adapters(Lora *l, const char *head_name) {
 
 /* The classifier of the fixture with its adapters. */
 static Classifier *lora_classifier_from_fixture(void) {
-    Classifier *c = classifier_create(gpt_from_fixture(), 2, 1, 0);
+    Classifier *c = classifier_create(gpt_from_fixture(&fx, false, 0.0f), 2, 1, 0);
     const int C = c->gpt->config.emb_dim;
     memcpy(c->weight, tensor_file_expect(&fx, "head.weight", 2, (int[]){2, C})->data, 2 * C * sizeof(float));
     memcpy(c->bias, tensor_file_expect(&fx, "head.bias", 1, (int[]){2})->data, 2 * sizeof(float));
@@ -155,7 +140,7 @@ END_TEST
  * through adapters on the blocks and on the vocabulary head. C is within
  * 4.8e-7 of PyTorch's loss and 6.4e-7 of each gradient's scale. */
 START_TEST(test_instruction_matches_pytorch) {
-    GPTModel *m = gpt_from_fixture();
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.0f);
     Lora *l = lora_create(&m->config, m->config.vocab_size, RANK, ALPHA, 0);
     load_adapters(l, "out_head");
     lora_attach(l, m, true);
@@ -236,7 +221,7 @@ START_TEST(test_merged_model_computes_the_same) {
     assert_all_close("merged classifier logits", classifier_forward(c, ids, FB, FT), with, FB * 2, 0, 1e-5f);
     classifier_free(c);
 
-    GPTModel *m = gpt_from_fixture();
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.0f);
     const int V = m->config.vocab_size;
     Lora *l = lora_create(&m->config, V, RANK, ALPHA, 0);
     load_adapters(l, "out_head");
@@ -280,7 +265,7 @@ END_TEST
  * filling that range; B is zero, so a model with fresh adapters computes
  * exactly what it computed without them. */
 START_TEST(test_fresh_adapters_change_nothing) {
-    Classifier *c = classifier_create(gpt_from_fixture(), 2, 1, 0);
+    Classifier *c = classifier_create(gpt_from_fixture(&fx, false, 0.0f), 2, 1, 0);
     const int C = c->gpt->config.emb_dim;
     memcpy(c->weight, get("head.weight")->data, 2 * C * sizeof(float));
     memcpy(c->bias, get("head.bias")->data, 2 * sizeof(float));

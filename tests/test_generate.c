@@ -9,7 +9,6 @@
 #include "../ch04_gpt/generate.h"
 #include "test_helpers.h"
 
-GPTModel *small_gpt_from_fixture(const TensorFile *f, bool tied); /* test_gpt.c */
 
 static TensorFile fx;
 static void load_fixture(void) {
@@ -20,7 +19,7 @@ static void load_fixture(void) {
 static void free_fixture(void) { tensor_file_free(&fx); }
 
 static void check_generation(bool tied, bool use_cache, const char *expected) {
-    GPTModel *m = small_gpt_from_fixture(&fx, tied);
+    GPTModel *m = gpt_from_fixture(&fx, tied, 0.1f);
     const Tensor *prompt = tensor_file_expect(&fx, "generate.prompt", 2, (int[]){1, 5});
     const Tensor *want = tensor_file_expect(&fx, expected, 2, (int[]){1, 45});
     int ids[45];
@@ -47,7 +46,7 @@ END_TEST
 
 /* The cached step's logits equal the full forward's at every position. */
 START_TEST(test_cached_logits_equal_full_forward) {
-    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     int ids[32];
     for (int i = 0; i < 32; i++) ids[i] = (int)tensor_file_find(&fx, "input_ids")->data[i];
     gpt_forward(m, ids, 1, 32); /* the batch's two rows as one 32-token sequence */
@@ -68,7 +67,7 @@ START_TEST(test_cached_logits_equal_full_forward) {
 END_TEST
 
 START_TEST(test_full_cache_exits) {
-    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     KVCache *kv = kv_cache_create(&m->config);
     for (int t = 0; t <= 32; t++) gpt_forward_cached(m, kv, 1);
 }

@@ -38,21 +38,6 @@ static const float *get(const char *name) {
     return t->data;
 }
 
-GPTModel *small_gpt_from_fixture(const TensorFile *f, bool tied) {
-    const float *c = tensor_file_find(f, "config")->data;
-    GPTConfig cfg = {.vocab_size = (int)c[0],
-                     .context_length = (int)c[1],
-                     .emb_dim = (int)c[2],
-                     .n_heads = (int)c[3],
-                     .n_layers = (int)c[4],
-                     .drop_rate = 0.1f,
-                     .qkv_bias = c[5] != 0,
-                     .tie_weights = tied};
-    GPTModel *m = gpt_create(&cfg);
-    gpt_load_params(m, f);
-    return m;
-}
-
 START_TEST(test_param_counts_match_the_book_and_openai) {
     GPTConfig c = gpt_config_124m();
     ck_assert_uint_eq(gpt_param_count(&c), 163009536);
@@ -83,7 +68,7 @@ START_TEST(test_config_check) {
 END_TEST
 
 START_TEST(test_forward_matches_pytorch_layer_by_layer) {
-    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     const int B = 2, T = 16, C = 64;
     int ids[32];
     for (int i = 0; i < 32; i++) ids[i] = (int)get("input_ids")[i];
@@ -110,7 +95,7 @@ END_TEST
 
 /* Causality: the logits at position t depend on tokens 0..t only. */
 START_TEST(test_future_tokens_do_not_leak) {
-    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     int ids[16];
     for (int i = 0; i < 16; i++) ids[i] = (int)get("input_ids")[i];
     gpt_forward(m, ids, 1, 16);
@@ -125,7 +110,7 @@ START_TEST(test_future_tokens_do_not_leak) {
 END_TEST
 
 START_TEST(test_tied_head_uses_token_embedding) {
-    GPTModel *m = small_gpt_from_fixture(&fx, true);
+    GPTModel *m = gpt_from_fixture(&fx, true, 0.1f);
     ck_assert_ptr_eq(m->out_head, m->tok_emb);
     ck_assert_ptr_null(gpt_find_param(m, "out_head.weight"));
     int prompt[5];
@@ -162,14 +147,14 @@ START_TEST(test_init_like_pytorch_defaults) {
 END_TEST
 
 START_TEST(test_too_long_input_exits) {
-    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     int ids[33] = {0};
     gpt_forward(m, ids, 1, 33);
 }
 END_TEST
 
 START_TEST(test_bad_token_exits) {
-    GPTModel *m = small_gpt_from_fixture(&fx, false);
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     int ids[2] = {0, 300};
     gpt_forward(m, ids, 1, 2);
 }
@@ -508,7 +493,7 @@ static float fixture_step(GPTModel *m, float *d_logits) {
 /* Two backward passes: the second adds the same gradients again (as two
  * loss.backward() calls do), then gpt_zero_grad clears them. */
 START_TEST(test_gradients_match_pytorch) {
-    GPTModel *m = small_gpt_from_fixture(&grad_fx, false);
+    GPTModel *m = gpt_from_fixture(&grad_fx, false, 0.1f);
     float *d_logits = malloc(32 * 300 * sizeof(float));
     gpt_zero_grad(m);
     for (int pass = 1; pass <= 2; pass++) {
@@ -535,7 +520,7 @@ END_TEST
  * over after two passes). Its logits reach 40 and the loss is 42, so the
  * loss is compared relatively. */
 START_TEST(test_tied_gradients_match_pytorch) {
-    GPTModel *m = small_gpt_from_fixture(&grad_fx, true);
+    GPTModel *m = gpt_from_fixture(&grad_fx, true, 0.1f);
     float *d_logits = malloc(32 * 300 * sizeof(float));
     const float *want = tensor_file_find(&grad_fx, "tied.grad.tok_emb.weight")->data;
     for (int pass = 1; pass <= 2; pass++) {

@@ -114,6 +114,22 @@ void assert_all_close(const char *what, const float *got, const float *want, siz
                   want[worst], rel_tol, abs_tol);
 }
 
+GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate) {
+    const Tensor *config = tensor_file_expect(f, "config", 1, (int[]){6});
+    const float *c = config->data;
+    GPTConfig cfg = {.vocab_size = (int)c[0],
+                     .context_length = (int)c[1],
+                     .emb_dim = (int)c[2],
+                     .n_heads = (int)c[3],
+                     .n_layers = (int)c[4],
+                     .drop_rate = drop_rate,
+                     .qkv_bias = c[5] != 0,
+                     .tie_weights = tied};
+    GPTModel *m = gpt_create(&cfg);
+    gpt_load_params(m, f);
+    return m;
+}
+
 bool close_enough(float got, float want, float rel_tol, float abs_tol) {
     return fabsf(got - want) <= abs_tol + rel_tol * fabsf(want);
 }

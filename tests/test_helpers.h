@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../ch04_gpt/gpt.h"
+#include "../common/tensor_file.h"
 #include "../common/util.h"
 
 /* One suite per module, each defined in tests/test_<module>.c. */
@@ -71,6 +73,10 @@ int run_command(const char *command, char **out, char **err);
 /* Assert that got[0..n) matches want within |got - want| <= abs_tol +
  * rel_tol * |want| everywhere; the message names what and the worst index. */
 void assert_all_close(const char *what, const float *got, const float *want, size_t n, float rel_tol, float abs_tol);
+
+/* A GPT built from a PyTorch fixture's "config" tensor ([vocab, context,
+ * emb_dim, heads, layers, qkv_bias]) with the fixture's weights. */
+GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate);
 
 /* Relative difference check for floats, for ck_assert messages. */
 bool close_enough(float got, float want, float rel_tol, float abs_tol);

@@ -41,21 +41,6 @@ static const Tensor *get(const char *name) {
     return t;
 }
 
-static GPTModel *model_from_fixture(void) {
-    const float *c = get("config")->data;
-    GPTConfig cfg = {.vocab_size = (int)c[0],
-                     .context_length = (int)c[1],
-                     .emb_dim = (int)c[2],
-                     .n_heads = (int)c[3],
-                     .n_layers = (int)c[4],
-                     .drop_rate = get("drop_rate")->data[0],
-                     .qkv_bias = c[5] != 0,
-                     .tie_weights = false};
-    GPTModel *m = gpt_create(&cfg);
-    gpt_load_params(m, &fx);
-    return m;
-}
-
 /* The book's loop for the fixture's ten batches: losses[step] is the loss
  * before that step's update. */
 static void train_ten_steps(GPTModel *m, float losses[STEPS]) {
@@ -133,7 +118,7 @@ static void check_final(const GPTModel *m, const char *name) {
 }
 
 START_TEST(test_ten_adamw_steps_match_pytorch) {
-    GPTModel *m = model_from_fixture();
+    GPTModel *m = gpt_from_fixture(&fx, false, get("drop_rate")->data[0]);
     float losses[STEPS];
     train_ten_steps(m, losses);
     const float *want = tensor_file_expect(&fx, "losses", 1, (int[]){STEPS})->data;
@@ -150,7 +135,7 @@ END_TEST
  * out, no random numbers drawn, the same arithmetic. Bit for bit, so that
  * dropout 0 costs nothing and changes nothing. */
 START_TEST(test_training_without_dropout_is_eval) {
-    GPTModel *eval = model_from_fixture(), *train = model_from_fixture();
+    GPTModel *eval = gpt_from_fixture(&fx, false, get("drop_rate")->data[0]), *train = gpt_from_fixture(&fx, false, get("drop_rate")->data[0]);
     ck_assert_float_eq(train->config.drop_rate, 0.0f);
     train->training = true;
     rng_seed(&train->rng, 5);

@@ -20,18 +20,10 @@
 #define ABS 1e-6f
 
 static TensorFile fx;
-static void load_fixture(void) {
-    char *path = fixture_path("attention_ch03.bin");
-    fx = tensor_file_read(path);
-    free(path);
-}
+static void load_fixture(void) { fx = read_fixture("attention_ch03.bin"); }
 static void free_fixture(void) { tensor_file_free(&fx); }
 
-static const float *get(const char *name) {
-    const Tensor *t = tensor_file_find(&fx, name);
-    ck_assert_msg(t != NULL, "fixture has no %s", name);
-    return t->data;
-}
+static const float *get(const char *name) { return fixture_tensor(&fx, name)->data; }
 
 START_TEST(test_simple_attention_book_numbers) {
     float context[18], weights[36];

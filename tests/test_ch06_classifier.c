@@ -20,18 +20,10 @@
 #include "test_helpers.h"
 
 static TensorFile fx;
-static void load_fixture(void) {
-    char *path = fixture_path("ch06_classifier.bin");
-    fx = tensor_file_read(path);
-    free(path);
-}
+static void load_fixture(void) { fx = read_fixture("ch06_classifier.bin"); }
 static void free_fixture(void) { tensor_file_free(&fx); }
 
-static const Tensor *get(const char *name) {
-    const Tensor *t = tensor_file_find(&fx, name);
-    ck_assert_msg(t != NULL, "fixture has no %s", name);
-    return t;
-}
+static const Tensor *get(const char *name) { return fixture_tensor(&fx, name); }
 
 static Classifier *classifier_from_fixture(void) {
     Classifier *c = classifier_create(gpt_from_fixture(&fx, false, 0.0f), 2, 1, 0);

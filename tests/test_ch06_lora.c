@@ -23,18 +23,10 @@ enum { RANK = 4, FB = 4, FT = 12, IB = 2, IT = 10 };
 static const float ALPHA = 8.0f;
 
 static TensorFile fx;
-static void load_fixture(void) {
-    char *path = fixture_path("ch06_lora.bin");
-    fx = tensor_file_read(path);
-    free(path);
-}
+static void load_fixture(void) { fx = read_fixture("ch06_lora.bin"); }
 static void free_fixture(void) { tensor_file_free(&fx); }
 
-static const Tensor *get(const char *name) {
-    const Tensor *t = tensor_file_find(&fx, name);
-    ck_assert_msg(t != NULL, "fixture has no %s", name);
-    return t;
-}
+static const Tensor *get(const char *name) { return fixture_tensor(&fx, name); }
 
 /* The adapters' A and B from the fixture; the head's is lora.<head_name>. */
 static void load_adapters(Lora *l, const char *head_name) {

@@ -11,11 +11,7 @@
 
 
 static TensorFile fx;
-static void load_fixture(void) {
-    char *path = fixture_path("gpt_small.bin");
-    fx = tensor_file_read(path);
-    free(path);
-}
+static void load_fixture(void) { fx = read_fixture("gpt_small.bin"); }
 static void free_fixture(void) { tensor_file_free(&fx); }
 
 static void check_generation(bool tied, bool use_cache, const char *expected) {

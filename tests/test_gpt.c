@@ -25,18 +25,10 @@
 #define ABS 2e-5f
 
 static TensorFile fx;
-static void load_fixture(void) {
-    char *path = fixture_path("gpt_small.bin");
-    fx = tensor_file_read(path);
-    free(path);
-}
+static void load_fixture(void) { fx = read_fixture("gpt_small.bin"); }
 static void free_fixture(void) { tensor_file_free(&fx); }
 
-static const float *get(const char *name) {
-    const Tensor *t = tensor_file_find(&fx, name);
-    ck_assert_msg(t != NULL, "fixture has no %s", name);
-    return t->data;
-}
+static const float *get(const char *name) { return fixture_tensor(&fx, name)->data; }
 
 START_TEST(test_param_counts_match_the_book_and_openai) {
     GPTConfig c = gpt_config_124m();
@@ -457,11 +449,7 @@ END_TEST
  * gradient) cannot meet. Loss: 1e-5 relative; logits as in the forward test. */
 
 static TensorFile grad_fx;
-static void load_grad_fixture(void) {
-    char *path = fixture_path("gpt_grads.bin");
-    grad_fx = tensor_file_read(path);
-    free(path);
-}
+static void load_grad_fixture(void) { grad_fx = read_fixture("gpt_grads.bin"); }
 static void free_grad_fixture(void) { tensor_file_free(&grad_fx); }
 
 /* got within 1e-4 of times * want's largest value (plus 1e-4 relative). */

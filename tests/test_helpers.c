@@ -114,6 +114,19 @@ void assert_all_close(const char *what, const float *got, const float *want, siz
                   want[worst], rel_tol, abs_tol);
 }
 
+TensorFile read_fixture(const char *name) {
+    char *path = fixture_path(name);
+    TensorFile tf = tensor_file_read(path);
+    free(path);
+    return tf;
+}
+
+const Tensor *fixture_tensor(const TensorFile *tf, const char *name) {
+    const Tensor *t = tensor_file_find(tf, name);
+    ck_assert_msg(t != NULL, "%s has no tensor %s", tf->path, name);
+    return t;
+}
+
 GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate) {
     const Tensor *config = tensor_file_expect(f, "config", 1, (int[]){6});
     const float *c = config->data;

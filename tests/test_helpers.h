@@ -74,6 +74,11 @@ int run_command(const char *command, char **out, char **err);
  * rel_tol * |want| everywhere; the message names what and the worst index. */
 void assert_all_close(const char *what, const float *got, const float *want, size_t n, float rel_tol, float abs_tol);
 
+/* A fixture file of named tensors from tests/fixtures, read whole. */
+TensorFile read_fixture(const char *name);
+/* The tensor called name in it; the test fails if there is none. */
+const Tensor *fixture_tensor(const TensorFile *tf, const char *name);
+
 /* A GPT built from a PyTorch fixture's "config" tensor ([vocab, context,
  * emb_dim, heads, layers, qkv_bias]) with the fixture's weights. */
 GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate);

@@ -28,18 +28,10 @@
 enum { STEPS = 10, TB = 2, TT = 16 };
 
 static TensorFile fx;
-static void load_fixture(void) {
-    char *path = fixture_path("train_steps.bin");
-    fx = tensor_file_read(path);
-    free(path);
-}
+static void load_fixture(void) { fx = read_fixture("train_steps.bin"); }
 static void free_fixture(void) { tensor_file_free(&fx); }
 
-static const Tensor *get(const char *name) {
-    const Tensor *t = tensor_file_find(&fx, name);
-    ck_assert_msg(t != NULL, "fixture has no %s", name);
-    return t;
-}
+static const Tensor *get(const char *name) { return fixture_tensor(&fx, name); }
 
 /* The book's loop for the fixture's ten batches: losses[step] is the loss
  * before that step's update. */

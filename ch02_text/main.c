@@ -265,7 +265,7 @@ static int cmd_walkthrough(int argc, char **argv) {
         if (c == 'h') return usage_walkthrough(stdout), 0;
         return cli_bad_usage("walkthrough");
     }
-    if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("walkthrough", argc, argv);
     char *path = data_file("the-verdict.txt");
     size_t raw_len;
     char *raw = read_text_file(path, &raw_len);
@@ -344,7 +344,7 @@ static int cmd_tokenize(int argc, char **argv) {
         default: return cli_bad_usage("tokenize");
         }
     }
-    if (optind < argc) fatal("tokenize: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("tokenize", argc, argv);
     if (!file == !text_arg) fatal("tokenize: give exactly one of --file FILE and --text TEXT");
     size_t len;
     char *text = file ? read_text_file(file, &len) : utf8_sanitize(text_arg, strlen(text_arg), &len);
@@ -385,7 +385,7 @@ static int cmd_decode(int argc, char **argv) {
         default: return cli_bad_usage("decode");
         }
     }
-    if (optind < argc) fatal("decode: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("decode", argc, argv);
     FILE *in = file ? xfopen(file, "rb") : stdin;
     const char *where = file ? file : "standard input";
     IntVec ids = {0};
@@ -458,7 +458,7 @@ static int cmd_batches(int argc, char **argv) {
         default: return cli_bad_usage("batches");
         }
     }
-    if (optind < argc) fatal("batches: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("batches", argc, argv);
     char *path = file ? xstrdup(file) : data_file("the-verdict.txt");
     size_t len;
     char *text = read_text_file(path, &len);
@@ -520,7 +520,7 @@ static int cmd_train_bpe(int argc, char **argv) {
         default: return cli_bad_usage("train-bpe");
         }
     }
-    if (optind < argc) fatal("train-bpe: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("train-bpe", argc, argv);
     if (!vocab_size || !out) fatal("train-bpe: --vocab-size and --out are required");
     char *path = file ? xstrdup(file) : data_file("the-verdict.txt");
     size_t len;

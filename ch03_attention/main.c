@@ -189,7 +189,7 @@ static int cmd_walkthrough(int argc, char **argv) {
         else if (c == 'h') return usage_walkthrough(stdout), 0;
         else return cli_bad_usage("walkthrough");
     }
-    if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("walkthrough", argc, argv);
     float x[18];
     memcpy(x, BOOK_INPUTS, sizeof x);
     print_matrix("inputs (Your journey starts with one step):", x, 6, 3);
@@ -229,7 +229,7 @@ static int cmd_mha(int argc, char **argv) {
         default: return cli_bad_usage("mha");
         }
     }
-    if (optind < argc) fatal("mha: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("mha", argc, argv);
     if (d_out % n_heads != 0) fatal("mha: --d-out %ld is not divisible by --heads %ld", d_out, n_heads);
     Rng rng;
     rng_seed(&rng, (uint64_t)seed);

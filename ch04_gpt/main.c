@@ -243,7 +243,7 @@ static int cmd_walkthrough(int argc, char **argv) {
         else if (c == 'h') return usage_walkthrough(stdout), 0;
         else return cli_bad_usage("walkthrough");
     }
-    if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("walkthrough", argc, argv);
     walkthrough((uint64_t)seed);
     return 0;
 }
@@ -298,7 +298,7 @@ static int cmd_generate(int argc, char **argv) {
         default: return cli_bad_usage("generate");
         }
     }
-    if (optind < argc) fatal("generate: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("generate", argc, argv);
     GPTConfig cfg = preset_or_die(preset);
     Bpe *bpe = bpe_load_gpt2();
     IntVec ids = {0};
@@ -341,7 +341,7 @@ static int cmd_params(int argc, char **argv) {
         else if (c == 'h') return usage_params(stdout), 0;
         else return cli_bad_usage("params");
     }
-    if (optind < argc) fatal("params: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("params", argc, argv);
     GPTConfig cfg = preset_or_die(preset);
     print_param_counts(&cfg);
     return 0;

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../ch02_text/bpe.h"
 #include "../common/util.h"
 #include "tf_checkpoint.h"
 
@@ -395,4 +397,22 @@ GPTModel *gpt_load_any(const char *path) {
     fatal("%s: not a model: give a directory with hparams.json and model.ckpt.index (OpenAI), one with "
           "config.json and model.safetensors (Hugging Face), or a .safetensors checkpoint",
           path);
+}
+
+/* The tokenizer that goes with a model: its directory's own files when it
+ * has them (OpenAI's encoder.json/vocab.bpe, or Hugging Face's
+ * vocab.json/merges.txt, the same formats), else GPT-2's from DATA_DIR. */
+Bpe *gpt_load_tokenizer(const char *model_path) {
+    char *copy = xstrdup(model_path);
+    char *dir = file_exists(model_path) ? dirname(copy) : copy;
+    const char *pairs[2][2] = {{"encoder.json", "vocab.bpe"}, {"vocab.json", "merges.txt"}};
+    Bpe *bpe = NULL;
+    for (int i = 0; i < 2 && !bpe; i++) {
+        char *enc = path_join(dir, pairs[i][0]), *merges = path_join(dir, pairs[i][1]);
+        if (file_exists(enc) && file_exists(merges)) bpe = bpe_load(enc, merges);
+        free(enc);
+        free(merges);
+    }
+    free(copy);
+    return bpe ? bpe : bpe_load_gpt2();
 }

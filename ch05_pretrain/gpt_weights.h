@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 
+#include "../ch02_text/bpe.h"
 #include "../ch04_gpt/gpt.h"
 #include "safetensors.h"
 
@@ -88,5 +89,10 @@ GPTModel *gpt_load_any(const char *path);
  * embedding (as the book's GPTModel has: out_head is a separate nn.Linear);
  * m is freed. A model already untied is returned as it is. */
 GPTModel *gpt_untie(GPTModel *m);
+
+/* The tokenizer that goes with a model: the files beside it when it has
+ * them (OpenAI's encoder.json/vocab.bpe, or Hugging Face's
+ * vocab.json/merges.txt, the same formats), else GPT-2's from DATA_DIR. */
+Bpe *gpt_load_tokenizer(const char *model_path);
 
 #endif

@@ -9,7 +9,6 @@
  * model.ckpt.*; `make gpt2-124M` fetches them), a Hugging Face directory
  * (config.json and model.safetensors), or a checkpoint written by train. */
 #include <getopt.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,24 +24,6 @@
 #include "loss.h"
 #include "sampling.h"
 #include "train.h"
-
-/* The tokenizer that goes with a model: its directory's own files when it
- * has them (OpenAI's encoder.json/vocab.bpe, or Hugging Face's
- * vocab.json/merges.txt, the same formats), else GPT-2's from DATA_DIR. */
-static Bpe *tokenizer_for_model(const char *model_path) {
-    char *copy = xstrdup(model_path);
-    char *dir = file_exists(model_path) ? dirname(copy) : copy;
-    const char *pairs[2][2] = {{"encoder.json", "vocab.bpe"}, {"vocab.json", "merges.txt"}};
-    Bpe *bpe = NULL;
-    for (int i = 0; i < 2 && !bpe; i++) {
-        char *enc = path_join(dir, pairs[i][0]), *merges = path_join(dir, pairs[i][1]);
-        if (file_exists(enc) && file_exists(merges)) bpe = bpe_load(enc, merges);
-        free(enc);
-        free(merges);
-    }
-    free(copy);
-    return bpe ? bpe : bpe_load_gpt2();
-}
 
 static void print_bytes(const Bpe *bpe, const int *ids, int n) {
     ByteBuf text = {0};
@@ -125,7 +106,7 @@ static int cmd_walkthrough(int argc, char **argv) {
             return 0;
         } else return cli_bad_usage("walkthrough");
     }
-    if (optind < argc) fatal("walkthrough: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("walkthrough", argc, argv);
     walkthrough((uint64_t)seed);
     return 0;
 }
@@ -207,7 +188,7 @@ static int cmd_train(int argc, char **argv) {
         default: return cli_bad_usage("train");
         }
     }
-    if (optind < argc) fatal("train: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("train", argc, argv);
     if (o.init_model && o.resume) fatal("train: give --init or --resume, not both");
     train_model(&o);
     return 0;
@@ -262,11 +243,11 @@ static int cmd_generate(int argc, char **argv) {
         default: return cli_bad_usage("generate");
         }
     }
-    if (optind < argc) fatal("generate: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("generate", argc, argv);
     if (!model_path || !prompt) fatal("generate: --model and --prompt are required");
     rng_seed(&s.rng, (uint64_t)seed);
     GPTModel *m = gpt_load_any(model_path);
-    Bpe *bpe = tokenizer_for_model(model_path);
+    Bpe *bpe = gpt_load_tokenizer(model_path);
     if (bpe_vocab_size(bpe) > m->config.vocab_size)
         fatal("the tokenizer has %d tokens but the model only %d", bpe_vocab_size(bpe), m->config.vocab_size);
     if (stop_at_eos) s.eos_id = bpe_eot_id(bpe);
@@ -318,7 +299,7 @@ static int cmd_loss(int argc, char **argv) {
         default: return cli_bad_usage("loss");
         }
     }
-    if (optind < argc) fatal("loss: unexpected argument '%s'", argv[optind]);
+    cli_no_arguments("loss", argc, argv);
     if (!model_path || !text_path) fatal("loss: --model and --text-file are required");
     size_t len;
     char *text = read_text_file(text_path, &len);
@@ -326,7 +307,7 @@ static int cmd_loss(int argc, char **argv) {
     if (context == 0) context = m->config.context_length;
     if (context > m->config.context_length)
         fatal("--context %ld is longer than the model's context of %d", context, m->config.context_length);
-    Bpe *bpe = tokenizer_for_model(model_path);
+    Bpe *bpe = gpt_load_tokenizer(model_path);
     IntVec ids = {0};
     bpe_encode(bpe, text, len, false, &ids);
     char err[256];

@@ -34,10 +34,6 @@
 #include "train_classifier.h"
 #include "train_instruct.h"
 
-static void no_arguments(const char *command, int argc, char **argv) {
-    if (optind < argc) fatal("%s: unexpected argument '%s'", command, argv[optind]);
-}
-
 /* ---- walkthrough ------------------------------------------------------------ */
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
@@ -195,7 +191,7 @@ static int cmd_walkthrough(int argc, char **argv) {
             return 0;
         } else return cli_bad_usage("walkthrough");
     }
-    no_arguments("walkthrough", argc, argv);
+    cli_no_arguments("walkthrough", argc, argv);
     Bpe *bpe = bpe_load_gpt2();
     walkthrough_classification(bpe, (uint64_t)seed);
     walkthrough_instructions(bpe, (uint64_t)seed);
@@ -228,7 +224,7 @@ static int cmd_prepare_spam(int argc, char **argv) {
         default: return cli_bad_usage("prepare-spam");
         }
     }
-    no_arguments("prepare-spam", argc, argv);
+    cli_no_arguments("prepare-spam", argc, argv);
     if (!out) fatal("prepare-spam: --out is required");
     char *path = sms_path ? xstrdup(sms_path) : data_file("sms_spam/SMSSpamCollection");
     TextSet all = sms_read_collection(path);
@@ -355,7 +351,7 @@ static int cmd_train_classifier(int argc, char **argv) {
         default: return cli_bad_usage("train-classifier");
         }
     }
-    no_arguments("train-classifier", argc, argv);
+    cli_no_arguments("train-classifier", argc, argv);
     if (trainable >= 0) o.trainable_blocks = (int)trainable;
     o.model.seed = o.seed;
     train_classifier(&o);
@@ -386,14 +382,14 @@ static int cmd_classify(int argc, char **argv) {
         default: return cli_bad_usage("classify");
         }
     }
-    no_arguments("classify", argc, argv);
+    cli_no_arguments("classify", argc, argv);
     if (!model_path || !text) fatal("classify: --model and --text are required");
     int trained_length;
     Classifier *c = classifier_load(model_path, &trained_length);
     if (max_length == 0) max_length = trained_length;
     const int context = c->gpt->config.context_length;
     if (max_length > context) fatal("--max-length %ld is longer than the model's context of %d", max_length, context);
-    Bpe *bpe = bpe_load_gpt2();
+    Bpe *bpe = gpt_load_tokenizer(model_path);
     IntVec ids = {0};
     bpe_encode(bpe, text, strlen(text), false, &ids);
     /* input_ids[:min(max_length, context)] + padding to max_length */
@@ -464,7 +460,7 @@ static int cmd_train_instruct(int argc, char **argv) {
         default: return cli_bad_usage("train-instruct");
         }
     }
-    no_arguments("train-instruct", argc, argv);
+    cli_no_arguments("train-instruct", argc, argv);
     o.model.seed = o.seed;
     train_instruct(&o);
     return 0;
@@ -496,10 +492,10 @@ static int cmd_instruct(int argc, char **argv) {
         default: return cli_bad_usage("instruct");
         }
     }
-    no_arguments("instruct", argc, argv);
+    cli_no_arguments("instruct", argc, argv);
     if (!model_path || !instruction) fatal("instruct: --model and --instruction are required");
     GPTModel *m = gpt_load_any(model_path);
-    Bpe *bpe = bpe_load_gpt2();
+    Bpe *bpe = gpt_load_tokenizer(model_path);
     if (m->config.vocab_size != bpe_vocab_size(bpe))
         fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size, bpe_vocab_size(bpe));
     InstructionEntry e = {utf8_sanitize(instruction, strlen(instruction), NULL), utf8_sanitize(input, strlen(input), NULL),

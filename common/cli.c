@@ -1,6 +1,7 @@
 /* cli.c: see cli.h. */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,10 @@ float cli_float(const char *flag, const char *value, double min, double max) {
     double v;
     if (!parse_double(value, min, max, &v)) fatal("%s: '%s' is not a number in %g..%g", flag, value, min, max);
     return (float)v;
+}
+
+void cli_no_arguments(const char *command, int argc, char **argv) {
+    if (optind < argc) fatal("%s: unexpected argument '%s'", command, argv[optind]);
 }
 
 int cli_bad_usage(const char *command) {

@@ -26,6 +26,10 @@ int cli_main(const CliProgram *program, int argc, char **argv);
 long cli_long(const char *flag, const char *value, long min, long max);
 float cli_float(const char *flag, const char *value, double min, double max);
 
+/* After getopt: exit with "<command>: unexpected argument 'X'" if any
+ * argument is left over. */
+void cli_no_arguments(const char *command, int argc, char **argv);
+
 /* After getopt reported a bad flag: point at the subcommand's --help. Returns 2. */
 int cli_bad_usage(const char *command);
 

@@ -31,9 +31,12 @@ else ifeq ($(PORTABLE),1)
 else
   OPT := -O3 -march=native -g
 endif
-CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
-CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -fopenmp $(CJSON_CFLAGS) -MMD -MP
+# Package-dependent flags are expanded lazily (=, not :=), when a recipe
+# uses them; the top-level targets below build in a sub-make that starts only
+# after `deps` has installed the packages, so nothing is decided before then.
+CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread -lm)
+CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -fopenmp $(CJSON_CFLAGS) -MMD -MP
 LDFLAGS := -fopenmp $(SAN_LDFLAGS)
 LDLIBS := -lcjson -lm
 
@@ -117,7 +120,8 @@ $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBC
 
 # ---- the two commands a newcomer runs ----------------------------------------
 RUN_DIR ?= runs/verdict-124M
-run: deps data all
+run: deps data
+	$(MAKE) --no-print-directory all
 	ch05_pretrain/ch05 train --out $(RUN_DIR)
 
 plot:
@@ -126,10 +130,12 @@ plot:
 	gnuplot -e "csv='$${latest}log.csv'; out='$${latest}loss.png'" plots/loss.gp && \
 	gnuplot -e "csv='$${latest}log.csv'; out='-'" plots/loss.gp && echo "wrote $${latest}loss.png"
 
-test: deps data all $(BUILD)/run_tests
+test: deps data
+	$(MAKE) --no-print-directory all $(BUILD)/run_tests
 	$(BUILD)/run_tests
 
-bench: deps data all $(BUILD)/bench
+bench: deps data
+	$(MAKE) --no-print-directory all $(BUILD)/bench
 	@if command -v node >/dev/null && command -v npm >/dev/null && [ ! -d tests/reference/node_modules/tiktoken ]; then \
 	  echo "installing the npm package tiktoken (the reference the bench compares with)" >&2; \
 	  (cd tests/reference && npm install --no-save --silent tiktoken@1.0.22) || echo "npm install failed: bench runs without tiktoken" >&2; \
@@ -161,9 +167,41 @@ GPT2_URL := https://openaipublic.blob.core.windows.net/gpt-2/models/124M
 SMS_URL := https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip
 SMS_BACKUP_URL := https://f001.backblazeb2.com/file/LLMs-from-scratch/sms%2Bspam%2Bcollection.zip
 INSTRUCTIONS_URL := https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07/01_main-chapter-code/instruction-data.json
+download = mkdir -p $(dir $(2)) && curl -fsSL --retry 3 -o $(2).part '$(1)' && mv $(2).part $(2)
+
+# Real sample files of the two weight formats chapter 5 reads, which the
+# tests load: Hugging Face safetensors files and TensorFlow checkpoints, each
+# from a public repository at a fixed commit (so the bytes never change).
+# Each entry is "path-in-DATA_DIR|URL".
+GH := https://raw.githubusercontent.com
+LM_BUDDY_TINY := $(GH)/mozilla-ai/lm-buddy/dd74eed2aea33ed59a14f63c13d92f50f974c889/tests/resources/models/tiny_gpt2
+LM_BUDDY_FAKE := $(GH)/mozilla-ai/lm-buddy/ed3edfaf990f35d4f107ff61880b36696f7e12fe/tests/resources/models/fake_gpt2
+TF1_TINY := $(GH)/XinChan/Learn_tensorflow/a953931f12654701ed8399cee836ed4a7ea36905/my_net
+TF1_ADAM := $(GH)/MattChubb/tensorflow-houseprices/860ba35f8ca220605aca6a259989ad2a56959862
+TF2_KERAS := $(GH)/themasterz854/Dataspellfiles/7f727f1798556b4d9d9c41e3783dfa1a34cc8303
+SWIFT_INDEX := $(GH)/tensorflow/swift-models/9761087ea87edee00da5d2ec753b6c1f1a0d9f1a/Tests/CheckpointTests/IndexFiles
+SAMPLE_FILES := \
+  safetensors/tiny_gpt2/model.safetensors|$(LM_BUDDY_TINY)/model.safetensors \
+  safetensors/tiny_gpt2/config.json|$(LM_BUDDY_TINY)/config.json \
+  safetensors/fake_gpt2/model.safetensors|$(LM_BUDDY_FAKE)/model.safetensors \
+  safetensors/fake_gpt2/config.json|$(LM_BUDDY_FAKE)/config.json \
+  tf_checkpoint/tf1_tiny/checkpoint|$(TF1_TINY)/checkpoint \
+  tf_checkpoint/tf1_tiny/save_net.ckpt.index|$(TF1_TINY)/save_net.ckpt.index \
+  tf_checkpoint/tf1_tiny/save_net.ckpt.data-00000-of-00001|$(TF1_TINY)/save_net.ckpt.data-00000-of-00001 \
+  tf_checkpoint/tf1_adam_mlp/checkpoint|$(TF1_ADAM)/checkpoint \
+  tf_checkpoint/tf1_adam_mlp/model.ckpt.index|$(TF1_ADAM)/model.ckpt.index \
+  tf_checkpoint/tf1_adam_mlp/model.ckpt.data-00000-of-00001|$(TF1_ADAM)/model.ckpt.data-00000-of-00001 \
+  tf_checkpoint/tf2_keras/1.ckpt.index|$(TF2_KERAS)/1.ckpt.index \
+  tf_checkpoint/tf2_keras/1.ckpt.data-00000-of-00001|$(TF2_KERAS)/1.ckpt.data-00000-of-00001 \
+  tf_checkpoint/gpt2_124M_index_only/model.ckpt.index|$(SWIFT_INDEX)/transformer.index \
+  tf_checkpoint/snappy_index_only/minigo.index|$(SWIFT_INDEX)/minigo.index
+sample_path = $(DATA_DIR)/$(word 1,$(subst |, ,$(1)))
+sample_url = $(word 2,$(subst |, ,$(1)))
+$(foreach f,$(SAMPLE_FILES),$(eval $(call sample_path,$(f)): ; $$(call download,$(call sample_url,$(f)),$$@)))
+
 DATA_FILES := $(DATA_DIR)/the-verdict.txt $(DATA_DIR)/gpt2/encoder.json $(DATA_DIR)/gpt2/vocab.bpe \
-              $(DATA_DIR)/sms_spam/SMSSpamCollection $(DATA_DIR)/instruction-data.json
-download = mkdir -p $(dir $(2)) && curl -fL --retry 3 -o $(2).part '$(1)' && mv $(2).part $(2)
+              $(DATA_DIR)/sms_spam/SMSSpamCollection $(DATA_DIR)/instruction-data.json \
+              $(foreach f,$(SAMPLE_FILES),$(call sample_path,$(f)))
 
 data: $(DATA_FILES)
 $(DATA_DIR)/the-verdict.txt:

@@ -170,7 +170,8 @@ void bpe_train_save(const BpeMerges *m, const char *dir) {
 }
 
 void bpe_merges_free(BpeMerges *m) {
-    for (int id = 0; id < 256 + m->n_merges; id++) free(m->token_bytes[id]);
+    /* a zeroed BpeMerges (never trained) has no token table */
+    for (int id = 0; m->token_bytes && id < 256 + m->n_merges; id++) free(m->token_bytes[id]);
     free(m->token_bytes);
     free(m->token_len);
     free(m->pairs);

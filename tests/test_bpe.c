@@ -10,8 +10,12 @@
 static Bpe *gpt2;
 
 /* Loaded once in the parent process; each forked test gets its own copy. */
-static void load_gpt2(void) { gpt2 = bpe_load_gpt2(); }
-static void free_gpt2(void) { bpe_free(gpt2); }
+static void load_gpt2(void) {
+    if (have_data_file("gpt2/encoder.json") && have_data_file("gpt2/vocab.bpe")) gpt2 = bpe_load_gpt2();
+}
+static void free_gpt2(void) {
+    if (gpt2) bpe_free(gpt2);
+}
 
 static void assert_ids(const char *text, bool allow_special, const int *want, size_t n_want) {
     IntVec ids = {0};
@@ -87,7 +91,7 @@ START_TEST(test_matches_tiktoken_fixtures) {
 END_TEST
 
 START_TEST(test_verdict_encodes_to_5145_and_back) {
-    char *path = data_file("the-verdict.txt");
+    char *path = test_data_file("the-verdict.txt");
     size_t len;
     char *text = read_text_file(path, &len);
     IntVec ids = {0};
@@ -293,6 +297,7 @@ Suite *bpe_suite(void) {
     TCase *tc = tcase_create("gpt2");
     tcase_set_timeout(tc, 120);
     tcase_add_unchecked_fixture(tc, load_gpt2, free_gpt2);
+    tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_add_test(tc, test_vocabulary_shape);
     tcase_add_test(tc, test_book_examples);
     tcase_add_test(tc, test_endoftext_only_when_allowed);

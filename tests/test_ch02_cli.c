@@ -201,6 +201,8 @@ END_TEST
 Suite *ch02_cli_suite(void) {
     Suite *s = suite_create("ch02_cli");
     TCase *tc = tcase_create("program");
+    tcase_add_checked_fixture(tc, require_verdict, NULL);
+    tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_help_everywhere);
     tcase_add_test(tc, test_tokenize_and_decode);

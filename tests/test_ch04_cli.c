@@ -61,6 +61,7 @@ END_TEST
 Suite *ch04_cli_suite(void) {
     Suite *s = suite_create("ch04_cli");
     TCase *tc = tcase_create("program");
+    tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_params_prints_the_books_counts);
     tcase_add_test(tc, test_generate_with_and_without_cache_agree);

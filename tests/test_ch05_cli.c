@@ -17,6 +17,7 @@ static char *dir, *text_path;
 static void make_run_dir(void) {
     dir = make_temp_dir();
     text_path = path_join(dir, "small.txt");
+    if (!have_data_file("the-verdict.txt")) return;
     char *verdict = data_file("the-verdict.txt");
     char *text = read_file(verdict, NULL);
     write_file_atomic(text_path, text, 3000);
@@ -167,6 +168,8 @@ Suite *ch05_cli_suite(void) {
     TCase *tc = tcase_create("program");
     tcase_set_timeout(tc, 600);
     tcase_add_unchecked_fixture(tc, make_run_dir, remove_run_dir);
+    tcase_add_checked_fixture(tc, require_verdict, NULL);
+    tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_add_test(tc, test_train_writes_log_and_checkpoint);
     tcase_add_test(tc, test_resume_matches_uninterrupted_run);
     tcase_add_test(tc, test_generate_and_loss_with_checkpoint);

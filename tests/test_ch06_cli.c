@@ -36,6 +36,9 @@ static char *in_dir(const char *name) { return path_join(dir, name); }
  * validate). */
 static void make_run_dir(void) {
     dir = make_temp_dir();
+    if (!have_data_file("sms_spam/SMSSpamCollection") || !have_data_file("instruction-data.json") ||
+        !have_data_file("gpt2/encoder.json") || !have_data_file("gpt2/vocab.bpe"))
+        return;
     char *spam = in_dir("spam"), *small = in_dir("small");
     char *out;
     if (ch06(&out, NULL, "prepare-spam --out %s", spam) != 0) fatal("prepare-spam failed");
@@ -355,6 +358,9 @@ Suite *ch06_cli_suite(void) {
     TCase *tc = tcase_create("program");
     tcase_set_timeout(tc, 600);
     tcase_add_unchecked_fixture(tc, make_run_dir, remove_run_dir);
+    tcase_add_checked_fixture(tc, require_sms, NULL);
+    tcase_add_checked_fixture(tc, require_instructions, NULL);
+    tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_walkthrough_prints_the_books_numbers);
     tcase_add_test(tc, test_prepare_spam_is_reproducible);

@@ -114,7 +114,7 @@ END_TEST
 /* ---- 6.2 the SMS collection -------------------------------------------------------- */
 
 static TextSet read_sms(void) {
-    char *path = data_file("sms_spam/SMSSpamCollection");
+    char *path = test_data_file("sms_spam/SMSSpamCollection");
     TextSet s = sms_read_collection(path);
     free(path);
     return s;
@@ -190,7 +190,7 @@ START_TEST(test_balance_and_split_counts) {
     ck_assert_int_lt(same, 50);
     /* spam_prepare_splits is these steps: the same seed gives the same
      * splits, another seed others */
-    char *path = data_file("sms_spam/SMSSpamCollection");
+    char *path = test_data_file("sms_spam/SMSSpamCollection");
     TextSet again[3], other[3];
     spam_prepare_splits(path, 123, &again[0], &again[1], &again[2]);
     spam_prepare_splits(path, 124, &other[0], &other[1], &other[2]);
@@ -264,8 +264,12 @@ END_TEST
 /* ---- 6.3 padding, truncation, batches ------------------------------------------------- */
 
 static Bpe *bpe;
-static void load_bpe(void) { bpe = bpe_load_gpt2(); }
-static void free_bpe(void) { bpe_free(bpe); }
+static void load_bpe(void) {
+    if (have_data_file("gpt2/encoder.json") && have_data_file("gpt2/vocab.bpe")) bpe = bpe_load_gpt2();
+}
+static void free_bpe(void) {
+    if (bpe) bpe_free(bpe);
+}
 
 START_TEST(test_dataset_pads_to_longest) {
     LabeledText items[] = {{0, "Hi"}, {1, "Hello, do you like tea?"}, {0, ""}};
@@ -363,7 +367,7 @@ END_TEST
 /* ---- 7.2 the instruction data ---------------------------------------------------------------- */
 
 static InstructionSet read_instructions(void) {
-    char *path = data_file("instruction-data.json");
+    char *path = test_data_file("instruction-data.json");
     InstructionSet s = instruction_data_read(path);
     free(path);
     return s;
@@ -493,6 +497,7 @@ Suite *ch06_data_suite(void) {
     suite_add_tcase(s, spam);
     TCase *dataset = tcase_create("dataset");
     tcase_add_unchecked_fixture(dataset, load_bpe, free_bpe);
+    tcase_add_checked_fixture(dataset, require_gpt2_tokenizer, NULL);
     tcase_add_test(dataset, test_dataset_pads_to_longest);
     tcase_add_exit_test(dataset, test_all_empty_texts_exit, 1);
     tcase_add_test(dataset, test_loader_batch_counts_match_book);

@@ -10,6 +10,8 @@
 static IntVec verdict_ids;
 
 static void encode_verdict(void) {
+    if (!have_data_file("the-verdict.txt") || !have_data_file("gpt2/encoder.json") || !have_data_file("gpt2/vocab.bpe"))
+        return;
     char *path = data_file("the-verdict.txt");
     size_t len;
     char *text = read_text_file(path, &len);
@@ -126,6 +128,8 @@ Suite *dataloader_suite(void) {
     TCase *tc = tcase_create("verdict");
     tcase_set_timeout(tc, 60);
     tcase_add_unchecked_fixture(tc, encode_verdict, free_ids);
+    tcase_add_checked_fixture(tc, require_verdict, NULL);
+    tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_add_test(tc, test_sample_counts_match_book);
     tcase_add_test(tc, test_first_batches_match_book);
     tcase_add_test(tc, test_batches_cover_every_sample_once);

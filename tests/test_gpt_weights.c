@@ -438,7 +438,7 @@ static void load_hf_dir(const void *dir) { gpt_load_huggingface(dir); }
 
 START_TEST(test_checkpoint_errors) {
     /* a Hugging Face file has no configuration in its metadata */
-    char *tiny = data_path("safetensors/tiny_gpt2/model.safetensors");
+    char *tiny = test_data_file("safetensors/tiny_gpt2/model.safetensors");
     expect_fatal(load_checkpoint_path, tiny, "no 'drop_rate' in the metadata: not a checkpoint written by this program");
     free(tiny);
     /* a tensor missing */
@@ -486,6 +486,7 @@ END_TEST
 Suite *gpt_weights_suite(void) {
     Suite *s = suite_create("gpt_weights");
     TCase *real = tcase_create("real");
+    tcase_add_checked_fixture(real, require_safetensors_samples, NULL);
     tcase_add_test(real, test_fake_gpt2_from_hugging_face);
     tcase_add_test(real, test_tiny_gpt2_through_load_any);
     tcase_add_test(real, test_names);

@@ -21,6 +21,46 @@ char *fixture_path(const char *name) {
     return path;
 }
 
+/* ---- data from `make data` ---- */
+
+bool have_data_file(const char *relative) {
+    char *path = path_join(data_dir(), relative);
+    bool there = file_exists(path);
+    free(path);
+    return there;
+}
+
+char *test_data_file(const char *relative) {
+    char *path = path_join(data_dir(), relative);
+    ck_assert_msg(file_exists(path), "missing data file %s: run `make data` (or set DATA_DIR)", path);
+    return path;
+}
+
+static void require_files(const char *const *relative, int n) {
+    for (int i = 0; i < n; i++) free(test_data_file(relative[i]));
+}
+
+void require_verdict(void) { require_files((const char *const[]){"the-verdict.txt"}, 1); }
+void require_gpt2_tokenizer(void) { require_files((const char *const[]){"gpt2/encoder.json", "gpt2/vocab.bpe"}, 2); }
+void require_sms(void) { require_files((const char *const[]){"sms_spam/SMSSpamCollection"}, 1); }
+void require_instructions(void) { require_files((const char *const[]){"instruction-data.json"}, 1); }
+void require_safetensors_samples(void) {
+    const char *files[] = {"safetensors/tiny_gpt2/model.safetensors", "safetensors/tiny_gpt2/config.json",
+                           "safetensors/fake_gpt2/model.safetensors", "safetensors/fake_gpt2/config.json"};
+    require_files(files, 4);
+}
+void require_tf_samples(void) {
+    const char *files[] = {"tf_checkpoint/tf1_tiny/save_net.ckpt.index",
+                           "tf_checkpoint/tf1_tiny/save_net.ckpt.data-00000-of-00001",
+                           "tf_checkpoint/tf1_adam_mlp/model.ckpt.index",
+                           "tf_checkpoint/tf1_adam_mlp/model.ckpt.data-00000-of-00001",
+                           "tf_checkpoint/tf2_keras/1.ckpt.index",
+                           "tf_checkpoint/tf2_keras/1.ckpt.data-00000-of-00001",
+                           "tf_checkpoint/gpt2_124M_index_only/model.ckpt.index",
+                           "tf_checkpoint/snappy_index_only/minigo.index"};
+    require_files(files, 8);
+}
+
 char *make_temp_dir(void) {
     char *dir = xstrdup("/tmp/llm-test-XXXXXX");
     if (!mkdtemp(dir)) fatal("cannot create a temporary directory");

@@ -51,6 +51,22 @@ Suite *ch06_cli_suite(void);
 const char *repo_root(void);
 char *repo_path(const char *relative);   /* malloc'd */
 char *fixture_path(const char *name);    /* tests/fixtures/name, malloc'd */
+/* Files from `make data`, in DATA_DIR. A missing file must fail the tests
+ * that need it, with a message that names it, and never end the runner:
+ * so an unchecked fixture (which runs in the runner's own process) checks
+ * have_data_file and skips loading, and the test case adds the matching
+ * require_* as a checked fixture (run in each test's process), or the test
+ * calls test_data_file. */
+bool have_data_file(const char *relative);
+/* The path (malloc'd); the test fails, naming the file and `make data`, if it is missing. */
+char *test_data_file(const char *relative);
+void require_verdict(void);
+void require_gpt2_tokenizer(void);
+void require_sms(void);
+void require_instructions(void);
+void require_safetensors_samples(void);
+void require_tf_samples(void);
+
 /* A fresh empty directory under /tmp for one test (malloc'd). */
 char *make_temp_dir(void);
 void remove_tree(const char *dir);

@@ -10,6 +10,7 @@ static char *verdict;
 static size_t verdict_len;
 
 static void load_verdict(void) {
+    if (!have_data_file("the-verdict.txt")) return;
     char *path = data_file("the-verdict.txt");
     verdict = read_text_file(path, &verdict_len);
     free(path);
@@ -107,6 +108,7 @@ Suite *simple_tokenizer_suite(void) {
     Suite *s = suite_create("simple_tokenizer");
     TCase *tc = tcase_create("core");
     tcase_add_unchecked_fixture(tc, load_verdict, free_verdict);
+    tcase_add_checked_fixture(tc, require_verdict, NULL);
     tcase_add_test(tc, test_split_example);
     tcase_add_test(tc, test_split_dashes_and_unicode_space);
     tcase_add_test(tc, test_verdict_counts);

@@ -598,6 +598,7 @@ END_TEST
 Suite *tf_checkpoint_suite(void) {
     Suite *s = suite_create("tf_checkpoint");
     TCase *real = tcase_create("real");
+    tcase_add_checked_fixture(real, require_tf_samples, NULL);
     tcase_set_timeout(real, 60); /* forks a process per bad input: slow under SANITIZE=1 */
     tcase_add_test(real, test_tf1_tiny);
     tcase_add_test(real, test_tf1_adam_mlp);

@@ -270,7 +270,7 @@ void bench_train(int rounds) {
         }
     }
     if (have_torch) {
-        printf("  PyTorch %s peak memory (after both shapes): %.0f MB\n", torch_version, torch_ask(&peer, "memory"));
+        printf("  PyTorch peak memory (after both shapes): %.0f MB\n", torch_ask(&peer, "memory"));
         torch_stop(&peer);
     }
     cpu_watch_report(&watch);

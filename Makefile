@@ -6,7 +6,8 @@
 #   make data    download the data into DATA_DIR (default: ./data)
 #   make plot    redraw the latest run's loss curves (runs/*/loss.png and a preview)
 #   make gpt2-124M (355M, 774M, 1558M)   download OpenAI's GPT-2 weights into DATA_DIR/gpt2/SIZE
-#   make bench   benchmarks (figures in the README)
+#   make bench   install the references (OpenBLAS, PyTorch, tiktoken), build, run the
+#                benchmarks (figures in the README)
 #   make clean
 #
 # PORTABLE=1 builds without -march=native (for a binary that runs elsewhere).
@@ -134,21 +135,30 @@ test: deps data
 	$(MAKE) --no-print-directory all $(BUILD)/run_tests
 	$(BUILD)/run_tests
 
-bench: deps data
+bench: bench-deps data
 	$(MAKE) --no-print-directory all $(BUILD)/bench
-	@if command -v node >/dev/null && command -v npm >/dev/null && [ ! -d tests/reference/node_modules/tiktoken ]; then \
-	  echo "installing the npm package tiktoken (the reference the bench compares with)" >&2; \
-	  (cd tests/reference && npm install --no-save --silent tiktoken@1.0.22) || echo "npm install failed: bench runs without tiktoken" >&2; \
-	fi
 	$(BUILD)/bench
 
 # ---- system packages ------------------------------------------------------------
 # Debian package names; installed with apt-get when run as root, otherwise
-# the exact command is printed.
+# the exact command is printed and make stops.
 APT_PACKAGES := gcc make pkg-config check libcjson-dev curl unzip gnuplot-nox
-deps:
-	@if ! command -v dpkg >/dev/null; then echo "not a Debian system: make sure these are installed: $(APT_PACKAGES)" >&2; exit 0; fi; \
-	missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# What `make bench` compares with, on top of those (`make test` never installs
+# them): OpenBLAS, the sgemm reference and, through the libblas.so.3
+# alternative, the BLAS under PyTorch (without it Debian's torch runs on the
+# reference BLAS, libblas3, tens of times slower); PyTorch; node and npm for
+# tiktoken, from Debian only when there is no node or npm yet (a nodejs
+# package from elsewhere brings its own npm, and Debian's npm conflicts with it).
+BENCH_APT_PACKAGES := libopenblas0-pthread python3-torch
+BENCH_NODE_PACKAGES = $$(command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm)
+TIKTOKEN_VERSION := 1.0.22
+
+# $(call apt_ensure,PACKAGES): install those of PACKAGES (shell words) that
+# are not installed.
+apt_ensure = if ! command -v dpkg-query >/dev/null; then echo "not a Debian system: make sure these are installed: $(1)" >&2; exit 0; fi; \
+	missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || missing="$$missing $$p"; \
+	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "installing:$$missing" >&2; \
@@ -156,6 +166,41 @@ deps:
 	else \
 	  echo "missing packages:$$missing" >&2; echo "run: sudo apt-get install -y$$missing" >&2; exit 1; \
 	fi
+
+deps:
+	@$(call apt_ensure,$(APT_PACKAGES))
+
+.PHONY: bench-deps bench-apt bench-blas bench-tiktoken
+bench-deps: bench-blas bench-tiktoken
+bench-apt: deps
+	@$(call apt_ensure,$(BENCH_APT_PACKAGES) $(BENCH_NODE_PACKAGES))
+
+# Point the system's libblas.so.3 and liblapack.so.3 (Debian alternatives,
+# one per multiarch triplet) at OpenBLAS, so that PyTorch, which links
+# libblas.so.3, runs on it.
+bench-blas: bench-apt
+	@command -v update-alternatives >/dev/null || { echo "no update-alternatives: make sure libblas.so.3 is OpenBLAS" >&2; exit 0; }; \
+	triplet=$$($(CC) -print-multiarch 2>/dev/null); [ -n "$$triplet" ] || triplet=$$(dpkg-architecture -qDEB_HOST_MULTIARCH); \
+	for lib in libblas.so.3 liblapack.so.3; do \
+	  name=$$lib-$$triplet; want=/usr/lib/$$triplet/openblas-pthread/$$lib; \
+	  now=$$(update-alternatives --query $$name 2>/dev/null | sed -n 's/^Value: //p'); \
+	  [ "$$now" = "$$want" ] && continue; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "pointing $$name at OpenBLAS: $$want (was: $${now:-none})" >&2; \
+	    update-alternatives --set $$name $$want >/dev/null || exit 1; \
+	  else \
+	    echo "$$name is $${now:-not set}, not OpenBLAS" >&2; echo "run: sudo update-alternatives --set $$name $$want" >&2; exit 1; \
+	  fi; \
+	done
+
+# tiktoken from npm into tests/reference/node_modules (the version the
+# fixtures were made with); the bench runs without it when npm fails.
+bench-tiktoken: bench-apt
+	@cd tests/reference && \
+	have=$$(node -p 'require("./node_modules/tiktoken/package.json").version' 2>/dev/null); \
+	[ "$$have" = "$(TIKTOKEN_VERSION)" ] && exit 0; \
+	echo "installing the npm package tiktoken@$(TIKTOKEN_VERSION) (the reference the bench compares with)" >&2; \
+	npm install --no-save --silent tiktoken@$(TIKTOKEN_VERSION) || echo "npm install failed: the bench runs without tiktoken" >&2
 
 # ---- data ---------------------------------------------------------------------------
 # The public URLs the book uses. Each file is downloaded only when missing,

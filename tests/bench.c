@@ -9,6 +9,16 @@
 #include "../common/util.h"
 #include "bench_helpers.h"
 
+/* The memory bandwidth that the matmul and decode sections use, measured
+ * here once, before any section changes the thread count. */
+static void print_bandwidth(void) {
+    const Bandwidth *bw = memory_read_bandwidth();
+    char text[96];
+    bandwidth_text(bw, text, sizeof text);
+    printf("memory read bandwidth: %s, %d thread%s, %zu MiB buffer (the last-level cache: %zu MiB)\n", text,
+           bw->threads, bw->threads == 1 ? "" : "s", bw->buffer_bytes >> 20, bw->cache_bytes >> 20);
+}
+
 int main(int argc, char **argv) {
     set_program_name(argv[0]);
     long B, T, steps;
@@ -27,9 +37,14 @@ int main(int argc, char **argv) {
         want[s] = strstr(sections, names[s]) != NULL;
         for (int a = 2; a < argc; a++) want[s] |= strcmp(argv[a], names[s]) == 0;
     }
-    if (want[0]) bench_tokenizer((int)rounds);
-    if (want[1]) bench_matmul((int)rounds);
-    if (want[2]) bench_gpt((int)rounds);
-    if (want[3]) bench_train((int)rounds);
+    bench_print_environment();
+    if (want[1] || want[2]) print_bandwidth();
+    void (*const run[4])(int) = {bench_tokenizer, bench_matmul, bench_gpt, bench_train};
+    for (int s = 0; s < 4; s++) {
+        if (!want[s]) continue;
+        printf("\n");
+        run[s]((int)rounds);
+    }
+    bench_warnings_summary();
     return 0;
 }

@@ -22,7 +22,6 @@
 #include "../ch04_gpt/gpt.h"
 #include "../common/util.h"
 #include "bench_helpers.h"
-#include "bench_matmul.h"
 
 /* A PyTorch process that answers "forward B T" lines (torch_forward_bench.py). */
 typedef struct {
@@ -57,6 +56,22 @@ static bool torch_start(TorchPeer *peer, char *version, size_t version_size) {
     line[strcspn(line, "\n")] = '\0';
     snprintf(version, version_size, "%.60s", line + 6);
     return true;
+}
+
+/* Print what the peer ran on (its "about" lines); its WARNING lines become
+ * the bench's warnings. */
+static void torch_describe(TorchPeer *peer) {
+    fprintf(peer->to, "about\n");
+    fflush(peer->to);
+    char line[1024];
+    while (fgets(line, sizeof line, peer->from) && strcmp(line, "end\n") != 0) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "WARNING: ", 9) == 0)
+            bench_warning("%s", line + 9);
+        else
+            printf("  %s\n", line);
+    }
+    fflush(stdout);
 }
 
 /* Send one command line and read back one number. */
@@ -225,6 +240,7 @@ void bench_train(int rounds) {
     TorchPeer peer;
     char torch_version[64] = "";
     bool have_torch = torch_start(&peer, torch_version, sizeof torch_version);
+    if (have_torch) torch_describe(&peer);
     const int shapes[2][2] = {{2, 256}, {4, 64}};
     CpuWatch watch;
     cpu_watch_start(&watch);
@@ -254,7 +270,7 @@ void bench_train(int rounds) {
         }
     }
     if (have_torch) {
-        printf("  PyTorch %s peak memory (after both shapes): %.0f MB\n", torch_version, torch_ask(&peer, "memory"));
+        printf("  PyTorch peak memory (after both shapes): %.0f MB\n", torch_ask(&peer, "memory"));
         torch_stop(&peer);
     }
     cpu_watch_report(&watch);
@@ -273,6 +289,7 @@ void bench_gpt(int rounds) {
     TorchPeer peer;
     char torch_version[64] = "";
     bool have_torch = torch_start(&peer, torch_version, sizeof torch_version);
+    if (have_torch) torch_describe(&peer);
     int n_rounds = rounds < 3 ? 3 : rounds > 5 ? 5 : rounds;
     double ours[5], theirs[5];
     CpuWatch watch;
@@ -301,18 +318,23 @@ void bench_gpt(int rounds) {
     cpu_watch_report(&watch);
 
     cpu_watch_start(&watch);
-    double bandwidth = measure_read_bandwidth_gbs(omp_get_max_threads());
+    const Bandwidth *bw = memory_read_bandwidth(); /* the bench's one measurement */
     /* per token every weight is read once, except the embeddings, of which
      * one row each */
     double bytes = 4.0 * ((double)m->n_params - (double)cfg.vocab_size * cfg.emb_dim -
                           (double)cfg.context_length * cfg.emb_dim + 2.0 * cfg.emb_dim);
-    double bound = bandwidth * 1e9 / bytes;
+    double bound = bw->median_gbs * 1e9 / bytes, bound_low = bw->min_gbs * 1e9 / bytes,
+           bound_high = bw->max_gbs * 1e9 / bytes;
     double cached = decode_rate(m, true, 64), uncached = decode_rate(m, false, 12);
     printf("  decode at batch 1, KV cache:    %6.1f tokens/s\n", cached);
     printf("  decode at batch 1, no cache:    %6.1f tokens/s (the book's generate_text_simple, short context)\n",
            uncached);
-    printf("  bandwidth bound: %.1f GB/s read / %.0f MB of weights per token = %.1f tokens/s; KV cache reaches %.0f%%\n",
-           bandwidth, bytes / 1e6, bound, 100 * cached / bound);
+    char text[96];
+    bandwidth_text(bw, text, sizeof text);
+    printf("  bandwidth bound: %s read, %d thread%s / %.0f MB of weights per token = %.1f tokens/s (%.1f-%.1f); "
+           "KV cache reaches %.0f%%\n",
+           text, bw->threads, bw->threads == 1 ? "" : "s", bytes / 1e6, bound, bound_low, bound_high,
+           100 * cached / bound);
     cpu_watch_report(&watch);
     free(ids);
     gpt_free(m);

@@ -1,6 +1,7 @@
 /* bench_matmul.c: sgemm GFLOP/s on GPT-2-124M shapes, ours against
- * OpenBLAS, on one and two threads, and the memory bandwidth that bounds
- * batch-1 decoding.
+ * OpenBLAS, on one and two threads; batch-1 decoding next to the memory
+ * bandwidth that bounds it (measured once for the whole bench, see
+ * bench_helpers.h).
  *
  * OpenBLAS is loaded at run time (dlopen), so the project never depends on
  * it: when libopenblas.so.0 is missing the benchmark says so and measures
@@ -13,10 +14,12 @@
  *
  * Decoding (M = 1) is compared with OpenBLAS's cblas_sgemv, its routine for
  * one row (its sgemm would pack B first), and reported in GB/s of weights
- * read, next to the machine's read bandwidth, the bound for that case. */
-#include "bench_matmul.h"
-
+ * read, next to the machine's read bandwidth, the bound for that case.
+ *
+ * The OpenBLAS line says which library was loaded (the resolved path), its
+ * version, the kernel it picked for this CPU (its "core") and its threads. */
 #include <dlfcn.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,7 +44,10 @@ typedef struct {
     CblasSgemm sgemm;
     CblasSgemv sgemv;
     void (*set_num_threads)(int);
+    int (*get_num_threads)(void);
+    int (*get_parallel)(void);
     char *(*get_config)(void);
+    char *(*get_corename)(void);
 } OpenBlas;
 
 static bool openblas_load(OpenBlas *ob) {
@@ -52,45 +58,35 @@ static bool openblas_load(OpenBlas *ob) {
     *(void **)&ob->sgemm = dlsym(lib, "cblas_sgemm");
     *(void **)&ob->sgemv = dlsym(lib, "cblas_sgemv");
     *(void **)&ob->set_num_threads = dlsym(lib, "openblas_set_num_threads");
+    *(void **)&ob->get_num_threads = dlsym(lib, "openblas_get_num_threads");
+    *(void **)&ob->get_parallel = dlsym(lib, "openblas_get_parallel");
     *(void **)&ob->get_config = dlsym(lib, "openblas_get_config");
+    *(void **)&ob->get_corename = dlsym(lib, "openblas_get_corename");
     return ob->sgemm && ob->sgemv && ob->set_num_threads;
 }
 
-/* ---- memory bandwidth ---------------------------------------------------- */
+/* The file the dynamic linker loaded for libopenblas.so.0, links resolved. */
+static void openblas_path(const OpenBlas *ob, char *path, size_t size) {
+    Dl_info info;
+    char resolved[PATH_MAX];
+    snprintf(path, size, "libopenblas.so.0");
+    if (dladdr(*(void **)&ob->sgemm, &info) && info.dli_fname)
+        snprintf(path, size, "%s", realpath(info.dli_fname, resolved) ? resolved : info.dli_fname);
+}
 
-/* 16 floats, one AVX-512 register (GCC lowers it to what the target has) */
-typedef float Vec16 __attribute__((vector_size(64)));
-
-double measure_read_bandwidth_gbs(int threads) {
-    enum { RUNS = 5 };
-    const size_t n = (size_t)512 << 20 >> 2; /* 512 MB of floats, a multiple of 64 */
-    float *x = aligned_alloc(64, n * sizeof(float));
-    if (!x) fatal("bandwidth: out of memory");
-    /* touch every page first, from the threads that will read them */
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] = 1.0f;
-    double gbs[RUNS];
-    for (int r = 0; r < RUNS; r++) {
-        double t0 = now_seconds(), total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-        {
-            /* four independent vector sums, so the adds never wait on each
-             * other and only the memory sets the pace */
-            Vec16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += 64) {
-                const Vec16 *v = (const Vec16 *)(x + i); /* 64-byte aligned */
-                s0 += v[0], s1 += v[1], s2 += v[2], s3 += v[3];
-            }
-            Vec16 sum = (s0 + s1) + (s2 + s3);
-            for (int j = 0; j < 16; j++) total += sum[j];
-        }
-        double seconds = now_seconds() - t0;
-        if (total != (double)n) fatal("bandwidth: the sum is %g, not %zu", total, n);
-        gbs[r] = n * sizeof(float) / seconds / 1e9;
-    }
-    free(x);
-    return median(gbs, RUNS);
+/* "OpenBLAS 0.3.21: core Zen, pthreads, 2 threads by default, /usr/lib/...",
+ * then its build configuration. */
+static void openblas_describe(const OpenBlas *ob) {
+    static const char *parallel[] = {"sequential", "pthreads", "OpenMP"};
+    const char *config = ob->get_config ? ob->get_config() : "";
+    char version[32] = "?", path[PATH_MAX];
+    sscanf(config, "OpenBLAS %31s", version);
+    openblas_path(ob, path, sizeof path);
+    int mode = ob->get_parallel ? ob->get_parallel() : -1;
+    printf("  OpenBLAS %s: core %s, %s, %d threads by default (set to 1 and 2 below), %s\n", version,
+           ob->get_corename ? ob->get_corename() : "?", mode >= 0 && mode <= 2 ? parallel[mode] : "?",
+           ob->get_num_threads ? ob->get_num_threads() : 0, path);
+    printf("  OpenBLAS build: %s; cblas_sgemm, and cblas_sgemv for the M = 1 rows\n", config);
 }
 
 /* ---- the cases ------------------------------------------------------------ */
@@ -245,15 +241,15 @@ static void bench_table(const char *title, const Case *cases, int n, const OpenB
 }
 
 void bench_matmul(int rounds) {
+    const Bandwidth *bw = memory_read_bandwidth(); /* before the thread count changes */
     OpenBlas ob;
     bool have_openblas = openblas_load(&ob);
-    printf("\nsgemm on GPT-2 124M shapes, %d rounds alternating, medians\n", rounds);
+    printf("sgemm on GPT-2 124M shapes, %d rounds alternating, medians\n", rounds);
     printf("  ours: %s\n", matmul_kernel_name());
     if (have_openblas)
-        printf("  OpenBLAS: %s (cblas_sgemm; cblas_sgemv for the M = 1 rows)\n",
-               ob.get_config ? ob.get_config() : "libopenblas.so.0");
+        openblas_describe(&ob);
     else
-        printf("  OpenBLAS: not measured (libopenblas.so.0 not found: apt-get install libopenblas0)\n");
+        printf("  OpenBLAS: not measured (libopenblas.so.0 not found: make bench installs libopenblas0-pthread)\n");
     Rng rng;
     rng_seed(&rng, 1);
     CpuWatch watch;
@@ -269,9 +265,11 @@ void bench_matmul(int rounds) {
         bench_table("forward", forward_cases, nf, contender, threads, rounds, &rng, false);
         bench_table("backward", backward_cases, nb, contender, threads, rounds, &rng, false);
         bench_table("decode, batch 1", decode_cases, nd, contender, threads, rounds, &rng, true);
-        printf("  memory read bandwidth, %d thread%s: %.1f GB/s\n", threads, threads > 1 ? "s" : "",
-               measure_read_bandwidth_gbs(threads));
     }
+    char text[96];
+    bandwidth_text(bw, text, sizeof text);
+    printf("  memory read bandwidth, the bound for the decode rows: %s with %d thread%s\n", text, bw->threads,
+           bw->threads == 1 ? "" : "s");
     omp_set_num_threads(saved_threads);
     free(decode_pool);
     decode_pool = NULL;

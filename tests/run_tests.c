@@ -16,6 +16,7 @@ int main(void) {
         crc32c_suite, safetensors_suite, tf_checkpoint_suite, gpt_weights_suite,                /* chapter 5 */
         loss_suite, adamw_suite, sampling_suite, ch05_cli_suite, train_steps_suite,
         ch06_data_suite, ch06_loss_suite, ch06_classifier_suite, ch06_lora_suite, ch06_cli_suite,              /* chapter 6 */
+        bad_input_suite,                                                                        /* every program */
     };
     SRunner *runner = srunner_create(NULL);
     for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) srunner_add_suite(runner, suites[i]());

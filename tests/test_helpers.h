@@ -46,6 +46,7 @@ Suite *ch06_loss_suite(void);
 Suite *ch06_classifier_suite(void);
 Suite *ch06_lora_suite(void);
 Suite *ch06_cli_suite(void);
+Suite *bad_input_suite(void);
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);

@@ -1,0 +1,265 @@
+/* Tests for bad input to the programs: one test per row of the README's
+ * "Bad input" table. Each row runs a command on a file the fixture made
+ * broken on purpose and checks three things: the program exits with status
+ * 1 (2 for a command-line mistake), its stderr names the problem (the
+ * table's message), and it left nothing half-written behind (no temporary
+ * `*.tmp.*` or `*.part` file, no output of a run that failed). A last test
+ * checks that the README's table shows every row's message, so the table
+ * and the programs cannot drift apart. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_helpers.h"
+
+/* In a row's command, $D is the fixture's directory, $R the checkout, and
+ * $DATA the data directory; a tiny model keeps training rows to a second. */
+typedef struct {
+    const char *what;    /* the README table's first column */
+    const char *command; /* run with sh */
+    int status;          /* expected exit status */
+    const char *message; /* expected in stderr, and shown in the README */
+} BadInput;
+
+#define TINY_MODEL "--emb-dim 16 --n-layers 1 --n-heads 2 --context 16 --batch-size 2"
+#define TINY TINY_MODEL " --no-samples"
+
+static const BadInput ROWS[] = {
+    /* text */
+    {"text file missing", "$R/ch02_text/ch02 tokenize --file $D/none.txt", 1, "none.txt: No such file or directory"},
+    {"text file empty (training)", "$R/ch05_pretrain/ch05 train --data $D/empty.txt " TINY " --out $D/out", 1,
+     "training data: max_length 16 needs a text of more than 16 tokens (it has 0)"},
+    {"text too short for one training window", "$R/ch05_pretrain/ch05 train --data $D/short.txt " TINY " --out $D/out",
+     1, "training data: max_length 16 needs a text of more than 16 tokens (it has 2)"},
+    {"token id out of range", "echo 50257 | $R/ch02_text/ch02 decode", 1, "token id 50257 is outside the vocabulary (0..50256)"},
+    {"token id not a number", "echo 12x | $R/ch02_text/ch02 decode", 1, "'12x' is not a token id"},
+    /* the tokenizer's files */
+    {"encoder.json missing", "DATA_DIR=$D/no-data $R/ch02_text/ch02 tokenize --text hi", 1,
+     "missing data file $D/no-data/gpt2/encoder.json (run `make data`"},
+    {"encoder.json truncated", "DATA_DIR=$D/cut-encoder $R/ch02_text/ch02 tokenize --text hi", 1,
+     "encoder.json: malformed JSON"},
+    {"vocab.bpe corrupt line", "DATA_DIR=$D/bad-merges $R/ch02_text/ch02 tokenize --text hi", 1,
+     "vocab.bpe:2: expected two tokens separated by one space"},
+    /* checkpoints (safetensors) */
+    {"checkpoint missing", "$R/ch05_pretrain/ch05 generate --model $D/none.safetensors --prompt hi", 1,
+     "none.safetensors: No such file or directory"},
+    {"checkpoint empty", "$R/ch05_pretrain/ch05 generate --model $D/empty.safetensors --prompt hi", 1,
+     "empty.safetensors: not a safetensors file"},
+    {"checkpoint truncated", "$R/ch05_pretrain/ch05 generate --model $D/cut.safetensors --prompt hi", 1,
+     "but the data section has only"},
+    {"checkpoint corrupt (random bytes)", "$R/ch05_pretrain/ch05 generate --model $D/noise.safetensors --prompt hi", 1,
+     "is implausible"},
+    {"checkpoint header not JSON", "$R/ch05_pretrain/ch05 generate --model $D/not-json.safetensors --prompt hi", 1,
+     "not-json.safetensors: the header is not valid JSON"},
+    {"tensor of the wrong shape", "$R/ch05_pretrain/ch05 generate --model $D/wrong-shape --prompt hi", 1,
+     "tensor 'wte.weight' has shape [21, 2], expected [21, 4]"},
+    {"tensor of the wrong dtype", "$R/ch05_pretrain/ch05 generate --model $D/wrong-dtype --prompt hi", 1,
+     "has dtype I32"},
+    {"resuming from a truncated checkpoint",
+     "$R/ch05_pretrain/ch05 train --data $D/small.txt " TINY " --resume $D/cut.safetensors --out $D/out", 1,
+     "but the data section has only"},
+    /* OpenAI's TensorFlow checkpoints */
+    {"TF checkpoint: data shard missing", "$R/ch05_pretrain/ch05 generate --model $D/openai --prompt hi", 1,
+     "model.ckpt.data-00000-of-00001: missing data shard 0 of 1"},
+    {"TF checkpoint: index corrupt", "$R/ch05_pretrain/ch05 generate --model $D/openai-bad-index --prompt hi", 1,
+     "the data block at offset 0 is corrupt (crc32c"},
+    {"hparams.json asks for a huge model", "$R/ch05_pretrain/ch05 generate --model $D/openai-huge --prompt hi", 1,
+     "n_embd"},
+    /* chapter 6's data */
+    {"spam CSV with a bad label",
+     "$R/ch06_finetune/ch06 train-classifier --model random " TINY_MODEL " --data-dir $D/bad-csv --out $D/out", 1,
+     "train.csv: line 3: label 'spam' is not 0 (not spam) or 1 (spam)"},
+    {"instruction JSON not a list",
+     "$R/ch06_finetune/ch06 train-instruct --model random " TINY " --data $D/not-a-list.json --out $D/out", 1,
+     "not-a-list.json: not a JSON list of entries"},
+    /* the command line */
+    {"unknown flag", "$R/ch05_pretrain/ch05 train --bogus", 2, "unrecognized option '--bogus'"},
+    {"number out of range", "$R/ch05_pretrain/ch05 train --epochs 0", 1, "--epochs: '0' is not a whole number in 1.."},
+    {"not a number", "$R/ch05_pretrain/ch05 train --lr abc", 1, "--lr: 'abc' is not a number"},
+    {"context longer than the model's",
+     "$R/ch05_pretrain/ch05 loss --model $D/tiny --text-file $D/small.txt --context 5000", 1,
+     "is longer than the model's context"},
+    /* output */
+    {"output directory cannot be made", "$R/ch05_pretrain/ch05 train --data $D/small.txt " TINY " --out $D/a-file/out",
+     1, "a-file/out: cannot create directory: Not a directory"},
+    /* training */
+    {"loss becomes NaN or infinite",
+     "$R/ch05_pretrain/ch05 train --data $D/small.txt " TINY " --epochs 3 --lr 10 --weight-decay 10 --out $D/out", 1,
+     "the training loss became"},
+};
+enum { N_ROWS = sizeof ROWS / sizeof ROWS[0] };
+
+static char *dir;
+
+static void put(const char *name, const void *bytes, size_t n) {
+    char *path = path_join(dir, name);
+    char *parent = xstrdup(path);
+    *strrchr(parent, '/') = '\0';
+    make_dirs(parent);
+    write_file_atomic(path, bytes, n);
+    free(parent);
+    free(path);
+}
+
+static void put_text(const char *name, const char *text) { put(name, text, strlen(text)); }
+
+/* A copy of a data file, cut to keep bytes (0: whole). */
+static void put_data_copy(const char *name, const char *data_relative, size_t keep) {
+    char *src = path_join(data_dir(), data_relative);
+    size_t n;
+    char *bytes = read_file(src, &n);
+    put(name, bytes, keep && keep < n ? keep : n);
+    free(bytes);
+    free(src);
+}
+
+static void make_inputs(void) {
+    dir = make_temp_dir();
+    put_text("empty.txt", "");
+    put_text("short.txt", "Too short.");
+    put_text("a-file", "a file, not a directory");
+    put_text("empty.safetensors", "");
+    put("noise.safetensors", "\xd3\x9a\x11\xf0\x7e\x42\x9c\xd3 and then some noise", 32);
+    put("not-json.safetensors", "\x10\0\0\0\0\0\0\0{not json at all", 24);
+    put_text("not-a-list.json", "{\"instruction\": \"one object, not a list\"}");
+    put_text("bad-csv/train.csv", "Label,Text\n0,fine\nspam,not a number\n");
+    put_text("bad-csv/validation.csv", "Label,Text\n0,fine\n");
+    put_text("bad-csv/test.csv", "Label,Text\n0,fine\n");
+    if (!have_data_file("the-verdict.txt") || !have_data_file("gpt2/encoder.json") ||
+        !have_data_file("safetensors/tiny_gpt2/model.safetensors") ||
+        !have_data_file("tf_checkpoint/gpt2_124M_index_only/model.ckpt.index"))
+        return; /* require_inputs fails each test, naming the file */
+    put_data_copy("small.txt", "the-verdict.txt", 3000);
+    put_data_copy("cut-encoder/gpt2/encoder.json", "gpt2/encoder.json", 1000);
+    put_data_copy("cut-encoder/gpt2/vocab.bpe", "gpt2/vocab.bpe", 0);
+    put_data_copy("bad-merges/gpt2/encoder.json", "gpt2/encoder.json", 0);
+    put_text("bad-merges/gpt2/vocab.bpe", "#version: 0.2\nnospace\n");
+    put_data_copy("cut.safetensors", "safetensors/tiny_gpt2/model.safetensors", 3000);
+    put_data_copy("tiny/model.safetensors", "safetensors/tiny_gpt2/model.safetensors", 0);
+    put_data_copy("tiny/config.json", "safetensors/tiny_gpt2/config.json", 0);
+    /* the tiny model's config with another width: every tensor is the wrong shape */
+    char *config_path = path_join(data_dir(), "safetensors/tiny_gpt2/config.json");
+    char *config = read_file(config_path, NULL);
+    char *n_embd = strstr(config, "\"n_embd\": 2");
+    if (n_embd) n_embd[strlen("\"n_embd\": ")] = '4';
+    put_text("wrong-shape/config.json", config);
+    put_data_copy("wrong-shape/model.safetensors", "safetensors/tiny_gpt2/model.safetensors", 0);
+    free(config);
+    free(config_path);
+    /* the tiny model with its first tensor's dtype F32 renamed I32 (same size) */
+    char *st_path = path_join(data_dir(), "safetensors/tiny_gpt2/model.safetensors");
+    size_t st_len;
+    char *st = read_file(st_path, &st_len);
+    char *dtype = strstr(st + 8, "\"F32\"");
+    if (dtype) dtype[1] = 'I';
+    put("wrong-dtype/model.safetensors", st, st_len);
+    put_data_copy("wrong-dtype/config.json", "safetensors/tiny_gpt2/config.json", 0);
+    free(st);
+    free(st_path);
+    /* OpenAI's layout: the real 124M index without its 475 MB data shard,
+     * the same index with a flipped byte, and a huge hparams.json */
+    put_data_copy("openai/model.ckpt.index", "tf_checkpoint/gpt2_124M_index_only/model.ckpt.index", 0);
+    put_text("openai/hparams.json",
+             "{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 12}");
+    char *index_path = path_join(data_dir(), "tf_checkpoint/gpt2_124M_index_only/model.ckpt.index");
+    size_t index_len;
+    char *index = read_file(index_path, &index_len);
+    index[100] ^= 0x20;
+    put("openai-bad-index/model.ckpt.index", index, index_len);
+    index[100] ^= 0x20;
+    put_text("openai-bad-index/hparams.json",
+             "{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 12}");
+    put("openai-huge/model.ckpt.index", index, index_len);
+    put_text("openai-huge/hparams.json",
+             "{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 900000000, \"n_head\": 12, \"n_layer\": 12}");
+    free(index);
+    free(index_path);
+}
+
+static void remove_inputs(void) {
+    remove_tree(dir);
+    free(dir);
+}
+
+static void require_inputs(void) {
+    require_verdict();
+    require_gpt2_tokenizer();
+    require_safetensors_samples();
+    require_tf_samples();
+}
+
+/* s with every $D replaced by the fixture's directory (malloc'd). */
+static char *with_dir(const char *s) {
+    ByteBuf b = {0};
+    for (const char *p = s; *p; p++) {
+        if (p[0] == '$' && p[1] == 'D') {
+            bytebuf_append(&b, dir, strlen(dir));
+            p++;
+        } else {
+            bytebuf_append(&b, p, 1);
+        }
+    }
+    bytebuf_append(&b, "", 1);
+    return b.data;
+}
+
+/* Files a failed command must not leave: temporaries and the out directory's outputs. */
+static void assert_nothing_half_written(const char *what) {
+    char command[1024], *found;
+    snprintf(command, sizeof command,
+             "find %s \\( -name '*.tmp.*' -o -name '*.part' -o -path '*/out/checkpoint.safetensors' \\) -print", dir);
+    ck_assert_int_eq(run_command(command, &found, NULL), 0);
+    ck_assert_msg(found[0] == '\0', "%s: left behind: %s", what, found);
+    free(found);
+}
+
+START_TEST(test_bad_input_row) {
+    const BadInput *row = &ROWS[_i];
+    char *command = with_dir(row->command), *message = with_dir(row->message);
+    char full[4096];
+    snprintf(full, sizeof full, "D='%s'; R='%s'; DATA='%s'; %s", dir, repo_root(), data_dir(), command);
+    char *err;
+    int status = run_command(full, NULL, &err);
+    ck_assert_msg(status == row->status, "%s: exit status %d, expected %d; stderr: %s", row->what, status, row->status,
+                  err);
+    ck_assert_msg(strstr(err, message) != NULL, "%s: expected '%s' in stderr, got: %s", row->what, message, err);
+    ck_assert_msg(!strstr(err, "AddressSanitizer") && !strstr(err, "runtime error:"), "%s: %s", row->what, err);
+    assert_nothing_half_written(row->what);
+    char *out_dir = path_join(dir, "out");
+    remove_tree(out_dir);
+    free(out_dir);
+    free(err);
+    free(message);
+    free(command);
+}
+END_TEST
+
+/* The README's table shows each row with its message, so the table stays true. */
+START_TEST(test_readme_lists_every_row) {
+    char *readme_path = repo_path("README.md");
+    char *readme = read_file(readme_path, NULL);
+    for (int i = 0; i < N_ROWS; i++) {
+        char *message = xstrdup(ROWS[i].message);
+        char *d = strstr(message, "$D/"); /* the table shows paths without the temporary directory */
+        if (d) memmove(d, d + 3, strlen(d + 3) + 1);
+        ck_assert_msg(strstr(readme, ROWS[i].what) != NULL, "README's bad-input table has no row '%s'", ROWS[i].what);
+        ck_assert_msg(strstr(readme, message) != NULL, "README's row '%s' does not show '%s'", ROWS[i].what, message);
+        free(message);
+    }
+    free(readme);
+    free(readme_path);
+}
+END_TEST
+
+Suite *bad_input_suite(void) {
+    Suite *s = suite_create("bad_input");
+    TCase *tc = tcase_create("rows");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, make_inputs, remove_inputs);
+    tcase_add_checked_fixture(tc, require_inputs, NULL);
+    tcase_add_loop_test(tc, test_bad_input_row, 0, N_ROWS);
+    suite_add_tcase(s, tc);
+    TCase *readme = tcase_create("readme");
+    tcase_add_test(readme, test_readme_lists_every_row);
+    suite_add_tcase(s, readme);
+    return s;
+}

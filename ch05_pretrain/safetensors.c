@@ -264,22 +264,28 @@ static bool read_exactly(const SafetensorsFile *sf, void *dst, size_t n, char *e
     return set_error(err, err_size, "%s: %s", sf->path, ferror(sf->f) ? strerror(errno) : "file is truncated");
 }
 
+/* The header that follows the file's first 8 bytes (malloc'd,
+ * NUL-terminated, for cJSON), its length checked against the file. */
+static char *read_header(SafetensorsFile *sf, uint64_t file_size, uint64_t *header_len, char *err, size_t err_size) {
+    unsigned char len_bytes[8] = {0};
+    if (file_size >= 8 && !read_exactly(sf, len_bytes, 8, err, err_size)) return NULL;
+    if (!header_length(sf, len_bytes, file_size, header_len, err, err_size)) return NULL;
+    char *header = xmalloc(*header_len + 1);
+    header[*header_len] = '\0';
+    if (read_exactly(sf, header, *header_len, err, err_size)) return header;
+    free(header);
+    return NULL;
+}
+
 SafetensorsFile *safetensors_try_open(const char *path, char *err, size_t err_size) {
     SafetensorsFile *sf = new_file(path);
-    unsigned char len_bytes[8];
-    uint64_t header_len;
     struct stat st;
+    uint64_t header_len;
     char *header = NULL;
     bool ok = (sf->f = fopen(path, "rb")) != NULL && fstat(fileno(sf->f), &st) == 0;
     if (!ok) format_error(err, err_size, "%s: %s", path, strerror(errno));
-    ok = ok && ((uint64_t)st.st_size < 8 || read_exactly(sf, len_bytes, 8, err, err_size)) &&
-         header_length(sf, len_bytes, (uint64_t)st.st_size, &header_len, err, err_size);
-    if (ok) {
-        header = xmalloc(header_len + 1);
-        header[header_len] = '\0';
-        ok = read_exactly(sf, header, header_len, err, err_size) &&
-             parse_after_length(sf, header, header_len, (uint64_t)st.st_size, err, err_size);
-    }
+    else if (!(header = read_header(sf, (uint64_t)st.st_size, &header_len, err, err_size))) ok = false;
+    else ok = parse_after_length(sf, header, header_len, (uint64_t)st.st_size, err, err_size);
     free(header);
     if (ok) return sf;
     safetensors_close(sf);

@@ -81,9 +81,9 @@ typedef struct {
  * with a message in err that names the file and the problem. */
 TfCheckpoint *tf_checkpoint_try_open(const char *path, char *err, size_t err_size);
 /* The same for an index held in index[0..index_len), with the data of a
- * single shard in data[0..data_len) (NULL: no data file). Both are
- * borrowed and must outlive the checkpoint; name stands for the prefix in
- * messages. */
+ * single shard in data[0..data_len) (NULL: no data file). The data are
+ * borrowed and must outlive the checkpoint (the index need not); name
+ * stands for the prefix in messages. */
 TfCheckpoint *tf_checkpoint_parse(const void *index, size_t index_len, const void *data, size_t data_len,
                                   const char *name, char *err, size_t err_size);
 /* For the fuzz harness only (tests/fuzz/fuzz_tf_index.c): when true, a

@@ -559,6 +559,18 @@ START_TEST(test_config_checked_against_the_checkpoint_first) {
 }
 END_TEST
 
+/* A bundle's entries may point at the same bytes; those of a model must
+ * not (tests/fixtures/openai_overlap: wpe over ln_f/b and ln_f/g), or a
+ * small data file could back a model of any size. */
+START_TEST(test_openai_tensors_must_not_share_bytes) {
+    char *dir = fixture_path("openai_overlap"), err[1024];
+    ck_assert_ptr_null(gpt_try_load_openai(dir, err, sizeof err));
+    ck_assert_msg(strstr(err, "model.ckpt.index: tensors 'model/") && strstr(err, "share bytes of the data file"),
+                  "%s", err);
+    free(dir);
+}
+END_TEST
+
 static GPTModel *load_regression_checkpoint(const char *name, char *err, size_t err_size) {
     char *path = fixture_path(name);
     GPTModel *m = gpt_try_load_checkpoint(path, NULL, err, err_size);
@@ -642,6 +654,7 @@ Suite *gpt_weights_suite(void) {
     tcase_add_test(written, test_config_limits_name_the_field);
     tcase_add_test(written, test_config_checked_against_the_checkpoint_first);
     tcase_add_test(written, test_checkpoint_metadata_checked_first);
+    tcase_add_test(written, test_openai_tensors_must_not_share_bytes);
     tcase_add_test(written, test_hugging_face_config_against_the_weights);
     tcase_add_exit_test(written, test_missing_directory_exits, 1);
     suite_add_tcase(s, written);

@@ -19,9 +19,8 @@
 /* Models of up to this many parameters (16 MB) are created for real. */
 enum { MAX_CREATED = 1 << 22 };
 
-static char *index_bytes, *st_bytes;
 static TfCheckpoint *gpt2_index;
-static SafetensorsFile *tiny;
+static SafetensorsFile *tiny; /* its bytes stay, it reads from them */
 
 /* The file in $DATA_DIR, or NULL (size in *n). */
 static char *data_bytes(const char *relative, size_t *n) {
@@ -34,10 +33,11 @@ static char *data_bytes(const char *relative, size_t *n) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     size_t n;
-    if ((index_bytes = data_bytes("tf_checkpoint/gpt2_124M_index_only/model.ckpt.index", &n)))
-        gpt2_index = tf_checkpoint_parse(index_bytes, n, NULL, 0, "model.ckpt", NULL, 0);
-    if ((st_bytes = data_bytes("safetensors/tiny_gpt2/model.safetensors", &n)))
-        tiny = safetensors_parse(st_bytes, n, "model.safetensors", NULL, 0);
+    char *index = data_bytes("tf_checkpoint/gpt2_124M_index_only/model.ckpt.index", &n);
+    if (index) gpt2_index = tf_checkpoint_parse(index, n, NULL, 0, "model.ckpt", NULL, 0);
+    free(index);
+    char *st = data_bytes("safetensors/tiny_gpt2/model.safetensors", &n);
+    if (st) tiny = safetensors_parse(st, n, "model.safetensors", NULL, 0);
     return 0;
 }
 

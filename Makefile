@@ -2,7 +2,10 @@
 #
 #   make run     install what is missing, fetch the data, build, run the main job:
 #                chapter 5's pretraining on The Verdict with the book's settings
-#   make test    the Check test suite (make SANITIZE=1 test: under ASan + UBSan)
+#   make test    the Check test suite and the fuzz harnesses' regression inputs
+#                (make SANITIZE=1 test: under ASan + UBSan)
+#   make fuzz    build the libFuzzer harnesses (tests/fuzz) with clang and run
+#                each for FUZZ_SECONDS (default 10) or FUZZ_RUNS executions
 #   make data    download the data into DATA_DIR (default: ./data)
 #   make plot    redraw the latest run's loss curves (runs/*/loss.png and a preview)
 #   make gpt2-124M (355M, 774M, 1558M)   download OpenAI's GPT-2 weights into DATA_DIR/gpt2/SIZE
@@ -24,6 +27,8 @@ ifeq ($(SANITIZE),1)
 else
   BUILD ?= build
 endif
+# make fuzz builds with clang and libFuzzer into build-fuzz/.
+FUZZ_BUILD := build-fuzz
 ifeq ($(SANITIZE),1)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   SAN_LDFLAGS := -fsanitize=address,undefined
@@ -65,7 +70,11 @@ LIBCH05 := $(BUILD)/libch05.a
 LIBCH06 := $(BUILD)/libch06.a
 PROGRAMS := ch02_text/ch02 ch03_attention/ch03 ch04_gpt/ch04 ch05_pretrain/ch05 ch06_finetune/ch06
 
-.PHONY: all run test bench data deps clean plot
+# The fuzz harnesses, tests/fuzz/fuzz_NAME.c, by NAME (see "fuzzing" below).
+FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_NAMES))
+
+.PHONY: all run test bench data deps fuzz-deps fuzz fuzz-build clean plot
 all: $(PROGRAMS)
 
 # Objects are rebuilt whenever the flags change (say, SANITIZE=1 and back).
@@ -114,10 +123,18 @@ ch06_finetune/ch06: $(call obj,ch06_finetune/main.c) $(LIBCH06) $(LIBCH05) $(LIB
 $(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CHECK_LIBS) -o $@
 
+# A harness linked with tests/fuzz/replay_main.c instead of libFuzzer: it
+# runs the harness on the files it is given (make test: the regression
+# inputs), with the normal compiler and flags.
+$(BUILD)/fuzz-replay/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay_main.o $(LIBCH06) $(LIBCH05) \
+                             $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 # ---- the two commands a newcomer runs ----------------------------------------
 RUN_DIR ?= runs/verdict-124M
@@ -131,9 +148,14 @@ plot:
 	gnuplot -e "csv='$${latest}log.csv'; out='$${latest}loss.png'" plots/loss.gp && \
 	gnuplot -e "csv='$${latest}log.csv'; out='-'" plots/loss.gp && echo "wrote $${latest}loss.png"
 
+# After the Check suites, every fuzz harness replays its regression inputs
+# (tests/fixtures/fuzz/NAME/: inputs that once crashed it).
 test: deps data
-	$(MAKE) --no-print-directory all $(BUILD)/run_tests
+	$(MAKE) --no-print-directory all $(BUILD)/run_tests $(FUZZ_REPLAYS)
 	$(BUILD)/run_tests
+	@for name in $(FUZZ_NAMES); do \
+	  $(BUILD)/fuzz-replay/fuzz_$$name tests/fixtures/fuzz/$$name || { echo "fuzz_$$name: a regression input failed" >&2; exit 1; }; \
+	done
 
 bench: bench-deps data
 	$(MAKE) --no-print-directory all $(BUILD)/bench
@@ -152,6 +174,8 @@ APT_PACKAGES := gcc make pkg-config check libcjson-dev curl unzip gnuplot-nox
 BENCH_APT_PACKAGES := libopenblas0-pthread python3-torch
 BENCH_NODE_PACKAGES = $$(command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm)
 TIKTOKEN_VERSION := 1.0.22
+# `make fuzz` needs clang, libFuzzer and clang's OpenMP besides; nothing else does.
+FUZZ_APT_PACKAGES := clang libclang-rt-14-dev libomp-14-dev
 
 # $(call apt_ensure,PACKAGES): install those of PACKAGES (shell words) that
 # are not installed.
@@ -169,6 +193,8 @@ apt_ensure = if ! command -v dpkg-query >/dev/null; then echo "not a Debian syst
 
 deps:
 	@$(call apt_ensure,$(APT_PACKAGES))
+fuzz-deps: deps
+	@$(call apt_ensure,$(FUZZ_APT_PACKAGES))
 
 .PHONY: bench-deps bench-apt bench-blas bench-tiktoken
 bench-deps: bench-blas bench-tiktoken
@@ -285,5 +311,48 @@ $(addprefix gpt2-,$(GPT2_SIZES)): gpt2-%:
 	done
 	@echo "GPT-2 $* is in $(DATA_DIR)/gpt2/$*: ch05_pretrain/ch05 generate --model $(DATA_DIR)/gpt2/$* --prompt 'Every effort moves you'"
 
+# ---- fuzzing -----------------------------------------------------------------------------
+# Each tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput (and maybe
+# LLVMFuzzerInitialize). make fuzz builds each with clang and libFuzzer,
+# ASan and UBSan into build-fuzz/fuzz_NAME (the project's library code
+# compiled with -fsanitize=fuzzer-no-link and the same sanitizers), then
+# tests/fuzz/run.sh runs them one after the other, seeded from
+# tests/fuzz/fuzz_NAME.seeds, each for FUZZ_SECONDS seconds or FUZZ_RUNS
+# executions, and prints a line per harness: executions, seconds,
+# crashes. It fails when any harness crashed; the crash input is in
+# build-fuzz/artifacts/NAME/ (commit it to tests/fixtures/fuzz/NAME/ with
+# the fix, and make test replays it from then on).
+FUZZ_CC := clang
+FUZZ_SECONDS ?= 10
+FUZZ_RUNS ?=
+FUZZ_TIMEOUT ?= 10
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# (-Wno-pass-failed: at -O1 clang does not vectorise the `omp simd` loops and says so)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-pass-failed -fopenmp $(CJSON_CFLAGS) -MMD -MP
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CH02_SRC) $(CH03_SRC) $(CH04_SRC) $(CH05_SRC) $(CH06_SRC)
+FUZZ_LIB := $(FUZZ_BUILD)/libproject.a
+FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+
+$(FUZZ_BUILD)/.flags: FORCE
+	@mkdir -p $(FUZZ_BUILD)
+	@echo '$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $@ || echo '$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN)' > $@
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC))
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(FUZZ_BUILD)/.flags
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $< $(FUZZ_LIB) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-deps data
+	$(MAKE) --no-print-directory fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) \
+	  tests/fuzz/run.sh $(FUZZ_NAMES)
+
 clean:
-	rm -rf build build-san $(PROGRAMS)
+	rm -rf build build-san $(FUZZ_BUILD) $(PROGRAMS)

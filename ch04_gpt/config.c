@@ -41,11 +41,20 @@ bool gpt_config_preset(const char *name, GPTConfig *out) {
 
 const char *gpt_config_preset_names(void) { return "124M, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl"; }
 
+/* One size against its range, named as in GPTConfig. */
+static bool in_range(const char *field, int value, int min, int max, char *err, size_t err_size) {
+    if (value < min) return snprintf(err, err_size, "%s %d is below %d", field, value, min), false;
+    if (value > max) return snprintf(err, err_size, "%s %d is over the limit of %d", field, value, max), false;
+    return true;
+}
+
 bool gpt_config_check(const GPTConfig *c, char *err, size_t err_size) {
-    if (c->vocab_size < 1 || c->context_length < 1 || c->emb_dim < 1 || c->n_heads < 1 || c->n_layers < 0) {
-        snprintf(err, err_size, "vocabulary, context, width and heads must be positive");
+    if (!in_range("vocab_size", c->vocab_size, 1, GPT_MAX_VOCAB, err, err_size) ||
+        !in_range("context_length", c->context_length, 1, GPT_MAX_CONTEXT, err, err_size) ||
+        !in_range("emb_dim", c->emb_dim, 1, GPT_MAX_EMB_DIM, err, err_size) ||
+        !in_range("n_heads", c->n_heads, 1, GPT_MAX_EMB_DIM, err, err_size) ||
+        !in_range("n_layers", c->n_layers, 0, GPT_MAX_LAYERS, err, err_size))
         return false;
-    }
     if (c->emb_dim % c->n_heads != 0) {
         snprintf(err, err_size, "emb_dim %d is not divisible by n_heads %d", c->emb_dim, c->n_heads);
         return false;

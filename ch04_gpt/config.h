@@ -27,7 +27,19 @@ bool gpt_config_preset(const char *name, GPTConfig *out);
 /* The preset names, for --help. */
 const char *gpt_config_preset_names(void);
 
-/* False, with a one-line reason, when the numbers make no model. */
+/* The largest sizes accepted. They are far above any real GPT (GPT-2 XL:
+ * vocabulary 50257, context 1024, width 1600, 48 layers) and keep every
+ * size computed from them in range (4 x emb_dim as an int, the parameter
+ * table), so a configuration read from a file cannot overflow anything.
+ * They bound no allocation on their own: a loader checks a configuration
+ * against the checkpoint's tensors before it allocates the model. */
+#define GPT_MAX_VOCAB (1 << 24)
+#define GPT_MAX_CONTEXT (1 << 20)
+#define GPT_MAX_EMB_DIM (1 << 16)
+#define GPT_MAX_LAYERS (1 << 12)
+
+/* False, with a one-line reason naming the field, when the numbers make no
+ * model or exceed the limits above. */
 bool gpt_config_check(const GPTConfig *c, char *err, size_t err_size);
 
 #endif

@@ -2,6 +2,7 @@
 #include "gpt.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,8 @@ typedef struct {
     size_t total;
 } ParamTable;
 
-static void add_param(ParamTable *t, const char *name, int rows, int cols, ParamInit init, int fan_in) {
+static void add_param(ParamTable *t, const char *name, int layer, size_t block_field, int rows, int cols,
+                      ParamInit init, int fan_in) {
     if (t->count == t->capacity) {
         t->capacity = t->capacity ? 2 * t->capacity : 64;
         t->tensors = xrealloc(t->tensors, t->capacity * sizeof(ParamTensor));
@@ -34,47 +36,61 @@ static void add_param(ParamTable *t, const char *name, int rows, int cols, Param
     p->offset = t->total;
     p->init = init;
     p->fan_in = fan_in;
+    p->layer = layer;
+    p->block_field = block_field;
     t->total += p->size;
 }
 
 /* Every parameter tensor in buffer order. The order is the model's
- * structure read top to bottom. */
+ * structure read top to bottom. The config is checked: its limits keep
+ * 4 * C an int and every size a size_t. */
 static ParamTable build_param_table(const GPTConfig *c) {
     ParamTable t = {0};
     const int V = c->vocab_size, C = c->emb_dim;
     char name[64];
-    add_param(&t, "tok_emb.weight", V, C, INIT_NORMAL, 0);
-    add_param(&t, "pos_emb.weight", c->context_length, C, INIT_NORMAL, 0);
+    add_param(&t, "tok_emb.weight", -1, 0, V, C, INIT_NORMAL, 0);
+    add_param(&t, "pos_emb.weight", -1, 0, c->context_length, C, INIT_NORMAL, 0);
     for (int l = 0; l < c->n_layers; l++) {
-#define BLOCK_PARAM(suffix, rows, cols, init, fan_in)              \
+#define BLOCK_PARAM(field, suffix, rows, cols, init, fan_in)      \
     snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);       \
-    add_param(&t, name, rows, cols, init, fan_in)
-        BLOCK_PARAM("norm1.scale", C, 0, INIT_ONES, 0);
-        BLOCK_PARAM("norm1.shift", C, 0, INIT_ZEROS, 0);
-        BLOCK_PARAM("att.qkv.weight", C, 3 * C, INIT_LINEAR, C);
+    add_param(&t, name, l, offsetof(BlockWeights, field), rows, cols, init, fan_in)
+        BLOCK_PARAM(norm1_scale, "norm1.scale", C, 0, INIT_ONES, 0);
+        BLOCK_PARAM(norm1_shift, "norm1.shift", C, 0, INIT_ZEROS, 0);
+        BLOCK_PARAM(qkv_weight, "att.qkv.weight", C, 3 * C, INIT_LINEAR, C);
         if (c->qkv_bias) {
-            BLOCK_PARAM("att.qkv.bias", 3 * C, 0, INIT_LINEAR, C);
+            BLOCK_PARAM(qkv_bias, "att.qkv.bias", 3 * C, 0, INIT_LINEAR, C);
         }
-        BLOCK_PARAM("att.out_proj.weight", C, C, INIT_LINEAR, C);
-        BLOCK_PARAM("att.out_proj.bias", C, 0, INIT_LINEAR, C);
-        BLOCK_PARAM("norm2.scale", C, 0, INIT_ONES, 0);
-        BLOCK_PARAM("norm2.shift", C, 0, INIT_ZEROS, 0);
-        BLOCK_PARAM("ff.fc1.weight", C, 4 * C, INIT_LINEAR, C);
-        BLOCK_PARAM("ff.fc1.bias", 4 * C, 0, INIT_LINEAR, C);
-        BLOCK_PARAM("ff.fc2.weight", 4 * C, C, INIT_LINEAR, 4 * C);
-        BLOCK_PARAM("ff.fc2.bias", C, 0, INIT_LINEAR, 4 * C);
+        BLOCK_PARAM(out_proj_weight, "att.out_proj.weight", C, C, INIT_LINEAR, C);
+        BLOCK_PARAM(out_proj_bias, "att.out_proj.bias", C, 0, INIT_LINEAR, C);
+        BLOCK_PARAM(norm2_scale, "norm2.scale", C, 0, INIT_ONES, 0);
+        BLOCK_PARAM(norm2_shift, "norm2.shift", C, 0, INIT_ZEROS, 0);
+        BLOCK_PARAM(fc1_weight, "ff.fc1.weight", C, 4 * C, INIT_LINEAR, C);
+        BLOCK_PARAM(fc1_bias, "ff.fc1.bias", 4 * C, 0, INIT_LINEAR, C);
+        BLOCK_PARAM(fc2_weight, "ff.fc2.weight", 4 * C, C, INIT_LINEAR, 4 * C);
+        BLOCK_PARAM(fc2_bias, "ff.fc2.bias", C, 0, INIT_LINEAR, 4 * C);
 #undef BLOCK_PARAM
     }
-    add_param(&t, "final_norm.scale", C, 0, INIT_ONES, 0);
-    add_param(&t, "final_norm.shift", C, 0, INIT_ZEROS, 0);
-    if (!c->tie_weights) add_param(&t, "out_head.weight", V, C, INIT_LINEAR, C);
+    add_param(&t, "final_norm.scale", -1, 0, C, 0, INIT_ONES, 0);
+    add_param(&t, "final_norm.shift", -1, 0, C, 0, INIT_ZEROS, 0);
+    if (!c->tie_weights) add_param(&t, "out_head.weight", -1, 0, V, C, INIT_LINEAR, C);
     return t;
 }
 
-size_t gpt_param_count(const GPTConfig *config) {
+ParamTensor *gpt_param_table(const GPTConfig *config, int *count, size_t *total, char *err, size_t err_size) {
+    if (!gpt_config_check(config, err, err_size)) return NULL;
     ParamTable t = build_param_table(config);
-    free(t.tensors);
-    return t.total;
+    *count = t.count;
+    *total = t.total;
+    return t.tensors;
+}
+
+size_t gpt_param_count(const GPTConfig *config) {
+    int count;
+    size_t total;
+    char err[128];
+    ParamTensor *table = gpt_param_table(config, &count, &total, err, sizeof err);
+    free(table);
+    return table ? total : 0;
 }
 
 const ParamTensor *gpt_find_param(const GPTModel *m, const char *name) {
@@ -83,59 +99,56 @@ const ParamTensor *gpt_find_param(const GPTModel *m, const char *name) {
     return NULL;
 }
 
-/* The tensor named name in a buffer laid out by the table (params or
- * grads), or NULL if the model has no such tensor. */
-static float *view(const GPTModel *m, float *base, const char *name) {
-    const ParamTensor *p = gpt_find_param(m, name);
-    return p ? base + p->offset : NULL;
-}
-
-/* The named views of one buffer: the same code points the parameters'
- * views into params and the gradients' into grads. */
+/* The named views of one buffer laid out by the table (params or grads):
+ * the same code points the parameters' views into params and the
+ * gradients' into grads. One pass over the table, each entry saying where
+ * its view goes, so that this takes time linear in the number of layers
+ * (a search by name per view would be quadratic). */
 static void bind_views(const GPTModel *m, float *base, float **tok_emb, float **pos_emb, BlockWeights *blocks,
                        float **final_norm_scale, float **final_norm_shift, float **out_head) {
-    *tok_emb = view(m, base, "tok_emb.weight");
-    *pos_emb = view(m, base, "pos_emb.weight");
-    for (int l = 0; l < m->config.n_layers; l++) {
-        BlockWeights *b = &blocks[l];
-        char name[64];
-#define BLOCK_VIEW(field, suffix)                                 \
-    snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);      \
-    b->field = view(m, base, name)
-        BLOCK_VIEW(norm1_scale, "norm1.scale");
-        BLOCK_VIEW(norm1_shift, "norm1.shift");
-        BLOCK_VIEW(qkv_weight, "att.qkv.weight");
-        BLOCK_VIEW(qkv_bias, "att.qkv.bias");
-        BLOCK_VIEW(out_proj_weight, "att.out_proj.weight");
-        BLOCK_VIEW(out_proj_bias, "att.out_proj.bias");
-        BLOCK_VIEW(norm2_scale, "norm2.scale");
-        BLOCK_VIEW(norm2_shift, "norm2.shift");
-        BLOCK_VIEW(fc1_weight, "ff.fc1.weight");
-        BLOCK_VIEW(fc1_bias, "ff.fc1.bias");
-        BLOCK_VIEW(fc2_weight, "ff.fc2.weight");
-        BLOCK_VIEW(fc2_bias, "ff.fc2.bias");
-#undef BLOCK_VIEW
+    *out_head = NULL;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *p = &m->tensors[i];
+        float *at = base + p->offset;
+        if (p->layer >= 0) *(float **)((char *)&blocks[p->layer] + p->block_field) = at;
+        else if (strcmp(p->name, "tok_emb.weight") == 0) *tok_emb = at;
+        else if (strcmp(p->name, "pos_emb.weight") == 0) *pos_emb = at;
+        else if (strcmp(p->name, "final_norm.scale") == 0) *final_norm_scale = at;
+        else if (strcmp(p->name, "final_norm.shift") == 0) *final_norm_shift = at;
+        else if (strcmp(p->name, "out_head.weight") == 0) *out_head = at;
     }
-    *final_norm_scale = view(m, base, "final_norm.scale");
-    *final_norm_shift = view(m, base, "final_norm.shift");
     /* tied: the head is the token embedding itself */
-    *out_head = m->config.tie_weights ? *tok_emb : view(m, base, "out_head.weight");
+    if (m->config.tie_weights) *out_head = *tok_emb;
 }
 
-GPTModel *gpt_create(const GPTConfig *config) {
-    char err[128];
-    if (!gpt_config_check(config, err, sizeof err)) fatal("bad model configuration: %s", err);
+GPTModel *gpt_try_create(const GPTConfig *config, char *err, size_t err_size) {
+    int count;
+    size_t total;
+    ParamTensor *table = gpt_param_table(config, &count, &total, err, err_size);
+    if (!table) return NULL;
+    float *params = calloc(total ? total : 1, sizeof(float));
+    if (!params) {
+        format_error(err, err_size, "out of memory for %zu parameters (%.1f GB)", total, total * 4e-9);
+        free(table);
+        return NULL;
+    }
     GPTModel *m = xcalloc(1, sizeof *m);
     m->config = *config;
-    ParamTable t = build_param_table(config);
-    m->tensors = t.tensors;
-    m->n_tensors = t.count;
-    m->n_params = t.total;
-    m->params = xcalloc(t.total, sizeof(float));
+    m->tensors = table;
+    m->n_tensors = count;
+    m->n_params = total;
+    m->params = params;
     m->blocks = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockWeights));
     bind_views(m, m->params, &m->tok_emb, &m->pos_emb, m->blocks, &m->final_norm_scale, &m->final_norm_shift,
                &m->out_head);
     m->block_acts = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockActivations));
+    return m;
+}
+
+GPTModel *gpt_create(const GPTConfig *config) {
+    char err[256];
+    GPTModel *m = gpt_try_create(config, err, sizeof err);
+    if (!m) fatal("bad model configuration: %s", err);
     return m;
 }
 

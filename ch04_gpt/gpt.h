@@ -37,6 +37,11 @@ typedef struct {
     size_t size;
     ParamInit init;
     int fan_in;
+    /* where the model's named view of this tensor goes: the block it
+     * belongs to (-1: the embeddings, the final norm, the head) and, in a
+     * block, the offset of its pointer in BlockWeights */
+    int layer;
+    size_t block_field;
 } ParamTensor;
 
 typedef struct {
@@ -98,15 +103,25 @@ typedef struct {
     BlockScratch scratch;      /* shared by the blocks, which go one at a time */
 } GPTModel;
 
-/* A model with all parameters zero; exits on a bad config. */
+/* A model with all parameters zero; NULL with err set when the config
+ * makes no model or the memory is not there (gpt_create exits instead,
+ * with "bad model configuration: ..."). */
+GPTModel *gpt_try_create(const GPTConfig *config, char *err, size_t err_size);
 GPTModel *gpt_create(const GPTConfig *config);
+/* The table of a config's parameters in buffer order, as the model built
+ * from it would have it (malloc'd: *count entries, *total floats in all);
+ * NULL with err set when the config makes no model. Only the table is
+ * allocated (12 entries a layer), never the parameters, so a loader can
+ * compare a configuration with a checkpoint before committing memory. */
+ParamTensor *gpt_param_table(const GPTConfig *config, int *count, size_t *total, char *err, size_t err_size);
 /* PyTorch's default initialisation, drawn from a generator seeded with seed. */
 void gpt_init_weights(GPTModel *m, uint64_t seed);
 void gpt_free(GPTModel *m);
 
 /* The parameter named name, or NULL. */
 const ParamTensor *gpt_find_param(const GPTModel *m, const char *name);
-/* Parameters a config has, stored once (a tied head is not counted twice). */
+/* Parameters a config has, stored once (a tied head is not counted twice);
+ * 0 for a config that makes no model. */
 size_t gpt_param_count(const GPTConfig *config);
 
 /* Copy every parameter of the model from a tensor file holding tensors of

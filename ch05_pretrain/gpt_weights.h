@@ -32,18 +32,47 @@
 #include "../ch02_text/bpe.h"
 #include "../ch04_gpt/gpt.h"
 #include "safetensors.h"
+#include "tf_checkpoint.h"
+
+/* Loading checks everything before it allocates the model: the
+ * configuration's fields against the limits of ch04_gpt/config.h, its
+ * sizes against the checkpoint's tensors (an error names the field, as the
+ * configuration file calls it), and every tensor's presence, shape, dtype
+ * and bytes. A configuration the checkpoint does not back can thus never
+ * ask for more memory than the checkpoint's files hold.
+ *
+ * Each gpt_try_* returns NULL on any problem, with a message naming the
+ * file and what is wrong in err (err_size bytes); the gpt_load_* without
+ * "try" exit with that message instead (for the programs). */
 
 /* OpenAI's release: dir/hparams.json and dir/model.ckpt.{index,data-*}.
  * The config gets qkv_bias and a tied head, as GPT-2 has them, and
  * drop_rate 0.1. */
+GPTModel *gpt_try_load_openai(const char *dir, char *err, size_t err_size);
 GPTModel *gpt_load_openai(const char *dir);
+/* The configuration in hparams.json's text[0..len) (path for messages). */
+bool gpt_config_parse_openai(const char *text, size_t len, const char *path, GPTConfig *out, char *err,
+                             size_t err_size);
+/* A model of configuration c (from config_path) with its weights from an
+ * open bundle. */
+GPTModel *gpt_from_tf_checkpoint(const GPTConfig *c, const char *config_path, const TfCheckpoint *ck, char *err,
+                                 size_t err_size);
 
 /* Hugging Face's GPT-2: dir/config.json and dir/model.safetensors, names
  * with or without the "transformer." prefix (F32, F16 or BF16). The head is
  * tied unless the file holds an lm_head.weight that differs from wte (or the
  * config says tie_word_embeddings false); buffers such as h.N.attn.bias are
  * ignored. */
+GPTModel *gpt_try_load_huggingface(const char *dir, char *err, size_t err_size);
 GPTModel *gpt_load_huggingface(const char *dir);
+/* The configuration in config.json's text[0..len): tie_weights from
+ * tie_word_embeddings; qkv_bias is decided by the weights' file. */
+bool gpt_config_parse_huggingface(const char *text, size_t len, const char *path, GPTConfig *out, char *err,
+                                  size_t err_size);
+/* A model of configuration c (from config_path) with its weights from an
+ * open safetensors file with Hugging Face's names. */
+GPTModel *gpt_from_hf_safetensors(const GPTConfig *c, const char *config_path, const SafetensorsFile *sf, char *err,
+                                  size_t err_size);
 
 /* The Hugging Face name of one of our parameters ("blocks.0.att.qkv.weight"
  * -> "h.0.attn.c_attn.weight"), and the OpenAI one ("model/h0/attn/c_attn/w";
@@ -76,13 +105,19 @@ void gpt_save_checkpoint(const GPTModel *m, const char *path, const CheckpointEx
  * the open SafetensorsFile is handed over through it (for the extras: see
  * safetensors_metadata and gpt_checkpoint_read_buffer; close it with
  * safetensors_close); otherwise it is closed. */
+GPTModel *gpt_try_load_checkpoint(const char *path, SafetensorsFile **file, char *err, size_t err_size);
 GPTModel *gpt_load_checkpoint(const char *path, SafetensorsFile **file);
+/* The model of an open checkpoint: the configuration from its metadata. */
+GPTModel *gpt_from_checkpoint(const SafetensorsFile *sf, char *err, size_t err_size);
 /* Fill dst (m->n_params floats) from the buffer stored under prefix. */
+bool gpt_checkpoint_try_read_buffer(const SafetensorsFile *sf, const GPTModel *m, const char *prefix, float *dst,
+                                    char *err, size_t err_size);
 void gpt_checkpoint_read_buffer(const SafetensorsFile *sf, const GPTModel *m, const char *prefix, float *dst);
 
 /* Whichever of the three path is: a directory with hparams.json and
  * model.ckpt.index (OpenAI), a directory with config.json and
  * model.safetensors (Hugging Face), or a .safetensors file (our checkpoint). */
+GPTModel *gpt_try_load_any(const char *path, char *err, size_t err_size);
 GPTModel *gpt_load_any(const char *path);
 
 /* The same model with an output head of its own, a copy of the token

@@ -72,58 +72,84 @@ static bool json_uint(const cJSON *item, uint64_t *out) {
     return true;
 }
 
-static void parse_metadata(SafetensorsFile *sf, const cJSON *meta) {
-    if (!cJSON_IsObject(meta)) fatal("%s: __metadata__ is not a JSON object", sf->path);
+static bool parse_metadata(SafetensorsFile *sf, const cJSON *meta, char *err, size_t err_size) {
+    if (sf->meta_keys) return set_error(err, err_size, "%s: __metadata__ appears twice", sf->path);
+    if (!cJSON_IsObject(meta)) return set_error(err, err_size, "%s: __metadata__ is not a JSON object", sf->path);
     int n = cJSON_GetArraySize(meta);
     sf->meta_keys = xcalloc(n, sizeof(char *));
     sf->meta_values = xcalloc(n, sizeof(char *));
     for (const cJSON *kv = meta->child; kv; kv = kv->next) {
-        if (!cJSON_IsString(kv)) fatal("%s: __metadata__ value of '%s' is not a string", sf->path, kv->string);
+        if (!cJSON_IsString(kv))
+            return set_error(err, err_size, "%s: __metadata__ value of '%s' is not a string", sf->path, kv->string);
         sf->meta_keys[sf->n_meta] = xstrdup(kv->string);
         sf->meta_values[sf->n_meta] = xstrdup(kv->valuestring);
         sf->n_meta++;
     }
+    return true;
 }
 
-static void parse_tensor(const SafetensorsFile *sf, const cJSON *item, SafetensorsTensor *t) {
-    const char *path = sf->path, *name = item->string;
-    t->name = xstrdup(name);
-    if (!cJSON_IsObject(item)) fatal("%s: tensor '%s': entry is not a JSON object", path, name);
-    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
-    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
-    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
-    if (!cJSON_IsString(dtype)) fatal("%s: tensor '%s' has no dtype string", path, name);
-    t->dtype_size = safetensors_dtype_size(dtype->valuestring);
-    if (t->dtype_size == 0) fatal("%s: tensor '%s' has an unknown dtype '%.20s'", path, name, dtype->valuestring);
-    snprintf(t->dtype, sizeof t->dtype, "%s", dtype->valuestring);
-
-    if (!cJSON_IsArray(shape)) fatal("%s: tensor '%s' has no shape array", path, name);
+static bool parse_shape(const SafetensorsFile *sf, const cJSON *shape, SafetensorsTensor *t, char *err,
+                        size_t err_size) {
+    const char *path = sf->path, *name = t->name;
+    if (!cJSON_IsArray(shape)) return set_error(err, err_size, "%s: tensor '%s' has no shape array", path, name);
     t->ndim = cJSON_GetArraySize(shape);
     if (t->ndim > SAFETENSORS_MAX_DIMS)
-        fatal("%s: tensor '%s' has %d dimensions (at most %d are supported)", path, name, t->ndim,
-              SAFETENSORS_MAX_DIMS);
+        return set_error(err, err_size, "%s: tensor '%s' has %d dimensions (at most %d are supported)", path, name,
+                         t->ndim, SAFETENSORS_MAX_DIMS);
     t->numel = 1;
     int d = 0;
     for (const cJSON *dim = shape->child; dim; dim = dim->next, d++) {
         uint64_t v;
-        if (!json_uint(dim, &v) || v > INT64_MAX) fatal("%s: tensor '%s': shape entry %d is not a size", path, name, d);
+        if (!json_uint(dim, &v) || v > INT64_MAX)
+            return set_error(err, err_size, "%s: tensor '%s': shape entry %d is not a size", path, name, d);
         t->shape[d] = (int64_t)v;
-        if (v != 0 && t->numel > SIZE_MAX / v) fatal("%s: tensor '%s': shape is too large", path, name);
-        t->numel *= (size_t)v;
+        if (!size_mul(t->numel, (size_t)v, &t->numel))
+            return set_error(err, err_size, "%s: tensor '%s': shape is too large", path, name);
     }
+    return true;
+}
 
+/* data_offsets: inside the data section, and exactly as long as the dtype
+ * and shape say. */
+static bool parse_offsets(const SafetensorsFile *sf, const cJSON *offsets, SafetensorsTensor *t, char *err,
+                          size_t err_size) {
+    const char *path = sf->path, *name = t->name;
     if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2)
-        fatal("%s: tensor '%s' has no data_offsets pair", path, name);
+        return set_error(err, err_size, "%s: tensor '%s' has no data_offsets pair", path, name);
     if (!json_uint(offsets->child, &t->begin) || !json_uint(offsets->child->next, &t->end))
-        fatal("%s: tensor '%s': data_offsets are not byte offsets", path, name);
-    if (t->begin > t->end) fatal("%s: tensor '%s': data_offsets [%llu, %llu] run backwards", path, name,
-                                 (unsigned long long)t->begin, (unsigned long long)t->end);
+        return set_error(err, err_size, "%s: tensor '%s': data_offsets are not byte offsets", path, name);
+    if (t->begin > t->end)
+        return set_error(err, err_size, "%s: tensor '%s': data_offsets [%llu, %llu] run backwards", path, name,
+                         (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end > sf->data_size)
-        fatal("%s: tensor '%s': data_offsets end at %llu but the data section has only %llu bytes (file truncated?)",
-              path, name, (unsigned long long)t->end, (unsigned long long)sf->data_size);
-    if (t->numel > SIZE_MAX / t->dtype_size || t->end - t->begin != t->numel * t->dtype_size)
-        fatal("%s: tensor '%s': data_offsets span %llu bytes but %zu elements of %s take %zu", path, name,
-              (unsigned long long)(t->end - t->begin), t->numel, t->dtype, t->numel * t->dtype_size);
+        return set_error(err, err_size,
+                         "%s: tensor '%s': data_offsets end at %llu but the data section has only %llu bytes "
+                         "(file truncated?)",
+                         path, name, (unsigned long long)t->end, (unsigned long long)sf->data_size);
+    size_t nbytes;
+    if (!size_mul(t->numel, t->dtype_size, &nbytes))
+        return set_error(err, err_size, "%s: tensor '%s': shape is too large", path, name);
+    if (t->end - t->begin != nbytes)
+        return set_error(err, err_size, "%s: tensor '%s': data_offsets span %llu bytes but %zu elements of %s take %zu",
+                         path, name, (unsigned long long)(t->end - t->begin), t->numel, t->dtype, nbytes);
+    return true;
+}
+
+static bool parse_tensor(const SafetensorsFile *sf, const cJSON *item, SafetensorsTensor *t, char *err,
+                         size_t err_size) {
+    const char *path = sf->path;
+    t->name = xstrdup(item->string);
+    if (!cJSON_IsObject(item))
+        return set_error(err, err_size, "%s: tensor '%s': entry is not a JSON object", path, t->name);
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    if (!cJSON_IsString(dtype)) return set_error(err, err_size, "%s: tensor '%s' has no dtype string", path, t->name);
+    t->dtype_size = safetensors_dtype_size(dtype->valuestring);
+    if (t->dtype_size == 0)
+        return set_error(err, err_size, "%s: tensor '%s' has an unknown dtype '%.20s'", path, t->name,
+                         dtype->valuestring);
+    snprintf(t->dtype, sizeof t->dtype, "%s", dtype->valuestring);
+    return parse_shape(sf, cJSON_GetObjectItemCaseSensitive(item, "shape"), t, err, err_size) &&
+           parse_offsets(sf, cJSON_GetObjectItemCaseSensitive(item, "data_offsets"), t, err, err_size);
 }
 
 static int compare_by_range(const void *a, const void *b) {
@@ -137,74 +163,139 @@ static int compare_by_name(const void *a, const void *b) {
 }
 
 /* No two tensors may share bytes, and no name may appear twice (cJSON keeps
- * repeated keys, so this is checked here). */
-static void check_layout(const SafetensorsFile *sf) {
+ * repeated keys, so this is checked here). Sorted by range, two tensors
+ * that overlap have overlapping neighbours; sorted by name, repeats are
+ * neighbours, and that order stays as the index safetensors_find searches. */
+static bool check_layout(SafetensorsFile *sf, char *err, size_t err_size) {
     const SafetensorsTensor **order = xcalloc(sf->n_tensors, sizeof *order);
+    sf->by_name = order;
     for (int i = 0; i < sf->n_tensors; i++) order[i] = &sf->tensors[i];
     qsort(order, sf->n_tensors, sizeof *order, compare_by_range);
     for (int i = 1; i < sf->n_tensors; i++)
         if (order[i]->begin < order[i - 1]->end)
-            fatal("%s: tensors '%s' and '%s' overlap in the data section", sf->path, order[i - 1]->name,
-                  order[i]->name);
+            return set_error(err, err_size, "%s: tensors '%s' and '%s' overlap in the data section", sf->path,
+                             order[i - 1]->name, order[i]->name);
     qsort(order, sf->n_tensors, sizeof *order, compare_by_name);
     for (int i = 1; i < sf->n_tensors; i++)
         if (strcmp(order[i]->name, order[i - 1]->name) == 0)
-            fatal("%s: tensor '%s' appears twice in the header", sf->path, order[i]->name);
-    free(order);
+            return set_error(err, err_size, "%s: tensor '%s' appears twice in the header", sf->path, order[i]->name);
+    return true;
 }
 
-SafetensorsFile *safetensors_open(const char *path) {
-    SafetensorsFile *sf = xcalloc(1, sizeof *sf);
-    sf->path = xstrdup(path);
-    sf->f = xfopen(path, "rb");
-    struct stat st;
-    if (fstat(fileno(sf->f), &st) != 0) fatal("%s: %s", path, strerror(errno));
-    uint64_t file_size = (uint64_t)st.st_size;
-
-    unsigned char len_bytes[8];
-    if (file_size < 8) fatal("%s: not a safetensors file (%llu bytes, shorter than the header length)", path,
-                             (unsigned long long)file_size);
-    xfread(len_bytes, 8, sf->f, path);
-    uint64_t header_len = 0;
-    for (int i = 7; i >= 0; i--) header_len = header_len << 8 | len_bytes[i];
-    if (header_len > SAFETENSORS_MAX_HEADER)
-        fatal("%s: header length %llu is implausible (over %u bytes): not a safetensors file?", path,
-              (unsigned long long)header_len, SAFETENSORS_MAX_HEADER);
-    if (header_len > file_size - 8)
-        fatal("%s: file is truncated: the header should be %llu bytes but only %llu follow", path,
-              (unsigned long long)header_len, (unsigned long long)(file_size - 8));
-    sf->data_start = 8 + header_len;
-    sf->data_size = file_size - sf->data_start;
-
-    char *header = xmalloc(header_len + 1);
-    xfread(header, header_len, sf->f, path);
-    header[header_len] = '\0';
+/* The JSON header, header_len bytes (NUL-terminated, for cJSON). */
+static bool parse_header(SafetensorsFile *sf, const char *header, size_t header_len, char *err, size_t err_size) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(header, header_len, &end, false);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long pos = at && at >= header && at <= header + header_len ? (long)(at - header) : -1;
-        fatal("%s: the header is not valid JSON (near byte %ld of %llu)", path, pos, (unsigned long long)header_len);
+        return set_error(err, err_size, "%s: the header is not valid JSON (near byte %ld of %zu)", sf->path, pos,
+                         header_len);
     }
+    bool ok = true;
     /* after the JSON only the padding, spaces, may follow */
-    for (const char *p = end; p < header + header_len; p++)
+    for (const char *p = end; ok && p < header + header_len; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            fatal("%s: unexpected bytes after the JSON header (byte %ld)", path, (long)(p - header));
-    if (!cJSON_IsObject(root)) fatal("%s: the header is not a JSON object", path);
-
-    int n = cJSON_GetArraySize(root);
-    sf->tensors = xcalloc(n, sizeof(SafetensorsTensor));
-    for (const cJSON *item = root->child; item; item = item->next) {
-        if (strcmp(item->string, "__metadata__") == 0) {
-            if (sf->meta_keys) fatal("%s: __metadata__ appears twice", path);
-            parse_metadata(sf, item);
-        } else {
-            parse_tensor(sf, item, &sf->tensors[sf->n_tensors++]);
-        }
+            ok = set_error(err, err_size, "%s: unexpected bytes after the JSON header (byte %ld)", sf->path,
+                           (long)(p - header));
+    if (ok && !cJSON_IsObject(root)) ok = set_error(err, err_size, "%s: the header is not a JSON object", sf->path);
+    if (ok) sf->tensors = xcalloc(cJSON_GetArraySize(root), sizeof(SafetensorsTensor));
+    for (const cJSON *item = ok ? root->child : NULL; ok && item; item = item->next) {
+        if (strcmp(item->string, "__metadata__") == 0) ok = parse_metadata(sf, item, err, err_size);
+        else ok = parse_tensor(sf, item, &sf->tensors[sf->n_tensors++], err, err_size);
     }
     cJSON_Delete(root);
+    return ok && check_layout(sf, err, err_size);
+}
+
+/* The u64 at the start: the header's length, checked against the file. */
+static bool header_length(const SafetensorsFile *sf, const unsigned char *bytes, uint64_t file_size,
+                          uint64_t *header_len, char *err, size_t err_size) {
+    if (file_size < 8)
+        return set_error(err, err_size, "%s: not a safetensors file (%llu bytes, shorter than the header length)",
+                         sf->path, (unsigned long long)file_size);
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; i--) len = len << 8 | bytes[i];
+    if (len > SAFETENSORS_MAX_HEADER)
+        return set_error(err, err_size,
+                         "%s: header length %llu is implausible (over %u bytes): not a safetensors file?",
+                         sf->path, (unsigned long long)len, SAFETENSORS_MAX_HEADER);
+    if (len > file_size - 8)
+        return set_error(err, err_size, "%s: file is truncated: the header should be %llu bytes but only %llu follow",
+                         sf->path, (unsigned long long)len, (unsigned long long)(file_size - 8));
+    *header_len = len;
+    return true;
+}
+
+static SafetensorsFile *new_file(const char *path) {
+    SafetensorsFile *sf = xcalloc(1, sizeof *sf);
+    sf->path = xstrdup(path);
+    return sf;
+}
+
+/* The header (bytes [8, 8 + header_len) of the file) and what follows it. */
+static bool parse_after_length(SafetensorsFile *sf, const char *header, uint64_t header_len, uint64_t file_size,
+                               char *err, size_t err_size) {
+    sf->data_start = 8 + header_len;
+    sf->data_size = file_size - sf->data_start;
+    return parse_header(sf, header, (size_t)header_len, err, err_size);
+}
+
+SafetensorsFile *safetensors_parse(const void *bytes, size_t n, const char *name, char *err, size_t err_size) {
+    SafetensorsFile *sf = new_file(name);
+    sf->mem = bytes;
+    uint64_t header_len;
+    bool ok = header_length(sf, bytes, n, &header_len, err, err_size);
+    if (ok) {
+        char *header = xmalloc(header_len + 1);
+        memcpy(header, sf->mem + 8, header_len);
+        header[header_len] = '\0';
+        ok = parse_after_length(sf, header, header_len, n, err, err_size);
+        free(header);
+    }
+    if (ok) return sf;
+    safetensors_close(sf);
+    return NULL;
+}
+
+/* fread of exactly n bytes, or an error naming the file. */
+static bool read_exactly(const SafetensorsFile *sf, void *dst, size_t n, char *err, size_t err_size) {
+    if (n == 0 || fread(dst, 1, n, sf->f) == n) return true;
+    return set_error(err, err_size, "%s: %s", sf->path, ferror(sf->f) ? strerror(errno) : "file is truncated");
+}
+
+/* The header that follows the file's first 8 bytes (malloc'd,
+ * NUL-terminated, for cJSON), its length checked against the file. */
+static char *read_header(SafetensorsFile *sf, uint64_t file_size, uint64_t *header_len, char *err, size_t err_size) {
+    unsigned char len_bytes[8] = {0};
+    if (file_size >= 8 && !read_exactly(sf, len_bytes, 8, err, err_size)) return NULL;
+    if (!header_length(sf, len_bytes, file_size, header_len, err, err_size)) return NULL;
+    char *header = xmalloc(*header_len + 1);
+    header[*header_len] = '\0';
+    if (read_exactly(sf, header, *header_len, err, err_size)) return header;
     free(header);
-    check_layout(sf);
+    return NULL;
+}
+
+SafetensorsFile *safetensors_try_open(const char *path, char *err, size_t err_size) {
+    SafetensorsFile *sf = new_file(path);
+    struct stat st;
+    uint64_t header_len;
+    char *header = NULL;
+    bool ok = (sf->f = fopen(path, "rb")) != NULL && fstat(fileno(sf->f), &st) == 0;
+    if (!ok) format_error(err, err_size, "%s: %s", path, strerror(errno));
+    else if (!(header = read_header(sf, (uint64_t)st.st_size, &header_len, err, err_size))) ok = false;
+    else ok = parse_after_length(sf, header, header_len, (uint64_t)st.st_size, err, err_size);
+    free(header);
+    if (ok) return sf;
+    safetensors_close(sf);
+    return NULL;
+}
+
+SafetensorsFile *safetensors_open(const char *path) {
+    char err[1024];
+    SafetensorsFile *sf = safetensors_try_open(path, err, sizeof err);
+    if (!sf) fatal("%s", err);
     return sf;
 }
 
@@ -217,6 +308,7 @@ void safetensors_close(SafetensorsFile *sf) {
         free(sf->meta_values[i]);
     }
     free(sf->tensors);
+    free(sf->by_name);
     free(sf->meta_keys);
     free(sf->meta_values);
     free(sf->path);
@@ -224,8 +316,16 @@ void safetensors_close(SafetensorsFile *sf) {
 }
 
 const SafetensorsTensor *safetensors_find(const SafetensorsFile *sf, const char *name) {
-    for (int i = 0; i < sf->n_tensors; i++)
-        if (strcmp(sf->tensors[i].name, name) == 0) return &sf->tensors[i];
+    /* a binary search of the by-name index: loading a model looks up every
+     * parameter, so a linear search would make that quadratic */
+    int lo = 0, hi = sf->n_tensors;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(sf->by_name[mid]->name, name);
+        if (c == 0) return sf->by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
@@ -236,18 +336,30 @@ static void shape_str(int ndim, const int64_t shape[], char *buf, size_t size) {
     if (len < size) snprintf(buf + len, size - len, "]");
 }
 
-const SafetensorsTensor *safetensors_expect(const SafetensorsFile *sf, const char *name, int ndim,
-                                            const int64_t shape[]) {
+const SafetensorsTensor *safetensors_try_expect(const SafetensorsFile *sf, const char *name, int ndim,
+                                                const int64_t shape[], char *err, size_t err_size) {
     const SafetensorsTensor *t = safetensors_find(sf, name);
-    if (!t) fatal("%s: no tensor named '%s'", sf->path, name);
+    if (!t) {
+        format_error(err, err_size, "%s: no tensor named '%s'", sf->path, name);
+        return NULL;
+    }
     bool same = t->ndim == ndim;
     for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
     if (!same) {
         char got[160], want[160];
         shape_str(t->ndim, t->shape, got, sizeof got);
         shape_str(ndim, shape, want, sizeof want);
-        fatal("%s: tensor '%s' has shape %s, expected %s", sf->path, name, got, want);
+        format_error(err, err_size, "%s: tensor '%s' has shape %s, expected %s", sf->path, name, got, want);
+        return NULL;
     }
+    return t;
+}
+
+const SafetensorsTensor *safetensors_expect(const SafetensorsFile *sf, const char *name, int ndim,
+                                            const int64_t shape[]) {
+    char err[1024];
+    const SafetensorsTensor *t = safetensors_try_expect(sf, name, ndim, shape, err, sizeof err);
+    if (!t) fatal("%s", err);
     return t;
 }
 
@@ -259,38 +371,69 @@ const char *safetensors_metadata(const SafetensorsFile *sf, const char *key) {
 
 /* ---- reading tensors -------------------------------------------------------------- */
 
-static void read_at(const SafetensorsFile *sf, const SafetensorsTensor *t, uint64_t offset, void *dst, size_t n) {
+/* n bytes of tensor t from offset on; the header's check guarantees they
+ * are inside the data section. */
+static bool read_at(const SafetensorsFile *sf, const SafetensorsTensor *t, uint64_t offset, void *dst, size_t n,
+                    char *err, size_t err_size) {
+    if (sf->mem) {
+        memcpy(dst, sf->mem + sf->data_start + t->begin + offset, n);
+        return true;
+    }
     if (fseeko(sf->f, (off_t)(sf->data_start + t->begin + offset), SEEK_SET) != 0)
-        fatal("%s: cannot seek to tensor '%s': %s", sf->path, t->name, strerror(errno));
-    xfread(dst, n, sf->f, sf->path);
+        return set_error(err, err_size, "%s: cannot seek to tensor '%s': %s", sf->path, t->name, strerror(errno));
+    return read_exactly(sf, dst, n, err, err_size);
+}
+
+bool safetensors_is_float(const SafetensorsTensor *t) {
+    return strcmp(t->dtype, "F32") == 0 || strcmp(t->dtype, "F16") == 0 || strcmp(t->dtype, "BF16") == 0;
+}
+
+bool safetensors_try_read_f32(const SafetensorsFile *sf, const SafetensorsTensor *t, float *dst, char *err,
+                              size_t err_size) {
+    if (!safetensors_is_float(t))
+        return set_error(err, err_size, "%s: tensor '%s' has dtype %s; only F32, F16 and BF16 can be read as floats",
+                         sf->path, t->name, t->dtype);
+    if (strcmp(t->dtype, "F32") == 0) return read_at(sf, t, 0, dst, t->numel * sizeof(float), err, err_size);
+    /* 16-bit values: convert a chunk at a time, so no second full copy */
+    bool f16 = strcmp(t->dtype, "F16") == 0, ok = true;
+    enum { CHUNK = 1 << 16 };
+    uint16_t *buf = xmalloc(CHUNK * sizeof(uint16_t));
+    for (size_t i = 0; ok && i < t->numel; i += CHUNK) {
+        size_t n = t->numel - i < CHUNK ? t->numel - i : CHUNK;
+        ok = read_at(sf, t, i * 2, buf, n * 2, err, err_size);
+        for (size_t k = 0; ok && k < n; k++) dst[i + k] = f16 ? f16_to_f32(buf[k]) : bf16_to_f32(buf[k]);
+    }
+    free(buf);
+    return ok;
 }
 
 void safetensors_read_f32(const SafetensorsFile *sf, const SafetensorsTensor *t, float *dst) {
-    bool f16 = strcmp(t->dtype, "F16") == 0, bf16 = strcmp(t->dtype, "BF16") == 0;
-    if (strcmp(t->dtype, "F32") == 0) {
-        read_at(sf, t, 0, dst, t->numel * sizeof(float));
-        return;
+    char err[1024];
+    if (!safetensors_try_read_f32(sf, t, dst, err, sizeof err)) fatal("%s", err);
+}
+
+float *safetensors_try_load_f32(const SafetensorsFile *sf, const char *name, size_t *numel, char *err,
+                                size_t err_size) {
+    const SafetensorsTensor *t = safetensors_find(sf, name);
+    if (!t) {
+        format_error(err, err_size, "%s: no tensor named '%s'", sf->path, name);
+        return NULL;
     }
-    if (!f16 && !bf16)
-        fatal("%s: tensor '%s' has dtype %s; only F32, F16 and BF16 can be read as floats", sf->path, t->name,
-              t->dtype);
-    /* 16-bit values: convert a chunk at a time, so no second full copy */
-    enum { CHUNK = 1 << 16 };
-    uint16_t *buf = xmalloc(CHUNK * sizeof(uint16_t));
-    for (size_t i = 0; i < t->numel; i += CHUNK) {
-        size_t n = t->numel - i < CHUNK ? t->numel - i : CHUNK;
-        read_at(sf, t, i * 2, buf, n * 2);
-        for (size_t k = 0; k < n; k++) dst[i + k] = f16 ? f16_to_f32(buf[k]) : bf16_to_f32(buf[k]);
+    /* the element count is bounded by the file: the header check made the
+     * tensor's bytes fit the data section */
+    float *data = xmalloc(checked_mul(t->numel, sizeof(float)));
+    if (!safetensors_try_read_f32(sf, t, data, err, err_size)) {
+        free(data);
+        return NULL;
     }
-    free(buf);
+    if (numel) *numel = t->numel;
+    return data;
 }
 
 float *safetensors_load_f32(const SafetensorsFile *sf, const char *name, size_t *numel) {
-    const SafetensorsTensor *t = safetensors_find(sf, name);
-    if (!t) fatal("%s: no tensor named '%s'", sf->path, name);
-    float *data = xmalloc(checked_mul(t->numel, sizeof(float)));
-    safetensors_read_f32(sf, t, data);
-    if (numel) *numel = t->numel;
+    char err[1024];
+    float *data = safetensors_try_load_f32(sf, name, numel, err, sizeof err);
+    if (!data) fatal("%s", err);
     return data;
 }
 

@@ -39,33 +39,54 @@ typedef struct {
 
 typedef struct {
     char *path;
-    FILE *f;
+    FILE *f;                              /* NULL when parsed from memory */
+    const unsigned char *mem;             /* the whole file then (borrowed) */
     uint64_t data_start;                  /* 8 + header length */
     uint64_t data_size;                   /* bytes after the header */
     int n_tensors;
     SafetensorsTensor *tensors;           /* in header order */
+    const SafetensorsTensor **by_name;    /* the same, sorted by name (for safetensors_find) */
     int n_meta;
     char **meta_keys, **meta_values;      /* the "__metadata__" strings */
 } SafetensorsFile;
 
-/* Open and validate path; anything wrong exits with a message naming the
- * file (and the tensor, where there is one) and the problem. */
+/* Open and validate path. On any problem: NULL, and err (err_size bytes)
+ * says what is wrong, naming the file and the tensor where there is one.
+ * Every size in the header is checked against the file before it is
+ * trusted. */
+SafetensorsFile *safetensors_try_open(const char *path, char *err, size_t err_size);
+/* The same for a whole file held in bytes[0..n), which must outlive the
+ * result (tensors are read from there); name stands for the file in
+ * messages. */
+SafetensorsFile *safetensors_parse(const void *bytes, size_t n, const char *name, char *err, size_t err_size);
+/* safetensors_try_open that exits with the message (for the programs). */
 SafetensorsFile *safetensors_open(const char *path);
 void safetensors_close(SafetensorsFile *sf);
 
-/* The tensor with this name, or NULL. */
+/* The tensor with this name, or NULL (a binary search). */
 const SafetensorsTensor *safetensors_find(const SafetensorsFile *sf, const char *name);
-/* The tensor with this name and exactly this shape; exits otherwise. */
+/* The tensor with this name and exactly this shape; NULL with err set
+ * otherwise (safetensors_expect exits instead). */
+const SafetensorsTensor *safetensors_try_expect(const SafetensorsFile *sf, const char *name, int ndim,
+                                                const int64_t shape[], char *err, size_t err_size);
 const SafetensorsTensor *safetensors_expect(const SafetensorsFile *sf, const char *name, int ndim,
                                             const int64_t shape[]);
 /* A metadata value, or NULL. */
 const char *safetensors_metadata(const SafetensorsFile *sf, const char *key);
 
+/* Whether t is F32, F16 or BF16: what the readers below convert. */
+bool safetensors_is_float(const SafetensorsTensor *t);
 /* Read tensor t as float32 into dst[0..t->numel): F32 as it is, F16 and BF16
- * converted exactly. Any other dtype exits with a message naming the tensor. */
+ * converted exactly. Any other dtype, or a read error, returns false with
+ * err naming the tensor (safetensors_read_f32 exits instead). */
+bool safetensors_try_read_f32(const SafetensorsFile *sf, const SafetensorsTensor *t, float *dst, char *err,
+                              size_t err_size);
 void safetensors_read_f32(const SafetensorsFile *sf, const SafetensorsTensor *t, float *dst);
-/* The named tensor as a malloc'd float array (exits if it is missing);
- * *numel gets its element count when numel is not NULL. */
+/* The named tensor as a malloc'd float array (NULL with err set if it is
+ * missing or cannot be read; safetensors_load_f32 exits instead); *numel
+ * gets its element count when numel is not NULL. */
+float *safetensors_try_load_f32(const SafetensorsFile *sf, const char *name, size_t *numel, char *err,
+                                size_t err_size);
 float *safetensors_load_f32(const SafetensorsFile *sf, const char *name, size_t *numel);
 
 /* Bytes per element of a safetensors dtype name; 0 if it is not one. */

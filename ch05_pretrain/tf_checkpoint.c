@@ -92,24 +92,28 @@ static int pb_next(Bytes *msg, PbField *f) {
 }
 
 /* BundleHeaderProto { int32 num_shards = 1; Endianness endianness = 2;
- *                     VersionDef version = 3 { int32 producer = 1; ... } } */
-static bool parse_header(TfCheckpoint *ck, Bytes msg) {
+ *                     VersionDef version = 3 { int32 producer = 1; ... } }
+ * Returns NULL or what is wrong. */
+static const char *parse_header(TfCheckpoint *ck, Bytes msg) {
     PbField f;
     int r;
     ck->num_shards = 0; /* proto3: a field left out is zero */
     while ((r = pb_next(&msg, &f)) > 0) {
-        if (f.number == 1 && f.wire == PB_VARINT) ck->num_shards = (int)f.value;
-        else if (f.number == 2 && f.wire == PB_VARINT) ck->big_endian = f.value == 1;
-        else if (f.number == 3 && f.wire == PB_BYTES) {
+        if (f.number == 1 && f.wire == PB_VARINT) {
+            if (f.value > INT32_MAX) return "gives an impossible number of shards";
+            ck->num_shards = (int)f.value;
+        } else if (f.number == 2 && f.wire == PB_VARINT) {
+            ck->big_endian = f.value == 1;
+        } else if (f.number == 3 && f.wire == PB_BYTES) {
             Bytes version = f.bytes;
             PbField v;
             int rv;
             while ((rv = pb_next(&version, &v)) > 0)
-                if (v.number == 1 && v.wire == PB_VARINT) ck->version_producer = (int)v.value;
-            if (rv < 0) return false;
+                if (v.number == 1 && v.wire == PB_VARINT) ck->version_producer = (int)(int32_t)v.value;
+            if (rv < 0) return "is malformed";
         }
     }
-    return r == 0;
+    return r < 0 ? "is malformed" : NULL;
 }
 
 /* TensorShapeProto { repeated Dim dim = 2 { int64 size = 1; string name = 2; };
@@ -144,7 +148,7 @@ static const char *parse_entry(TfTensor *t, Bytes msg) {
     while ((r = pb_next(&msg, &f)) > 0) {
         switch (f.number) {
         case 1:
-            if (f.wire != PB_VARINT) return "has a malformed dtype";
+            if (f.wire != PB_VARINT || f.value > INT32_MAX) return "has a malformed dtype";
             t->dtype = (int)f.value;
             break;
         case 2: {
@@ -175,115 +179,234 @@ static const char *parse_entry(TfTensor *t, Bytes msg) {
     }
     if (r < 0) return "is not a valid BundleEntryProto";
     t->numel = 1;
-    for (int d = 0; d < t->ndim; d++) {
-        if (t->shape[d] != 0 && t->numel > SIZE_MAX / (uint64_t)t->shape[d]) return "has an impossible shape";
-        t->numel *= (size_t)t->shape[d];
-    }
+    for (int d = 0; d < t->ndim; d++)
+        if (!size_mul(t->numel, (size_t)t->shape[d], &t->numel)) return "has an impossible shape";
     return NULL;
 }
 
+bool tf_checkpoint_ignore_block_crc = false;
+
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* The index file being parsed, and where an error goes. */
 typedef struct {
     const char *path;
     const uint8_t *file;
     size_t len;
+    char *err;
+    size_t err_size;
 } Table;
 
-/* A block's contents (without the trailer), after checking the trailer. */
-static Bytes read_block(const Table *tb, Bytes handle, const char *what) {
-    uint64_t offset, size;
-    if (!get_varint(&handle, &offset) || !get_varint(&handle, &size))
-        fatal("%s: malformed handle of the %s block", tb->path, what);
+/* A block handle: varint offset, varint size. */
+static bool get_handle(Bytes *b, uint64_t *offset, uint64_t *size) {
+    return get_varint(b, offset) && get_varint(b, size);
+}
+
+/* The block at [offset, offset + size) without its trailer, after checking
+ * that it and the trailer are inside the file and the trailer's CRC. */
+static bool read_block(const Table *tb, uint64_t offset, uint64_t size, const char *what, Bytes *out) {
     if (offset > tb->len || size > tb->len - offset || tb->len - offset - size < TRAILER_SIZE)
-        fatal("%s: the %s block (offset %llu, %llu bytes) runs past the end of the file (truncated?)", tb->path, what,
-              (unsigned long long)offset, (unsigned long long)size);
+        return set_error(tb->err, tb->err_size,
+                         "%s: the %s block (offset %llu, %llu bytes) runs past the end of the file (truncated?)",
+                         tb->path, what, (unsigned long long)offset, (unsigned long long)size);
     const uint8_t *block = tb->file + offset;
     uint8_t type = block[size];
     uint32_t stored = crc32c_unmask(load_u32(block + size + 1));
     uint32_t actual = crc32c_extend(crc32c(block, size), &type, 1);
-    if (stored != actual)
-        fatal("%s: the %s block at offset %llu is corrupt (crc32c %08x, expected %08x)", tb->path, what,
-              (unsigned long long)offset, actual, stored);
+    if (stored != actual && !tf_checkpoint_ignore_block_crc)
+        return set_error(tb->err, tb->err_size,
+                         "%s: the %s block at offset %llu is corrupt (crc32c %08x, expected %08x)",
+                         tb->path, what, (unsigned long long)offset, actual, stored);
     if (type == 1)
-        fatal("%s: the %s block at offset %llu is Snappy-compressed, which is not supported "
-              "(re-save the checkpoint without compression)",
-              tb->path, what, (unsigned long long)offset);
+        return set_error(tb->err, tb->err_size,
+                         "%s: the %s block at offset %llu is Snappy-compressed, which is not supported "
+                         "(re-save the checkpoint without compression)",
+                         tb->path, what, (unsigned long long)offset);
     if (type != 0)
-        fatal("%s: the %s block at offset %llu has unknown compression type %u", tb->path, what,
-              (unsigned long long)offset, type);
-    return (Bytes){block, block + size};
+        return set_error(tb->err, tb->err_size, "%s: the %s block at offset %llu has unknown compression type %u",
+                         tb->path, what, (unsigned long long)offset, type);
+    *out = (Bytes){block, block + size};
+    return true;
 }
 
-typedef void (*EntryFn)(void *ctx, const char *key, size_t key_len, Bytes value);
+/* The last key seen, so that every key can be checked to come after it:
+ * the table's keys are strictly increasing, and the index block's order
+ * and the data blocks' order are checked with one each. */
+typedef struct {
+    ByteBuf last;
+    bool any;
+} KeyOrder;
 
-/* Call fn on every entry of a block, in order, rebuilding each key from the
- * part it shares with the one before. Keys must increase strictly. */
-static void for_each_entry(const Table *tb, Bytes block, const char *what, EntryFn fn, void *ctx) {
-    size_t size = (size_t)(block.end - block.p);
-    if (size < 4) fatal("%s: the %s block is too short to be one", tb->path, what);
-    uint32_t n_restarts = load_u32(block.end - 4);
-    if (n_restarts > (size - 4) / 4) fatal("%s: the %s block has a bad restart count %u", tb->path, what, n_restarts);
-    Bytes entries = {block.p, block.end - 4 - 4 * (size_t)n_restarts};
-    ByteBuf key = {0}, prev = {0};
-    bytebuf_append(&key, "", 1);
-    for (int i = 0; entries.p < entries.end; i++) {
-        uint64_t shared, non_shared, value_len;
-        Bytes suffix, value;
-        if (!get_varint(&entries, &shared) || !get_varint(&entries, &non_shared) ||
-            !get_varint(&entries, &value_len) || shared > key.len - 1 || !get_bytes(&entries, non_shared, &suffix) ||
-            !get_bytes(&entries, value_len, &value))
-            fatal("%s: entry %d of the %s block is malformed", tb->path, i, what);
-        key.len = (size_t)shared; /* keep the shared prefix, then add the rest */
-        bytebuf_append(&key, suffix.p, (size_t)non_shared);
-        bytebuf_append(&key, "", 1);
-        size_t key_len = key.len - 1;
-        if (i > 0) {
-            size_t common = key_len < prev.len ? key_len : prev.len;
-            int c = memcmp(key.data, prev.data, common);
-            if (c < 0 || (c == 0 && key_len <= prev.len))
-                fatal("%s: keys of the %s block are out of order at entry %d", tb->path, what, i);
-        }
-        prev.len = 0;
-        bytebuf_append(&prev, key.data, key_len);
-        fn(ctx, key.data, key_len, value);
+static bool key_follows(KeyOrder *order, const char *key, size_t key_len) {
+    if (order->any) {
+        size_t common = key_len < order->last.len ? key_len : order->last.len;
+        int c = memcmp(key, order->last.data, common);
+        if (c < 0 || (c == 0 && key_len <= order->last.len)) return false;
     }
+    order->last.len = 0;
+    bytebuf_append(&order->last, key, key_len);
+    order->any = true;
+    return true;
+}
+
+/* The restart array at the end of a block: count u32 offsets, then the
+ * count. Each restart point is an entry that stores its whole key
+ * (shared = 0), in increasing order, the first entry the first point;
+ * readers that seek rely on that, so a block that breaks it is corrupt. */
+typedef struct {
+    const uint8_t *at; /* the first u32 */
+    uint32_t count, next;
+} Restarts;
+
+/* The entry at offset `at` of its block, which shares `shared` bytes of
+ * its key, against the next restart point. */
+static bool restart_ok(Restarts *r, size_t at, uint64_t shared) {
+    if (r->next == r->count) return true; /* past the last point */
+    size_t point = load_u32(r->at + 4 * (size_t)r->next);
+    if (point == at) {
+        r->next++;
+        return shared == 0;
+    }
+    return point > at && at > 0; /* a point skipped, or a first entry that is none */
+}
+
+/* The next entry of a block: its key rebuilt in key (NUL-terminated,
+ * key->len - 1 bytes) from the part it shares with the one before, and
+ * its value. */
+static bool next_entry(Bytes *entries, ByteBuf *key, uint64_t *shared, Bytes *value) {
+    uint64_t non_shared, value_len;
+    Bytes suffix;
+    if (!get_varint(entries, shared) || !get_varint(entries, &non_shared) || !get_varint(entries, &value_len) ||
+        *shared > key->len - 1 || !get_bytes(entries, non_shared, &suffix) || !get_bytes(entries, value_len, value))
+        return false;
+    key->len = (size_t)*shared; /* keep the shared prefix, then add the rest */
+    bytebuf_append(key, suffix.p, (size_t)non_shared);
+    bytebuf_append(key, "", 1);
+    return true;
+}
+
+typedef bool (*EntryFn)(void *ctx, const char *key, size_t key_len, Bytes value);
+
+/* Call fn on every entry of a block, in order; keys must follow order. */
+static bool for_each_entry(const Table *tb, Bytes block, const char *what, KeyOrder *order, EntryFn fn, void *ctx) {
+    size_t size = (size_t)(block.end - block.p);
+    if (size < 4) return set_error(tb->err, tb->err_size, "%s: the %s block is too short to be one", tb->path, what);
+    uint32_t n_restarts = load_u32(block.end - 4);
+    if (n_restarts < 1 || n_restarts > (size - 4) / 4)
+        return set_error(tb->err, tb->err_size, "%s: the %s block has a bad restart count %u", tb->path, what,
+                         n_restarts);
+    Bytes entries = {block.p, block.end - 4 - 4 * (size_t)n_restarts};
+    Restarts restarts = {entries.end, n_restarts, 0};
+    bool empty = entries.p == entries.end;
+    ByteBuf key = {0};
+    bytebuf_append(&key, "", 1);
+    bool ok = true;
+    for (int i = 0; ok && entries.p < entries.end; i++) {
+        size_t at = (size_t)(entries.p - block.p);
+        uint64_t shared;
+        Bytes value;
+        if (!next_entry(&entries, &key, &shared, &value))
+            ok = set_error(tb->err, tb->err_size, "%s: entry %d of the %s block is malformed", tb->path, i, what);
+        else if (!restart_ok(&restarts, at, shared))
+            ok = set_error(tb->err, tb->err_size,
+                           "%s: the %s block's restart points do not match its entries (at entry %d)", tb->path,
+                           what, i);
+        else if (!key_follows(order, key.data, key.len - 1))
+            ok = set_error(tb->err, tb->err_size, "%s: keys of the %s block are out of order at entry %d", tb->path,
+                           what, i);
+        else ok = fn(ctx, key.data, key.len - 1, value);
+    }
+    /* every restart point must have been an entry; an empty block has one at 0 */
+    if (ok && restarts.next < n_restarts && !(empty && n_restarts == 1 && load_u32(restarts.at) == 0))
+        ok = set_error(tb->err, tb->err_size, "%s: the %s block's restart points do not match its entries", tb->path,
+                       what);
     bytebuf_free(&key);
-    bytebuf_free(&prev);
+    return ok;
 }
 
 typedef struct {
     TfCheckpoint *ck;
     const Table *tb;
     bool have_header;
-    int capacity;
+    size_t capacity;
+    KeyOrder names;    /* over all the data blocks: names sorted, none twice */
+    uint64_t data_end; /* where the data blocks read so far end */
 } Loader;
 
-static void bundle_entry(void *ctx, const char *key, size_t key_len, Bytes value) {
+static bool bundle_entry(void *ctx, const char *key, size_t key_len, Bytes value) {
     Loader *ld = ctx;
     TfCheckpoint *ck = ld->ck;
-    if (key_len == 0) {
-        if (!parse_header(ck, value)) fatal("%s: the bundle header is malformed", ld->tb->path);
+    const Table *tb = ld->tb;
+    if (key_len == 0) { /* the smallest key: the key order makes it the first entry, and the only one */
+        const char *err = parse_header(ck, value);
+        if (err) return set_error(tb->err, tb->err_size, "%s: the bundle header %s", tb->path, err);
         ld->have_header = true;
-        return;
+        return true;
     }
-    if (memchr(key, '\0', key_len)) fatal("%s: a tensor name contains a NUL byte", ld->tb->path);
-    if (ck->n_tensors == ld->capacity) {
+    if (memchr(key, '\0', key_len))
+        return set_error(tb->err, tb->err_size, "%s: a tensor name contains a NUL byte", tb->path);
+    if ((size_t)ck->n_tensors == ld->capacity) {
         ld->capacity = ld->capacity ? 2 * ld->capacity : 64;
-        ck->tensors = xrealloc(ck->tensors, ld->capacity * sizeof(TfTensor));
+        ck->tensors = xrealloc(ck->tensors, checked_mul(ld->capacity, sizeof(TfTensor)));
     }
     TfTensor *t = &ck->tensors[ck->n_tensors++];
     *t = (TfTensor){.name = xstrdup(key)};
     const char *err = parse_entry(t, value);
-    if (err) fatal("%s: tensor '%s' %s", ld->tb->path, t->name, err);
+    if (err) return set_error(tb->err, tb->err_size, "%s: tensor '%s' %s", tb->path, t->name, err);
+    return true;
 }
 
-/* Each index entry's value is a data block's handle. */
-static void index_entry(void *ctx, const char *key, size_t key_len, Bytes value) {
+/* Each index entry's value is a data block's handle. The data blocks come
+ * one after another in the file, as every writer lays them out: a table
+ * whose index points at one block twice (or back) would have each read
+ * again and again. */
+static bool index_entry(void *ctx, const char *key, size_t key_len, Bytes value) {
     (void)key, (void)key_len;
     Loader *ld = ctx;
-    Bytes data = read_block(ld->tb, value, "data");
-    for_each_entry(ld->tb, data, "data", bundle_entry, ld);
+    const Table *tb = ld->tb;
+    uint64_t offset, size;
+    Bytes data;
+    if (!get_handle(&value, &offset, &size))
+        return set_error(tb->err, tb->err_size, "%s: malformed handle of the data block", tb->path);
+    if (offset < ld->data_end)
+        return set_error(tb->err, tb->err_size,
+                         "%s: the data block at offset %llu overlaps or comes before the one ending at %llu", tb->path,
+                         (unsigned long long)offset, (unsigned long long)ld->data_end);
+    if (!read_block(tb, offset, size, "data", &data)) return false;
+    ld->data_end = offset + size + TRAILER_SIZE;
+    return for_each_entry(tb, data, "data", &ld->names, bundle_entry, ld);
+}
+
+static bool parse_index(TfCheckpoint *ck, const uint8_t *file, size_t len, char *err, size_t err_size) {
+    Table tb = {ck->index_path, file, len, err, err_size};
+    if (len < FOOTER_SIZE)
+        return set_error(err, err_size, "%s: too short for a checkpoint index (%zu bytes; truncated?)", tb.path, len);
+    const uint8_t *footer = tb.file + len - FOOTER_SIZE;
+    if (load_u64(footer + FOOTER_SIZE - 8) != TABLE_MAGIC)
+        return set_error(err, err_size, "%s: not a checkpoint index (no table magic at the end; truncated?)", tb.path);
+    /* the metaindex handle comes first; its block (filters, properties) is
+     * of no use to a reader of bundles, so skip it */
+    Bytes handles = {footer, footer + FOOTER_SIZE - 8};
+    uint64_t skip, offset, size;
+    if (!get_handle(&handles, &skip, &skip) || !get_handle(&handles, &offset, &size))
+        return set_error(err, err_size, "%s: malformed table footer", tb.path);
+    Bytes index;
+    if (!read_block(&tb, offset, size, "index", &index)) return false;
+    Loader ld = {.ck = ck, .tb = &tb};
+    KeyOrder index_keys = {0};
+    bool ok = for_each_entry(&tb, index, "index", &index_keys, index_entry, &ld);
+    bytebuf_free(&index_keys.last);
+    bytebuf_free(&ld.names.last);
+    if (!ok) return false;
+    if (!ld.have_header)
+        return set_error(err, err_size, "%s: no bundle header (the entry with the empty key)", tb.path);
+    if (ck->num_shards < 1 && ck->n_tensors > 0)
+        return set_error(err, err_size, "%s: the header says %d data shards", tb.path, ck->num_shards);
+    for (int i = 0; i < ck->n_tensors; i++)
+        if (ck->tensors[i].shard >= ck->num_shards)
+            return set_error(err, err_size, "%s: tensor '%s' is in shard %d of %d", tb.path, ck->tensors[i].name,
+                             ck->tensors[i].shard, ck->num_shards);
+    return true;
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -291,7 +414,8 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-TfCheckpoint *tf_checkpoint_open(const char *path) {
+/* A checkpoint with its prefix and index path set from path, either. */
+static TfCheckpoint *new_checkpoint(const char *path) {
     TfCheckpoint *ck = xcalloc(1, sizeof *ck);
     if (ends_with(path, ".index")) {
         ck->index_path = xstrdup(path);
@@ -302,33 +426,35 @@ TfCheckpoint *tf_checkpoint_open(const char *path) {
         ck->index_path = xmalloc(strlen(path) + 7);
         sprintf(ck->index_path, "%s.index", path);
     }
+    return ck;
+}
+
+TfCheckpoint *tf_checkpoint_try_open(const char *path, char *err, size_t err_size) {
+    TfCheckpoint *ck = new_checkpoint(path);
     size_t len;
-    char *file = read_file(ck->index_path, &len);
-    Table tb = {ck->index_path, (const uint8_t *)file, len};
-    if (len < FOOTER_SIZE) fatal("%s: too short for a checkpoint index (%zu bytes; truncated?)", tb.path, len);
-    const uint8_t *footer = tb.file + len - FOOTER_SIZE;
-    if (load_u64(footer + FOOTER_SIZE - 8) != TABLE_MAGIC)
-        fatal("%s: not a checkpoint index (no table magic at the end; truncated?)", tb.path);
-    /* the metaindex handle comes first; its block (filters, properties) is
-     * of no use to a reader of bundles, so skip it */
-    Bytes handles = {footer, footer + FOOTER_SIZE - 8};
-    uint64_t skip;
-    if (!get_varint(&handles, &skip) || !get_varint(&handles, &skip)) fatal("%s: malformed table footer", tb.path);
-    Bytes index = read_block(&tb, handles, "index");
-    Loader ld = {.ck = ck, .tb = &tb};
-    for_each_entry(&tb, index, "index", index_entry, &ld);
-    if (!ld.have_header) fatal("%s: no bundle header (the entry with the empty key)", tb.path);
-    if (ck->num_shards < 1 && ck->n_tensors > 0) fatal("%s: the header says %d data shards", tb.path, ck->num_shards);
-    for (int i = 0; i < ck->n_tensors; i++) {
-        /* keys are checked in order within a block; this checks across blocks
-         * too, which tf_checkpoint_find's binary search relies on */
-        if (i > 0 && strcmp(ck->tensors[i - 1].name, ck->tensors[i].name) >= 0)
-            fatal("%s: tensor names are out of order at '%s'", tb.path, ck->tensors[i].name);
-        if (ck->tensors[i].shard >= ck->num_shards)
-            fatal("%s: tensor '%s' is in shard %d of %d", tb.path, ck->tensors[i].name, ck->tensors[i].shard,
-                  ck->num_shards);
-    }
+    char *file = try_read_file(ck->index_path, &len, err, err_size);
+    bool ok = file && parse_index(ck, (const uint8_t *)file, len, err, err_size);
     free(file);
+    if (ok) return ck;
+    tf_checkpoint_close(ck);
+    return NULL;
+}
+
+TfCheckpoint *tf_checkpoint_parse(const void *index, size_t index_len, const void *data, size_t data_len,
+                                  const char *name, char *err, size_t err_size) {
+    TfCheckpoint *ck = new_checkpoint(name);
+    ck->in_memory = true;
+    ck->data = data;
+    ck->data_len = data_len;
+    if (parse_index(ck, index, index_len, err, err_size)) return ck;
+    tf_checkpoint_close(ck);
+    return NULL;
+}
+
+TfCheckpoint *tf_checkpoint_open(const char *path) {
+    char err[1024];
+    TfCheckpoint *ck = tf_checkpoint_try_open(path, err, sizeof err);
+    if (!ck) fatal("%s", err);
     return ck;
 }
 
@@ -380,47 +506,120 @@ char *tf_checkpoint_shard_path(const TfCheckpoint *ck, int shard) {
 
 /* ---- reading tensors ------------------------------------------------------------------------ */
 
-void tf_checkpoint_read_f32(const TfCheckpoint *ck, const TfTensor *t, float *dst) {
+/* What the index says of t, before any data file is looked at. */
+static bool check_float_entry(const TfCheckpoint *ck, const TfTensor *t, char *err, size_t err_size) {
     if (t->dtype != TF_DT_FLOAT)
-        fatal("%s: tensor '%s' is %s (%d); only DT_FLOAT tensors can be read", ck->index_path, t->name,
-              tf_dtype_name(t->dtype), t->dtype);
+        return set_error(err, err_size, "%s: tensor '%s' is %s (%d); only DT_FLOAT tensors can be read", ck->index_path,
+                         t->name, tf_dtype_name(t->dtype), t->dtype);
     if (t->n_slices > 0)
-        fatal("%s: tensor '%s' is a partitioned variable (%d slices), which is not supported", ck->index_path,
-              t->name, t->n_slices);
-    if (ck->big_endian) fatal("%s: the checkpoint is big-endian, which is not supported", ck->index_path);
+        return set_error(err, err_size, "%s: tensor '%s' is a partitioned variable (%d slices), which is not supported",
+                         ck->index_path, t->name, t->n_slices);
+    if (ck->big_endian)
+        return set_error(err, err_size, "%s: the checkpoint is big-endian, which is not supported", ck->index_path);
     if (t->numel > UINT64_MAX / sizeof(float) || t->size != (uint64_t)t->numel * sizeof(float))
-        fatal("%s: tensor '%s' has %zu elements but %llu bytes", ck->index_path, t->name, t->numel,
-              (unsigned long long)t->size);
-    char *shard_path = tf_checkpoint_shard_path(ck, t->shard);
-    FILE *f = fopen(shard_path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            fatal("%s: missing data shard %d of %d (needed for tensor '%s')", shard_path, t->shard, ck->num_shards,
-                  t->name);
-        fatal("%s: %s", shard_path, strerror(errno));
+        return set_error(err, err_size, "%s: tensor '%s' has %zu elements but %llu bytes", ck->index_path, t->name,
+                         t->numel, (unsigned long long)t->size);
+    return true;
+}
+
+/* Where a tensor's bytes are: its shard's data file, or memory. */
+typedef struct {
+    char *path; /* the data file's name, for messages */
+    FILE *f;
+    const uint8_t *mem;
+    uint64_t size;
+} Shard;
+
+static void shard_close(Shard *s) {
+    if (s->f) fclose(s->f);
+    free(s->path);
+    *s = (Shard){0};
+}
+
+/* Open t's shard and check that it holds t's bytes. */
+static bool shard_open(const TfCheckpoint *ck, const TfTensor *t, Shard *s, char *err, size_t err_size) {
+    *s = (Shard){.path = tf_checkpoint_shard_path(ck, t->shard)};
+    bool ok = true;
+    if (ck->in_memory) {
+        if (t->shard == 0 && ck->data) s->mem = ck->data, s->size = ck->data_len;
+    } else if ((s->f = fopen(s->path, "rb")) != NULL) {
+        struct stat st;
+        if (fstat(fileno(s->f), &st) == 0) s->size = (uint64_t)st.st_size;
+        else ok = set_error(err, err_size, "%s: %s", s->path, strerror(errno));
+    } else if (errno != ENOENT) {
+        ok = set_error(err, err_size, "%s: %s", s->path, strerror(errno));
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) fatal("%s: %s", shard_path, strerror(errno));
-    if ((uint64_t)st.st_size < t->offset || (uint64_t)st.st_size - t->offset < t->size)
-        fatal("%s: data file is truncated: tensor '%s' needs bytes [%llu, %llu) but the file has %lld", shard_path,
-              t->name, (unsigned long long)t->offset, (unsigned long long)(t->offset + t->size),
-              (long long)st.st_size);
-    if (fseeko(f, (off_t)t->offset, SEEK_SET) != 0) fatal("%s: %s", shard_path, strerror(errno));
-    xfread(dst, t->size, f, shard_path);
-    fclose(f);
+    if (ok && !s->f && !s->mem)
+        ok = set_error(err, err_size, "%s: missing data shard %d of %d (needed for tensor '%s')", s->path, t->shard,
+                       ck->num_shards, t->name);
+    else if (ok && (s->size < t->offset || s->size - t->offset < t->size))
+        ok = set_error(err, err_size,
+                       "%s: data file is truncated: tensor '%s' needs bytes [%llu, %llu) but the file has %llu",
+                       s->path, t->name, (unsigned long long)t->offset, (unsigned long long)(t->offset + t->size),
+                       (unsigned long long)s->size);
+    if (!ok) shard_close(s);
+    return ok;
+}
+
+bool tf_checkpoint_check_f32(const TfCheckpoint *ck, const TfTensor *t, char *err, size_t err_size) {
+    Shard s;
+    if (!check_float_entry(ck, t, err, err_size) || !shard_open(ck, t, &s, err, err_size)) return false;
+    shard_close(&s);
+    return true;
+}
+
+static bool shard_read(Shard *s, const TfTensor *t, void *dst, char *err, size_t err_size) {
+    if (s->mem) {
+        memcpy(dst, s->mem + t->offset, t->size);
+        return true;
+    }
+    if (fseeko(s->f, (off_t)t->offset, SEEK_SET) != 0)
+        return set_error(err, err_size, "%s: %s", s->path, strerror(errno));
+    if (t->size && fread(dst, 1, t->size, s->f) != t->size)
+        return set_error(err, err_size, "%s: %s", s->path, ferror(s->f) ? strerror(errno) : "file is truncated");
+    return true;
+}
+
+bool tf_checkpoint_try_read_f32(const TfCheckpoint *ck, const TfTensor *t, float *dst, char *err, size_t err_size) {
+    Shard s;
+    if (!check_float_entry(ck, t, err, err_size) || !shard_open(ck, t, &s, err, err_size)) return false;
+    bool ok = shard_read(&s, t, dst, err, err_size);
     /* the entry holds the masked CRC-32C of the tensor's bytes */
-    uint32_t actual = crc32c(dst, t->size);
-    if (actual != crc32c_unmask(t->crc32c))
-        fatal("%s: tensor '%s' is corrupt (crc32c %08x, the index says %08x)", shard_path, t->name, actual,
-              crc32c_unmask(t->crc32c));
-    free(shard_path);
+    uint32_t actual = ok ? crc32c(dst, t->size) : 0;
+    if (ok && actual != crc32c_unmask(t->crc32c))
+        ok = set_error(err, err_size, "%s: tensor '%s' is corrupt (crc32c %08x, the index says %08x)", s.path, t->name,
+                       actual, crc32c_unmask(t->crc32c));
+    shard_close(&s);
+    return ok;
+}
+
+void tf_checkpoint_read_f32(const TfCheckpoint *ck, const TfTensor *t, float *dst) {
+    char err[1024];
+    if (!tf_checkpoint_try_read_f32(ck, t, dst, err, sizeof err)) fatal("%s", err);
+}
+
+float *tf_checkpoint_try_load_f32(const TfCheckpoint *ck, const char *name, size_t *numel, char *err,
+                                  size_t err_size) {
+    const TfTensor *t = tf_checkpoint_find(ck, name);
+    if (!t) {
+        format_error(err, err_size, "%s: no tensor named '%s'", ck->index_path, name);
+        return NULL;
+    }
+    /* the data file must hold the tensor before its size is trusted for an
+     * allocation: the index alone could claim any shape */
+    if (!tf_checkpoint_check_f32(ck, t, err, err_size)) return NULL;
+    float *data = xmalloc(t->size);
+    if (!tf_checkpoint_try_read_f32(ck, t, data, err, err_size)) {
+        free(data);
+        return NULL;
+    }
+    if (numel) *numel = t->numel;
+    return data;
 }
 
 float *tf_checkpoint_load_f32(const TfCheckpoint *ck, const char *name, size_t *numel) {
-    const TfTensor *t = tf_checkpoint_find(ck, name);
-    if (!t) fatal("%s: no tensor named '%s'", ck->index_path, name);
-    float *data = xmalloc(checked_mul(t->numel, sizeof(float)));
-    tf_checkpoint_read_f32(ck, t, data);
-    if (numel) *numel = t->numel;
+    char err[1024];
+    float *data = tf_checkpoint_try_load_f32(ck, name, numel, err, sizeof err);
+    if (!data) fatal("%s", err);
     return data;
 }

@@ -69,12 +69,30 @@ typedef struct {
     int version_producer;
     int n_tensors;
     TfTensor *tensors;            /* sorted by name, as the table holds them */
+    /* tf_checkpoint_parse: the data shard is in memory (borrowed) */
+    bool in_memory;
+    const uint8_t *data;
+    size_t data_len;
 } TfCheckpoint;
 
 /* Open a checkpoint from its prefix ("dir/model.ckpt") or its index file
  * ("dir/model.ckpt.index"). The index is parsed and every block's CRC
- * checked; a missing, truncated, corrupt or compressed index exits with a
- * message that names the file and the problem. */
+ * checked; a missing, truncated, corrupt or compressed index gives NULL,
+ * with a message in err that names the file and the problem. */
+TfCheckpoint *tf_checkpoint_try_open(const char *path, char *err, size_t err_size);
+/* The same for an index held in index[0..index_len), with the data of a
+ * single shard in data[0..data_len) (NULL: no data file). The data are
+ * borrowed and must outlive the checkpoint (the index need not); name
+ * stands for the prefix in messages. */
+TfCheckpoint *tf_checkpoint_parse(const void *index, size_t index_len, const void *data, size_t data_len,
+                                  const char *name, char *err, size_t err_size);
+/* For the fuzz harness only (tests/fuzz/fuzz_tf_index.c): when true, a
+ * block whose CRC does not match is parsed anyway, so that mutated indexes
+ * reach the entry and protobuf parsers (random bytes almost never carry a
+ * valid CRC). Nothing else sets it. */
+extern bool tf_checkpoint_ignore_block_crc;
+
+/* tf_checkpoint_try_open that exits with the message (for the programs). */
 TfCheckpoint *tf_checkpoint_open(const char *path);
 void tf_checkpoint_close(TfCheckpoint *ck);
 
@@ -85,11 +103,21 @@ const char *tf_dtype_name(int dtype);
 /* The data file of a shard: "PREFIX.data-00000-of-00001" (malloc'd). */
 char *tf_checkpoint_shard_path(const TfCheckpoint *ck, int shard);
 
+/* Whether t can be read as floats: DT_FLOAT, not partitioned, a byte size
+ * that matches its shape, and a data file that holds those bytes. Cheap
+ * (no data is read), so a loader can check every tensor before it
+ * allocates anything; false with err set otherwise. */
+bool tf_checkpoint_check_f32(const TfCheckpoint *ck, const TfTensor *t, char *err, size_t err_size);
 /* Read a DT_FLOAT tensor into dst[0..t->numel) and check its CRC. Another
- * dtype, a missing or short data file, or a CRC mismatch exits with a
- * message naming the tensor. */
+ * dtype, a missing or short data file, or a CRC mismatch gives false with
+ * a message naming the tensor (tf_checkpoint_read_f32 exits instead). */
+bool tf_checkpoint_try_read_f32(const TfCheckpoint *ck, const TfTensor *t, float *dst, char *err, size_t err_size);
 void tf_checkpoint_read_f32(const TfCheckpoint *ck, const TfTensor *t, float *dst);
-/* The named tensor as a malloc'd float array (exits if it is missing). */
+/* The named tensor as a malloc'd float array, allocated only once the data
+ * file is known to hold it (NULL with err set on any problem;
+ * tf_checkpoint_load_f32 exits instead). */
+float *tf_checkpoint_try_load_f32(const TfCheckpoint *ck, const char *name, size_t *numel, char *err,
+                                  size_t err_size);
 float *tf_checkpoint_load_f32(const TfCheckpoint *ck, const char *name, size_t *numel);
 
 #endif

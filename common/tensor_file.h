@@ -12,6 +12,9 @@
 #ifndef COMMON_TENSOR_FILE_H
 #define COMMON_TENSOR_FILE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "tensor.h"
 
 typedef struct {
@@ -21,8 +24,14 @@ typedef struct {
     char *path; /* for error messages */
 } TensorFile;
 
-/* Read the whole file; a missing, truncated or malformed file exits with a
- * message that names the file and the problem. */
+/* Parse a tensor file held in bytes[0..n) (name stands for the file in
+ * messages). Every count and size is checked against the bytes there
+ * before anything is allocated from it. On error: false, *out empty and
+ * err says what is wrong. */
+bool tensor_file_parse(const void *bytes, size_t n, const char *name, TensorFile *out, char *err, size_t err_size);
+/* Read and parse the file at path; false with err set on any problem. */
+bool tensor_file_try_read(const char *path, TensorFile *out, char *err, size_t err_size);
+/* tensor_file_try_read that exits with the message (for the programs). */
 TensorFile tensor_file_read(const char *path);
 void tensor_file_free(TensorFile *tf);
 /* The tensor with this name, or NULL. */

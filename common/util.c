@@ -32,6 +32,14 @@ void fatal(const char *fmt, ...) {
     exit(1);
 }
 
+void format_error(char *err, size_t err_size, const char *fmt, ...) {
+    if (!err || !err_size) return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err, err_size, fmt, args);
+    va_end(args);
+}
+
 void *xmalloc(size_t size) {
     void *p = malloc(size ? size : 1);
     if (!p) fatal("out of memory allocating %zu bytes", size);
@@ -60,14 +68,24 @@ size_t checked_mul(size_t a, size_t b) {
     return a * b;
 }
 
+bool size_mul(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return false;
+    *out = a * b;
+    return true;
+}
+
 FILE *xfopen(const char *path, const char *mode) {
     FILE *f = fopen(path, mode);
     if (!f) fatal("%s: %s", path, strerror(errno));
     return f;
 }
 
-char *read_file(const char *path, size_t *len) {
-    FILE *f = xfopen(path, "rb");
+char *try_read_file(const char *path, size_t *len, char *err, size_t err_size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        format_error(err, err_size, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = xmalloc(cap);
     for (;;) {
@@ -76,10 +94,22 @@ char *read_file(const char *path, size_t *len) {
         n += got;
         if (got == 0) break;
     }
-    if (ferror(f)) fatal("%s: read error: %s", path, strerror(errno));
+    if (ferror(f)) {
+        format_error(err, err_size, "%s: read error: %s", path, strerror(errno));
+        fclose(f);
+        free(buf);
+        return NULL;
+    }
     fclose(f);
     buf[n] = '\0';
     if (len) *len = n;
+    return buf;
+}
+
+char *read_file(const char *path, size_t *len) {
+    char err[512];
+    char *buf = try_read_file(path, len, err, sizeof err);
+    if (!buf) fatal("%s", err);
     return buf;
 }
 

@@ -15,6 +15,16 @@ const char *program_name(void);
 /* Print "<program>: <message>" on stderr and exit with status 1. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* Library code that reads outside input reports errors by returning: the
+ * message goes to a caller's buffer (err, err_size bytes) and the function
+ * returns false or NULL; the programs' convenience wrappers pass the
+ * message to fatal. format_error writes the message; set_error does that
+ * and evaluates to false, so a check reads
+ * `if (bad) return set_error(err, err_size, "...", ...);` (a macro, so the
+ * compiler sees the false and knows what was left unset). */
+void format_error(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define set_error(err, err_size, ...) (format_error((err), (err_size), __VA_ARGS__), false)
+
 /* Allocation that never returns NULL: on failure it reports the size and exits. */
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
@@ -22,11 +32,16 @@ void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 /* size_t multiplication that reports overflow instead of wrapping. */
 size_t checked_mul(size_t a, size_t b);
+/* *out = a * b; false (and *out untouched) when that overflows size_t. */
+bool size_mul(size_t a, size_t b, size_t *out);
 
 /* fopen that reports "<path>: <strerror>" and exits on failure. */
 FILE *xfopen(const char *path, const char *mode);
 /* Read a whole file into a NUL-terminated buffer; *len gets the byte count. */
 char *read_file(const char *path, size_t *len);
+/* The same, returning NULL with "<path>: <reason>" in err when the file
+ * cannot be read. */
+char *try_read_file(const char *path, size_t *len, char *err, size_t err_size);
 /* Read exactly size bytes or report the file as truncated. */
 void xfread(void *dst, size_t size, FILE *f, const char *path);
 

@@ -56,6 +56,55 @@ START_TEST(test_config_check) {
     c = gpt_config_124m();
     c.drop_rate = 1.0f;
     ck_assert(!gpt_config_check(&c, err, sizeof err));
+    /* sizes that would overflow 3 * C and 4 * C (ints) are refused, by name */
+    c = gpt_config_124m();
+    c.emb_dim = 600000000;
+    c.n_heads = 1;
+    ck_assert(!gpt_config_check(&c, err, sizeof err));
+    ck_assert_str_eq(err, "emb_dim 600000000 is over the limit of 65536");
+    ck_assert_uint_eq(gpt_param_count(&c), 0);
+    int count;
+    size_t total;
+    ck_assert_ptr_null(gpt_param_table(&c, &count, &total, err, sizeof err));
+    ck_assert_ptr_null(gpt_try_create(&c, err, sizeof err));
+    c = gpt_config_124m();
+    c.vocab_size = 2000000000;
+    ck_assert(!gpt_config_check(&c, err, sizeof err));
+    ck_assert_str_eq(err, "vocab_size 2000000000 is over the limit of 16777216");
+    c = gpt_config_124m();
+    c.n_layers = GPT_MAX_LAYERS + 1;
+    ck_assert(!gpt_config_check(&c, err, sizeof err));
+    ck_assert_str_eq(err, "n_layers 4097 is over the limit of 4096");
+    c.n_layers = -1;
+    ck_assert(!gpt_config_check(&c, err, sizeof err));
+    ck_assert_str_eq(err, "n_layers -1 is below 0");
+    c = gpt_config_124m();
+    c.context_length = 0;
+    ck_assert(!gpt_config_check(&c, err, sizeof err));
+    ck_assert_str_eq(err, "context_length 0 is below 1");
+}
+END_TEST
+
+/* A model of many layers: every named view points at its own tensor in
+ * the buffer. They are bound in one pass over the table; a search by name
+ * per view made a 2512-layer model take seconds to build. */
+START_TEST(test_many_layers_views) {
+    GPTConfig c = {.vocab_size = 3, .context_length = 2, .emb_dim = 2, .n_heads = 1, .n_layers = 2512};
+    GPTModel *m = gpt_create(&c);
+    gpt_zero_grad(m);
+    for (int l = 0; l < c.n_layers; l += 501) {
+        char name[64];
+        snprintf(name, sizeof name, "blocks.%d.ff.fc2.bias", l);
+        ck_assert_ptr_eq(m->blocks[l].fc2_bias, m->params + gpt_find_param(m, name)->offset);
+        ck_assert_ptr_eq(m->grad_blocks[l].fc2_bias, m->grads + gpt_find_param(m, name)->offset);
+        snprintf(name, sizeof name, "blocks.%d.norm1.scale", l);
+        ck_assert_ptr_eq(m->blocks[l].norm1_scale, m->params + gpt_find_param(m, name)->offset);
+        ck_assert_ptr_null(m->blocks[l].qkv_bias); /* no qkv bias in this config */
+    }
+    ck_assert_ptr_eq(m->out_head, m->params + gpt_find_param(m, "out_head.weight")->offset);
+    ck_assert_ptr_eq(m->final_norm_shift, m->params + gpt_find_param(m, "final_norm.shift")->offset);
+    ck_assert_ptr_eq(m->pos_emb, m->params + gpt_find_param(m, "pos_emb.weight")->offset);
+    gpt_free(m);
 }
 END_TEST
 
@@ -533,6 +582,7 @@ Suite *gpt_suite(void) {
     tcase_add_test(tc, test_future_tokens_do_not_leak);
     tcase_add_test(tc, test_tied_head_uses_token_embedding);
     tcase_add_test(tc, test_init_like_pytorch_defaults);
+    tcase_add_test(tc, test_many_layers_views);
     tcase_add_exit_test(tc, test_too_long_input_exits, 1);
     tcase_add_exit_test(tc, test_bad_token_exits, 1);
     tcase_add_exit_test(tc, test_missing_param_in_file_exits, 1);

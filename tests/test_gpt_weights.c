@@ -453,7 +453,8 @@ START_TEST(test_checkpoint_errors) {
     /* a wrong shape */
     const SafetensorsWriteTensor wrong = {.name = "wte.weight", .ndim = 2, .shape = {8, 13}, .data = m->tok_emb};
     safetensors_write(path, 1, &wrong, 8, keys, values);
-    expect_fatal(load_checkpoint_path, path, "tensor 'wte.weight' has shape [8, 13], expected [13, 8] (for tok_emb.weight)");
+    expect_fatal(load_checkpoint_path, path, "metadata 'vocab_size' is 13, but");
+    expect_fatal(load_checkpoint_path, path, "holds tensor 'wte.weight' of shape [8, 13]");
     /* a bad value */
     values[6] = "maybe";
     safetensors_write(path, 1, &only, 8, keys, values);
@@ -479,6 +480,156 @@ START_TEST(test_checkpoint_errors) {
 }
 END_TEST
 
+/* ---- configurations against checkpoints --------------------------------------------------- */
+
+/* Sizes that overflowed ints (3 x n_embd) are refused as they are read,
+ * with the name the file gives the field. */
+START_TEST(test_config_limits_name_the_field) {
+    char err[512];
+    GPTConfig c;
+    const char *hp = "{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 600000000, \"n_head\": 12, \"n_layer\": 12}";
+    ck_assert(!gpt_config_parse_openai(hp, strlen(hp), "hparams.json", &c, err, sizeof err));
+    ck_assert_str_eq(err, "hparams.json: 'n_embd' is 600000000, over the limit of 65536");
+    const char *hf = "{\"vocab_size\": 50257, \"n_positions\": 1024, \"n_embd\": 768, \"n_head\": 12, "
+                     "\"n_layer\": 5000}";
+    ck_assert(!gpt_config_parse_huggingface(hf, strlen(hf), "config.json", &c, err, sizeof err));
+    ck_assert_str_eq(err, "config.json: 'n_layer' is 5000, over the limit of 4096");
+    const char *zero = "{\"n_vocab\": 0, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 12}";
+    ck_assert(!gpt_config_parse_openai(zero, strlen(zero), "hparams.json", &c, err, sizeof err));
+    ck_assert_str_eq(err, "hparams.json: 'n_vocab' is 0; it must be at least 1");
+    ck_assert(!gpt_config_parse_openai("[1]", 3, "hparams.json", &c, err, sizeof err));
+    ck_assert_str_eq(err, "hparams.json: not a JSON object");
+    ck_assert(!gpt_config_parse_openai(hp, 20, "hparams.json", &c, err, sizeof err)); /* cut short */
+    ck_assert_str_eq(err, "hparams.json: not a JSON object");
+}
+END_TEST
+
+/* A directory with OpenAI's real 124M index (from the data directory) and
+ * the given hparams.json. */
+static char *gpt2_dir_with(const char *sub, const char *hparams) {
+    char *dir = path_join(tmp, sub);
+    make_dirs(dir);
+    char *src = data_path("tf_checkpoint/gpt2_124M_index_only/model.ckpt.index");
+    char *index = path_join(dir, "model.ckpt.index"), *hp = path_join(dir, "hparams.json");
+    size_t len;
+    char *bytes = read_file(src, &len);
+    write_file_atomic(index, bytes, len);
+    write_file_atomic(hp, hparams, strlen(hparams));
+    free(bytes);
+    free(src);
+    free(index);
+    free(hp);
+    return dir;
+}
+
+static void expect_openai_error(const char *hparams, const char *want) {
+    char *dir = gpt2_dir_with("gpt2", hparams), err[1024];
+    ck_assert_ptr_null(gpt_try_load_openai(dir, err, sizeof err));
+    ck_assert_msg(strstr(err, want) != NULL, "expected '%s' in: %s", want, err);
+    free(dir);
+}
+
+/* The configuration is compared with the checkpoint's shapes before the
+ * model is allocated: an 80-byte hparams.json beside OpenAI's index once
+ * asked for terabytes and failed with "out of memory". */
+START_TEST(test_config_checked_against_the_checkpoint_first) {
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 65536, \"n_head\": 16, \"n_layer\": 12}",
+                        "hparams.json: 'n_embd' is 65536, but");
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 65536, \"n_head\": 16, \"n_layer\": 12}",
+                        "model.ckpt.index holds tensor 'model/wte' of shape [50257, 768]");
+    expect_openai_error("{\"n_vocab\": 16000000, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 12}",
+                        "'n_vocab' is 16000000, but");
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1000000, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 12}",
+                        "'n_ctx' is 1000000, but");
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 4000}",
+                        "'n_layer' is 4000, but");
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 4000}",
+                        "has fewer blocks (no tensor 'model/h3999/ln_1/g')");
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 6}",
+                        "'n_layer' is 6, but");
+    expect_openai_error("{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 768, \"n_head\": 12, \"n_layer\": 6}",
+                        "holds more blocks (it has tensor 'model/h6/ln_1/g')");
+    /* the right configuration: every tensor checked, then the missing
+     * data file reported, still before the 500 MB model is allocated */
+    char *hp = data_path("gpt2/hparams-124M.json");
+    char *text = read_file(hp, NULL);
+    expect_openai_error(text, "model.ckpt.data-00000-of-00001: missing data shard 0 of 1 (needed for tensor 'model/wte')");
+    free(text);
+    free(hp);
+}
+END_TEST
+
+/* A bundle's entries may point at the same bytes; those of a model must
+ * not (tests/fixtures/openai_overlap: wpe over ln_f/b and ln_f/g), or a
+ * small data file could back a model of any size. */
+START_TEST(test_openai_tensors_must_not_share_bytes) {
+    char *dir = fixture_path("openai_overlap"), err[1024];
+    ck_assert_ptr_null(gpt_try_load_openai(dir, err, sizeof err));
+    ck_assert_msg(strstr(err, "model.ckpt.index: tensors 'model/") && strstr(err, "share bytes of the data file"),
+                  "%s", err);
+    free(dir);
+}
+END_TEST
+
+static GPTModel *load_regression_checkpoint(const char *name, char *err, size_t err_size) {
+    char *path = fixture_path(name);
+    GPTModel *m = gpt_try_load_checkpoint(path, NULL, err, err_size);
+    free(path);
+    return m;
+}
+
+/* A checkpoint's metadata is a configuration too (these 2 KB files once
+ * asked for gigabytes). */
+START_TEST(test_checkpoint_metadata_checked_first) {
+    char err[1024];
+    ck_assert_ptr_null(load_regression_checkpoint("fuzz/safetensors/metadata-vocab-2e9.safetensors", err, sizeof err));
+    ck_assert(strstr(err, "bad model configuration: vocab_size 2000000000 is over the limit of 16777216") != NULL);
+    ck_assert_ptr_null(load_regression_checkpoint("fuzz/safetensors/metadata-emb-dim-6e8.safetensors", err, sizeof err));
+    ck_assert(strstr(err, "bad model configuration: emb_dim 600000000 is over the limit of 65536") != NULL);
+    ck_assert_ptr_null(load_regression_checkpoint("fuzz/safetensors/metadata-vocab-16M.safetensors", err, sizeof err));
+    ck_assert(strstr(err, "metadata 'vocab_size' is 16777216, but") != NULL);
+    ck_assert(strstr(err, "holds tensor 'wte.weight' of shape [5, 2]") != NULL);
+    ck_assert_ptr_null(load_regression_checkpoint("fuzz/safetensors/metadata-layers-4096.safetensors", err, sizeof err));
+    ck_assert(strstr(err, "metadata 'n_layers' is 4096, but") != NULL);
+    /* the seed they were made from loads */
+    char *seed = repo_path("tests/fuzz/seeds/checkpoint.safetensors");
+    GPTModel *m = gpt_try_load_checkpoint(seed, NULL, err, sizeof err);
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_int_eq(m->config.vocab_size, 5);
+    gpt_free(m);
+    free(seed);
+}
+END_TEST
+
+/* Hugging Face's config.json against tiny_gpt2's weights, through the
+ * in-memory entry points. */
+START_TEST(test_hugging_face_config_against_the_weights) {
+    char *st = data_path("safetensors/tiny_gpt2/model.safetensors"), *cfg = data_path("safetensors/tiny_gpt2/config.json");
+    size_t st_len, cfg_len;
+    char *st_bytes = read_file(st, &st_len), *cfg_text = read_file(cfg, &cfg_len), err[1024];
+    SafetensorsFile *sf = safetensors_parse(st_bytes, st_len, "model.safetensors", err, sizeof err);
+    GPTConfig c;
+    ck_assert(gpt_config_parse_huggingface(cfg_text, cfg_len, "config.json", &c, err, sizeof err));
+    GPTModel *m = gpt_from_hf_safetensors(&c, "config.json", sf, err, sizeof err);
+    ck_assert_msg(m != NULL, "%s", err);
+    ck_assert_int_eq(m->config.vocab_size, 21);
+    gpt_free(m);
+    c.n_layers = 2512;
+    ck_assert_ptr_null(gpt_from_hf_safetensors(&c, "config.json", sf, err, sizeof err));
+    ck_assert_str_eq(err, "config.json: 'n_layer' is 2512, but model.safetensors has fewer blocks "
+                          "(no tensor 'h.2511.ln_1.weight')");
+    c.n_layers = 1;
+    c.emb_dim = 4;
+    ck_assert_ptr_null(gpt_from_hf_safetensors(&c, "config.json", sf, err, sizeof err));
+    ck_assert_str_eq(err, "config.json: 'n_embd' is 4, but model.safetensors holds tensor 'wte.weight' of shape [21, 2]");
+    safetensors_close(sf);
+    free(st_bytes);
+    free(cfg_text);
+    free(st);
+    free(cfg);
+}
+END_TEST
+
 /* The exit status alone, as the other suites check it. */
 START_TEST(test_missing_directory_exits) { gpt_load_openai("/nonexistent/gpt2"); }
 END_TEST
@@ -501,6 +652,11 @@ Suite *gpt_weights_suite(void) {
     tcase_add_test(written, test_checkpoint_without_extras);
     tcase_add_test(written, test_hugging_face_head_and_bias);
     tcase_add_test(written, test_checkpoint_errors);
+    tcase_add_test(written, test_config_limits_name_the_field);
+    tcase_add_test(written, test_config_checked_against_the_checkpoint_first);
+    tcase_add_test(written, test_checkpoint_metadata_checked_first);
+    tcase_add_test(written, test_openai_tensors_must_not_share_bytes);
+    tcase_add_test(written, test_hugging_face_config_against_the_weights);
     tcase_add_exit_test(written, test_missing_directory_exits, 1);
     suite_add_tcase(s, written);
     return s;

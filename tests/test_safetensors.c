@@ -375,6 +375,38 @@ START_TEST(test_errors_name_the_problem) {
 }
 END_TEST
 
+/* The same parser on a file held in memory, and errors returned rather
+ * than exiting (what the fuzz harness and a library caller rely on). */
+START_TEST(test_parse_in_memory_and_errors_returned) {
+    require_safetensors_samples();
+    char *path = path_join(data_dir(), "safetensors/tiny_gpt2/model.safetensors"), err[512];
+    size_t n;
+    char *bytes = read_file(path, &n);
+    SafetensorsFile *sf = safetensors_parse(bytes, n, "tiny", err, sizeof err);
+    ck_assert_ptr_nonnull(sf);
+    ck_assert_ptr_null(sf->f);
+    ck_assert_int_eq(sf->n_tensors, 16);
+    check_expected(sf, TINY, 16);
+    ck_assert_ptr_null(safetensors_try_load_f32(sf, "nothing", NULL, err, sizeof err));
+    ck_assert_str_eq(err, "tiny: no tensor named 'nothing'");
+    ck_assert_ptr_null(safetensors_try_expect(sf, "wte.weight", 1, (const int64_t[]){42}, err, sizeof err));
+    ck_assert_str_eq(err, "tiny: tensor 'wte.weight' has shape [21, 2], expected [42]");
+    safetensors_close(sf);
+    /* cut anywhere, it is refused with a message */
+    for (size_t cut = 0; cut < 1300; cut += 7) {
+        sf = safetensors_parse(bytes, cut, "cut", err, sizeof err);
+        ck_assert_msg(sf == NULL, "accepted %zu bytes", cut);
+        ck_assert(strncmp(err, "cut: ", 5) == 0);
+    }
+    ck_assert_ptr_null(safetensors_try_open(truncated_path, err, sizeof err));
+    ck_assert(strstr(err, "data section has only 8668 bytes") != NULL);
+    ck_assert_ptr_null(safetensors_try_open("/nonexistent.safetensors", err, sizeof err));
+    ck_assert(strstr(err, "No such file") != NULL);
+    free(bytes);
+    free(path);
+}
+END_TEST
+
 /* tiny_gpt2 without its last 4 bytes: the last tensor's data is cut short. */
 START_TEST(test_truncated_file_is_reported) {
     require_safetensors_samples();
@@ -398,6 +430,7 @@ Suite *safetensors_suite(void) {
     tcase_add_test(written, test_malformed_headers);
     tcase_add_test(written, test_errors_name_the_problem);
     tcase_add_test(written, test_truncated_file_is_reported);
+    tcase_add_test(written, test_parse_in_memory_and_errors_returned);
     suite_add_tcase(s, written);
     return s;
 }

@@ -486,6 +486,82 @@ START_TEST(test_snappy_is_refused_clearly) {
 }
 END_TEST
 
+/* The index and the data held in memory (tf_checkpoint_parse), and errors
+ * returned rather than exiting. */
+START_TEST(test_in_memory_bundle) {
+    char *index_path = path_join(data_dir(), "tf_checkpoint/tf1_tiny/save_net.ckpt.index");
+    char *data_path = path_join(data_dir(), "tf_checkpoint/tf1_tiny/save_net.ckpt.data-00000-of-00001");
+    size_t index_len, data_len, n;
+    char *index = read_file(index_path, &index_len), *data = read_file(data_path, &data_len), err[512];
+    TfCheckpoint *ck = tf_checkpoint_parse(index, index_len, data, data_len, "mem.ckpt", err, sizeof err);
+    ck_assert_ptr_nonnull(ck);
+    ck_assert_int_eq(ck->n_tensors, 2);
+    float *w = tf_checkpoint_try_load_f32(ck, "weights", &n, err, sizeof err);
+    const float want_w[] = {8, 2, 7, 3, 67, 5};
+    ck_assert_uint_eq(n, 6);
+    ck_assert_mem_eq(w, want_w, sizeof want_w);
+    free(w);
+    ck_assert_ptr_null(tf_checkpoint_try_load_f32(ck, "nothing", NULL, err, sizeof err));
+    ck_assert_str_eq(err, "mem.ckpt.index: no tensor named 'nothing'");
+    tf_checkpoint_close(ck);
+    /* without the data: the index reads, the tensors do not */
+    ck = tf_checkpoint_parse(index, index_len, NULL, 0, "mem.ckpt", err, sizeof err);
+    ck_assert(!tf_checkpoint_check_f32(ck, &ck->tensors[0], err, sizeof err));
+    ck_assert_str_eq(err, "mem.ckpt.data-00000-of-00001: missing data shard 0 of 1 (needed for tensor 'biases')");
+    tf_checkpoint_close(ck);
+    /* cut anywhere, the index is refused with a message */
+    for (size_t cut = 0; cut < index_len; cut++) {
+        ck = tf_checkpoint_parse(index, cut, data, data_len, "cut", err, sizeof err);
+        ck_assert_msg(ck == NULL, "accepted %zu bytes", cut);
+        ck_assert(strncmp(err, "cut.index: ", 11) == 0);
+    }
+    ck_assert_ptr_null(tf_checkpoint_try_open("/nonexistent/model.ckpt", err, sizeof err));
+    ck_assert_str_eq(err, "/nonexistent/model.ckpt.index: No such file or directory");
+    free(index);
+    free(data);
+    free(index_path);
+    free(data_path);
+}
+END_TEST
+
+/* The index (no data) of a regression input from tests/fixtures/fuzz/tf_index/. */
+static TfCheckpoint *parse_regression(const char *name, const void *data, size_t data_len, char *err,
+                                      size_t err_size) {
+    char *path = fixture_path(name);
+    size_t len;
+    char *index = read_file(path, &len);
+    TfCheckpoint *ck = tf_checkpoint_parse(index, len, data, data_len, "fuzz.ckpt", err, err_size);
+    free(index);
+    free(path);
+    return ck;
+}
+
+/* A tensor's size is checked against the data file before anything is
+ * allocated for it: this index claims [2^30, 4] floats (16 GiB), which
+ * tf_checkpoint_load_f32 once allocated before looking at the file. */
+START_TEST(test_data_size_checked_before_allocating) {
+    char err[512];
+    const float data[4] = {1, 2, 3, 4};
+    TfCheckpoint *ck = parse_regression("fuzz/tf_index/tensor-16gib.index", data, sizeof data, err, sizeof err);
+    ck_assert_ptr_nonnull(ck);
+    ck_assert_uint_eq(ck->tensors[0].numel, (size_t)1 << 32);
+    ck_assert_ptr_null(tf_checkpoint_try_load_f32(ck, "a", NULL, err, sizeof err));
+    ck_assert_str_eq(err, "fuzz.ckpt.data-00000-of-00001: data file is truncated: tensor 'a' needs bytes "
+                          "[0, 17179869184) but the file has 16");
+    tf_checkpoint_close(ck);
+}
+END_TEST
+
+/* An index whose index block lists one data block 200 times: the data
+ * blocks must follow one another, so it is refused at the second, not
+ * parsed 200 times (a larger one took quadratic time). */
+START_TEST(test_data_blocks_must_follow_one_another) {
+    char err[512];
+    ck_assert_ptr_null(parse_regression("fuzz/tf_index/one-block-200-times.index", NULL, 0, err, sizeof err));
+    ck_assert_str_eq(err, "fuzz.ckpt.index: the data block at offset 0 overlaps or comes before the one ending at 41");
+}
+END_TEST
+
 /* ---- written bundles ---------------------------------------------------------------------- */
 
 static char *tmp;
@@ -607,6 +683,9 @@ Suite *tf_checkpoint_suite(void) {
     tcase_add_test(real, test_gpt2_124m_index);
     tcase_add_test(real, test_missing_data_shard);
     tcase_add_test(real, test_snappy_is_refused_clearly);
+    tcase_add_test(real, test_in_memory_bundle);
+    tcase_add_test(real, test_data_size_checked_before_allocating);
+    tcase_add_test(real, test_data_blocks_must_follow_one_another);
     suite_add_tcase(s, real);
     TCase *written = tcase_create("written");
     tcase_set_timeout(written, 60); /* forks a process per bad input: slow under SANITIZE=1 */

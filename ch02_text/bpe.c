@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,9 +116,12 @@ static void bytemap_clear(ByteMap *m) {
 
 /* ---- The tokenizer ------------------------------------------------------ */
 
-/* The word cache is emptied when it grows past this many words, so memory
- * stays bounded on endless text. */
+/* The word cache is emptied when it grows past this many words or bytes of
+ * words, so memory stays bounded on endless text; pieces longer than
+ * WORD_CACHE_MAX_PIECE (rare, and seldom repeated) are not cached at all. */
 #define WORD_CACHE_MAX_WORDS (1 << 18)
+#define WORD_CACHE_MAX_BYTES (1 << 24)
+#define WORD_CACHE_MAX_PIECE 4096
 
 struct Bpe {
     int vocab_size;
@@ -175,115 +179,181 @@ static int alphabet_to_bytes(const char *s, size_t len, char *out) {
     return n;
 }
 
+/* The loaders' error convention: write the reason into err and return
+ * false, so a malformed file never exits the program from inside the
+ * library (bpe_load turns the reason into fatal's message). */
+static bool failf(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool failf(char *err, size_t err_size, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err, err_size, fmt, args);
+    va_end(args);
+    return false;
+}
+
 static int line_of_offset(const char *text, size_t offset) {
     int line = 1;
-    for (size_t i = 0; i < offset && text[i]; i++) line += text[i] == '\n';
+    for (size_t i = 0; i < offset; i++) line += text[i] == '\n';
     return line;
 }
 
-static void load_encoder_json(Bpe *bpe, const char *path) {
-    size_t len;
-    char *json = read_file(path, &len);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+/* One entry "key": id of encoder.json. Token strings are shown in messages
+ * cut to 40 bytes, as a fuzzed key can be of any length. */
+static bool add_token(Bpe *bpe, const cJSON *item, const char *name, char *err, size_t err_size) {
+    const char *key = item->string;
+    const int n = bpe->vocab_size;
+    double v = cJSON_IsNumber(item) ? item->valuedouble : -1;
+    if (!(v >= 0 && v < n && v == (int)v))
+        return failf(err, err_size, "%s: token \"%.40s\" has id %s; ids must be whole numbers 0..%d", name, key,
+                     cJSON_IsNumber(item) ? "out of range" : "that is not a number", n - 1);
+    int id = (int)v;
+    if (bpe->token_bytes[id])
+        return failf(err, err_size, "%s: id %d is given to two tokens (\"%.40s\" and another)", name, id, key);
+    size_t key_len = strlen(key);
+    char *bytes = xmalloc(key_len + 1);
+    int n_bytes;
+    if (strcmp(key, BPE_ENDOFTEXT) == 0) {
+        /* special tokens are not byte-level text and never come out of merges */
+        if (bpe->eot_id >= 0) {
+            free(bytes);
+            return failf(err, err_size, "%s: %s is given two ids, %d and %d", name, BPE_ENDOFTEXT, bpe->eot_id, id);
+        }
+        memcpy(bytes, key, key_len + 1);
+        n_bytes = (int)key_len;
+        bpe->eot_id = id;
+    } else {
+        n_bytes = alphabet_to_bytes(key, key_len, bytes);
+        if (n_bytes <= 0) {
+            free(bytes);
+            return failf(err, err_size, "%s: token \"%.40s\" (id %d) is not written in GPT-2's byte alphabet", name,
+                         key, id);
+        }
+        int existing;
+        if (bytemap_get(&bpe->vocab, bytes, n_bytes, &existing, NULL)) {
+            free(bytes);
+            return failf(err, err_size, "%s: ids %d and %d stand for the same bytes", name, existing, id);
+        }
+        bytemap_put(&bpe->vocab, bytes, n_bytes, id, 0);
+    }
+    bpe->token_bytes[id] = bytes;
+    bpe->token_len[id] = n_bytes;
+    bpe->rank[id] = INT_MAX;
+    return true;
+}
+
+static bool load_encoder_json(Bpe *bpe, BpeFileData f, char *err, size_t err_size) {
+    cJSON *root = cJSON_ParseWithLength(f.data, f.len);
     if (!root) {
         const char *where = cJSON_GetErrorPtr();
-        size_t offset = where && where >= json && where <= json + len ? (size_t)(where - json) : len;
-        fatal("%s: malformed JSON near line %d (expected an object of token strings to ids)", path,
-              line_of_offset(json, offset));
+        size_t offset = where && where >= f.data && where <= f.data + f.len ? (size_t)(where - f.data) : f.len;
+        return failf(err, err_size, "%s: malformed JSON near line %d (expected an object of token strings to ids)",
+                     f.name, line_of_offset(f.data, offset));
     }
-    if (!cJSON_IsObject(root)) fatal("%s: expected a JSON object of token strings to ids", path);
+    bool ok = false;
     int n = cJSON_GetArraySize(root);
-    if (n < 256) fatal("%s: only %d tokens; a byte-level vocabulary has at least 256", path, n);
-    bpe->vocab_size = n;
-    bpe->token_bytes = xcalloc(n, sizeof(char *));
-    bpe->token_len = xcalloc(n, sizeof(int));
-    bpe->rank = xmalloc(n * sizeof(int));
-    bytemap_init(&bpe->vocab, 2 * (size_t)n);
-    bpe->eot_id = -1;
-    for (cJSON *item = root->child; item; item = item->next) {
-        const char *key = item->string;
-        double v = cJSON_IsNumber(item) ? item->valuedouble : -1;
-        if (!(v >= 0 && v < n && v == (int)v))
-            fatal("%s: token \"%s\" has id %s; ids must be whole numbers 0..%d", path, key,
-                  cJSON_IsNumber(item) ? "out of range" : "that is not a number", n - 1);
-        int id = (int)v;
-        if (bpe->token_bytes[id]) fatal("%s: id %d is given to two tokens (\"%s\" and another)", path, id, key);
-        size_t key_len = strlen(key);
-        char *bytes = xmalloc(key_len + 1);
-        int n_bytes;
-        if (strcmp(key, BPE_ENDOFTEXT) == 0) {
-            /* special tokens are not byte-level text and never come out of merges */
-            memcpy(bytes, key, key_len + 1);
-            n_bytes = (int)key_len;
-            bpe->eot_id = id;
-        } else {
-            n_bytes = alphabet_to_bytes(key, key_len, bytes);
-            if (n_bytes <= 0) fatal("%s: token \"%s\" (id %d) is not written in GPT-2's byte alphabet", path, key, id);
-            int existing;
-            if (bytemap_get(&bpe->vocab, bytes, n_bytes, &existing, NULL))
-                fatal("%s: ids %d and %d stand for the same bytes", path, existing, id);
-            bytemap_put(&bpe->vocab, bytes, n_bytes, id, 0);
-        }
-        bpe->token_bytes[id] = bytes;
-        bpe->token_len[id] = n_bytes;
-        bpe->rank[id] = INT_MAX;
+    if (!cJSON_IsObject(root)) failf(err, err_size, "%s: expected a JSON object of token strings to ids", f.name);
+    else if (n < 256) failf(err, err_size, "%s: only %d tokens; a byte-level vocabulary has at least 256", f.name, n);
+    else if (n > BPE_MAX_VOCAB)
+        failf(err, err_size, "%s: %d tokens, more than the %d allowed", f.name, n, BPE_MAX_VOCAB);
+    else ok = true;
+    if (ok) {
+        /* the arrays first, then the size that bpe_free walks them by */
+        bpe->token_bytes = xcalloc(n, sizeof(char *));
+        bpe->token_len = xcalloc(n, sizeof(int));
+        bpe->rank = xmalloc(n * sizeof(int));
+        bpe->vocab_size = n;
+        bytemap_init(&bpe->vocab, 2 * (size_t)n);
     }
+    for (cJSON *item = root->child; ok && item; item = item->next) ok = add_token(bpe, item, f.name, err, err_size);
     cJSON_Delete(root);
-    free(json);
+    return ok;
 }
 
 /* Merge ranks as tiktoken derives them: bytes first in the alphabet's order
  * (ranks 0..255), then each merge line in turn (ranks 256...). */
-static void load_vocab_bpe(Bpe *bpe, const char *path, const char *encoder_path) {
+static bool rank_single_bytes(Bpe *bpe, const char *encoder_name, char *err, size_t err_size) {
     unsigned char order[256];
     bpe_byte_rank_order(order);
     for (int r = 0; r < 256; r++) {
         char byte = (char)order[r];
         int id;
         if (!bytemap_get(&bpe->vocab, &byte, 1, &id, NULL))
-            fatal("%s: the single byte 0x%02X has no token", encoder_path, order[r]);
+            return failf(err, err_size, "%s: the single byte 0x%02X has no token", encoder_name, order[r]);
         bpe->rank[id] = r;
     }
-    size_t len;
-    char *text = read_file(path, &len);
-    char *merged = xmalloc(len + 1);
+    return true;
+}
+
+/* One line "left right" of vocab.bpe; merged is scratch space as long as the line. */
+static bool add_merge(Bpe *bpe, const char *line, size_t line_len, char *merged, int line_no, BpeFileData f,
+                      const char *encoder_name, char *err, size_t err_size) {
+    const char *space = memchr(line, ' ', line_len), *end = line + line_len;
+    if (!space || space == line || space == end - 1 || memchr(space + 1, ' ', end - space - 1))
+        return failf(err, err_size, "%s:%d: expected two tokens separated by one space", f.name, line_no);
+    int left = alphabet_to_bytes(line, space - line, merged);
+    int right = left > 0 ? alphabet_to_bytes(space + 1, end - space - 1, merged + left) : -1;
+    if (left <= 0 || right <= 0)
+        return failf(err, err_size, "%s:%d: a token is not written in GPT-2's byte alphabet", f.name, line_no);
+    int id;
+    if (!bytemap_get(&bpe->vocab, merged, left + right, &id, NULL))
+        return failf(err, err_size, "%s:%d: the merge's result is not a token of %s", f.name, line_no, encoder_name);
+    if (bpe->rank[id] != INT_MAX)
+        return failf(err, err_size, "%s:%d: token %d is made a second time", f.name, line_no, id);
+    bpe->rank[id] = 256 + bpe->n_merges++;
+    return true;
+}
+
+static bool load_vocab_bpe(Bpe *bpe, BpeFileData f, const char *encoder_name, char *err, size_t err_size) {
+    char *merged = xmalloc(f.len + 1);
+    bool ok = true;
     int line_no = 0;
-    bpe->n_merges = 0;
-    for (char *line = text; line < text + len;) {
-        char *end = memchr(line, '\n', text + len - line);
-        if (!end) end = text + len;
+    /* offsets, not pointers: the data need not be NUL-terminated, and a
+     * pointer past its end would be undefined */
+    for (size_t start = 0; ok && start < f.len;) {
+        const char *line = f.data + start, *nl = memchr(line, '\n', f.len - start);
+        size_t line_len = nl ? (size_t)(nl - line) : f.len - start;
+        start += line_len + 1;
         line_no++;
-        size_t line_len = end - line;
         if (line_len && line[line_len - 1] == '\r') line_len--;
-        if (line_len == 0 || (line_no == 1 && strncmp(line, "#version", 8) == 0)) {
-            line = end + 1;
-            continue;
-        }
-        char *space = memchr(line, ' ', line_len);
-        if (!space || space == line || space == line + line_len - 1 || memchr(space + 1, ' ', line + line_len - space - 1))
-            fatal("%s:%d: expected two tokens separated by one space", path, line_no);
-        int left = alphabet_to_bytes(line, space - line, merged);
-        int right = left > 0 ? alphabet_to_bytes(space + 1, line + line_len - space - 1, merged + left) : -1;
-        if (left <= 0 || right <= 0) fatal("%s:%d: a token is not written in GPT-2's byte alphabet", path, line_no);
-        int id;
-        if (!bytemap_get(&bpe->vocab, merged, left + right, &id, NULL))
-            fatal("%s:%d: the merge's result is not a token of %s", path, line_no, encoder_path);
-        if (bpe->rank[id] != INT_MAX) fatal("%s:%d: token %d is made a second time", path, line_no, id);
-        bpe->rank[id] = 256 + bpe->n_merges++;
-        line = end + 1;
+        bool version = line_no == 1 && line_len >= 8 && memcmp(line, "#version", 8) == 0;
+        if (line_len && !version) ok = add_merge(bpe, line, line_len, merged, line_no, f, encoder_name, err, err_size);
     }
     free(merged);
-    free(text);
+    return ok;
+}
+
+/* Every token must be reachable: a byte, a merge's result, or <|endoftext|>. */
+static bool check_every_token_made(const Bpe *bpe, const char *encoder_name, const char *vocab_name, char *err,
+                                   size_t err_size) {
     for (int id = 0; id < bpe->vocab_size; id++)
         if (bpe->rank[id] == INT_MAX && id != bpe->eot_id)
-            fatal("%s: token %d is neither a byte nor made by a merge in %s", encoder_path, id, path);
+            return failf(err, err_size, "%s: token %d is neither a byte nor made by a merge in %s", encoder_name, id,
+                         vocab_name);
+    return true;
+}
+
+Bpe *bpe_parse(BpeFileData encoder_json, BpeFileData vocab_bpe, char *err, size_t err_size) {
+    Bpe *bpe = xcalloc(1, sizeof *bpe);
+    bpe->eot_id = -1;
+    bytemap_init(&bpe->word_cache, 1 << 12);
+    if (load_encoder_json(bpe, encoder_json, err, err_size) &&
+        rank_single_bytes(bpe, encoder_json.name, err, err_size) &&
+        load_vocab_bpe(bpe, vocab_bpe, encoder_json.name, err, err_size) &&
+        check_every_token_made(bpe, encoder_json.name, vocab_bpe.name, err, err_size))
+        return bpe;
+    bpe_free(bpe);
+    return NULL;
 }
 
 Bpe *bpe_load(const char *encoder_json_path, const char *vocab_bpe_path) {
-    Bpe *bpe = xcalloc(1, sizeof *bpe);
-    load_encoder_json(bpe, encoder_json_path);
-    load_vocab_bpe(bpe, vocab_bpe_path, encoder_json_path);
-    bytemap_init(&bpe->word_cache, 1 << 12);
+    BpeFileData enc = {encoder_json_path, NULL, 0}, merges = {vocab_bpe_path, NULL, 0};
+    char *enc_text = read_file(encoder_json_path, &enc.len), *merges_text = read_file(vocab_bpe_path, &merges.len);
+    enc.data = enc_text, merges.data = merges_text;
+    char err[512];
+    Bpe *bpe = bpe_parse(enc, merges, err, sizeof err);
+    free(enc_text);
+    free(merges_text);
+    if (!bpe) fatal("%s", err);
     return bpe;
 }
 
@@ -332,7 +402,10 @@ int bpe_lookup(const Bpe *bpe, const char *bytes, size_t len) {
 
 /* ---- Pre-tokenization ---------------------------------------------------- */
 
-/* Class and length of the code point at s[i] (the text is valid UTF-8). */
+/* Class and length of the code point at s[i]. The encoder repairs its text
+ * first, but bpe_next_piece is public: a byte that starts no valid sequence
+ * counts as one character of class "other" rather than as a length of 0
+ * (which would loop forever). */
 static enum unicode_class class_at(const unsigned char *s, size_t len, size_t i, int *n) {
     if (s[i] < 0x80) {
         *n = 1;
@@ -340,6 +413,10 @@ static enum unicode_class class_at(const unsigned char *s, size_t len, size_t i,
     }
     uint32_t cp;
     *n = utf8_decode(s + i, len - i, &cp);
+    if (*n == 0) {
+        *n = 1;
+        return UC_OTHER;
+    }
     return unicode_class(cp);
 }
 
@@ -386,22 +463,28 @@ size_t bpe_next_piece(const char *text, size_t len, size_t i) {
 
 /* ---- Merging ------------------------------------------------------------- */
 
-static int rank_of(const Bpe *bpe, const char *bytes, size_t len) {
+int bpe_merge_rank(const Bpe *bpe, const char *bytes, size_t len) {
     int id;
     return bytemap_get(&bpe->vocab, bytes, len, &id, NULL) ? bpe->rank[id] : INT_MAX;
 }
 
-/* Merge the bytes of one piece (n >= 2) and append the token ids. */
-static void merge_piece(const Bpe *bpe, const char *piece, size_t n, IntVec *out) {
+/* Pieces up to this many bytes are merged by the plain scan below; longer
+ * ones by the heap after it, which makes the same tokens in O(n log n)
+ * instead of O(n^2) steps: a long run of letters or of U+FFFD is one piece,
+ * and 100 kB of it would otherwise take minutes. */
+#define SCAN_MERGE_MAX_BYTES 64
+
+/* The book's merge loop for a short piece (2 <= n <= SCAN_MERGE_MAX_BYTES):
+ * find the adjacent pair of lowest rank (the leftmost on a tie), join it,
+ * repeat until no pair is a token; append the parts' ids. */
+static void merge_piece_scan(const Bpe *bpe, const char *piece, size_t n, IntVec *out) {
     /* boundary[k] is where part k starts; pair_rank[k] is the rank of parts
      * k and k+1 joined. */
-    size_t stack_bounds[64];
-    int stack_ranks[64];
-    size_t *boundary = n + 1 <= 64 ? stack_bounds : xmalloc((n + 1) * sizeof(size_t));
-    int *pair_rank = n + 1 <= 64 ? stack_ranks : xmalloc((n + 1) * sizeof(int));
+    size_t boundary[SCAN_MERGE_MAX_BYTES + 1];
+    int pair_rank[SCAN_MERGE_MAX_BYTES + 1];
     size_t n_bounds = n + 1;
     for (size_t k = 0; k <= n; k++) boundary[k] = k;
-    for (size_t k = 0; k + 2 < n_bounds; k++) pair_rank[k] = rank_of(bpe, piece + k, 2);
+    for (size_t k = 0; k + 2 < n_bounds; k++) pair_rank[k] = bpe_merge_rank(bpe, piece + k, 2);
     for (;;) {
         int best = INT_MAX;
         size_t best_k = 0;
@@ -415,14 +498,91 @@ static void merge_piece(const Bpe *bpe, const char *piece, size_t n, IntVec *out
             memmove(pair_rank + best_k + 1, pair_rank + best_k + 2, (n_pairs - best_k - 2) * sizeof(int));
         n_bounds--;
         if (best_k + 2 < n_bounds)
-            pair_rank[best_k] = rank_of(bpe, piece + boundary[best_k], boundary[best_k + 2] - boundary[best_k]);
+            pair_rank[best_k] = bpe_merge_rank(bpe, piece + boundary[best_k], boundary[best_k + 2] - boundary[best_k]);
         if (best_k > 0)
             pair_rank[best_k - 1] =
-                rank_of(bpe, piece + boundary[best_k - 1], boundary[best_k + 1] - boundary[best_k - 1]);
+                bpe_merge_rank(bpe, piece + boundary[best_k - 1], boundary[best_k + 1] - boundary[best_k - 1]);
     }
     for (size_t k = 0; k + 1 < n_bounds; k++) intvec_push(out, bpe_lookup(bpe, piece + boundary[k], boundary[k + 1] - boundary[k]));
-    if (boundary != stack_bounds) free(boundary);
-    if (pair_rank != stack_ranks) free(pair_rank);
+}
+
+/* A candidate merge: the two adjacent parts that span bytes [start, end). */
+typedef struct {
+    int rank;
+    size_t start, end;
+} Pair;
+
+/* A binary min-heap of pairs, lowest rank first, then leftmost: the order
+ * in which the scan picks them. */
+typedef struct {
+    Pair *items;
+    size_t n;
+} PairHeap;
+
+static bool pair_before(const Pair *a, const Pair *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->start < b->start);
+}
+
+static void heap_push(PairHeap *h, Pair p) {
+    size_t i = h->n++;
+    for (; i > 0 && pair_before(&p, &h->items[(i - 1) / 2]); i = (i - 1) / 2) h->items[i] = h->items[(i - 1) / 2];
+    h->items[i] = p;
+}
+
+static Pair heap_pop(PairHeap *h) {
+    Pair top = h->items[0], last = h->items[--h->n];
+    size_t i = 0;
+    for (size_t child; (child = 2 * i + 1) < h->n; i = child) {
+        if (child + 1 < h->n && pair_before(&h->items[child + 1], &h->items[child])) child++;
+        if (!pair_before(&h->items[child], &last)) break;
+        h->items[i] = h->items[child];
+    }
+    h->items[i] = last;
+    return top;
+}
+
+static void push_pair(const Bpe *bpe, PairHeap *h, const char *piece, size_t start, size_t end) {
+    int rank = bpe_merge_rank(bpe, piece + start, end - start);
+    if (rank != INT_MAX) heap_push(h, (Pair){rank, start, end});
+}
+
+/* The same merges for a long piece. The parts form a linked list indexed by
+ * their first byte. A merge does not remove the heap's pairs that it spoils;
+ * a popped pair whose span is no longer exactly two current parts is stale
+ * and skipped (parts only grow, so the span identifies the pair). At most
+ * n - 1 pairs at the start and two per merge: the heap never holds more
+ * than 3n. */
+static void merge_piece_heap(const Bpe *bpe, const char *piece, size_t n, IntVec *out) {
+    size_t *next = xmalloc(checked_mul(n, sizeof(size_t))); /* next[s]: start of the part after s's (n: none) */
+    size_t *prev = xmalloc(checked_mul(n, sizeof(size_t))); /* prev[s]: start of the part before s's */
+    bool *alive = xmalloc(n);                                /* a part starts at s */
+    PairHeap heap = {xmalloc(checked_mul(checked_mul(n, 3), sizeof(Pair))), 0};
+    for (size_t s = 0; s < n; s++) next[s] = s + 1, prev[s] = s - 1, alive[s] = true;
+    for (size_t s = 0; s + 1 < n; s++) push_pair(bpe, &heap, piece, s, s + 2);
+    while (heap.n) {
+        Pair p = heap_pop(&heap);
+        size_t right = next[p.start];
+        if (!alive[p.start] || right >= n || next[right] != p.end) continue; /* stale */
+        alive[right] = false; /* the right part joins the left one */
+        next[p.start] = p.end;
+        if (p.end < n) prev[p.end] = p.start;
+        if (p.start > 0) push_pair(bpe, &heap, piece, prev[p.start], p.end);
+        if (p.end < n) push_pair(bpe, &heap, piece, p.start, next[p.end]);
+    }
+    for (size_t s = 0; s < n; s = next[s]) intvec_push(out, bpe_lookup(bpe, piece + s, next[s] - s));
+    free(heap.items);
+    free(alive);
+    free(prev);
+    free(next);
+}
+
+static void cache_word(Bpe *bpe, const char *piece, size_t n, const int *ids, size_t n_ids) {
+    if (n > WORD_CACHE_MAX_PIECE) return;
+    if (bpe->word_cache.count >= WORD_CACHE_MAX_WORDS || bpe->word_cache.keys.len + n > WORD_CACHE_MAX_BYTES)
+        bpe_clear_cache(bpe);
+    /* at most one id per byte of the cached words: the offset fits in an int */
+    bytemap_put(&bpe->word_cache, piece, n, (int)bpe->cached_ids.len, (int)n_ids);
+    for (size_t k = 0; k < n_ids; k++) intvec_push(&bpe->cached_ids, ids[k]);
 }
 
 static void encode_piece(Bpe *bpe, const char *piece, size_t n, IntVec *out) {
@@ -436,10 +596,9 @@ static void encode_piece(Bpe *bpe, const char *piece, size_t n, IntVec *out) {
         return;
     }
     size_t first = out->len;
-    merge_piece(bpe, piece, n, out);
-    if (bpe->word_cache.count >= WORD_CACHE_MAX_WORDS) bpe_clear_cache(bpe);
-    bytemap_put(&bpe->word_cache, piece, n, (int)bpe->cached_ids.len, (int)(out->len - first));
-    for (size_t k = first; k < out->len; k++) intvec_push(&bpe->cached_ids, out->data[k]);
+    if (n <= SCAN_MERGE_MAX_BYTES) merge_piece_scan(bpe, piece, n, out);
+    else merge_piece_heap(bpe, piece, n, out);
+    cache_word(bpe, piece, n, out->data + first, out->len - first);
 }
 
 static void encode_ordinary(Bpe *bpe, const char *text, size_t len, IntVec *out) {

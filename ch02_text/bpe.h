@@ -25,8 +25,25 @@
 
 typedef struct Bpe Bpe;
 
-/* Load encoder.json and vocab.bpe; a malformed file exits with a message
- * naming the file and the place. */
+/* The most tokens a vocabulary may have (GPT-2 has 50257): a sanity bound
+ * on what a file can make the loader allocate. */
+#define BPE_MAX_VOCAB (1 << 24)
+
+/* A tokenizer file's contents in memory (not necessarily NUL-terminated),
+ * with the name that messages give it (its path, say). */
+typedef struct {
+    const char *name;
+    const char *data;
+    size_t len;
+} BpeFileData;
+
+/* Build the tokenizer from the contents of encoder.json and vocab.bpe (or
+ * Hugging Face's vocab.json and merges.txt, the same formats). Returns NULL
+ * with a one-line reason in err, naming the file and the place, when either
+ * is malformed; nothing is left allocated then. */
+Bpe *bpe_parse(BpeFileData encoder_json, BpeFileData vocab_bpe, char *err, size_t err_size);
+/* Read the two files and bpe_parse them; a missing or malformed file exits
+ * with bpe_parse's message. */
 Bpe *bpe_load(const char *encoder_json_path, const char *vocab_bpe_path);
 /* DIR/encoder.json and DIR/vocab.bpe. */
 Bpe *bpe_load_dir(const char *dir);
@@ -42,6 +59,10 @@ int bpe_eot_id(const Bpe *bpe);
 const char *bpe_token_bytes(const Bpe *bpe, int id, int *len);
 /* Id of the token whose bytes are exactly these, or -1. */
 int bpe_lookup(const Bpe *bpe, const char *bytes, size_t len);
+/* Merge rank of the token whose bytes are exactly these (0..255 for single
+ * bytes, 256 + line for a merge of vocab.bpe), or INT_MAX when no token has
+ * them. Encoding always merges the adjacent pair of lowest rank first. */
+int bpe_merge_rank(const Bpe *bpe, const char *bytes, size_t len);
 
 /* Append the ids of text to out. Invalid UTF-8 is first replaced as Python's
  * errors="replace" does. With allow_special, "<|endoftext|>" becomes the
@@ -54,8 +75,10 @@ void bpe_clear_cache(Bpe *bpe);
  * when an id is out of range. */
 bool bpe_decode(const Bpe *bpe, const int *ids, size_t n_ids, ByteBuf *out, int *bad_id);
 
-/* Pre-tokenization alone: the end of the piece that starts at byte i of a
- * valid UTF-8 text (exposed for tests and for the BPE trainer). */
+/* Pre-tokenization alone: the end of the piece that starts at byte i < len
+ * (exposed for tests and for the BPE trainer). Meant for valid UTF-8, which
+ * bpe_encode makes first; a byte that starts no valid sequence counts as one
+ * punctuation character. */
 size_t bpe_next_piece(const char *text, size_t len, size_t i);
 
 /* GPT-2's byte-to-unicode alphabet: the code point that stands for byte b in

@@ -42,7 +42,9 @@ TokenList simple_split(const char *text, size_t len) {
         int delim_len = 0;
         if (is_split_punct(text[i])) delim_len = 1;
         else if (text[i] == '-' && i + 1 < len && text[i + 1] == '-') delim_len = 2;
-        if (delim_len || is_python_space(cp)) {
+        /* A NUL byte ends a word too: Python would keep it inside one, but
+         * words are C strings here, and "a\0b" would silently become "a". */
+        if (delim_len || is_python_space(cp) || cp == 0) {
             push_token(&list, &cap, text + word_start, i - word_start);
             if (delim_len) push_token(&list, &cap, text + i, delim_len);
             i += delim_len ? delim_len : n;
@@ -65,7 +67,9 @@ static int compare_strings(const void *a, const void *b) { return strcmp(*(char 
 
 SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_specials) {
     TokenList list = simple_split(text, len);
-    qsort(list.tokens, list.count, sizeof(char *), compare_strings);
+    /* qsort's array may not be NULL even for no items, and a text with no
+     * words (empty, or only white space) has none */
+    if (list.count > 0) qsort(list.tokens, list.count, sizeof(char *), compare_strings);
     SimpleTokenizer tok = {0};
     tok.words = xmalloc(checked_mul(list.count + 2, sizeof(char *)));
     for (int i = 0; i < list.count; i++) {
@@ -91,11 +95,13 @@ void simple_tokenizer_free(SimpleTokenizer *tok) {
 }
 
 int simple_tokenizer_lookup(const SimpleTokenizer *tok, const char *word) {
-    char *const *hit = bsearch(&word, tok->words, tok->n_words, sizeof(char *), compare_strings);
-    if (hit) return (int)(hit - tok->words);
+    /* V2's special tokens first: the book's vocabulary is a dict built from
+     * the sorted words followed by the two specials, so when the text itself
+     * has "<|endoftext|>" as a word, the later (special) id wins. */
     for (int i = tok->n_words; i < tok->size; i++)
         if (strcmp(tok->words[i], word) == 0) return i;
-    return -1;
+    char *const *hit = bsearch(&word, tok->words, tok->n_words, sizeof(char *), compare_strings);
+    return hit ? (int)(hit - tok->words) : -1;
 }
 
 int *simple_encode(const SimpleTokenizer *tok, const char *text, size_t len, int *n_ids, char **unknown_word) {

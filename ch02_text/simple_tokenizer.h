@@ -14,7 +14,8 @@ typedef struct {
 } TokenList;
 
 /* 2.2 Tokenizing text: split like re.split(...) followed by strip() and
- * dropping the empty pieces. */
+ * dropping the empty pieces. One difference: a NUL byte separates words like
+ * white space (words are C strings, so none can hold one). */
 TokenList simple_split(const char *text, size_t len);
 void token_list_free(TokenList *list);
 
@@ -30,7 +31,8 @@ typedef struct {
  * with_specials selects V2 (2.4). */
 SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_specials);
 void simple_tokenizer_free(SimpleTokenizer *tok);
-/* Id of a word, or -1. */
+/* Id of a word, or -1. In V2 "<|endoftext|>" and "<|unk|>" are always the special
+ * ids, even when the text had them as words (as the book's dict does). */
 int simple_tokenizer_lookup(const SimpleTokenizer *tok, const char *word);
 
 /* Encode text into ids (malloc'd, *n_ids set). V1 has no <|unk|>: an unknown

@@ -15,7 +15,7 @@ typedef struct {
     char **row;      /* the fields of the row being read */
     int row_fields;
     int row_line;
-    int cap_rows;
+    size_t cap_rows;
     char *err;
     size_t err_size;
 } Parser;
@@ -41,10 +41,10 @@ static bool end_row(Parser *p) {
         p->row_fields = 0;
         return false;
     }
-    if (t->n_rows == p->cap_rows) {
+    if ((size_t)t->n_rows == p->cap_rows) {
         p->cap_rows = p->cap_rows ? 2 * p->cap_rows : 1024;
-        t->cells = xrealloc(t->cells, checked_mul((size_t)p->cap_rows * p->n_cols, sizeof(char *)));
-        t->lines = xrealloc(t->lines, (size_t)p->cap_rows * sizeof(int));
+        t->cells = xrealloc(t->cells, checked_mul(checked_mul(p->cap_rows, p->n_cols), sizeof(char *)));
+        t->lines = xrealloc(t->lines, checked_mul(p->cap_rows, sizeof(int)));
     }
     memcpy(t->cells + (size_t)t->n_rows * p->n_cols, p->row, (size_t)p->n_cols * sizeof(char *));
     t->lines[t->n_rows++] = p->row_line;
@@ -54,6 +54,11 @@ static bool end_row(Parser *p) {
 
 bool csv_parse(const char *text, size_t len, char delimiter, int n_cols, CsvTable *out, char *err, size_t err_size) {
     *out = (CsvTable){.n_cols = n_cols};
+    /* rows and lines are counted in ints: fewer bytes than INT_MAX keeps
+     * every count in range */
+    if (len >= CSV_MAX_BYTES)
+        return snprintf(err, err_size, "%zu bytes is too long (the most is %d)", len, CSV_MAX_BYTES - 1), false;
+    if (n_cols < 1) return snprintf(err, err_size, "n_cols must be at least 1 (got %d)", n_cols), false;
     Parser p = {.t = out, .n_cols = n_cols, .row = xcalloc(n_cols, sizeof(char *)), .err = err, .err_size = err_size};
     CsvState state = START_FIELD;
     bool row_open = false, ok = true;

@@ -17,6 +17,7 @@
 #ifndef CH06_CSV_H
 #define CH06_CSV_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,9 +29,13 @@ typedef struct {
     int *lines;   /* the line of the file where each row starts (1-based), for messages */
 } CsvTable;
 
+/* The longest text csv_parse takes (2 GiB): its counts are ints. */
+#define CSV_MAX_BYTES INT_MAX
+
 /* Parse text into rows of n_cols fields (every row must have that many).
- * Returns false with a one-line reason (naming the line) in err on a quote
- * left open at the end or a row with another number of fields. */
+ * Returns false with a one-line reason (naming the line) in err, and *out
+ * empty, on a quote left open at the end, a row with another number of
+ * fields, or a text of CSV_MAX_BYTES or more. */
 bool csv_parse(const char *text, size_t len, char delimiter, int n_cols, CsvTable *out, char *err, size_t err_size);
 /* Read and parse a file; any problem exits with "path: line N: reason". */
 CsvTable csv_read_file(const char *path, char delimiter, int n_cols);

@@ -10,29 +10,69 @@
 #include "../ch02_text/utf8.h"
 #include "../ch05_pretrain/loss.h"
 
-static const char *entry_string(const cJSON *entry, const char *key, const char *path, int index) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, key);
-    if (!cJSON_IsString(v)) fatal("%s: entry %d has no string '%s'", path, index, key);
-    return v->valuestring;
+/* The value of key in a JSON object. When the key is there twice, the last
+ * one counts, as in Python's json module (cJSON's lookup finds the first). */
+static const cJSON *last_item(const cJSON *object, const char *key) {
+    const cJSON *found = NULL;
+    for (const cJSON *item = object->child; item; item = item->next)
+        if (item->string && strcmp(item->string, key) == 0) found = item;
+    return found;
+}
+
+/* A copy of the entry's string value for key; NULL (with the reason in err)
+ * when it has none. */
+static char *entry_string(const cJSON *entry, const char *key, int index, char *err, size_t err_size) {
+    const cJSON *v = last_item(entry, key);
+    if (!cJSON_IsString(v)) return snprintf(err, err_size, "entry %d has no string '%s'", index, key), NULL;
+    return xstrdup(v->valuestring);
+}
+
+/* Fill s->items[i] from the JSON object e; false with the reason in err. */
+static bool read_entry(const cJSON *e, int i, InstructionSet *s, char *err, size_t err_size) {
+    if (!cJSON_IsObject(e)) return snprintf(err, err_size, "entry %d is not an object", i), false;
+    InstructionEntry *item = &s->items[i];
+    return (item->instruction = entry_string(e, "instruction", i, err, err_size)) &&
+           (item->input = entry_string(e, "input", i, err, err_size)) &&
+           (item->output = entry_string(e, "output", i, err, err_size));
+}
+
+static int line_of_offset(const char *text, size_t offset) {
+    int line = 1;
+    for (size_t i = 0; i < offset; i++) line += text[i] == '\n';
+    return line;
+}
+
+bool instruction_data_parse(const char *json, size_t len, InstructionSet *out, char *err, size_t err_size) {
+    *out = (InstructionSet){0};
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        const char *where = cJSON_GetErrorPtr();
+        size_t offset = where && where >= json && where <= json + len ? (size_t)(where - json) : len;
+        return snprintf(err, err_size, "not valid JSON (the error is near line %d)", line_of_offset(json, offset)),
+               false;
+    }
+    bool ok = cJSON_IsArray(root);
+    if (!ok) {
+        snprintf(err, err_size, "not a JSON list of entries");
+    } else {
+        /* n first, so that instruction_set_free frees whatever was filled in */
+        out->n = cJSON_GetArraySize(root);
+        out->items = xcalloc((size_t)(out->n > 0 ? out->n : 1), sizeof(InstructionEntry));
+        int i = 0;
+        for (const cJSON *e = root->child; ok && e; e = e->next, i++) ok = read_entry(e, i, out, err, err_size);
+    }
+    cJSON_Delete(root);
+    if (!ok) instruction_set_free(out);
+    return ok;
 }
 
 InstructionSet instruction_data_read(const char *path) {
     size_t len;
     char *text = read_file(path, &len);
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    InstructionSet s;
+    char err[256];
+    if (!instruction_data_parse(text, len, &s, err, sizeof err)) fatal("%s: %s", path, err);
     free(text);
-    if (!root) fatal("%s: not valid JSON", path);
-    if (!cJSON_IsArray(root)) fatal("%s: not a JSON list of entries", path);
-    InstructionSet s = {.n = cJSON_GetArraySize(root)};
-    s.items = xcalloc((size_t)(s.n > 0 ? s.n : 1), sizeof(InstructionEntry));
-    int i = 0;
-    for (const cJSON *e = root->child; e; e = e->next, i++) {
-        if (!cJSON_IsObject(e)) fatal("%s: entry %d is not an object", path, i);
-        s.items[i].instruction = xstrdup(entry_string(e, "instruction", path, i));
-        s.items[i].input = xstrdup(entry_string(e, "input", path, i));
-        s.items[i].output = xstrdup(entry_string(e, "output", path, i));
-    }
-    cJSON_Delete(root);
     return s;
 }
 
@@ -196,23 +236,27 @@ static void append_json_string(ByteBuf *out, const char *s) {
     free(valid);
 }
 
-void instruction_data_write_responses(const char *path, const InstructionSet *s, char *const *responses) {
-    ByteBuf out = {0};
-    bytebuf_append(&out, "[", 1);
+void instruction_data_format_responses(const InstructionSet *s, char *const *responses, ByteBuf *out) {
+    bytebuf_append(out, "[", 1);
     for (int i = 0; i < s->n; i++) {
         const InstructionEntry *e = &s->items[i];
         const char *keys[4] = {"instruction", "input", "output", "model_response"};
         const char *values[4] = {e->instruction, e->input, e->output, responses[i]};
-        bytebuf_append(&out, i ? ",\n    {" : "\n    {", i ? 7 : 6);
+        bytebuf_append(out, i ? ",\n    {" : "\n    {", i ? 7 : 6);
         for (int k = 0; k < 4; k++) {
-            bytebuf_append(&out, k ? ",\n        " : "\n        ", k ? 10 : 9);
-            append_json_string(&out, keys[k]);
-            bytebuf_append(&out, ": ", 2);
-            append_json_string(&out, values[k]);
+            bytebuf_append(out, k ? ",\n        " : "\n        ", k ? 10 : 9);
+            append_json_string(out, keys[k]);
+            bytebuf_append(out, ": ", 2);
+            append_json_string(out, values[k]);
         }
-        bytebuf_append(&out, "\n    }", 6);
+        bytebuf_append(out, "\n    }", 6);
     }
-    bytebuf_append(&out, s->n ? "\n]" : "]", s->n ? 2 : 1);
+    bytebuf_append(out, s->n ? "\n]" : "]", s->n ? 2 : 1);
+}
+
+void instruction_data_write_responses(const char *path, const InstructionSet *s, char *const *responses) {
+    ByteBuf out = {0};
+    instruction_data_format_responses(s, responses, &out);
     write_file_atomic(path, out.data, out.len);
     bytebuf_free(&out);
 }

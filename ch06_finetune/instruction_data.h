@@ -34,8 +34,11 @@ typedef struct {
     int n;
 } InstructionSet;
 
-/* Read the JSON list; anything else (not a list, an entry without the three
- * strings) exits with a message naming the file and the entry. */
+/* Parse the JSON list from the file's bytes. Anything else (malformed JSON,
+ * not a list, an entry without the three strings) returns false with a
+ * one-line reason in err, naming the line or the entry, and *out empty.
+ * Reading the file exits with that reason after the file's name. */
+bool instruction_data_parse(const char *json, size_t len, InstructionSet *out, char *err, size_t err_size);
 InstructionSet instruction_data_read(const char *path);
 void instruction_set_free(InstructionSet *s);
 /* The book's split: train = [0, int(0.85 n)), test = the next int(0.1 n),
@@ -69,9 +72,11 @@ int instruction_dataset_longest(const InstructionDataset *ds);
 int collate_length(const int *lengths, int n, int allowed_max_length);
 void collate_batch(const int *const *seqs, const int *lengths, int n, int T, int pad_id, int *inputs, int *targets);
 
-/* The entries with a "model_response" each, written atomically as Python's
- * json.dump(entries, f, indent=4) writes them (ASCII only: other characters
- * as \uXXXX escapes). */
+/* The entries with a "model_response" each, as Python's json.dump(entries,
+ * f, indent=4) writes them (ASCII only: other characters as \uXXXX escapes;
+ * invalid UTF-8 as \ufffd): appended to out, or written to a file
+ * atomically. */
+void instruction_data_format_responses(const InstructionSet *s, char *const *responses, ByteBuf *out);
 void instruction_data_write_responses(const char *path, const InstructionSet *s, char *const *responses);
 
 #endif

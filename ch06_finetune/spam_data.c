@@ -1,6 +1,7 @@
 /* spam_data.c: see spam_data.h. */
 #include "spam_data.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,21 +17,51 @@ static void textset_push(TextSet *s, int *cap, int label, const char *text) {
     s->items[s->n++] = (LabeledText){label, xstrdup(text)};
 }
 
-TextSet sms_read_collection(const char *path) {
-    CsvTable t = csv_read_file(path, '\t', 2);
-    TextSet s = {0};
-    int cap = 0;
-    for (int r = 0; r < t.n_rows; r++) {
-        const char *label = csv_cell(&t, r, 0);
-        int value;
-        if (strcmp(label, "ham") == 0) value = LABEL_HAM;
-        else if (strcmp(label, "spam") == 0) value = LABEL_SPAM;
-        else fatal("%s: line %d: label '%.40s' is neither ham nor spam", path, t.lines[r], label);
-        textset_push(&s, &cap, value, csv_cell(&t, r, 1));
-    }
-    csv_free(&t);
+/* Read the file and parse it with parse, exiting with "path: reason" when
+ * that fails: the convenience form of the programs. */
+static TextSet read_or_exit(const char *path, bool (*parse)(const char *, size_t, TextSet *, char *, size_t)) {
+    size_t len;
+    char *text = read_file(path, &len);
+    TextSet s;
+    char err[256];
+    if (!parse(text, len, &s, err, sizeof err)) fatal("%s: %s", path, err);
+    free(text);
     return s;
 }
+
+/* The rows from row `first` on, each "label<TAB or comma>text", labels as
+ * label_of maps them (-1: not a label; the message then quotes what_labels). */
+static bool rows_to_textset(const CsvTable *t, int first, int (*label_of)(const char *), const char *what_labels,
+                            TextSet *out, char *err, size_t err_size) {
+    int cap = 0;
+    *out = (TextSet){0};
+    for (int r = first; r < t->n_rows; r++) {
+        const char *label = csv_cell(t, r, 0);
+        int value = label_of(label);
+        if (value < 0) {
+            snprintf(err, err_size, "line %d: label '%.40s' is %s", t->lines[r], label, what_labels);
+            textset_free(out);
+            return false;
+        }
+        textset_push(out, &cap, value, csv_cell(t, r, 1));
+    }
+    return true;
+}
+
+static int sms_label(const char *label) {
+    return strcmp(label, "ham") == 0 ? LABEL_HAM : strcmp(label, "spam") == 0 ? LABEL_SPAM : -1;
+}
+
+bool sms_parse_collection(const char *text, size_t len, TextSet *out, char *err, size_t err_size) {
+    CsvTable t;
+    *out = (TextSet){0};
+    if (!csv_parse(text, len, '\t', 2, &t, err, err_size)) return false;
+    bool ok = rows_to_textset(&t, 0, sms_label, "neither ham nor spam", out, err, err_size);
+    csv_free(&t);
+    return ok;
+}
+
+TextSet sms_read_collection(const char *path) { return read_or_exit(path, sms_parse_collection); }
 
 int textset_count(const TextSet *s, int label) {
     int n = 0;
@@ -100,35 +131,40 @@ void spam_prepare_splits(const char *sms_path, uint64_t seed, TextSet *train, Te
     textset_free(&all);
 }
 
-void textset_write_csv(const TextSet *s, const char *path) {
-    ByteBuf out = {0};
-    bytebuf_append(&out, "Label,Text\n", 11);
+void textset_format_csv(const TextSet *s, ByteBuf *out) {
+    bytebuf_append(out, "Label,Text\n", 11);
     for (int i = 0; i < s->n; i++) {
         char label[16];
         snprintf(label, sizeof label, "%d,", s->items[i].label);
-        bytebuf_append(&out, label, strlen(label));
-        csv_append_field(&out, s->items[i].text, ',');
-        bytebuf_append(&out, "\n", 1);
+        bytebuf_append(out, label, strlen(label));
+        csv_append_field(out, s->items[i].text, ',');
+        bytebuf_append(out, "\n", 1);
     }
+}
+
+void textset_write_csv(const TextSet *s, const char *path) {
+    ByteBuf out = {0};
+    textset_format_csv(s, &out);
     write_file_atomic(path, out.data, out.len);
     bytebuf_free(&out);
 }
 
-TextSet textset_read_csv(const char *path) {
-    CsvTable t = csv_read_file(path, ',', 2);
-    if (t.n_rows < 1 || strcmp(csv_cell(&t, 0, 0), "Label") != 0 || strcmp(csv_cell(&t, 0, 1), "Text") != 0)
-        fatal("%s: no header 'Label,Text' (write the file with `ch06 prepare-spam`)", path);
-    TextSet s = {0};
-    int cap = 0;
-    for (int r = 1; r < t.n_rows; r++) {
-        const char *label = csv_cell(&t, r, 0);
-        if (strcmp(label, "0") != 0 && strcmp(label, "1") != 0)
-            fatal("%s: line %d: label '%.40s' is not 0 (not spam) or 1 (spam)", path, t.lines[r], label);
-        textset_push(&s, &cap, label[0] - '0', csv_cell(&t, r, 1));
-    }
-    csv_free(&t);
-    return s;
+static int digit_label(const char *label) {
+    return strcmp(label, "0") == 0 ? LABEL_HAM : strcmp(label, "1") == 0 ? LABEL_SPAM : -1;
 }
+
+bool textset_parse_csv(const char *text, size_t len, TextSet *out, char *err, size_t err_size) {
+    CsvTable t;
+    *out = (TextSet){0};
+    if (!csv_parse(text, len, ',', 2, &t, err, err_size)) return false;
+    bool ok = t.n_rows >= 1 && strcmp(csv_cell(&t, 0, 0), "Label") == 0 && strcmp(csv_cell(&t, 0, 1), "Text") == 0;
+    if (!ok) snprintf(err, err_size, "no header 'Label,Text' (write the file with `ch06 prepare-spam`)");
+    else ok = rows_to_textset(&t, 1, digit_label, "not 0 (not spam) or 1 (spam)", out, err, err_size);
+    csv_free(&t);
+    return ok;
+}
+
+TextSet textset_read_csv(const char *path) { return read_or_exit(path, textset_parse_csv); }
 
 void spam_dataset_init(SpamDataset *ds, const TextSet *s, Bpe *bpe, int max_length, int pad_id) {
     IntVec *encoded = xcalloc((size_t)(s->n > 0 ? s->n : 1), sizeof(IntVec));

@@ -14,6 +14,8 @@
 #ifndef CH06_SPAM_DATA_H
 #define CH06_SPAM_DATA_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../ch02_text/bpe.h"
@@ -30,8 +32,11 @@ typedef struct {
     int n;
 } TextSet;
 
-/* The collection: lines "ham<TAB>text" or "spam<TAB>text"; another label or
- * a malformed file exits with a message naming the file and line. */
+/* The collection: lines "ham<TAB>text" or "spam<TAB>text". Parsing the
+ * file's bytes returns false with "line N: reason" in err (and *out empty)
+ * on another label or a malformed file; reading the file exits with that
+ * message after the file's name. */
+bool sms_parse_collection(const char *text, size_t len, TextSet *out, char *err, size_t err_size);
 TextSet sms_read_collection(const char *path);
 int textset_count(const TextSet *s, int label);
 void textset_free(TextSet *s);
@@ -47,10 +52,15 @@ void textset_split(const TextSet *all, double train_frac, double val_frac, uint6
 void spam_prepare_splits(const char *sms_path, uint64_t seed, TextSet *train, TextSet *val, TextSet *test);
 
 /* The CSV files of the book's to_csv: a header "Label,Text", then the label
- * as 0 or 1 and the text, quoted where needed. Written atomically. */
+ * as 0 or 1 and the text, quoted where needed. Appended to out, or written
+ * to a file atomically. */
+void textset_format_csv(const TextSet *s, ByteBuf *out);
 void textset_write_csv(const TextSet *s, const char *path);
-/* Read such a file back; a missing header, a label other than 0 or 1 or a
- * malformed row exits with a message naming the file and line. */
+/* Read such a file back. Parsing its bytes returns false with the reason in
+ * err (and *out empty) on a missing header, a label other than 0 or 1 or a
+ * malformed row (naming the line); reading the file exits with that message
+ * after the file's name. */
+bool textset_parse_csv(const char *text, size_t len, TextSet *out, char *err, size_t err_size);
 TextSet textset_read_csv(const char *path);
 
 /* 6.3 SpamDataset: every text encoded and padded (or cut) to max_length. */

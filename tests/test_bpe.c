@@ -5,6 +5,7 @@
 #include "../ch02_text/bpe.h"
 #include "../ch02_text/utf8.h"
 #include "../common/rng.h"
+#include "fuzz/bpe_reference.h"
 #include "test_helpers.h"
 
 static Bpe *gpt2;
@@ -184,6 +185,47 @@ START_TEST(test_pretokenizer_edges) {
 }
 END_TEST
 
+/* bpe_next_piece is public: on bytes that are not UTF-8 it must still move
+ * forward (it used to take a length of 0 there and loop forever). */
+START_TEST(test_pretokenizer_on_invalid_utf8) {
+    assert_pieces("ab\xFF\xFE cd\x80", "ab|\xFF\xFE| cd|\x80");
+    assert_pieces("\xE3\x80 x", "\xE3\x80| x");
+}
+END_TEST
+
+/* Pieces longer than 64 bytes are merged with a heap instead of the scan
+ * (which took minutes on 100 kB of one piece); the ids must be those of the
+ * plain merge loop of tests/fuzz/bpe_reference.h. */
+START_TEST(test_long_pieces_match_plain_merge) {
+    Rng rng;
+    rng_seed(&rng, 7);
+    const char *parts[] = {"th", "e", "ing", "tion", "qu", "a", "zz", "\xC3\xA9", "\xE4\xB8\xAD", "1", "!?"};
+    ByteBuf text = {0};
+    for (int piece = 0; piece < 40; piece++) {
+        /* a run from a few parts: letters, digits, punctuation or a mix the
+         * pre-tokenizer cuts apart */
+        int kinds = 2 + (int)rng_below(&rng, 10), n = 20 + (int)rng_below(&rng, 400);
+        for (int i = 0; i < n; i++) {
+            const char *p = parts[rng_below(&rng, kinds)];
+            bytebuf_append(&text, p, strlen(p));
+        }
+        bytebuf_append(&text, " ", 1);
+    }
+    for (int i = 0; i < 700; i++) bytebuf_append(&text, "\xFF", 1); /* one piece of 700 U+FFFD */
+    size_t clean_len;
+    char *clean = utf8_sanitize(text.data, text.len, &clean_len);
+    IntVec ids = {0}, want = {0};
+    bpe_encode(gpt2, text.data, text.len, false, &ids);
+    ck_assert(reference_encode(gpt2, clean, clean_len, false, clean_len, &want));
+    ck_assert_uint_eq(ids.len, want.len);
+    ck_assert_int_eq(memcmp(ids.data, want.data, ids.len * sizeof(int)), 0);
+    free(clean);
+    intvec_free(&want);
+    intvec_free(&ids);
+    bytebuf_free(&text);
+}
+END_TEST
+
 START_TEST(test_decode_rejects_bad_id) {
     ByteBuf out = {0};
     int bad = 0, ids[] = {15496, 50257};
@@ -251,6 +293,52 @@ START_TEST(test_tiny_files_load) {
 }
 END_TEST
 
+/* bpe_parse reads the files from memory and reports what is wrong instead
+ * of exiting. The buffers are exact copies, without a NUL after the end, so
+ * reading past it is caught under the sanitizers. */
+static void assert_parse_error(const char *encoder_json, const char *vocab_bpe, const char *want) {
+    char *enc = xmalloc(strlen(encoder_json) + 1), *merges = xmalloc(strlen(vocab_bpe) + 1);
+    memcpy(enc, encoder_json, strlen(encoder_json));
+    memcpy(merges, vocab_bpe, strlen(vocab_bpe));
+    char err[256] = "";
+    Bpe *bpe = bpe_parse((BpeFileData){"encoder.json", enc, strlen(encoder_json)},
+                         (BpeFileData){"vocab.bpe", merges, strlen(vocab_bpe)}, err, sizeof err);
+    ck_assert_ptr_null(bpe);
+    ck_assert_str_eq(err, want);
+    free(enc);
+    free(merges);
+}
+
+START_TEST(test_parse_reports_errors) {
+    assert_parse_error("{\"a\": 0,\n\"b\" 1}", "",
+                       "encoder.json: malformed JSON near line 2 (expected an object of token strings to ids)");
+    assert_parse_error("[1, 2]", "", "encoder.json: expected a JSON object of token strings to ids");
+    assert_parse_error("{\"a\": 0}", "", "encoder.json: only 1 tokens; a byte-level vocabulary has at least 256");
+    char *json = tiny_encoder_json(", \"ab\": 9999");
+    assert_parse_error(json, "", "encoder.json: token \"ab\" has id out of range; ids must be whole numbers 0..256");
+    free(json);
+    json = tiny_encoder_json(", \"ab\": 2.5");
+    assert_parse_error(json, "", "encoder.json: token \"ab\" has id out of range; ids must be whole numbers 0..256");
+    free(json);
+    json = tiny_encoder_json(", \"ab\": \"x\"");
+    assert_parse_error(json, "",
+                       "encoder.json: token \"ab\" has id that is not a number; ids must be whole numbers 0..256");
+    free(json);
+    json = tiny_encoder_json(", \"<|endoftext|>\": 256, \"<|endoftext|>\": 257");
+    assert_parse_error(json, "", "encoder.json: <|endoftext|> is given two ids, 256 and 257");
+    free(json);
+    json = tiny_encoder_json(", \"ab\": 256");
+    assert_parse_error(json, "", "encoder.json: token 256 is neither a byte nor made by a merge in vocab.bpe");
+    /* "#ver" is too short to be the version line, so it is a bad merge */
+    assert_parse_error(json, "#ver", "vocab.bpe:1: expected two tokens separated by one space");
+    assert_parse_error(json, "#version: 0.2\r\na b\r\nb c",
+                       "vocab.bpe:3: the merge's result is not a token of encoder.json");
+    assert_parse_error(json, "a b\na b\n", "vocab.bpe:2: token 256 is made a second time");
+    assert_parse_error(json, "a \xC3", "vocab.bpe:1: a token is not written in GPT-2's byte alphabet");
+    free(json);
+}
+END_TEST
+
 START_TEST(test_malformed_json_exits) {
     write_tokenizer_files("{\"a\": 0,", "#version: 0.2\n");
     bpe_load_dir(bad_dir);
@@ -305,11 +393,14 @@ Suite *bpe_suite(void) {
     tcase_add_test(tc, test_verdict_encodes_to_5145_and_back);
     tcase_add_test(tc, test_random_bytes_round_trip);
     tcase_add_test(tc, test_pretokenizer_edges);
+    tcase_add_test(tc, test_pretokenizer_on_invalid_utf8);
+    tcase_add_test(tc, test_long_pieces_match_plain_merge);
     tcase_add_test(tc, test_decode_rejects_bad_id);
     suite_add_tcase(s, tc);
     TCase *files = tcase_create("files");
     tcase_add_unchecked_fixture(files, make_bad_dir, remove_bad_dir);
     tcase_add_test(files, test_tiny_files_load);
+    tcase_add_test(files, test_parse_reports_errors);
     tcase_add_exit_test(files, test_malformed_json_exits, 1);
     tcase_add_exit_test(files, test_id_out_of_range_exits, 1);
     tcase_add_exit_test(files, test_duplicate_id_exits, 1);

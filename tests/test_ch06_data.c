@@ -255,6 +255,37 @@ static void write_and_read(const char *content) {
     textset_read_csv(path); /* exits */
 }
 
+/* The parsers behind the file readers return their errors (the readers
+ * exit with them, after the file's name). */
+START_TEST(test_spam_parsers_return_errors) {
+    TextSet s;
+    char err[256];
+    const char *sms = "ham\tfine\nspam\talso fine\nmaybe\tnot a label\n";
+    ck_assert(!sms_parse_collection(sms, strlen(sms), &s, err, sizeof err));
+    ck_assert_str_eq(err, "line 3: label 'maybe' is neither ham nor spam");
+    ck_assert_int_eq(s.n, 0);
+    ck_assert_ptr_null(s.items);
+    const char *unclosed = "ham\t\"open\n";
+    ck_assert(!sms_parse_collection(unclosed, strlen(unclosed), &s, err, sizeof err));
+    ck_assert_str_eq(err, "line 1: a quoted field is still open at the end of the file");
+    ck_assert(!textset_parse_csv("0,hello\n", 8, &s, err, sizeof err));
+    ck_assert_str_eq(err, "no header 'Label,Text' (write the file with `ch06 prepare-spam`)");
+    ck_assert(!textset_parse_csv("", 0, &s, err, sizeof err));
+    ck_assert_str_eq(err, "no header 'Label,Text' (write the file with `ch06 prepare-spam`)");
+    const char *bad = "Label,Text\n0,fine\nspam,not a number\n";
+    ck_assert(!textset_parse_csv(bad, strlen(bad), &s, err, sizeof err));
+    ck_assert_str_eq(err, "line 3: label 'spam' is not 0 (not spam) or 1 (spam)");
+    ck_assert(sms_parse_collection(sms, 24, &s, err, sizeof err)); /* the first two lines */
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.items[1].label, LABEL_SPAM);
+    ByteBuf csv = {0};
+    textset_format_csv(&s, &csv);
+    ck_assert_str_eq(csv.data, "Label,Text\n0,fine\n1,also fine\n");
+    bytebuf_free(&csv);
+    textset_free(&s);
+}
+END_TEST
+
 START_TEST(test_csv_without_header_exits) { write_and_read("0,hello\n"); }
 END_TEST
 
@@ -439,6 +470,40 @@ START_TEST(test_responses_file_matches_python_json) {
 }
 END_TEST
 
+START_TEST(test_instruction_parse_returns_errors) {
+    InstructionSet s;
+    char err[256];
+    struct {
+        const char *json, *want;
+    } cases[] = {
+        {"[\n{\"instruction\": \"a\",\n\"input\" \"b\"}]", "not valid JSON (the error is near line 3)"},
+        {"{\"instruction\": \"a\"}", "not a JSON list of entries"},
+        {"[{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"}, 3]", "entry 1 is not an object"},
+        {"[{\"instruction\": \"a\", \"input\": null, \"output\": \"b\"}]", "entry 0 has no string 'input'"},
+        {"[{\"instruction\": \"a\", \"input\": \"\"}]", "entry 0 has no string 'output'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert(!instruction_data_parse(cases[i].json, strlen(cases[i].json), &s, err, sizeof err));
+        ck_assert_str_eq(err, cases[i].want);
+        ck_assert_int_eq(s.n, 0);
+        ck_assert_ptr_null(s.items);
+    }
+}
+END_TEST
+
+/* Python's json module keeps the last of a repeated key; cJSON's lookup
+ * finds the first, so the loader looks for the last itself. */
+START_TEST(test_instruction_repeated_key_last_wins) {
+    const char *json = "[{\"instruction\": \"first\", \"input\": \"\", \"output\": \"x\", \"instruction\": \"last\"}]";
+    InstructionSet s;
+    char err[256];
+    ck_assert(instruction_data_parse(json, strlen(json), &s, err, sizeof err));
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_str_eq(s.items[0].instruction, "last");
+    instruction_set_free(&s);
+}
+END_TEST
+
 START_TEST(test_instruction_file_errors_exit) {
     char *path = path_join(tmp_dir, "bad.json");
     const char *text = "[{\"instruction\": \"a\", \"input\": \"\", \"output\": \"b\"}, {\"instruction\": \"c\"}]";
@@ -486,6 +551,7 @@ Suite *ch06_data_suite(void) {
     tcase_add_test(csv, test_csv_errors_name_the_line);
     tcase_add_test(csv, test_csv_writer_quotes_minimally);
     tcase_add_test(csv, test_csv_round_trip_of_awkward_texts);
+    tcase_add_test(csv, test_spam_parsers_return_errors);
     tcase_add_exit_test(csv, test_csv_without_header_exits, 1);
     tcase_add_exit_test(csv, test_csv_bad_label_exits, 1);
     suite_add_tcase(s, csv);
@@ -509,6 +575,8 @@ Suite *ch06_data_suite(void) {
     tcase_add_test(instruct, test_instruction_split_matches_book);
     tcase_add_test(instruct, test_format_input_matches_book);
     tcase_add_test(instruct, test_responses_file_matches_python_json);
+    tcase_add_test(instruct, test_instruction_parse_returns_errors);
+    tcase_add_test(instruct, test_instruction_repeated_key_last_wins);
     tcase_add_exit_test(instruct, test_instruction_file_errors_exit, 1);
     tcase_add_test(instruct, test_collate_toy_batch_matches_book);
     suite_add_tcase(s, instruct);

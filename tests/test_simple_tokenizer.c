@@ -104,6 +104,64 @@ START_TEST(test_v2_unknown_and_endoftext) {
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_simple_tokenizer.c: a text with no words made
+ * the build pass qsort a NULL array (undefined even for 0 items). */
+START_TEST(test_text_without_words_gives_empty_vocabulary) {
+    const char *texts[] = {"", " \t\r\n\xE3\x80\x80 \n"};
+    for (int k = 0; k < 2; k++) {
+        SimpleTokenizer v1 = simple_tokenizer_build(texts[k], strlen(texts[k]), false);
+        ck_assert_int_eq(v1.size, 0);
+        ck_assert_int_eq(simple_tokenizer_lookup(&v1, "a"), -1);
+        int n = -1;
+        int *ids = simple_encode(&v1, texts[k], strlen(texts[k]), &n, NULL);
+        ck_assert_ptr_nonnull(ids);
+        ck_assert_int_eq(n, 0);
+        free(ids);
+        simple_tokenizer_free(&v1);
+        SimpleTokenizer v2 = simple_tokenizer_build(texts[k], strlen(texts[k]), true);
+        ck_assert_int_eq(v2.size, 2);
+        ck_assert_int_eq(v2.eot_id, 0);
+        ck_assert_int_eq(v2.unk_id, 1);
+        ids = simple_encode(&v2, "new words", 9, &n, NULL);
+        ck_assert_int_eq(n, 2);
+        ck_assert_int_eq(ids[0], 1);
+        ck_assert_int_eq(ids[1], 1);
+        free(ids);
+        simple_tokenizer_free(&v2);
+    }
+}
+END_TEST
+
+/* Found by the fuzzer: "a\0b" was one word, which as a C string is "a". */
+START_TEST(test_nul_byte_separates_words) {
+    const char text[] = "a\0b c\0";
+    TokenList t = simple_split(text, sizeof text - 1);
+    const char *want[] = {"a", "b", "c"};
+    ck_assert_int_eq(t.count, 3);
+    for (int i = 0; i < 3; i++) ck_assert_str_eq(t.tokens[i], want[i]);
+    token_list_free(&t);
+}
+END_TEST
+
+/* The book's V2 vocabulary is a dict: when the text has "<|endoftext|>" as a
+ * word, the special id (the later one) is what encoding gives. */
+START_TEST(test_v2_specials_win_over_words_of_the_text) {
+    const char *text = "x <|endoftext|> <|unk|>";
+    SimpleTokenizer v2 = simple_tokenizer_build(text, strlen(text), true);
+    ck_assert_int_eq(v2.n_words, 3);
+    ck_assert_int_eq(simple_tokenizer_lookup(&v2, "<|endoftext|>"), v2.eot_id);
+    ck_assert_int_eq(simple_tokenizer_lookup(&v2, "<|unk|>"), v2.unk_id);
+    ck_assert_int_eq(simple_tokenizer_lookup(&v2, "x"), 2);
+    int n;
+    int *ids = simple_encode(&v2, text, strlen(text), &n, NULL);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(ids[1], v2.eot_id);
+    ck_assert_int_eq(ids[2], v2.unk_id);
+    free(ids);
+    simple_tokenizer_free(&v2);
+}
+END_TEST
+
 Suite *simple_tokenizer_suite(void) {
     Suite *s = suite_create("simple_tokenizer");
     TCase *tc = tcase_create("core");
@@ -115,6 +173,9 @@ Suite *simple_tokenizer_suite(void) {
     tcase_add_test(tc, test_v1_encode_decode_book_sentence);
     tcase_add_test(tc, test_v1_reports_unknown_word);
     tcase_add_test(tc, test_v2_unknown_and_endoftext);
+    tcase_add_test(tc, test_text_without_words_gives_empty_vocabulary);
+    tcase_add_test(tc, test_nul_byte_separates_words);
+    tcase_add_test(tc, test_v2_specials_win_over_words_of_the_text);
     suite_add_tcase(s, tc);
     return s;
 }

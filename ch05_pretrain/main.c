@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../ch02_text/bpe.h"
 #include "../ch02_text/dataloader.h"
@@ -244,7 +245,8 @@ static void stream_token(int token, void *user) {
 static void usage_generate(FILE *out) {
     fprintf(out, "usage: ch05 generate --model MODEL --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
                  "                     [--top-k K] [--top-p P] [--seed N] [--stop-at-eos]\n"
-                 "Prints the prompt and its continuation on stdout (nothing else).\n"
+                 "Prints the prompt and its continuation on stdout: exactly their bytes, with a final\n"
+                 "newline only when stdout is a terminal.\n"
                  "  --max-new-tokens N   (default 25)\n"
                  "  --temperature T      0 (default) is greedy; higher is more random\n"
                  "  --top-k K            sample among the K most likely tokens only\n"
@@ -303,7 +305,10 @@ static int cmd_generate(int argc, char **argv) {
     double t0 = now_seconds();
     int n = generate(m, seq, (int)ids.len, (int)max_new, &s, stream_token, bpe);
     double seconds = now_seconds() - t0;
-    putchar('\n');
+    /* exactly the model's bytes when they go to a pipe or a file (so
+     * `ch05 generate ... | ch02 tokenize --file /dev/stdin` sees the text
+     * itself); on a terminal a newline, so the shell's prompt starts a line */
+    if (isatty(STDOUT_FILENO)) putchar('\n');
     fprintf(stderr, "%zu new tokens in %.2f s\n", n - ids.len, seconds);
     free(seq);
     intvec_free(&ids);

@@ -9,6 +9,7 @@
 
 #include "../ch02_text/utf8.h"
 #include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/sampling.h"
 #include "test_helpers.h"
 
 static char *dir, *text_path, *tiny_path;
@@ -168,6 +169,53 @@ START_TEST(test_resume_takes_settings_from_checkpoint) {
 }
 END_TEST
 
+/* Into a pipe, generate writes exactly the prompt and the continuation the
+ * model produced (no newline of its own); on a terminal it ends the line. */
+START_TEST(test_generate_writes_exact_bytes) {
+    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --epochs 1 --out %s/p 2>/dev/null", tiny_path, dir), 0);
+    char *ckpt = path_join(dir, "p/checkpoint.safetensors"), *out;
+    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s --prompt 'I HAD always' --max-new-tokens 6 2>/dev/null", ckpt), 0);
+
+    /* the same generation here: greedy, 6 tokens after the prompt's */
+    GPTModel *m = gpt_load_checkpoint(ckpt, NULL);
+    Bpe *bpe = gpt_load_tokenizer(ckpt);
+    IntVec ids = {0};
+    bpe_encode(bpe, "I HAD always", 12, false, &ids);
+    int *seq = xmalloc((ids.len + 6) * sizeof(int));
+    memcpy(seq, ids.data, ids.len * sizeof(int));
+    Sampler greedy = {.temperature = 0.0f, .top_p = 1.0f, .eos_id = -1};
+    int n = generate(m, seq, (int)ids.len, 6, &greedy, NULL, NULL);
+    ck_assert_int_eq(n, (int)ids.len + 6);
+    ByteBuf want = {0};
+    ck_assert(bpe_decode(bpe, seq, n, &want, NULL));
+    ck_assert_uint_eq(strlen(out), want.len);
+    ck_assert_msg(memcmp(out, want.data, want.len) == 0, "generate printed '%s', the model's text is '%s'", out, want.data);
+
+    /* on a terminal (script(1) runs it on a pseudo-terminal, which turns
+     * each \n into \r\n): the same text and a final newline */
+    char *tty_out;
+    if (run_command("command -v script >/dev/null", NULL, NULL) == 0) {
+        char command[4096];
+        snprintf(command, sizeof command, "script -qec \"%s/ch05_pretrain/ch05 generate --model %s --prompt 'I HAD always' "
+                 "--max-new-tokens 6 2>/dev/null\" /dev/null </dev/null", repo_root(), ckpt);
+        ck_assert_int_eq(run_command(command, &tty_out, NULL), 0);
+        ByteBuf on_tty = {0};
+        for (size_t i = 0; i < want.len; i++) bytebuf_append(&on_tty, want.data[i] == '\n' ? "\r\n" : &want.data[i], want.data[i] == '\n' ? 2 : 1);
+        bytebuf_append(&on_tty, "\r\n", 2);
+        ck_assert_str_eq(tty_out, on_tty.data);
+        bytebuf_free(&on_tty);
+        free(tty_out);
+    }
+    bytebuf_free(&want);
+    free(seq);
+    intvec_free(&ids);
+    bpe_free(bpe);
+    gpt_free(m);
+    free(out);
+    free(ckpt);
+}
+END_TEST
+
 /* The last line of err (its last '\n'-ended line). */
 static const char *last_line(const char *err) {
     const char *end = err + strlen(err);
@@ -267,6 +315,7 @@ Suite *ch05_cli_suite(void) {
     tcase_add_test(tc, test_resume_matches_uninterrupted_run);
     tcase_add_test(tc, test_generate_and_loss_with_checkpoint);
     tcase_add_test(tc, test_resume_takes_settings_from_checkpoint);
+    tcase_add_test(tc, test_generate_writes_exact_bytes);
     tcase_add_test(tc, test_nan_loss_stops_the_run);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_help_and_walkthrough);

@@ -9,10 +9,12 @@
  * model.ckpt.*; `make gpt2-124M` fetches them), a Hugging Face directory
  * (config.json and model.safetensors), or a checkpoint written by train. */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../ch02_text/bpe.h"
 #include "../ch02_text/dataloader.h"
@@ -129,7 +131,9 @@ static void usage_train(FILE *out) {
             "  --init MODEL         start from this model instead of a random GPT_CONFIG_124M\n"
             "  --emb-dim N, --n-layers N, --n-heads N   a smaller random model (defaults: 768, 12, 12)\n"
             "  --out DIR            run directory (runs/pretrain)\n"
-            "  --resume CKPT        continue a run from its checkpoint (up to --epochs)\n"
+            "  --resume CKPT        continue a run from its checkpoint, in CKPT's directory, with the\n"
+            "                       settings it was started with (stored in the checkpoint); the\n"
+            "                       flags given with it override only what they name\n"
             "  --save-every N       also save the checkpoint every N epochs (default: at the end)\n"
             "  --no-shuffle         keep the training batches in order\n"
             "  --warmup-ratio X     appendix D: linear warm-up over this share of the steps, then cosine decay\n"
@@ -141,7 +145,9 @@ static void usage_train(FILE *out) {
             "  --no-samples         don't print a sample after each epoch\n");
 }
 
-static int cmd_train(int argc, char **argv) {
+/* Parse train's flags into *o. Returns -1 to go on, or the exit status to
+ * leave with (0 after --help, 2 after a bad flag). */
+static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
     enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, MIN_LR, CLIP, EVAL_FREQ, EVAL_ITER, START,
            NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
     static const struct option options[] = {
@@ -158,39 +164,74 @@ static int cmd_train(int argc, char **argv) {
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
         {0}};
-    TrainOptions o = train_default_options();
     for (int c; (c = getopt_long(argc, argv, "d:e:l:s:o:h", options, NULL)) != -1;) {
         switch (c) {
-        case 'd': o.data_path = optarg; break;
-        case 'e': o.epochs = (int)cli_long("--epochs", optarg, 1, 1000000); break;
-        case BATCH: o.batch_size = (int)cli_long("--batch-size", optarg, 1, 65536); break;
-        case CONTEXT: o.context = (int)cli_long("--context", optarg, 1, 1 << 20); break;
-        case 'l': o.lr = cli_float("--lr", optarg, 0, 10); break;
-        case WD: o.weight_decay = cli_float("--weight-decay", optarg, 0, 10); break;
-        case DROPOUT: o.dropout = cli_float("--dropout", optarg, 0, 0.99); break;
-        case 's': o.seed = (uint64_t)cli_long("--seed", optarg, 0, 0x7fffffffL); break;
-        case INIT: o.init_model = optarg; break;
-        case EMB: o.emb_dim = (int)cli_long("--emb-dim", optarg, 1, 1 << 16); break;
-        case LAYERS: o.n_layers = (int)cli_long("--n-layers", optarg, 1, 1024); break;
-        case HEADS: o.n_heads = (int)cli_long("--n-heads", optarg, 1, 1024); break;
-        case 'o': o.out_dir = optarg; break;
-        case RESUME: o.resume = optarg; break;
-        case SAVE_EVERY: o.save_every = (int)cli_long("--save-every", optarg, 0, 1000000); break;
-        case NO_SHUFFLE: o.shuffle = false; break;
-        case WARMUP: o.warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
-        case MIN_LR: o.min_lr = cli_float("--min-lr", optarg, 0, 10); break;
-        case CLIP: o.clip = cli_float("--clip", optarg, 0, 1e6); break;
-        case EVAL_FREQ: o.eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
-        case EVAL_ITER: o.eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
-        case START: o.start_context = optarg; break;
-        case NO_SAMPLES: o.quiet_samples = true; break;
+        case 'd': o->data_path = optarg; break;
+        case 'e': o->epochs = (int)cli_long("--epochs", optarg, 1, 1000000); break;
+        case BATCH: o->batch_size = (int)cli_long("--batch-size", optarg, 1, 65536); break;
+        case CONTEXT: o->context = (int)cli_long("--context", optarg, 1, 1 << 20); break;
+        case 'l': o->lr = cli_float("--lr", optarg, 0, 10); break;
+        case WD: o->weight_decay = cli_float("--weight-decay", optarg, 0, 10); break;
+        case DROPOUT: o->dropout = cli_float("--dropout", optarg, 0, 0.99); break;
+        case 's': o->seed = (uint64_t)cli_long("--seed", optarg, 0, 0x7fffffffL); break;
+        case INIT: o->init_model = optarg; break;
+        case EMB: o->emb_dim = (int)cli_long("--emb-dim", optarg, 1, 1 << 16); break;
+        case LAYERS: o->n_layers = (int)cli_long("--n-layers", optarg, 1, 1024); break;
+        case HEADS: o->n_heads = (int)cli_long("--n-heads", optarg, 1, 1024); break;
+        case 'o': o->out_dir = optarg; break;
+        case RESUME: o->resume = optarg; break;
+        case SAVE_EVERY: o->save_every = (int)cli_long("--save-every", optarg, 0, 1000000); break;
+        case NO_SHUFFLE: o->shuffle = false; break;
+        case WARMUP: o->warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
+        case MIN_LR: o->min_lr = cli_float("--min-lr", optarg, 0, 10); break;
+        case CLIP: o->clip = cli_float("--clip", optarg, 0, 1e6); break;
+        case EVAL_FREQ: o->eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
+        case EVAL_ITER: o->eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
+        case START: o->start_context = optarg; break;
+        case NO_SAMPLES: o->quiet_samples = true; break;
         case 'h': usage_train(stdout); return 0;
         default: return cli_bad_usage("train");
         }
     }
     cli_no_arguments("train", argc, argv);
+    return -1;
+}
+
+/* The size flags make a new model: with --resume they may only repeat the checkpoint's. */
+static void check_same_size(const SafetensorsFile *ckpt, const char *key, const char *flag, int value) {
+    long have;
+    if (value && parse_long(safetensors_metadata(ckpt, key), 1, INT_MAX, &have) && have != value)
+        fatal("train: %s %d, but the model in %s has %ld: a resumed run keeps its model", flag, value, ckpt->path, have);
+}
+
+/* A resumed run starts from the settings in its checkpoint and the flags
+ * given now override only what they name: so the flags are parsed twice,
+ * once to check them and find --resume, then again over the checkpoint's
+ * settings. */
+static int cmd_train(int argc, char **argv) {
+    TrainOptions o = train_default_options();
+    int status = parse_train_flags(argc, argv, &o);
+    if (status >= 0) return status;
     if (o.init_model && o.resume) fatal("train: give --init or --resume, not both");
-    train_model(&o);
+    if (!o.resume) {
+        train_model(&o);
+        return 0;
+    }
+    SafetensorsFile *ckpt = safetensors_open(o.resume);
+    check_same_size(ckpt, "emb_dim", "--emb-dim", o.emb_dim);
+    check_same_size(ckpt, "n_layers", "--n-layers", o.n_layers);
+    check_same_size(ckpt, "n_heads", "--n-heads", o.n_heads);
+    TrainOptions saved = train_default_options();
+    train_options_from_checkpoint(&saved, ckpt);
+    char *ckpt_dir = path_dir(o.resume);
+    saved.out_dir = ckpt_dir; /* the run goes on in its own directory unless --out says otherwise */
+    TrainOptions used = saved;
+    optind = 0; /* glibc: start getopt afresh; the flags were checked above */
+    parse_train_flags(argc, argv, &used);
+    train_print_resume(ckpt, &saved, &used);
+    train_model(&used);
+    safetensors_close(ckpt);
+    free(ckpt_dir);
     return 0;
 }
 
@@ -204,7 +245,8 @@ static void stream_token(int token, void *user) {
 static void usage_generate(FILE *out) {
     fprintf(out, "usage: ch05 generate --model MODEL --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
                  "                     [--top-k K] [--top-p P] [--seed N] [--stop-at-eos]\n"
-                 "Prints the prompt and its continuation on stdout (nothing else).\n"
+                 "Prints the prompt and its continuation on stdout: exactly their bytes, with a final\n"
+                 "newline only when stdout is a terminal.\n"
                  "  --max-new-tokens N   (default 25)\n"
                  "  --temperature T      0 (default) is greedy; higher is more random\n"
                  "  --top-k K            sample among the K most likely tokens only\n"
@@ -263,7 +305,10 @@ static int cmd_generate(int argc, char **argv) {
     double t0 = now_seconds();
     int n = generate(m, seq, (int)ids.len, (int)max_new, &s, stream_token, bpe);
     double seconds = now_seconds() - t0;
-    putchar('\n');
+    /* exactly the model's bytes when they go to a pipe or a file (so
+     * `ch05 generate ... | ch02 tokenize --file /dev/stdin` sees the text
+     * itself); on a terminal a newline, so the shell's prompt starts a line */
+    if (isatty(STDOUT_FILENO)) putchar('\n');
     fprintf(stderr, "%zu new tokens in %.2f s\n", n - ids.len, seconds);
     free(seq);
     intvec_free(&ids);

@@ -2,8 +2,11 @@
 #include "train.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,127 @@ TrainOptions train_default_options(void) {
                           .start_context = "Every effort moves you"};
 }
 
+/* ---- the run's settings, kept in its checkpoint ---------------------------- */
+
+/* Every setting of `ch05 train` that shapes a run, named after its flag and
+ * stored in the checkpoint's metadata as "train.option.<flag>", so that
+ * `train --resume CKPT` continues the run with the settings it was started
+ * with. A switch stores "true" when its flag was given (--no-shuffle turns
+ * shuffle off, --no-samples turns quiet_samples on). The model's size is not
+ * here: the checkpoint's configuration has it. */
+typedef enum { SETTING_INT, SETTING_FLOAT, SETTING_SEED, SETTING_TEXT, SETTING_SWITCH_ON, SETTING_SWITCH_OFF } SettingKind;
+typedef struct {
+    const char *flag;
+    SettingKind kind;
+    size_t offset; /* of its field in TrainOptions */
+} Setting;
+#define SETTING(flag, kind, field) {flag, SETTING_##kind, offsetof(TrainOptions, field)}
+static const Setting SETTINGS[] = {
+    SETTING("data", TEXT, data_path),          SETTING("epochs", INT, epochs),
+    SETTING("batch-size", INT, batch_size),    SETTING("context", INT, context),
+    SETTING("lr", FLOAT, lr),                  SETTING("weight-decay", FLOAT, weight_decay),
+    SETTING("dropout", FLOAT, dropout),        SETTING("seed", SEED, seed),
+    SETTING("no-shuffle", SWITCH_OFF, shuffle), SETTING("warmup-ratio", FLOAT, warmup_ratio),
+    SETTING("min-lr", FLOAT, min_lr),          SETTING("clip", FLOAT, clip),
+    SETTING("eval-freq", INT, eval_freq),      SETTING("eval-iter", INT, eval_iter),
+    SETTING("save-every", INT, save_every),    SETTING("start-context", TEXT, start_context),
+    SETTING("no-samples", SWITCH_ON, quiet_samples),
+};
+enum { N_SETTINGS = sizeof SETTINGS / sizeof SETTINGS[0] };
+#define SETTING_PREFIX "train.option."
+
+/* A setting's value as text: in buf, or the text setting itself ("" when
+ * unset). exact: floats with the 9 digits that bring them back bit for bit,
+ * else the shortest %g for people. */
+static const char *setting_value(const TrainOptions *o, const Setting *s, bool exact, char *buf, size_t size) {
+    const char *field = (const char *)o + s->offset;
+    switch (s->kind) {
+    case SETTING_INT: snprintf(buf, size, "%d", *(const int *)field); break;
+    case SETTING_FLOAT: snprintf(buf, size, exact ? "%.9g" : "%g", *(const float *)field); break;
+    case SETTING_SEED: snprintf(buf, size, "%" PRIu64, *(const uint64_t *)field); break;
+    case SETTING_TEXT: return *(const char *const *)field ? *(const char *const *)field : "";
+    case SETTING_SWITCH_ON: return *(const bool *)field ? "true" : "false";
+    case SETTING_SWITCH_OFF: return *(const bool *)field ? "false" : "true";
+    }
+    return buf;
+}
+
+static void setting_parse(TrainOptions *o, const Setting *s, const char *value, const char *path) {
+    char *field = (char *)o + s->offset;
+    long n;
+    double x;
+    bool ok = true, on = strcmp(value, "true") == 0;
+    switch (s->kind) {
+    case SETTING_INT:
+        if ((ok = parse_long(value, 0, INT_MAX, &n))) *(int *)field = (int)n;
+        break;
+    case SETTING_FLOAT:
+        if ((ok = parse_double(value, 0, FLT_MAX, &x))) *(float *)field = (float)x;
+        break;
+    case SETTING_SEED:
+        if ((ok = parse_long(value, 0, LONG_MAX, &n))) *(uint64_t *)field = (uint64_t)n;
+        break;
+    case SETTING_TEXT: *(const char **)field = *value ? value : NULL; break;
+    case SETTING_SWITCH_ON:
+    case SETTING_SWITCH_OFF:
+        ok = on || strcmp(value, "false") == 0;
+        *(bool *)field = s->kind == SETTING_SWITCH_ON ? on : !on;
+        break;
+    }
+    if (!ok) fatal("%s: bad metadata '" SETTING_PREFIX "%s': '%s'", path, s->flag, value);
+}
+
+void train_options_from_checkpoint(TrainOptions *o, const SafetensorsFile *sf) {
+    int found = 0;
+    for (int i = 0; i < N_SETTINGS; i++) {
+        char key[64];
+        snprintf(key, sizeof key, SETTING_PREFIX "%s", SETTINGS[i].flag);
+        const char *value = safetensors_metadata(sf, key);
+        if (value) setting_parse(o, &SETTINGS[i], value, sf->path), found++;
+    }
+    /* a checkpoint from before the settings were kept: the model's own
+     * context at least, which is what such runs trained with */
+    long context;
+    if (!found && parse_long(safetensors_metadata(sf, "context_length"), 1, INT_MAX, &context)) o->context = (int)context;
+}
+
+static long meta_long(const SafetensorsFile *sf, const char *key) {
+    const char *v = safetensors_metadata(sf, key);
+    long out;
+    if (!v || !parse_long(v, 0, 0x7fffffffffffL, &out))
+        fatal("%s: not a training checkpoint (metadata '%s' is missing or bad)", sf->path, key);
+    return out;
+}
+
+void train_print_resume(const SafetensorsFile *sf, const TrainOptions *saved, const TrainOptions *used) {
+    bool kept = safetensors_metadata(sf, SETTING_PREFIX "context") != NULL;
+    ByteBuf line = {0}, changed = {0};
+    for (int i = 0; i < N_SETTINGS; i++) {
+        const Setting *s = &SETTINGS[i];
+        char buf[64], old_buf[64];
+        const char *value = setting_value(used, s, false, buf, sizeof buf);
+        if (strcmp(value, setting_value(saved, s, false, old_buf, sizeof old_buf)) != 0) {
+            bytebuf_append(&changed, changed.len ? ", --" : " --", changed.len ? 4 : 3);
+            bytebuf_append(&changed, s->flag, strlen(s->flag));
+        }
+        bool is_switch = s->kind == SETTING_SWITCH_ON || s->kind == SETTING_SWITCH_OFF;
+        if (!*value || (is_switch && strcmp(value, "true") != 0)) continue; /* unset, or a switch that is off */
+        bytebuf_append(&line, " --", 3);
+        bytebuf_append(&line, s->flag, strlen(s->flag));
+        if (is_switch) continue;
+        bool quote = s->kind == SETTING_TEXT;
+        bytebuf_append(&line, quote ? " '" : " ", quote ? 2 : 1);
+        bytebuf_append(&line, value, strlen(value));
+        if (quote) bytebuf_append(&line, "'", 1);
+    }
+    fprintf(stderr, "resuming %s after epoch %ld of %d:%s (%s%s%s)\n", sf->path, meta_long(sf, "train.epochs_done"),
+            used->epochs, line.data,
+            kept ? "from the checkpoint" : "an older checkpoint without its settings: defaults and the model's context",
+            changed.len ? "; from the command line:" : "", changed.len ? changed.data : "");
+    bytebuf_free(&line);
+    bytebuf_free(&changed);
+}
+
 /* ---- checkpoints: the model, AdamW's moments, and where the run stands ---- */
 
 typedef struct {
@@ -101,8 +225,10 @@ static bool rng_from_hex(Rng *rng, const char *hex) {
     return true;
 }
 
+/* settings: the run's options as they go into the checkpoint (see SETTINGS) */
 static void save_checkpoint(const char *path, const GPTModel *m, const AdamW *opt, const RunState *st,
-                            const DataLoader *train, const DataLoader *train_eval) {
+                            const DataLoader *train, const DataLoader *train_eval, const TrainOptions *settings) {
+    enum { N_STATE = 7, N_META = N_STATE + N_SETTINGS };
     char epochs[32], step[32], tokens[32], adam_step[32], rng_model[80], rng_train[80], rng_eval[80];
     snprintf(epochs, sizeof epochs, "%d", st->epochs_done);
     snprintf(step, sizeof step, "%ld", st->global_step);
@@ -111,26 +237,24 @@ static void save_checkpoint(const char *path, const GPTModel *m, const AdamW *op
     rng_to_hex(&m->rng, rng_model, sizeof rng_model);
     rng_to_hex(&train->rng, rng_train, sizeof rng_train);
     rng_to_hex(&train_eval->rng, rng_eval, sizeof rng_eval);
-    const char *keys[] = {"train.epochs_done", "train.global_step", "train.tokens_seen", "train.adam_step",
-                          "train.rng_dropout", "train.rng_shuffle", "train.rng_eval"};
-    const char *values[] = {epochs, step, tokens, adam_step, rng_model, rng_train, rng_eval};
+    const char *keys[N_META] = {"train.epochs_done", "train.global_step", "train.tokens_seen", "train.adam_step",
+                                "train.rng_dropout", "train.rng_shuffle", "train.rng_eval"};
+    const char *values[N_META] = {epochs, step, tokens, adam_step, rng_model, rng_train, rng_eval};
+    char setting_keys[N_SETTINGS][64], setting_values[N_SETTINGS][64];
+    for (int i = 0; i < N_SETTINGS; i++) {
+        snprintf(setting_keys[i], sizeof setting_keys[i], SETTING_PREFIX "%s", SETTINGS[i].flag);
+        keys[N_STATE + i] = setting_keys[i];
+        values[N_STATE + i] = setting_value(settings, &SETTINGS[i], true, setting_values[i], sizeof setting_values[i]);
+    }
     const char *prefixes[] = {"optimizer.m.", "optimizer.v."};
     const float *buffers[] = {opt->m, opt->v};
     CheckpointExtras extras = {.n_buffers = 2,
                                .buffer_prefixes = prefixes,
                                .buffers = buffers,
-                               .n_meta = 7,
+                               .n_meta = N_META,
                                .meta_keys = keys,
                                .meta_values = values};
     gpt_save_checkpoint(m, path, &extras);
-}
-
-static long meta_long(const SafetensorsFile *sf, const char *key) {
-    const char *v = safetensors_metadata(sf, key);
-    long out;
-    if (!v || !parse_long(v, 0, 0x7fffffffffffL, &out))
-        fatal("%s: not a training checkpoint (metadata '%s' is missing or bad)", sf->path, key);
-    return out;
 }
 
 /* ---- the CSV log ------------------------------------------------------------ */
@@ -143,7 +267,9 @@ static FILE *open_log(const char *path, bool resumed, long last_step) {
     bytebuf_append(&kept, "step,epoch,tokens_seen,train_loss,val_loss,lr\n", 46);
     if (resumed && file_exists(path)) {
         char *old = read_file(path, NULL);
-        for (char *line = strtok(old, "\n"); line; line = strtok(NULL, "\n")) {
+        /* whole lines only: a row cut short by a crash has no newline yet */
+        for (char *line = old, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+            *end = '\0';
             long step;
             char *comma = strchr(line, ',');
             if (!comma) continue;
@@ -207,6 +333,35 @@ static void plot_losses(const char *out_dir) {
     free(png);
 }
 
+/* ---- a loss that is no longer a number ------------------------------------------- */
+
+/* Once the loss is NaN or infinite the weights are lost and every later step
+ * stays so: stop, naming where it happened, before anything is saved. */
+static void check_loss(float loss, int epoch, long step) {
+    if (!isfinite(loss))
+        fatal("train: loss is %s at epoch %d step %ld (learning rate too high?)", isnan(loss) ? "nan" : "inf", epoch,
+              step);
+}
+
+/* The update after the last loss check of an epoch can still blow the
+ * weights up, and a checkpoint of such a model would only make the run that
+ * resumes from it fail. So before saving: the weights must be numbers and
+ * give a finite loss on the batch just trained on (a forward pass without
+ * dropout: it draws no random numbers, so resuming stays exact). */
+static void check_before_save(GPTModel *m, const int *inputs, const int *targets, int rows, int T, int epoch,
+                              long step, const char *ckpt_path) {
+    for (size_t i = 0; i < m->n_params; i++)
+        if (!isfinite(m->params[i]))
+            fatal("train: the weights are not finite after epoch %d step %ld (learning rate too high?); %s is left "
+                  "as it was",
+                  epoch, step, ckpt_path);
+    if (rows == 0) return; /* an epoch without batches changed nothing */
+    float loss = calc_loss_batch(m, inputs, targets, rows, T, false);
+    if (!isfinite(loss))
+        fatal("train: loss is %s after epoch %d step %ld (learning rate too high?); %s is left as it was",
+              isnan(loss) ? "nan" : "inf", epoch, step, ckpt_path);
+}
+
 /* ---- the loop ---------------------------------------------------------------------- */
 
 static GPTModel *initial_model(const TrainOptions *opt, SafetensorsFile **resume_file) {
@@ -245,6 +400,12 @@ float train_model(const TrainOptions *opt) {
     bpe_encode(bpe, text + split, len - split, false, &val_ids);
     fprintf(stderr, "%s: %zu characters for training, %zu tokens; %zu for validation\n", data_path, train_chars,
             train_ids.len, val_ids.len);
+
+    /* the checkpoints keep the settings, the data file by its absolute path so
+     * a resumed run finds it from any directory */
+    TrainOptions settings = *opt;
+    char *data_abs = opt->data_path ? realpath(opt->data_path, NULL) : NULL;
+    settings.data_path = data_abs;
 
     SafetensorsFile *resume_file = NULL;
     GPTModel *m = initial_model(opt, &resume_file);
@@ -287,10 +448,10 @@ float train_model(const TrainOptions *opt) {
             !rng_from_hex(&train_eval_dl.rng, safetensors_metadata(resume_file, "train.rng_eval")))
             fatal("%s: not a training checkpoint (bad random generator state)", opt->resume);
         safetensors_close(resume_file);
-        fprintf(stderr, "resuming %s after epoch %d (step %ld)\n", opt->resume, st.epochs_done, st.global_step);
     }
 
     make_dirs(opt->out_dir);
+    remove_stale_temp_files(opt->out_dir); /* left by a run that was killed while saving */
     char *log_path = path_join(opt->out_dir, "log.csv");
     char *ckpt_path = path_join(opt->out_dir, "checkpoint.safetensors");
     FILE *log = open_log(log_path, opt->resume != NULL, st.global_step);
@@ -310,13 +471,15 @@ float train_model(const TrainOptions *opt) {
     gpt_zero_grad(m);
     for (int epoch = st.epochs_done; epoch < opt->epochs; epoch++) {
         loader_reset(&train_dl);
-        for (int rows; (rows = loader_next(&train_dl, inputs, targets)) > 0;) {
+        int rows = 0;
+        for (int next; (next = loader_next(&train_dl, inputs, targets)) > 0;) {
+            rows = next; /* the batch stays in inputs/targets for check_before_save */
             long step = st.global_step + 1;
             float lr = opt->warmup_ratio > 0 ? lr_at_step(&schedule, step) : opt->lr;
             m->training = true;
             gpt_zero_grad(m);
             float loss = calc_loss_batch(m, inputs, targets, rows, T, true);
-            if (!isfinite(loss)) fatal("the training loss became %g at step %ld: lower --lr or add --clip", loss, step);
+            check_loss(loss, epoch + 1, step);
             if (opt->clip > 0 && step >= schedule.warmup_steps) clip_grad_norm(m->grads, m->n_params, opt->clip);
             adamw_step(&optim, m->params, m->grads, &adam, lr);
             st.tokens_seen += (long)rows * T;
@@ -340,8 +503,10 @@ float train_model(const TrainOptions *opt) {
             progress_clear(&progress);
             print_sample(m, bpe, opt->start_context);
         }
-        if (st.epochs_done == opt->epochs || (opt->save_every > 0 && st.epochs_done % opt->save_every == 0))
-            save_checkpoint(ckpt_path, m, &optim, &st, &train_dl, &train_eval_dl);
+        if (st.epochs_done == opt->epochs || (opt->save_every > 0 && st.epochs_done % opt->save_every == 0)) {
+            check_before_save(m, inputs, targets, rows, T, epoch + 1, st.global_step, ckpt_path);
+            save_checkpoint(ckpt_path, m, &optim, &st, &train_dl, &train_eval_dl, &settings);
+        }
     }
     progress_finish(&progress);
     if (fclose(log) != 0) fatal("%s: write failed", log_path);
@@ -362,5 +527,6 @@ float train_model(const TrainOptions *opt) {
     bpe_free(bpe);
     free(text);
     free(data_path);
+    free(data_abs);
     return val_loss;
 }

@@ -10,6 +10,7 @@
 #include "../ch02_text/bpe.h"
 #include "../ch02_text/dataloader.h"
 #include "../ch04_gpt/gpt.h"
+#include "safetensors.h"
 
 /* 5.1.2: split text by characters (code points, as Python's len(text)):
  * the first int(ratio * characters) go to training. Returns the byte offset
@@ -48,6 +49,21 @@ typedef struct {
 } TrainOptions;
 
 TrainOptions train_default_options(void);
+
+/* 5.4 resuming. Every checkpoint keeps the settings of its run as metadata
+ * "train.option.<flag>" = value, one per flag of `ch05 train` that shapes
+ * the run: data (an absolute path; "" for The Verdict), epochs, batch-size,
+ * context, lr, weight-decay, dropout, seed, no-shuffle ("true"/"false"),
+ * warmup-ratio, min-lr, clip, eval-freq, eval-iter, save-every,
+ * start-context, no-samples ("true"/"false"); floats with 9 significant
+ * digits, so they come back exactly. train_options_from_checkpoint sets
+ * those fields of *o from sf; its text fields then point into sf, which must
+ * stay open while o is in use. A checkpoint written before the settings were
+ * kept sets only the context, to the model's. */
+void train_options_from_checkpoint(TrainOptions *o, const SafetensorsFile *sf);
+/* One line on stderr: the checkpoint, its epoch, the settings used, and
+ * which of them differ from saved (the checkpoint's) because a flag said so. */
+void train_print_resume(const SafetensorsFile *sf, const TrainOptions *saved, const TrainOptions *used);
 
 /* Train as the book's train_model_simple and print its lines on stdout;
  * writes OUT/log.csv, OUT/checkpoint.safetensors and, when gnuplot is

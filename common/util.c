@@ -1,8 +1,11 @@
 /* util.c: see util.h. */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -128,20 +131,35 @@ AtomicFile atomic_file_open(const char *path) {
     return af;
 }
 
+/* rename() replaces the file in one step, but only in the page cache: without
+ * fsync a power cut can leave the new name pointing at blocks never written,
+ * and without syncing the directory the rename itself can be lost. So: data
+ * to disk, then the name, then the directory entry. */
+static void sync_directory_of(const char *path) {
+    char *dir = path_dir(path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    /* EINVAL: a file system that cannot sync directories (nothing to do) */
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+        fatal("%s: in place, but its directory %s could not be synced: %s", path, dir, strerror(errno));
+    close(fd);
+    free(dir);
+}
+
 void atomic_file_commit(AtomicFile *af) {
-    bool ok = !ferror(af->f);
-    if (fclose(af->f) != 0) ok = false;
+    bool ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+    int saved = errno;
+    if (fclose(af->f) != 0 && ok) ok = false, saved = errno;
     af->f = NULL;
     if (!ok) {
-        int saved = errno;
         remove(af->tmp_path);
         fatal("%s: write failed: %s", af->path, strerror(saved));
     }
     if (rename(af->tmp_path, af->path) != 0) {
-        int saved = errno;
+        saved = errno;
         remove(af->tmp_path);
         fatal("%s: cannot rename into place: %s", af->path, strerror(saved));
     }
+    sync_directory_of(af->path);
     free(af->path);
     free(af->tmp_path);
 }
@@ -160,12 +178,51 @@ void write_file_atomic(const char *path, const void *data, size_t len) {
     atomic_file_commit(&af);
 }
 
+/* The pid in a name "<anything>.tmp.<pid>", or 0 if it is not one. */
+static long temp_file_pid(const char *name) {
+    const char *dot = strrchr(name, '.');
+    long pid;
+    if (!dot || dot - name < 4 || strncmp(dot - 4, ".tmp", 4) != 0) return 0;
+    return parse_long(dot + 1, 1, INT_MAX, &pid) ? pid : 0;
+}
+
+int remove_stale_temp_files(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        long pid = temp_file_pid(e->d_name);
+        /* ESRCH: no such process. A live writer (or one we may not signal,
+         * EPERM) keeps its file. */
+        if (pid == 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *path = path_join(dir, e->d_name);
+        if (remove(path) == 0) {
+            fprintf(stderr, "%s: removed %s, left by process %ld, which is no longer running\n", g_program_name,
+                    path, pid);
+            removed++;
+        }
+        free(path);
+    }
+    closedir(d);
+    return removed;
+}
+
 char *path_join(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = xmalloc(n);
     size_t dl = strlen(dir);
     snprintf(p, n, "%s%s%s", dir, (dl && dir[dl - 1] == '/') ? "" : "/", name);
     return p;
+}
+
+char *path_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return xstrdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path); /* "/x" is in "/" */
+    char *dir = xmalloc(n + 1);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return dir;
 }
 
 bool file_exists(const char *path) {

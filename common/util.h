@@ -47,7 +47,9 @@ void xfread(void *dst, size_t size, FILE *f, const char *path);
 
 /* Writing a file atomically: everything goes to "<path>.tmp.<pid>" and only a
  * successful atomic_file_commit renames it over path, so a crash or an error
- * never leaves a half-written file behind. */
+ * never leaves a half-written file behind. The commit syncs the file to disk
+ * before the rename and the directory after it, so even a power cut leaves
+ * path either the old file or the new one. */
 typedef struct {
     FILE *f;
     char *path;
@@ -57,9 +59,15 @@ AtomicFile atomic_file_open(const char *path);
 void atomic_file_commit(AtomicFile *af);
 void atomic_file_abort(AtomicFile *af);
 void write_file_atomic(const char *path, const void *data, size_t len);
+/* A process killed while writing leaves its "<name>.tmp.<pid>" behind:
+ * remove those in dir whose pid is no longer running, naming each on stderr.
+ * Returns how many. */
+int remove_stale_temp_files(const char *dir);
 
 /* "a/b" from a and b (malloc'd). */
 char *path_join(const char *dir, const char *name);
+/* The directory part of a path, as dirname(1): "a/b/c" -> "a/b", "c" -> "." (malloc'd). */
+char *path_dir(const char *path);
 bool file_exists(const char *path);
 /* Create dir and its parents like `mkdir -p`; exits on failure. */
 void make_dirs(const char *dir);

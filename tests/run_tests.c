@@ -14,7 +14,7 @@ int main(void) {
         attention_suite, ch03_cli_suite,                                                        /* chapter 3 */
         layernorm_suite, gelu_suite, gpt_suite, generate_suite, ch04_cli_suite,                 /* chapter 4 */
         crc32c_suite, safetensors_suite, tf_checkpoint_suite, gpt_weights_suite,                /* chapter 5 */
-        loss_suite, adamw_suite, sampling_suite, ch05_cli_suite, train_steps_suite,
+        loss_suite, adamw_suite, sampling_suite, ch05_cli_suite, train_steps_suite, checkpoint_suite,
         ch06_data_suite, ch06_loss_suite, ch06_classifier_suite, ch06_lora_suite, ch06_cli_suite,              /* chapter 6 */
         bad_input_suite,                                                                        /* every program */
     };

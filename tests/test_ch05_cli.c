@@ -8,19 +8,23 @@
 #include <string.h>
 
 #include "../ch02_text/utf8.h"
+#include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/sampling.h"
 #include "test_helpers.h"
 
-static char *dir, *text_path;
+static char *dir, *text_path, *tiny_path;
 
 /* The first 3000 characters of The Verdict: 2700 train on 676 tokens, 42
  * windows of 16, so 21 batches of 2 per epoch. */
 static void make_run_dir(void) {
     dir = make_temp_dir();
     text_path = path_join(dir, "small.txt");
+    tiny_path = path_join(dir, "tiny.txt");
     if (!have_data_file("the-verdict.txt")) return;
     char *verdict = data_file("the-verdict.txt");
     char *text = read_file(verdict, NULL);
     write_file_atomic(text_path, text, 3000);
+    write_file_atomic(tiny_path, text, 100);
     free(text);
     free(verdict);
 }
@@ -28,6 +32,7 @@ static void make_run_dir(void) {
 static void remove_run_dir(void) {
     remove_tree(dir);
     free(text_path);
+    free(tiny_path);
     free(dir);
 }
 
@@ -42,6 +47,10 @@ static int ch05(char **out, char **err, const char *fmt, ...) {
 }
 
 #define TINY "--emb-dim 16 --n-layers 1 --n-heads 2 --context 16 --batch-size 2 --eval-freq 2 --eval-iter 1 --no-samples"
+/* Smaller still, for tiny.txt (the first 100 characters: 22 training tokens,
+ * at context 2 10 windows, so 3 batches of 3), where the runs' steps, not
+ * their results, are what a test looks at. */
+#define MINI "--emb-dim 2 --n-layers 1 --n-heads 1 --context 2 --batch-size 3 --eval-freq 1 --eval-iter 1 --no-samples"
 
 static char *read_path(const char *a, const char *b) {
     char *p = path_join(a, b);
@@ -119,6 +128,146 @@ START_TEST(test_generate_and_loss_with_checkpoint) {
 }
 END_TEST
 
+/* 5.4: a resumed run takes its settings from the checkpoint (here context 2,
+ * batch size 3 and learning rate 0.001, not the defaults 256, 2 and 0.0004);
+ * a flag given with --resume overrides that one setting only. */
+START_TEST(test_resume_takes_settings_from_checkpoint) {
+    char *err;
+    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --lr 0.001 --epochs 1 --out %s/s 2>/dev/null", tiny_path, dir), 0);
+    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --lr 0.001 --epochs 2 --out %s/s-ref 2>/dev/null", tiny_path, dir), 0);
+    /* only --epochs: the rest, the run directory included, come from the checkpoint */
+    ck_assert_int_eq(ch05(NULL, &err, "train --resume %s/s/checkpoint.safetensors --epochs 2", dir), 0);
+    ck_assert_msg(strstr(err, "s/checkpoint.safetensors after epoch 1 of 2: ") &&
+                      strstr(err, " --batch-size 3 --context 2 --lr 0.001 ") &&
+                      strstr(err, "(from the checkpoint; from the command line: --epochs)\n"),
+                  "the resume line: %s", err);
+    free(err);
+    char *log = read_path(dir, "s/log.csv"), *ref = read_path(dir, "s-ref/log.csv");
+    ck_assert_str_eq(log, ref); /* exactly the losses of a run of 2 epochs */
+    free(log);
+    free(ref);
+
+    ck_assert_int_eq(ch05(NULL, &err, "train --resume %s/s/checkpoint.safetensors --epochs 3 --lr 0.0005", dir), 0);
+    ck_assert_msg(strstr(err, "from the command line: --epochs, --lr)\n") && strstr(err, " --context 2 --lr 0.0005 "),
+                  "the resume line: %s", err);
+    free(err);
+    /* the log's learning rates: 0.001 up to step 5 (epochs 1-2), 0.0005 after */
+    log = read_path(dir, "s/log.csv");
+    int rows = 0;
+    for (char *line = strchr(log, '\n') + 1; *line; line = strchr(line, '\n') + 1, rows++) {
+        long step;
+        double lr;
+        ck_assert(sscanf(line, "%ld,%*f,%*d,%*f,%*f,%lf", &step, &lr) == 2);
+        ck_assert_msg(fabs(lr - (step <= 5 ? 1e-3 : 5e-4)) < 1e-9, "step %ld has lr %g", step, lr); /* floats' %.8g */
+    }
+    ck_assert_int_eq(rows, 9); /* steps 0-8 */
+    free(log);
+    /* the model's size is the checkpoint's: repeating it is fine, changing it is an error */
+    ck_assert_int_eq(ch05(NULL, &err, "train --resume %s/s/checkpoint.safetensors --emb-dim 8", dir), 1);
+    ck_assert_msg(strstr(err, "ch05: train: --emb-dim 8, but the model in ") && strstr(err, " has 2: a resumed run keeps its model\n"),
+                  "%s", err);
+    free(err);
+}
+END_TEST
+
+/* Into a pipe, generate writes exactly the prompt and the continuation the
+ * model produced (no newline of its own); on a terminal it ends the line. */
+START_TEST(test_generate_writes_exact_bytes) {
+    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --epochs 1 --out %s/p 2>/dev/null", tiny_path, dir), 0);
+    char *ckpt = path_join(dir, "p/checkpoint.safetensors"), *out;
+    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s --prompt 'I HAD always' --max-new-tokens 6 2>/dev/null", ckpt), 0);
+
+    /* the same generation here: greedy, 6 tokens after the prompt's */
+    GPTModel *m = gpt_load_checkpoint(ckpt, NULL);
+    Bpe *bpe = gpt_load_tokenizer(ckpt);
+    IntVec ids = {0};
+    bpe_encode(bpe, "I HAD always", 12, false, &ids);
+    int *seq = xmalloc((ids.len + 6) * sizeof(int));
+    memcpy(seq, ids.data, ids.len * sizeof(int));
+    Sampler greedy = {.temperature = 0.0f, .top_p = 1.0f, .eos_id = -1};
+    int n = generate(m, seq, (int)ids.len, 6, &greedy, NULL, NULL);
+    ck_assert_int_eq(n, (int)ids.len + 6);
+    ByteBuf want = {0};
+    ck_assert(bpe_decode(bpe, seq, n, &want, NULL));
+    ck_assert_uint_eq(strlen(out), want.len);
+    ck_assert_msg(memcmp(out, want.data, want.len) == 0, "generate printed '%s', the model's text is '%s'", out, want.data);
+
+    /* on a terminal (script(1) runs it on a pseudo-terminal, which turns
+     * each \n into \r\n): the same text and a final newline */
+    char *tty_out;
+    if (run_command("command -v script >/dev/null", NULL, NULL) == 0) {
+        char command[4096];
+        snprintf(command, sizeof command, "script -qec \"%s/ch05_pretrain/ch05 generate --model %s --prompt 'I HAD always' "
+                 "--max-new-tokens 6 2>/dev/null\" /dev/null </dev/null", repo_root(), ckpt);
+        ck_assert_int_eq(run_command(command, &tty_out, NULL), 0);
+        ByteBuf on_tty = {0};
+        for (size_t i = 0; i < want.len; i++) bytebuf_append(&on_tty, want.data[i] == '\n' ? "\r\n" : &want.data[i], want.data[i] == '\n' ? 2 : 1);
+        bytebuf_append(&on_tty, "\r\n", 2);
+        ck_assert_str_eq(tty_out, on_tty.data);
+        bytebuf_free(&on_tty);
+        free(tty_out);
+    }
+    bytebuf_free(&want);
+    free(seq);
+    intvec_free(&ids);
+    bpe_free(bpe);
+    gpt_free(m);
+    free(out);
+    free(ckpt);
+}
+END_TEST
+
+/* The last line of err (its last '\n'-ended line). */
+static const char *last_line(const char *err) {
+    const char *end = err + strlen(err);
+    if (end > err && end[-1] == '\n') end--;
+    while (end > err && end[-1] != '\n') end--;
+    return end;
+}
+
+/* Weight decay 10 at learning rate 10 flips the weights' sign and grows
+ * them about 99-fold every step, until the loss is not a number. */
+START_TEST(test_nan_loss_stops_the_run) {
+    char *err;
+    /* inside an epoch (112 steps of 3 windows of small.txt): the step's loss */
+    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " MINI " --epochs 1 --lr 10 --weight-decay 10 --out %s/nan", text_path, dir), 1);
+    int epoch;
+    long step;
+    char what[8];
+    const char *line = last_line(err);
+    ck_assert_msg(sscanf(line, "ch05: train: loss is %3s at epoch %d step %ld (learning rate too high?)", what, &epoch, &step) == 3 &&
+                      (strcmp(what, "nan") == 0 || strcmp(what, "inf") == 0) && epoch == 1 && step > 0 &&
+                      strstr(line, "(learning rate too high?)\n") != NULL,
+                  "the error: %s", line);
+    free(err);
+    char *never = path_join(dir, "nan/checkpoint.safetensors");
+    ck_assert(!file_exists(never));
+    free(never);
+
+    /* One step an epoch (a batch of all 10 windows) and a checkpoint after
+     * each: the update that breaks the weights is the epoch's last, so only
+     * the check before saving stands between them and the checkpoint. The
+     * checkpoint left is the last good one. */
+    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " MINI " --batch-size 10 --epochs 100 --save-every 1 --lr 10 --weight-decay 10 --out %s/nan1", tiny_path, dir), 1);
+    line = last_line(err);
+    const char *after = strstr(line, " after epoch ");
+    ck_assert_msg(strncmp(line, "ch05: train: ", 13) == 0 && after && sscanf(after, " after epoch %d step %ld", &epoch, &step) == 2 &&
+                      strstr(line, "(learning rate too high?); ") && strstr(line, "nan1/checkpoint.safetensors is left as it was\n"),
+                  "the error: %s", line);
+    free(err);
+    char *ckpt = path_join(dir, "nan1/checkpoint.safetensors");
+    SafetensorsFile *sf;
+    GPTModel *m = gpt_load_checkpoint(ckpt, &sf);
+    long saved;
+    ck_assert(parse_long(safetensors_metadata(sf, "train.epochs_done"), 0, 100, &saved));
+    ck_assert_int_eq(saved, epoch - 1);
+    for (size_t i = 0; i < m->n_params; i++) ck_assert_msg(isfinite(m->params[i]), "weight %zu is %g", i, m->params[i]);
+    safetensors_close(sf);
+    gpt_free(m);
+    free(ckpt);
+}
+END_TEST
+
 START_TEST(test_bad_input) {
     char *err;
     ck_assert_int_eq(ch05(NULL, &err, "train --epochs 0"), 1);
@@ -135,11 +284,6 @@ START_TEST(test_bad_input) {
     free(err);
     ck_assert_int_eq(ch05(NULL, &err, "loss --model %s --text-file %s", dir, text_path), 1);
     ck_assert(strncmp(err, "ch05: ", 6) == 0);
-    free(err);
-    /* weight decay 10 at lr 10 flips the weights' sign and grows them every
-     * step until the loss is not a number: a clear error, not a crash */
-    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --epochs 3 --lr 10 --weight-decay 10 --out %s/nan", text_path, dir), 1);
-    ck_assert(strstr(err, "the training loss became") != NULL);
     free(err);
     ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --context 2000 --out %s/x", text_path, dir), 1);
     ck_assert(strstr(err, "ch05: ") != NULL);
@@ -173,6 +317,9 @@ Suite *ch05_cli_suite(void) {
     tcase_add_test(tc, test_train_writes_log_and_checkpoint);
     tcase_add_test(tc, test_resume_matches_uninterrupted_run);
     tcase_add_test(tc, test_generate_and_loss_with_checkpoint);
+    tcase_add_test(tc, test_resume_takes_settings_from_checkpoint);
+    tcase_add_test(tc, test_generate_writes_exact_bytes);
+    tcase_add_test(tc, test_nan_loss_stops_the_run);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_help_and_walkthrough);
     suite_add_tcase(s, tc);

@@ -41,6 +41,7 @@ Suite *adamw_suite(void);
 Suite *sampling_suite(void);
 Suite *ch05_cli_suite(void);
 Suite *train_steps_suite(void);
+Suite *checkpoint_suite(void);
 Suite *ch06_data_suite(void);
 Suite *ch06_loss_suite(void);
 Suite *ch06_classifier_suite(void);

@@ -1,6 +1,7 @@
 /* Tests for common/util.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_helpers.h"
@@ -55,6 +56,51 @@ START_TEST(test_path_join) {
     p = path_join("a/", "c");
     ck_assert_str_eq(p, "a/c");
     free(p);
+}
+END_TEST
+
+START_TEST(test_path_dir) {
+    const char *cases[][2] = {{"a/b/c.txt", "a/b"}, {"c.txt", "."}, {"/c", "/"}, {"./x", "."}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *d = path_dir(cases[i][0]);
+        ck_assert_str_eq(d, cases[i][1]);
+        free(d);
+    }
+}
+END_TEST
+
+static void touch(const char *dir, const char *name) {
+    char *path = path_join(dir, name);
+    FILE *f = xfopen(path, "w");
+    fclose(f);
+    free(path);
+}
+
+static bool exists_in(const char *dir, const char *name) {
+    char *path = path_join(dir, name);
+    bool yes = file_exists(path);
+    free(path);
+    return yes;
+}
+
+/* Only "<name>.tmp.<pid>" files whose process is gone go; a live writer's
+ * file and names that merely look alike stay. */
+START_TEST(test_remove_stale_temp_files) {
+    pid_t dead = fork(); /* a pid that surely belongs to no running process: a reaped child's */
+    if (dead == 0) _exit(0);
+    ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+    char *dir = make_temp_dir(), stale[64], live[64];
+    snprintf(stale, sizeof stale, "ckpt.safetensors.tmp.%ld", (long)dead);
+    snprintf(live, sizeof live, "log.csv.tmp.%ld", (long)getpid());
+    const char *keep[] = {"data.tmp", "notes.tmp.abc", "x.tmp.", "tmp.1", live};
+    touch(dir, stale);
+    for (int i = 0; i < 5; i++) touch(dir, keep[i]);
+    ck_assert_int_eq(remove_stale_temp_files(dir), 1);
+    ck_assert(!exists_in(dir, stale));
+    for (int i = 0; i < 5; i++) ck_assert_msg(exists_in(dir, keep[i]), "%s was removed", keep[i]);
+    ck_assert_int_eq(remove_stale_temp_files(dir), 0);
+    remove_tree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -132,7 +178,9 @@ Suite *util_suite(void) {
     tcase_add_test(tc, test_atomic_write_leaves_no_temp_file);
     tcase_add_exit_test(tc, test_read_missing_file_exits, 1);
     tcase_add_test(tc, test_path_join);
+    tcase_add_test(tc, test_path_dir);
     tcase_add_test(tc, test_make_dirs_creates_parents);
+    tcase_add_test(tc, test_remove_stale_temp_files);
     tcase_add_test(tc, test_parse_numbers);
     tcase_add_test(tc, test_format_duration);
     tcase_add_test(tc, test_data_dir_from_environment);

@@ -150,9 +150,14 @@ plot:
 
 # After the Check suites, every fuzz harness replays its regression inputs
 # (tests/fixtures/fuzz/NAME/: inputs that once crashed it).
+# Check's per-test timeouts are set for the plain build; the sanitizers
+# make the arithmetic several times slower, so they get four times as long.
+ifeq ($(SANITIZE),1)
+  TEST_ENV := CK_TIMEOUT_MULTIPLIER=4
+endif
 test: deps data
 	$(MAKE) --no-print-directory all $(BUILD)/run_tests $(FUZZ_REPLAYS)
-	$(BUILD)/run_tests
+	$(TEST_ENV) $(BUILD)/run_tests
 	@for name in $(FUZZ_NAMES); do \
 	  $(BUILD)/fuzz-replay/fuzz_$$name tests/fixtures/fuzz/$$name || { echo "fuzz_$$name: a regression input failed" >&2; exit 1; }; \
 	done

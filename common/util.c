@@ -186,16 +186,57 @@ static long temp_file_pid(const char *name) {
     return parse_long(dot + 1, 1, INT_MAX, &pid) ? pid : 0;
 }
 
+/* When process pid started, in seconds since the epoch (Linux's /proc:
+ * field 22 of /proc/PID/stat counts clock ticks from boot, and /proc/stat's
+ * btime is the boot); -1 when unknown. */
+static double process_start_time(long pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ticks = 0;
+    /* after ") " come fields 3.. ; starttime is field 22 */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                     &ticks) != 1)
+        return -1;
+    f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    long long boot = -1;
+    while (fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "btime %lld", &boot) == 1) break;
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    return boot < 0 || hz <= 0 ? -1 : (double)boot + (double)ticks / (double)hz;
+}
+
+/* Whether process pid can be the writer of a temporary file last modified
+ * at mtime. ESRCH: no such process. A live pid is not enough: pids are
+ * reused (soon, where pid_max is 32768, and always after a reboot), and a
+ * process that started after the file's last write did not write it. One
+ * we may not signal (EPERM) may be the writer. */
+static bool may_be_writer(long pid, time_t mtime) {
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return false;
+    double started = process_start_time(pid);
+    return started < 0 || started <= (double)mtime + 1; /* btime and mtime are whole seconds */
+}
+
 int remove_stale_temp_files(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return 0;
     int removed = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         long pid = temp_file_pid(e->d_name);
-        /* ESRCH: no such process. A live writer (or one we may not signal,
-         * EPERM) keeps its file. */
-        if (pid == 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid == 0) continue;
         char *path = path_join(dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0 || may_be_writer(pid, st.st_mtime)) {
+            free(path);
+            continue;
+        }
         if (remove(path) == 0) {
             fprintf(stderr, "%s: removed %s, left by process %ld, which is no longer running\n", g_program_name,
                     path, pid);

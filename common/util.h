@@ -60,8 +60,9 @@ void atomic_file_commit(AtomicFile *af);
 void atomic_file_abort(AtomicFile *af);
 void write_file_atomic(const char *path, const void *data, size_t len);
 /* A process killed while writing leaves its "<name>.tmp.<pid>" behind:
- * remove those in dir whose pid is no longer running, naming each on stderr.
- * Returns how many. */
+ * remove those in dir whose writer is no longer running (no process has the
+ * pid, or the one that has it started after the file's last write), naming
+ * each on stderr. Returns how many. */
 int remove_stale_temp_files(const char *dir);
 
 /* "a/b" from a and b (malloc'd). */

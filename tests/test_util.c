@@ -1,5 +1,7 @@
 /* Tests for common/util.c. */
 #include <stdlib.h>
+#include <time.h>
+#include <utime.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +101,18 @@ START_TEST(test_remove_stale_temp_files) {
     ck_assert(!exists_in(dir, stale));
     for (int i = 0; i < 5; i++) ck_assert_msg(exists_in(dir, keep[i]), "%s was removed", keep[i]);
     ck_assert_int_eq(remove_stale_temp_files(dir), 0);
+    /* a pid in use again, by a process that started after the file's last
+     * write (here: this one, and a file dated a day back), did not write it */
+    char reused[64];
+    snprintf(reused, sizeof reused, "ckpt.safetensors.tmp.%ld", (long)getpid());
+    touch(dir, reused);
+    char *reused_path = path_join(dir, reused);
+    struct utimbuf day_ago = {time(NULL) - 86400, time(NULL) - 86400};
+    ck_assert_int_eq(utime(reused_path, &day_ago), 0);
+    ck_assert_int_eq(remove_stale_temp_files(dir), 1);
+    ck_assert(!exists_in(dir, reused));
+    ck_assert(exists_in(dir, live));
+    free(reused_path);
     remove_tree(dir);
     free(dir);
 }

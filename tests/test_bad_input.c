@@ -118,8 +118,10 @@ static void make_inputs(void) {
     put_text("short.txt", "Too short.");
     put_text("a-file", "a file, not a directory");
     put_text("empty.safetensors", "");
-    put("noise.safetensors", "\xd3\x9a\x11\xf0\x7e\x42\x9c\xd3 and then some noise", 32);
-    put("not-json.safetensors", "\x10\0\0\0\0\0\0\0{not json at all", 24);
+    static const char noise[] = "\xd3\x9a\x11\xf0\x7e\x42\x9c\xd3 and then some noise";
+    static const char not_json[] = "\x10\0\0\0\0\0\0\0{not json at all";
+    put("noise.safetensors", noise, sizeof noise - 1);
+    put("not-json.safetensors", not_json, sizeof not_json - 1);
     put_text("not-a-list.json", "{\"instruction\": \"one object, not a list\"}");
     put_text("bad-csv/train.csv", "Label,Text\n0,fine\nspam,not a number\n");
     put_text("bad-csv/validation.csv", "Label,Text\n0,fine\n");

@@ -50,7 +50,7 @@ LDLIBS := -lcjson -lm
 COMMON_SRC := common/util.c common/cli.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
-CH03_SRC := ch03_attention/attention.c
+CH03_SRC := ch03_attention/attention.c ch03_attention/attention_fast.c
 CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feedforward.c \
             ch04_gpt/transformer_block.c ch04_gpt/gpt.c ch04_gpt/generate.c
 CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_checkpoint.c ch05_pretrain/gpt_weights.c \

@@ -1,20 +1,45 @@
-/* attention.c: see attention.h. */
+/* attention.c: chapter 3 in the book's order, the plain version of each
+ * section (see attention.h). Everything here is loops over the book's
+ * shapes, written to be read next to the notebook, not to be fast: the
+ * GPT runs attention_fast.c. */
 #include "attention.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/matmul.h"
 #include "../common/ops.h"
 #include "../common/util.h"
 
+/* ==== 3.3 Attending to different parts of the input with self-attention ==== */
+
+/* 3.3.1 A simple self-attention mechanism without trainable weights */
+
+void simple_context_vector(float *context, float *weights, const float *x, int query, int T, int d) {
+    /* the attention score of each token: how similar it is to the query */
+    for (int j = 0; j < T; j++) weights[j] = vec_dot(x + (size_t)query * d, x + (size_t)j * d, d);
+    /* softmax rather than dividing by the sum: the weights stay positive
+     * and sum to one whatever the scores' signs */
+    softmax_rows(weights, weights, 1, T);
+    for (int i = 0; i < d; i++) context[i] = 0.0f;
+    for (int j = 0; j < T; j++)
+        for (int i = 0; i < d; i++) context[i] += weights[j] * x[(size_t)j * d + i];
+}
+
+/* 3.3.2 Computing attention weights for all input tokens */
+
 void attention_scores(float *scores, const float *queries, const float *keys, int T, int d) {
-    sgemm(false, true, T, T, d, queries, d, keys, d, false, scores, T);
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) scores[(size_t)i * T + j] = vec_dot(queries + (size_t)i * d, keys + (size_t)j * d, d);
 }
 
 void attention_context(float *context, const float *weights, const float *values, int T, int d) {
-    sgemm(false, false, T, d, T, weights, T, values, d, false, context, d);
+    for (int i = 0; i < T; i++) {
+        float *row = context + (size_t)i * d;
+        for (int k = 0; k < d; k++) row[k] = 0.0f;
+        for (int j = 0; j < T; j++)
+            for (int k = 0; k < d; k++) row[k] += weights[(size_t)i * T + j] * values[(size_t)j * d + k];
+    }
 }
 
 void simple_attention(float *context, float *weights, const float *x, int T, int d) {
@@ -22,6 +47,42 @@ void simple_attention(float *context, float *weights, const float *x, int T, int
     softmax_rows(weights, weights, T, T);
     attention_context(context, weights, x, T, d);
 }
+
+/* ==== 3.4 Implementing self-attention with trainable weights ==== */
+
+/* 3.4.1 Computing the attention weights step by step */
+
+void linear_projection(float *out, const float *x, const float *W, const float *bias, int N, int d_in, int d_out) {
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < d_out; j++) {
+            float sum = bias ? bias[j] : 0.0f;
+            for (int i = 0; i < d_in; i++) sum += x[(size_t)n * d_in + i] * W[(size_t)i * d_out + j];
+            out[(size_t)n * d_out + j] = sum;
+        }
+}
+
+/* 3.4.2 Implementing a compact SelfAttention class */
+
+void self_attention_forward(float *out, float *weights, const float *x, const float *W_query, const float *W_key,
+                            const float *W_value, int T, int d_in, int d_out) {
+    size_t n = (size_t)T * d_out;
+    float *queries = xmalloc(3 * n * sizeof(float)), *keys = queries + n, *values = keys + n;
+    linear_projection(queries, x, W_query, NULL, T, d_in, d_out);
+    linear_projection(keys, x, W_key, NULL, T, d_in, d_out);
+    linear_projection(values, x, W_value, NULL, T, d_in, d_out);
+    attention_scores(weights, queries, keys, T, d_out);
+    /* dividing by sqrt(d_out) keeps the scores' spread independent of the
+     * dimension, so softmax does not saturate into one-hot weights (whose
+     * gradients are nearly zero) */
+    vec_scale(weights, 1.0f / sqrtf((float)d_out), (size_t)T * T);
+    softmax_rows(weights, weights, T, T);
+    attention_context(out, weights, values, T, d_out);
+    free(queries);
+}
+
+/* ==== 3.5 Hiding future words with causal attention ==== */
+
+/* 3.5.1 Applying a causal attention mask */
 
 void causal_mask_renormalize(float *weights, int T) {
     for (int i = 0; i < T; i++) {
@@ -40,22 +101,7 @@ void causal_mask_fill_inf(float *scores, int T) {
         for (int j = i + 1; j < T; j++) scores[(size_t)i * T + j] = -INFINITY;
 }
 
-void self_attention_forward(float *out, float *weights, const float *x, const float *W_query, const float *W_key,
-                            const float *W_value, int T, int d_in, int d_out, bool causal) {
-    size_t n = (size_t)T * d_out;
-    float *q = xmalloc(3 * n * sizeof(float)), *k = q + n, *v = k + n;
-    matmul_forward(q, x, W_query, NULL, T, d_in, d_out);
-    matmul_forward(k, x, W_key, NULL, T, d_in, d_out);
-    matmul_forward(v, x, W_value, NULL, T, d_in, d_out);
-    attention_scores(weights, q, k, T, d_out);
-    /* scaling by sqrt(d_out) keeps the scores' spread independent of the
-     * dimension, so softmax does not saturate into one-hot weights */
-    vec_scale(weights, 1.0f / sqrtf((float)d_out), (size_t)T * T);
-    if (causal) causal_mask_fill_inf(weights, T);
-    softmax_rows(weights, weights, T, T);
-    attention_context(out, weights, v, T, d_out);
-    free(q);
-}
+/* 3.5.2 Masking additional attention weights with dropout */
 
 void dropout_forward(float *x, float *mask, long n, float p, Rng *rng) {
     if (p <= 0.0f) {
@@ -80,196 +126,135 @@ void dropout_mask(float *mask, long n, float p, Rng *rng) {
     for (long i = 0; i < n; i++) mask[i] = rng_uniform(rng) < p ? 0.0f : keep_scale;
 }
 
-void dropout_backward(float *d_x, const float *mask, long n) {
-    /* the forward multiplied each value by its factor, so does the backward */
-    for (long i = 0; i < n; i++) d_x[i] *= mask[i];
-}
+/* 3.5.3 Implementing a compact causal attention class */
 
-/* Attention of one head of one sequence; below this much work per call an
- * OpenMP region costs more than it saves. */
-#define ATTENTION_PARALLEL_MIN_WORK (1L << 18)
-
-/* The forward pass works on blocks of this many query rows: the block of
- * rows t0..t1-1 needs keys 0..t1-1 only, so its products skip all of the
- * masked upper triangle but the block's own corner. */
-#define ATTENTION_ROW_BLOCK 64
-
-/* Row t of one head's weights, holding its raw scores q_t . k_s for s <= t:
- * scaled, softmaxed over s <= t, and zero above the diagonal (s = t+1..T-1). */
-static void causal_softmax_row(float *w, int t, int T, float scale) {
-    float peak = -INFINITY;
-#pragma omp simd reduction(max : peak)
-    for (int s = 0; s <= t; s++) {
-        w[s] *= scale;
-        peak = w[s] > peak ? w[s] : peak;
+/* One sequence, one head: from its queries, keys and values (T,d), the
+ * weights (T,T) = softmax(mask(queries keys^T) / sqrt(d)), then the
+ * context (T,d) = (weights * dropout) @ values. dropout (T,T) or NULL;
+ * weights keep the values before dropout. 3.6.2 runs this once per head. */
+static void causal_attention_head(float *context, float *weights, const float *queries, const float *keys,
+                                  const float *values, const float *dropout, int T, int d) {
+    attention_scores(weights, queries, keys, T, d);
+    causal_mask_fill_inf(weights, T);
+    vec_scale(weights, 1.0f / sqrtf((float)d), (size_t)T * T);
+    softmax_rows(weights, weights, T, T);
+    if (!dropout) {
+        attention_context(context, weights, values, T, d);
+        return;
     }
-    /* exp_poly, not expf: these loops vectorise (the sums in another order) */
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int s = 0; s <= t; s++) {
-        w[s] = exp_poly(w[s] - peak);
-        sum += w[s];
-    }
-    const float inv = 1.0f / sum;
-    for (int s = 0; s <= t; s++) w[s] *= inv;
-    for (int s = t + 1; s < T; s++) w[s] = 0.0f;
+    /* dropout reaches the context only: a copy of the weights takes it */
+    float *dropped = xmalloc((size_t)T * T * sizeof(float));
+    for (size_t i = 0; i < (size_t)T * T; i++) dropped[i] = weights[i] * dropout[i];
+    attention_context(context, dropped, values, T, d);
+    free(dropped);
 }
 
-/* One (b, h) at a time, as matrices, as attention_backward does: with Q, K,
- * V (T,hd) that head's queries, keys and values (rows 3C apart in qkv),
- *   A = softmax_rows(scale Q K^T, causal),  O = (A * M) V
- * a block of query rows at a time, both products by sgemm. */
-void attention_forward(float *out, float *att, const float *att_dropout, const float *qkv, int B, int T, int C,
-                       int n_heads) {
-    const int head_dim = C / n_heads;
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    const int row = 3 * C; /* floats per token in qkv */
-    long work = (long)B * n_heads * T * T * head_dim;
-    /* each (b, h) writes only its own T x T weights and head h's columns of
-     * sequence b's output: no races. sgemm runs on one thread inside the loop. */
-#pragma omp parallel if (work >= ATTENTION_PARALLEL_MIN_WORK)
-    {
-        /* with dropout, a block's weights times their factors (rows x t1) */
-        float *dropped = att_dropout ? xmalloc((size_t)ATTENTION_ROW_BLOCK * T * sizeof(float)) : NULL;
-#pragma omp for collapse(2) schedule(dynamic)
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < n_heads; h++) {
-                const size_t bh = ((size_t)b * n_heads + h) * T * T;
-                const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
-                float *O = out + (size_t)b * T * C + h * head_dim;
-                for (int t0 = 0; t0 < T; t0 += ATTENTION_ROW_BLOCK) {
-                    const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
-                    /* the block's scores against keys 0..t1-1, then its weights */
-                    float *A = att + bh + (size_t)t0 * T;
-                    sgemm(false, true, rows, t1, head_dim, Q + (size_t)t0 * row, row, K, row, false, A, T);
-                    for (int t = t0; t < t1; t++) causal_softmax_row(A + (size_t)(t - t0) * T, t, T, scale);
-                    /* in training, dropout on the weights (3.5.2) reaches the
-                     * context only; att keeps the softmax for the backward pass */
-                    const float *W = A;
-                    int ldw = T;
-                    if (att_dropout) {
-                        const float *M = att_dropout + bh + (size_t)t0 * T;
-                        for (int r = 0; r < rows; r++) {
-                            const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
-                            float *w = dropped + (size_t)r * t1;
-                            for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
-                        }
-                        W = dropped;
-                        ldw = t1;
-                    }
-                    /* the block's contexts: its weights (zero from t+1 on) times values 0..t1-1 */
-                    sgemm(false, false, rows, head_dim, t1, W, ldw, V, row, false, O + (size_t)t0 * C, C);
-                }
-            }
-        free(dropped);
+void causal_attention_forward(float *out, const float *x, const float *W_query, const float *W_key,
+                              const float *W_value, const float *dropout, int B, int T, int d_in, int d_out) {
+    size_t n = (size_t)T * d_out;
+    float *queries = xmalloc(3 * n * sizeof(float)), *keys = queries + n, *values = keys + n;
+    float *weights = xmalloc((size_t)T * T * sizeof(float));
+    /* the batch adds a loop around 3.4.2: each sequence on its own */
+    for (int b = 0; b < B; b++) {
+        const float *xb = x + (size_t)b * T * d_in;
+        linear_projection(queries, xb, W_query, NULL, T, d_in, d_out);
+        linear_projection(keys, xb, W_key, NULL, T, d_in, d_out);
+        linear_projection(values, xb, W_value, NULL, T, d_in, d_out);
+        causal_attention_head(out + (size_t)b * n, weights, queries, keys, values,
+                              dropout ? dropout + (size_t)b * T * T : NULL, T, d_out);
     }
+    free(weights);
+    free(queries);
 }
 
-/* The gradient, one (b, h) at a time, as matrices: with Q, K, V (T,hd) that
- * head's queries, keys and values, A (T,T) its weights, M the dropout
- * factors (all ones without dropout) and W = A * M, the forward pass is
- *   S = scale Q K^T (causal),  A = softmax_rows(S),  O = W V
- * and its gradient, given dO:
- *   dV = W^T dO
- *   dA = (dO V^T) * M
- *   dS[t,s] = scale A[t,s] (dA[t,s] - sum_r A[t,r] dA[t,r])   (softmax's Jacobian)
- *   dQ = dS K,  dK = dS^T Q
- * Four matrix products, done by sgemm (the fast kernel) instead of loops,
- * on the forward's blocks of query rows: rows t0..t1-1 of W and dS are zero
- * from column t1 on, so each block's products stop at key t1. A block adds
- * its share to dV and dK rows 0..t1-1; the last block, which reaches every
- * row, goes first and sets them. */
-void attention_backward(float *d_qkv, float *d_att, const float *d_out, const float *qkv, const float *att,
-                        const float *att_dropout, int B, int T, int C, int n_heads) {
-    const int head_dim = C / n_heads;
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    const int row = 3 * C; /* floats per token in qkv */
-    const int last_t0 = (T - 1) / ATTENTION_ROW_BLOCK * ATTENTION_ROW_BLOCK;
-    long work = (long)B * n_heads * T * T * head_dim;
-    /* each (b, h) writes only head h's columns of sequence b, and its own
-     * T x T scratch: no races. sgemm runs on one thread inside the loop. */
-#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= ATTENTION_PARALLEL_MIN_WORK)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < n_heads; h++) {
-            const size_t bh = ((size_t)b * n_heads + h) * T * T;
-            const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
-            float *dQ = d_qkv + (size_t)b * T * row + h * head_dim, *dK = dQ + C, *dV = dQ + 2 * C;
-            const float *dO = d_out + (size_t)b * T * C + h * head_dim;
-            for (int t0 = last_t0; t0 >= 0; t0 -= ATTENTION_ROW_BLOCK) {
-                const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
-                const bool first = t0 == last_t0;
-                const float *A = att + bh + (size_t)t0 * T;
-                const float *M = att_dropout ? att_dropout + bh + (size_t)t0 * T : NULL;
-                float *dS = d_att + bh + (size_t)t0 * T;
-                /* dV += W^T dO over the block's rows, with W = A * M */
-                const float *W = A;
-                if (M) {
-                    for (int r = 0; r < rows; r++) {
-                        const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
-                        float *w = dS + (size_t)r * T;
-                        for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
-                    }
-                    W = dS;
-                }
-                sgemm(true, false, t1, head_dim, rows, W, T, dO + (size_t)t0 * C, C, !first, dV, row);
-                /* dA = (dO V^T) * M, then dS row by row over the causal part */
-                sgemm(false, true, rows, t1, head_dim, dO + (size_t)t0 * C, C, V, row, false, dS, T);
-                for (int t = t0; t < t1; t++) {
-                    const float *a = A + (size_t)(t - t0) * T;
-                    float *ds = dS + (size_t)(t - t0) * T;
-                    if (M)
-                        for (int s = 0; s <= t; s++) ds[s] *= M[(size_t)(t - t0) * T + s];
-                    const float weighted = vec_dot(a, ds, t + 1);
-                    for (int s = 0; s <= t; s++) ds[s] = scale * a[s] * (ds[s] - weighted);
-                    for (int s = t + 1; s < T; s++) ds[s] = 0.0f;
-                }
-                sgemm(false, false, rows, head_dim, t1, dS, T, K, row, false, dQ + (size_t)t0 * row, row);
-                sgemm(true, false, t1, head_dim, rows, dS, T, Q + (size_t)t0 * row, row, !first, dK, row);
-            }
-        }
-}
+/* ==== 3.6 Extending single-head attention to multi-head attention ==== */
+
+/* 3.6.1 Stacking multiple single-head attention layers */
 
 void multihead_wrapper_forward(float *out, const float *x, const float *const *head_weights, int B, int T, int d_in,
                                int head_dim, int n_heads) {
-    int d_out = n_heads * head_dim;
-    float *head_out = xmalloc((size_t)T * head_dim * sizeof(float));
-    float *weights = xmalloc((size_t)T * T * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < n_heads; h++) {
-            self_attention_forward(head_out, weights, x + (size_t)b * T * d_in, head_weights[3 * h],
-                                   head_weights[3 * h + 1], head_weights[3 * h + 2], T, d_in, head_dim, true);
-            /* torch.cat([head(x) for head in heads], dim=-1) */
-            for (int t = 0; t < T; t++)
-                memcpy(out + ((size_t)b * T + t) * d_out + h * head_dim, head_out + (size_t)t * head_dim,
-                       head_dim * sizeof(float));
-        }
-    free(weights);
+    const int d_out = n_heads * head_dim;
+    float *head_out = xmalloc((size_t)B * T * head_dim * sizeof(float));
+    for (int h = 0; h < n_heads; h++) {
+        causal_attention_forward(head_out, x, head_weights[3 * h], head_weights[3 * h + 1], head_weights[3 * h + 2],
+                                 NULL, B, T, d_in, head_dim);
+        /* torch.cat([head(x) for head in self.heads], dim=-1) */
+        for (size_t token = 0; token < (size_t)B * T; token++)
+            memcpy(out + token * d_out + (size_t)h * head_dim, head_out + token * head_dim, head_dim * sizeof(float));
+    }
     free(head_out);
 }
 
-void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, const float *x,
-                                 const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads) {
+/* 3.6.2 Implementing multi-head attention with weight splits */
+
+void multihead_attention_forward_reference(float *out, float *att, const float *x, const MultiHeadAttentionParams *p,
+                                           const float *att_dropout, int B, int T, int d_in, int d_out, int n_heads) {
     if (d_out % n_heads != 0) fatal("d_out %d is not divisible by n_heads %d", d_out, n_heads);
-    matmul_forward(cache->qkv, x, p->qkv_weight, p->qkv_bias, B * T, d_in, 3 * d_out);
-    linear_hook_forward(p->qkv_hook, cache->qkv, x, B * T);
-    attention_forward(cache->context, cache->att, cache->att_dropout, cache->qkv, B, T, d_out, n_heads);
-    matmul_forward(out, cache->context, p->out_proj_weight, p->out_proj_bias, B * T, d_out, d_out);
-    linear_hook_forward(p->out_proj_hook, out, cache->context, B * T);
+    const int head_dim = d_out / n_heads;
+    const size_t N = (size_t)B * T, head_size = (size_t)T * head_dim;
+    float *qkv = xmalloc(N * 3 * d_out * sizeof(float));
+    float *queries = xmalloc((size_t)B * n_heads * head_size * sizeof(float));
+    float *keys = xmalloc((size_t)B * n_heads * head_size * sizeof(float));
+    float *values = xmalloc((size_t)B * n_heads * head_size * sizeof(float));
+    float *head_context = xmalloc((size_t)B * n_heads * head_size * sizeof(float));
+    float *weights = xmalloc((size_t)T * T * sizeof(float));
+    float *context = xmalloc(N * d_out * sizeof(float));
+
+    /* keys = self.W_key(x), queries = ..., values = ...: the three
+     * projections at once, (B,T,3*d_out), query | key | value per token */
+    linear_projection(qkv, x, p->qkv_weight, p->qkv_bias, (int)N, d_in, 3 * d_out);
+
+    /* .view(b, num_tokens, num_heads, head_dim).transpose(1, 2): each head
+     * gets its own (T,head_dim) block, its columns of the projections */
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_heads; h++)
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < head_dim; i++) {
+                    const float *token = qkv + ((size_t)b * T + t) * 3 * d_out + (size_t)h * head_dim + i;
+                    size_t at = ((size_t)b * n_heads + h) * head_size + (size_t)t * head_dim + i;
+                    queries[at] = token[0];
+                    keys[at] = token[d_out];
+                    values[at] = token[2 * d_out];
+                }
+
+    /* per (batch, head): scores = queries @ keys^T, the causal mask,
+     * softmax of scores / sqrt(head_dim), dropout, weights @ values:
+     * 3.5.3's CausalAttention on each head's slice */
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_heads; h++) {
+            const size_t bh = (size_t)b * n_heads + h;
+            const float *dropout = att_dropout ? att_dropout + bh * T * T : NULL;
+            causal_attention_head(head_context + bh * head_size, weights, queries + bh * head_size,
+                                  keys + bh * head_size, values + bh * head_size, dropout, T, head_dim);
+            if (att) memcpy(att + bh * T * T, weights, (size_t)T * T * sizeof(float));
+        }
+
+    /* .transpose(1, 2).contiguous().view(b, num_tokens, d_out): the heads'
+     * contexts side by side again, head h in columns h*head_dim... */
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_heads; h++)
+            for (int t = 0; t < T; t++)
+                memcpy(context + ((size_t)b * T + t) * d_out + (size_t)h * head_dim,
+                       head_context + ((size_t)b * n_heads + h) * head_size + (size_t)t * head_dim,
+                       head_dim * sizeof(float));
+
+    /* self.out_proj(context_vec): mixes the heads */
+    linear_projection(out, context, p->out_proj_weight, p->out_proj_bias, (int)N, d_out, d_out);
+
+    free(context);
+    free(weights);
+    free(head_context);
+    free(values);
+    free(keys);
+    free(queries);
+    free(qkv);
 }
 
-void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *grads,
-                                  const MultiHeadAttentionScratch *scratch, const float *d_output, const float *x,
-                                  const MultiHeadAttentionCache *cache, const MultiHeadAttentionParams *p, int B, int T,
-                                  int d_in, int d_out, int n_heads) {
-    const int N = B * T;
-    /* the three steps of the forward pass, last first; matmul_backward
-     * accumulates, so the context's gradient starts from zero */
-    memset(scratch->d_context, 0, (size_t)N * d_out * sizeof(float));
-    matmul_backward(scratch->d_context, grads->out_proj_weight, grads->out_proj_bias, d_output, cache->context,
-                    p->out_proj_weight, N, d_out, d_out);
-    linear_hook_backward(p->out_proj_hook, scratch->d_context, d_output, cache->context, N);
-    attention_backward(scratch->d_qkv, scratch->d_att, scratch->d_context, cache->qkv, cache->att, cache->att_dropout,
-                       B, T, d_out, n_heads);
-    matmul_backward(d_x, grads->qkv_weight, grads->qkv_bias, scratch->d_qkv, x, p->qkv_weight, N, d_in, 3 * d_out);
-    linear_hook_backward(p->qkv_hook, d_x, scratch->d_qkv, x, N);
+/* ==== The fast version: attention_fast.c ==== */
+
+/* ==== Added in chapter 5: backward passes ==== */
+
+void dropout_backward(float *d_x, const float *mask, long n) {
+    /* the forward multiplied each value by its factor, so does the backward */
+    for (long i = 0; i < n; i++) d_x[i] *= mask[i];
 }

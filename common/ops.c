@@ -3,7 +3,29 @@
 
 #include <math.h>
 
+void softmax_scaled(float *x, int n, float scale) {
+    float peak = -INFINITY;
+#pragma omp simd reduction(max : peak)
+    for (int i = 0; i < n; i++) {
+        x[i] *= scale;
+        peak = x[i] > peak ? x[i] : peak;
+    }
+    /* exp_poly, not expf: these loops vectorise (the sums in another order) */
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) {
+        x[i] = exp_poly(x[i] - peak);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
 void softmax_rows(float *out, const float *in, int rows, int cols) {
+    /* exp_poly stops at e^-87: a weight at most that (the peak's weight
+     * is 1, so the sum is at least 1) is one exp_poly cannot tell from 0,
+     * which is what a -inf score must give */
+    const float unresolved = exp_poly(-87.0f);
     for (int r = 0; r < rows; r++) {
         const float *x = in + (size_t)r * cols;
         float *y = out + (size_t)r * cols;
@@ -15,13 +37,10 @@ void softmax_rows(float *out, const float *in, int rows, int cols) {
             for (int c = 0; c < cols; c++) y[c] = 0.0f;
             continue;
         }
-        float sum = 0.0f;
-        for (int c = 0; c < cols; c++) {
-            y[c] = expf(x[c] - max);
-            sum += y[c];
-        }
-        float inv = 1.0f / sum;
-        for (int c = 0; c < cols; c++) y[c] *= inv;
+        if (y != x) memmove(y, x, (size_t)cols * sizeof(float));
+        softmax_scaled(y, cols, 1.0f);
+        for (int c = 0; c < cols; c++)
+            if (y[c] <= unresolved) y[c] = 0.0f;
     }
 }
 

@@ -7,8 +7,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Softmax over each of `rows` rows of `cols` values, numerically stable
- * (subtract the row max). out may equal in. */
+/* The project's one softmax: x[0..n-1] (n >= 1) in place becomes
+ * softmax(scale * x), numerically stable (the largest scaled value is
+ * subtracted before exponentiating). e^ is exp_poly, so the loops
+ * vectorise; it cannot go below e^-87, so a -inf input comes out as a
+ * tiny positive weight, not 0 (softmax_rows turns those into 0). Chapter 3's
+ * fast attention calls this on the unmasked part of each causal row. */
+void softmax_scaled(float *x, int n, float scale);
+
+/* Softmax over each of `rows` rows of `cols` values, by softmax_scaled.
+ * -inf (a masked position) gives exactly 0, a row of all -inf gives
+ * zeros. out may equal in. */
 void softmax_rows(float *out, const float *in, int rows, int cols);
 
 /* out[i] = a[i] + b[i]; out may alias a or b. */

@@ -1,11 +1,15 @@
-/* Tests for ch03_attention/attention.c against the book's numbers and the
- * PyTorch fixture tests/fixtures/attention_ch03.bin
- * (tests/reference/attention_reference.py).
+/* Tests for ch03_attention/attention.c (the book's sections, plain) and
+ * attention_fast.c (the fast version, held to the plain one), against the
+ * numbers the book's notebook prints and the PyTorch fixture
+ * tests/fixtures/attention_ch03.bin (tests/reference/attention_reference.py),
+ * whose weights are the ones the book's seeds give.
  *
  * Tolerance: the sums here have at most 64 terms of order 1, and PyTorch
  * adds them in another order, so float32 results differ by a few ulps
  * (~1e-7 relative); 1e-5 relative plus 1e-6 absolute (for values near 0)
- * leaves room without hiding a real error, which is of order 1e-2 or more. */
+ * leaves room without hiding a real error, which is of order 1e-2 or more.
+ * The book prints four decimals: its numbers hold to half the last digit,
+ * 5e-5, plus 1e-6 for float rounding. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 
 #define REL 1e-5f
 #define ABS 1e-6f
+#define BOOK_TOL 5.1e-5f
 
 static TensorFile fx;
 static void load_fixture(void) { fx = read_fixture("attention_ch03.bin"); }
@@ -25,63 +30,172 @@ static void free_fixture(void) { tensor_file_free(&fx); }
 
 static const float *get(const char *name) { return fixture_tensor(&fx, name)->data; }
 
+/* Both sequences of a batch of two copies against the book's (T,d) printout. */
+static void assert_book_batch(const char *what, const float *got, const float *book, int T, int d) {
+    assert_all_close(what, got, book, (size_t)T * d, 0, BOOK_TOL);
+    assert_all_close(what, got + (size_t)T * d, book, (size_t)T * d, 0, BOOK_TOL);
+}
+
+/* 3.3: the inputs are queries, keys and values; no weights, so the book's
+ * numbers come out exactly (to its four decimals). */
 START_TEST(test_simple_attention_book_numbers) {
     float context[18], weights[36];
     simple_attention(context, weights, get("x"), 6, 3);
     assert_all_close("simple.weights", weights, get("simple.weights"), 36, REL, ABS);
     assert_all_close("simple.context", context, get("simple.context"), 18, REL, ABS);
-    /* the book prints z(2) = [0.4419, 0.6515, 0.5683] */
-    const float book_z2[3] = {0.4419f, 0.6515f, 0.5683f};
-    assert_all_close("book z2", context + 3, book_z2, 3, 0, 5e-5f);
     float scores[36];
     attention_scores(scores, get("x"), get("x"), 6, 3);
     assert_all_close("simple.scores", scores, get("simple.scores"), 36, REL, ABS);
+    /* 3.3.1, one query: the book's weights and z(2) for "journey", and the
+     * second row of 3.3.2's all-at-once version */
+    const float book_weights_2[6] = {0.1385f, 0.2379f, 0.2333f, 0.1240f, 0.1082f, 0.1581f};
+    const float book_z2[3] = {0.4419f, 0.6515f, 0.5683f};
+    float weights_2[6], z2[3];
+    simple_context_vector(z2, weights_2, get("x"), 1, 6, 3);
+    assert_all_close("book attn_weights_2", weights_2, book_weights_2, 6, 0, BOOK_TOL);
+    assert_all_close("book z2", z2, book_z2, 3, 0, BOOK_TOL);
+    assert_all_close("z2 vs row 2 of 3.3.2", z2, context + 3, 3, REL, ABS);
+    assert_all_close("weights_2 vs row 2 of 3.3.2", weights_2, weights + 6, 6, REL, ABS);
 }
 END_TEST
 
-START_TEST(test_self_attention_v1_and_v2) {
+/* 3.4 with the book's seeded weights: torch.manual_seed(123) draws 3.4.1's
+ * W_query, W_key, W_value, and again SelfAttention_v1's (the fixture's
+ * sa_v1.*); SelfAttention_v2 is seeded 789. */
+START_TEST(test_self_attention_book_numbers) {
+    const float *x = get("x"), *Wq = get("sa_v1.W_query"), *Wk = get("sa_v1.W_key"), *Wv = get("sa_v1.W_value");
+    /* 3.4.1 step by step, for the query x(2) */
+    const float book_query_2[2] = {0.4306f, 1.4551f};
+    const float book_scores_2[6] = {1.2705f, 1.8524f, 1.8111f, 1.0795f, 0.5577f, 1.5440f};
+    const float book_weights_2[6] = {0.1500f, 0.2264f, 0.2199f, 0.1311f, 0.0906f, 0.1820f};
+    const float book_context_2[2] = {0.3061f, 0.8210f};
+    float query_2[2], keys[12], values[12], scores_2[6], weights_2[6], context_2[2];
+    linear_projection(query_2, x + 3, Wq, NULL, 1, 3, 2);
+    assert_all_close("book query_2", query_2, book_query_2, 2, 0, BOOK_TOL);
+    linear_projection(keys, x, Wk, NULL, 6, 3, 2);
+    linear_projection(values, x, Wv, NULL, 6, 3, 2);
+    for (int t = 0; t < 6; t++) scores_2[t] = vec_dot(query_2, keys + 2 * t, 2);
+    assert_all_close("book attn_scores_2", scores_2, book_scores_2, 6, 0, BOOK_TOL);
+    for (int t = 0; t < 6; t++) weights_2[t] = scores_2[t] / sqrtf(2.0f);
+    softmax_rows(weights_2, weights_2, 1, 6);
+    assert_all_close("book attn_weights_2", weights_2, book_weights_2, 6, 0, BOOK_TOL);
+    linear_projection(context_2, weights_2, values, NULL, 1, 6, 2);
+    assert_all_close("book context_vec_2", context_2, book_context_2, 2, 0, BOOK_TOL);
+
+    /* 3.4.2: the compact classes; v1's second row is context_vec_2 */
+    const float book_v1[12] = {0.2996f, 0.8053f, 0.3061f, 0.8210f, 0.3058f, 0.8203f,
+                               0.2948f, 0.7939f, 0.2927f, 0.7891f, 0.2990f, 0.8040f};
+    const float book_v2[12] = {-0.0739f, 0.0713f, -0.0748f, 0.0703f, -0.0749f, 0.0702f,
+                               -0.0760f, 0.0685f, -0.0763f, 0.0679f, -0.0754f, 0.0693f};
     float out[12], weights[36];
-    self_attention_forward(out, weights, get("x"), get("sa_v1.W_query"), get("sa_v1.W_key"), get("sa_v1.W_value"), 6, 3,
-                           2, false);
+    self_attention_forward(out, weights, x, Wq, Wk, Wv, 6, 3, 2);
     assert_all_close("sa_v1.out", out, get("sa_v1.out"), 12, REL, ABS);
-    self_attention_forward(out, weights, get("x"), get("sa_v2.W_query"), get("sa_v2.W_key"), get("sa_v2.W_value"), 6, 3,
-                           2, false);
+    assert_all_close("book sa_v1", out, book_v1, 12, 0, BOOK_TOL);
+    assert_all_close("sa_v1 row 2 vs context_vec_2", out + 2, context_2, 2, REL, ABS);
+    self_attention_forward(out, weights, x, get("sa_v2.W_query"), get("sa_v2.W_key"), get("sa_v2.W_value"), 6, 3, 2);
     assert_all_close("sa_v2.out", out, get("sa_v2.out"), 12, REL, ABS);
-    /* 3.5.1: renormalising the masked weights gives the causal weights ... */
+    assert_all_close("book sa_v2", out, book_v2, 12, 0, BOOK_TOL);
+    const float book_v2_weights[36] = {
+        0.1921f, 0.1646f, 0.1652f, 0.1550f, 0.1721f, 0.1510f, 0.2041f, 0.1659f, 0.1662f, 0.1496f, 0.1665f, 0.1477f,
+        0.2036f, 0.1659f, 0.1662f, 0.1498f, 0.1664f, 0.1480f, 0.1869f, 0.1667f, 0.1668f, 0.1571f, 0.1661f, 0.1564f,
+        0.1830f, 0.1669f, 0.1670f, 0.1588f, 0.1658f, 0.1585f, 0.1935f, 0.1663f, 0.1666f, 0.1542f, 0.1666f, 0.1529f};
+    assert_all_close("book sa_v2 attention weights", weights, book_v2_weights, 36, 0, BOOK_TOL);
+}
+END_TEST
+
+/* 3.5.1: both ways of masking give the book's causal weights. */
+START_TEST(test_causal_mask_book_numbers) {
+    const float book_causal[36] = {1.0f,    0,       0,       0,       0,       0,       0.5517f, 0.4483f, 0,
+                                   0,       0,       0,       0.3800f, 0.3097f, 0.3103f, 0,       0,       0,
+                                   0.2758f, 0.2460f, 0.2462f, 0.2319f, 0,       0,       0.2175f, 0.1983f, 0.1984f,
+                                   0.1888f, 0.1971f, 0,       0.1935f, 0.1663f, 0.1666f, 0.1542f, 0.1666f, 0.1529f};
+    /* the masked scores, row by row up to the diagonal */
+    const float book_masked[21] = {0.2899f, 0.4656f, 0.1723f, 0.4594f, 0.1703f, 0.1731f, 0.2642f,
+                                   0.1024f, 0.1036f, 0.0186f, 0.2183f, 0.0874f, 0.0882f, 0.0177f,
+                                   0.0786f, 0.3408f, 0.1270f, 0.1290f, 0.0198f, 0.1290f, 0.0078f};
+    const float *x = get("x");
+    float out[12], weights[36], queries[12], keys[12], scores[36], lower[21];
+    /* the first way: v2's weights, zeroed above the diagonal, renormalised */
+    self_attention_forward(out, weights, x, get("sa_v2.W_query"), get("sa_v2.W_key"), get("sa_v2.W_value"), 6, 3, 2);
     causal_mask_renormalize(weights, 6);
     assert_all_close("renormalised causal weights", weights, get("causal.weights"), 36, REL, ABS);
-    /* ... and so does masking the scores with -inf before softmax */
-    self_attention_forward(out, weights, get("x"), get("sa_v2.W_query"), get("sa_v2.W_key"), get("sa_v2.W_value"), 6, 3,
-                           2, true);
+    assert_all_close("book causal weights (renormalised)", weights, book_causal, 36, 0, BOOK_TOL);
+    /* the second way: -inf above the diagonal before the softmax */
+    linear_projection(queries, x, get("sa_v2.W_query"), NULL, 6, 3, 2);
+    linear_projection(keys, x, get("sa_v2.W_key"), NULL, 6, 3, 2);
+    attention_scores(scores, queries, keys, 6, 2);
+    causal_mask_fill_inf(scores, 6);
+    for (int i = 0, n = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            if (j <= i) lower[n++] = scores[i * 6 + j];
+            else ck_assert(scores[i * 6 + j] == -INFINITY);
+        }
+    assert_all_close("book masked scores", lower, book_masked, 21, 0, BOOK_TOL);
+    vec_scale(scores, 1.0f / sqrtf(2.0f), 36);
+    softmax_rows(weights, scores, 6, 6);
     assert_all_close("-inf causal weights", weights, get("causal.weights"), 36, REL, ABS);
+    assert_all_close("book causal weights (-inf)", weights, book_causal, 36, 0, BOOK_TOL);
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++) ck_assert(weights[i * 6 + j] == 0.0f);
 }
 END_TEST
 
+/* 3.5.3 and 3.6.1 with the book's seeds: CausalAttention and the wrapper's
+ * heads are all made after torch.manual_seed(123), so head 0 of the
+ * wrapper has CausalAttention's weights, and its output is the first two
+ * columns of the wrapper's. */
 START_TEST(test_causal_attention_and_wrapper) {
-    float out[2 * 6 * 4];
-    const float *one_head[3] = {get("causal.W_query"), get("causal.W_key"), get("causal.W_value")};
-    multihead_wrapper_forward(out, get("batch"), one_head, 2, 6, 3, 2, 1);
-    assert_all_close("causal.out", out, get("causal.out"), 24, REL, ABS);
-    const float *two_heads[6] = {get("wrapper.head0.W_query"), get("wrapper.head0.W_key"), get("wrapper.head0.W_value"),
-                                 get("wrapper.head1.W_query"), get("wrapper.head1.W_key"), get("wrapper.head1.W_value")};
-    multihead_wrapper_forward(out, get("batch"), two_heads, 2, 6, 3, 2, 2);
-    assert_all_close("wrapper.out", out, get("wrapper.out"), 48, REL, ABS);
+    const float book_ca[12] = {-0.4519f, 0.2216f,  -0.5874f, 0.0058f,  -0.6300f, -0.0632f,
+                               -0.5675f, -0.0843f, -0.5526f, -0.0981f, -0.5299f, -0.1081f};
+    const float book_wrapper[24] = {-0.4519f, 0.2216f,  0.4772f, 0.1063f, -0.5874f, 0.0058f,  0.5891f, 0.3257f,
+                                    -0.6300f, -0.0632f, 0.6202f, 0.3860f, -0.5675f, -0.0843f, 0.5478f, 0.3589f,
+                                    -0.5526f, -0.0981f, 0.5321f, 0.3428f, -0.5299f, -0.1081f, 0.5077f, 0.3493f};
+    float ca[24], wrapper[48];
+    causal_attention_forward(ca, get("batch"), get("causal.W_query"), get("causal.W_key"), get("causal.W_value"), NULL,
+                             2, 6, 3, 2);
+    assert_all_close("causal.out", ca, get("causal.out"), 24, REL, ABS);
+    assert_book_batch("book CausalAttention", ca, book_ca, 6, 2);
+
+    const char *kinds[3] = {"W_query", "W_key", "W_value"};
+    const float *heads[6];
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 3; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "wrapper.head%d.%s", h, kinds[k]);
+            heads[3 * h + k] = get(name);
+        }
+    multihead_wrapper_forward(wrapper, get("batch"), heads, 2, 6, 3, 2, 2);
+    assert_all_close("wrapper.out", wrapper, get("wrapper.out"), 48, REL, ABS);
+    assert_book_batch("book MultiHeadAttentionWrapper", wrapper, book_wrapper, 6, 4);
+    /* the same seed, the same first head: bit for bit, as in the book */
+    const char *causal_names[3] = {"causal.W_query", "causal.W_key", "causal.W_value"};
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(memcmp(heads[k], get(causal_names[k]), 6 * sizeof(float)) == 0,
+                      "the wrapper's head 0 has other %s than CausalAttention", kinds[k]);
+    for (int token = 0; token < 12; token++)
+        for (int i = 0; i < 2; i++) ck_assert_float_eq(wrapper[token * 4 + i], ca[token * 2 + i]);
 }
 END_TEST
 
-static void run_mha(const char *prefix, const float *x, int B, int T, int d_in, int d_out, int n_heads, bool bias) {
+/* The module, the fast version and the book's plain one, from the
+ * fixture's weights under prefix; both against PyTorch's output. */
+static void run_mha(const char *prefix, const float *x, int B, int T, int d_in, int d_out, int n_heads, bool bias,
+                    float *out) {
     char name[64];
 #define FX(suffix) (snprintf(name, sizeof name, "%s.%s", prefix, suffix), get(name))
     MultiHeadAttentionParams p = {FX("qkv.weight"), bias ? FX("qkv.bias") : NULL, FX("out_proj.weight"),
                                   FX("out_proj.bias"), NULL, NULL};
+    const float *want = FX("out");
+#undef FX
     size_t n = (size_t)B * T;
     MultiHeadAttentionCache cache = {malloc(n * 3 * d_out * sizeof(float)),
                                      malloc((size_t)B * n_heads * T * T * sizeof(float)), malloc(n * d_out * sizeof(float)),
                                      NULL};
-    float *out = malloc(n * d_out * sizeof(float));
+    float *reference = malloc(n * d_out * sizeof(float));
     multihead_attention_forward(out, &cache, x, &p, B, T, d_in, d_out, n_heads);
-    assert_all_close(prefix, out, FX("out"), n * d_out, REL, ABS);
-#undef FX
+    assert_all_close(prefix, out, want, n * d_out, REL, ABS);
+    multihead_attention_forward_reference(reference, NULL, x, &p, NULL, B, T, d_in, d_out, n_heads);
+    assert_all_close(prefix, reference, want, n * d_out, REL, ABS);
     /* every attention row sums to one and is zero above the diagonal */
     for (int r = 0; r < B * n_heads * T; r++) {
         float sum = 0;
@@ -92,22 +206,29 @@ static void run_mha(const char *prefix, const float *x, int B, int T, int d_in, 
         }
         ck_assert_float_eq_tol(sum, 1.0f, 1e-5f);
     }
-    free(out);
+    free(reference);
     free(cache.qkv);
     free(cache.att);
     free(cache.context);
 }
 
 START_TEST(test_multihead_attention_module) {
-    run_mha("mha", get("batch"), 2, 6, 3, 2, 2, false);
-    /* the book prints the first sequence's first row as [0.3190, 0.4858] */
-    run_mha("mha64", get("mha64.x"), 2, 32, 64, 64, 4, true);
+    /* 3.6.2 with the book's seed: d_out 2 in two heads of one */
+    const float book_mha[12] = {0.3190f, 0.4858f, 0.2943f, 0.3897f, 0.2856f, 0.3593f,
+                                0.2693f, 0.3873f, 0.2639f, 0.3928f, 0.2575f, 0.4028f};
+    float out[2 * 6 * 2];
+    run_mha("mha", get("batch"), 2, 6, 3, 2, 2, false, out);
+    assert_book_batch("book MultiHeadAttention", out, book_mha, 6, 2);
+    float *out64 = malloc(2 * 32 * 64 * sizeof(float));
+    run_mha("mha64", get("mha64.x"), 2, 32, 64, 64, 4, true, out64);
+    free(out64);
 }
 END_TEST
 
 /* 3.6: the wrapper of heads and the fused module are the same computation:
  * fuse the wrapper's head weights into one qkv matrix, make the output
- * projection the identity, and the outputs agree. */
+ * projection the identity, and the outputs agree, the fast module's and
+ * the book's. */
 START_TEST(test_wrapper_equals_fused_module) {
     const int d_in = 3, head_dim = 2, n_heads = 2, d_out = 4;
     float qkv_weight[3 * 12] = {0}, identity[16] = {0}, zero_bias[4] = {0};
@@ -126,6 +247,89 @@ START_TEST(test_wrapper_equals_fused_module) {
     MultiHeadAttentionCache cache = {qkv, att, context, NULL};
     multihead_attention_forward(out, &cache, get("batch"), &p, 2, 6, d_in, d_out, n_heads);
     assert_all_close("fused module vs wrapper", out, get("wrapper.out"), 48, REL, ABS);
+    multihead_attention_forward_reference(out, NULL, get("batch"), &p, NULL, 2, 6, d_in, d_out, n_heads);
+    assert_all_close("the book's module vs wrapper", out, get("wrapper.out"), 48, REL, ABS);
+}
+END_TEST
+
+/* The fast version against the book's (multihead_attention_forward_reference),
+ * as sgemm is tested against sgemm_reference: random weights with a qkv
+ * bias, shapes from one head to many, T across the fast version's blocks
+ * of 64 rows (150: blocks of 64, 64 and 22), with and without dropout on
+ * the weights. Outputs and weights (before dropout) must agree to rounding.
+ * The weights do to the usual 1e-5 relative plus 1e-6 (observed: 4e-7 at
+ * worst). The outputs are sums of up to 32 products of order 1 that cancel
+ * to near 0 in places, so their rounding follows the size of the terms,
+ * not of the result: 1e-5 absolute (observed: 2e-6 at worst, on outputs up
+ * to 7), where a wrong index or a missed mask is off by 1e-1. */
+START_TEST(test_fast_version_matches_reference) {
+    const struct {
+        int B, T, d_in, d_out, n_heads;
+    } shapes[] = {{1, 1, 4, 4, 1}, {3, 7, 5, 6, 3}, {2, 64, 16, 16, 1}, {2, 65, 12, 24, 4}, {2, 150, 24, 32, 4}};
+    Rng rng;
+    rng_seed(&rng, 31);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int B = shapes[k].B, T = shapes[k].T, d_in = shapes[k].d_in, d_out = shapes[k].d_out;
+        const int H = shapes[k].n_heads;
+        const size_t N = (size_t)B * T, n_att = (size_t)B * H * T * T;
+        float *x = malloc(N * d_in * sizeof(float)), *qkv_w = malloc((size_t)d_in * 3 * d_out * sizeof(float));
+        float *qkv_b = malloc(3 * d_out * sizeof(float)), *out_w = malloc((size_t)d_out * d_out * sizeof(float));
+        float *out_b = malloc(d_out * sizeof(float)), *drop = malloc(n_att * sizeof(float));
+        float *fast = malloc(N * d_out * sizeof(float)), *reference = malloc(N * d_out * sizeof(float));
+        float *att = malloc(n_att * sizeof(float)), *reference_att = malloc(n_att * sizeof(float));
+        MultiHeadAttentionCache cache = {malloc(N * 3 * d_out * sizeof(float)), att, malloc(N * d_out * sizeof(float)),
+                                         NULL};
+        rng_fill_normal(&rng, x, N * d_in, 0, 1);
+        /* twice nn.Linear's bound: scores of spread ~1.3, weights far from uniform */
+        const float bound = 2.0f / sqrtf((float)d_in);
+        rng_fill_uniform(&rng, qkv_w, (size_t)d_in * 3 * d_out, -bound, bound);
+        rng_fill_uniform(&rng, qkv_b, 3 * d_out, -0.5f, 0.5f);
+        rng_fill_uniform(&rng, out_w, (size_t)d_out * d_out, -0.5f, 0.5f);
+        rng_fill_uniform(&rng, out_b, d_out, -0.5f, 0.5f);
+        dropout_mask(drop, (long)n_att, 0.25f, &rng);
+        MultiHeadAttentionParams p = {qkv_w, qkv_b, out_w, out_b, NULL, NULL};
+        for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
+            char what[96];
+            snprintf(what, sizeof what, "B=%d T=%d d_in=%d d_out=%d heads=%d%s", B, T, d_in, d_out, H,
+                     with_dropout ? " with dropout" : "");
+            cache.att_dropout = with_dropout ? drop : NULL;
+            multihead_attention_forward(fast, &cache, x, &p, B, T, d_in, d_out, H);
+            multihead_attention_forward_reference(reference, reference_att, x, &p, cache.att_dropout, B, T, d_in, d_out,
+                                                  H);
+            assert_all_close(what, fast, reference, N * d_out, REL, 1e-5f);
+            assert_all_close(what, att, reference_att, n_att, REL, ABS);
+        }
+        free(x), free(qkv_w), free(qkv_b), free(out_w), free(out_b), free(drop), free(fast), free(reference);
+        free(att), free(reference_att), free(cache.qkv), free(cache.context);
+    }
+}
+END_TEST
+
+/* 3.5.3 with dropout is 3.6.2 with one head, a qkv matrix of the three
+ * weights side by side and an identity output projection; the same
+ * dropout factors, the same result. */
+START_TEST(test_causal_attention_dropout_is_one_head) {
+    enum { B = 2, T = 9, d_in = 5, d = 3 };
+    Rng rng;
+    rng_seed(&rng, 32);
+    float x[B * T * d_in], W[3][d_in * d], qkv_weight[d_in * 3 * d], identity[d * d] = {0}, zero_bias[d] = {0};
+    float drop[B * T * T], ca[B * T * d], mha[B * T * d];
+    rng_fill_normal(&rng, x, B * T * d_in, 0, 1);
+    for (int k = 0; k < 3; k++) rng_fill_uniform(&rng, W[k], d_in * d, -1, 1);
+    for (int i = 0; i < d_in; i++)
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < d; j++) qkv_weight[i * 3 * d + k * d + j] = W[k][i * d + j];
+    for (int i = 0; i < d; i++) identity[i * (d + 1)] = 1.0f;
+    dropout_mask(drop, B * T * T, 0.4f, &rng);
+    MultiHeadAttentionParams p = {qkv_weight, NULL, identity, zero_bias, NULL, NULL};
+    causal_attention_forward(ca, x, W[0], W[1], W[2], drop, B, T, d_in, d);
+    multihead_attention_forward_reference(mha, NULL, x, &p, drop, B, T, d_in, d, 1);
+    assert_all_close("CausalAttention with dropout vs one head", ca, mha, B * T * d, REL, ABS);
+    /* and dropout does something: without it the output differs */
+    causal_attention_forward(mha, x, W[0], W[1], W[2], NULL, B, T, d_in, d);
+    float largest = 0;
+    for (int i = 0; i < B * T * d; i++) largest = fmaxf(largest, fabsf(mha[i] - ca[i]));
+    ck_assert_float_gt(largest, 1e-2f);
 }
 END_TEST
 
@@ -188,7 +392,10 @@ START_TEST(test_dropout_mask_and_backward) {
 END_TEST
 
 /* ---- gradients against double-precision references -----------------------------------
- * The references below redo the forward pass in double; central differences
+ * The references below redo the forward pass in double (the gradients need
+ * it: central differences in float would drown in rounding); the forward
+ * test across row blocks uses it too, a second check beside the float
+ * reference above, with exact zeros and row sums. Central differences
  * with h = 1e-5 are then exact to ~1e-9. The float32 backward rounds sums of
  * at most a few dozen terms, so 1e-4 of each gradient's scale holds with
  * room, while a wrong index or a missing term is off by 1e-2 and more. */
@@ -413,10 +620,13 @@ Suite *attention_suite(void) {
     TCase *tc = tcase_create("pytorch");
     tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
     tcase_add_test(tc, test_simple_attention_book_numbers);
-    tcase_add_test(tc, test_self_attention_v1_and_v2);
+    tcase_add_test(tc, test_self_attention_book_numbers);
+    tcase_add_test(tc, test_causal_mask_book_numbers);
     tcase_add_test(tc, test_causal_attention_and_wrapper);
     tcase_add_test(tc, test_multihead_attention_module);
     tcase_add_test(tc, test_wrapper_equals_fused_module);
+    tcase_add_test(tc, test_fast_version_matches_reference);
+    tcase_add_test(tc, test_causal_attention_dropout_is_one_head);
     tcase_add_test(tc, test_dropout_scales_survivors);
     tcase_add_test(tc, test_masks_agree_on_random_scores);
     tcase_add_test(tc, test_dropout_mask_and_backward);

@@ -33,6 +33,23 @@ START_TEST(test_softmax_is_stable_and_handles_masks) {
 }
 END_TEST
 
+/* softmax_scaled is softmax_rows' kernel, the one attention's fast rows
+ * call: softmax of scale * x in place, against the formula in double; a
+ * masked (-inf) score anywhere in a row gets exactly 0 from softmax_rows. */
+START_TEST(test_softmax_scaled_and_masks_anywhere) {
+    float x[5] = {0.5f, -1.25f, 3.0f, 0.0f, 2.0f}, want[5];
+    const float scale = 0.7f;
+    double sum = 0.0;
+    for (int i = 0; i < 5; i++) sum += exp(scale * (double)x[i]);
+    for (int i = 0; i < 5; i++) want[i] = (float)(exp(scale * (double)x[i]) / sum);
+    softmax_scaled(x, 5, scale);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(x[i], want[i], 1e-6f);
+    float masked[5] = {-INFINITY, 1.0f, -INFINITY, 1.0f, -INFINITY}, y[5];
+    softmax_rows(y, masked, 1, 5);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq(y[i], i % 2 ? 0.5f : 0.0f);
+}
+END_TEST
+
 START_TEST(test_dot_add_scale_argmax) {
     float a[19], b[19], c[19];
     double want = 0;
@@ -88,6 +105,7 @@ Suite *ops_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_softmax_matches_book);
     tcase_add_test(tc, test_softmax_is_stable_and_handles_masks);
+    tcase_add_test(tc, test_softmax_scaled_and_masks_anywhere);
     tcase_add_test(tc, test_dot_add_scale_argmax);
     tcase_add_test(tc, test_exp_poly_within_two_ulp);
     suite_add_tcase(s, tc);

@@ -1,0 +1,216 @@
+/* attention_fast.c: chapter 3's causal multi-head attention (3.6.2) as the
+ * GPT of chapters 4 to 6 runs it, its backward pass (chapter 5) and the
+ * LoRA side paths on its projections (appendix E). See attention.h.
+ *
+ * ==== The fast version: why and how ====
+ * attention.c's multihead_attention_forward_reference follows the book:
+ * it copies each head's queries, keys and values out, computes all T x T
+ * scores, overwrites the upper half with -inf, exponentiates all of them
+ * and multiplies by plain loops. This file computes the same thing (the
+ * tests hold it to the reference) with four changes:
+ *   - The products go to sgemm (common/matmul.c): blocked, SIMD, and with
+ *     the weights read once per block of rows instead of once per row; the
+ *     projections (x @ [W_query | W_key | W_value]) are one call.
+ *   - No copies for the heads: head h's queries, keys and values are read
+ *     in place from the projected qkv, every 3C floats a row (the book's
+ *     view and transpose are only a change of stride).
+ *   - The mask costs nothing: query rows go in blocks of 64, and a block of
+ *     rows t0..t1-1 multiplies keys 0..t1-1 only, so the masked upper
+ *     triangle, almost half the scores, is never computed; the softmax of
+ *     row t covers its t+1 unmasked scores (softmax_scaled, whose loops
+ *     vectorise) and writes zeros after them.
+ *   - The (batch, head) pairs are independent, so OpenMP threads take one
+ *     pair at a time, each writing its own part of the output.
+ * The backward pass is built the same way, under chapter 5's banner. */
+#include "attention.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/matmul.h"
+#include "../common/ops.h"
+#include "../common/util.h"
+
+/* The module's two projections, each with its side path when it has one:
+ * defined at the end, under appendix E's banner. */
+static void projection_forward(float *out, const float *in, const float *weight, const float *bias,
+                               const LinearHook *side_path, int N, int d_in, int d_out);
+static void projection_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                                const float *weight, const LinearHook *side_path, int N, int in_dim, int out_dim);
+
+/* Attention of one head of one sequence; below this much work per call an
+ * OpenMP region costs more than it saves. */
+#define ATTENTION_PARALLEL_MIN_WORK (1L << 18)
+
+/* The forward pass works on blocks of this many query rows: the block of
+ * rows t0..t1-1 needs keys 0..t1-1 only, so its products skip all of the
+ * masked upper triangle but the block's own corner. */
+#define ATTENTION_ROW_BLOCK 64
+
+/* Row t of one head's weights, holding its raw scores q_t . k_s for s <= t:
+ * scaled, softmaxed over s <= t, and zero above the diagonal (s = t+1..T-1). */
+static void causal_softmax_row(float *w, int t, int T, float scale) {
+    softmax_scaled(w, t + 1, scale);
+    for (int s = t + 1; s < T; s++) w[s] = 0.0f;
+}
+
+/* One (b, h) at a time, as matrices, as attention_backward does: with Q, K,
+ * V (T,hd) that head's queries, keys and values (rows 3C apart in qkv),
+ *   A = softmax_rows(scale Q K^T, causal),  O = (A * M) V
+ * a block of query rows at a time, both products by sgemm. */
+void attention_forward(float *out, float *att, const float *att_dropout, const float *qkv, int B, int T, int C,
+                       int n_heads) {
+    const int head_dim = C / n_heads;
+    const float scale = 1.0f / sqrtf((float)head_dim);
+    const int row = 3 * C; /* floats per token in qkv */
+    long work = (long)B * n_heads * T * T * head_dim;
+    /* each (b, h) writes only its own T x T weights and head h's columns of
+     * sequence b's output: no races. sgemm runs on one thread inside the loop. */
+#pragma omp parallel if (work >= ATTENTION_PARALLEL_MIN_WORK)
+    {
+        /* with dropout, a block's weights times their factors (rows x t1) */
+        float *dropped = att_dropout ? xmalloc((size_t)ATTENTION_ROW_BLOCK * T * sizeof(float)) : NULL;
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < n_heads; h++) {
+                const size_t bh = ((size_t)b * n_heads + h) * T * T;
+                const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
+                float *O = out + (size_t)b * T * C + h * head_dim;
+                for (int t0 = 0; t0 < T; t0 += ATTENTION_ROW_BLOCK) {
+                    const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
+                    /* the block's scores against keys 0..t1-1, then its weights */
+                    float *A = att + bh + (size_t)t0 * T;
+                    sgemm(false, true, rows, t1, head_dim, Q + (size_t)t0 * row, row, K, row, false, A, T);
+                    for (int t = t0; t < t1; t++) causal_softmax_row(A + (size_t)(t - t0) * T, t, T, scale);
+                    /* in training, dropout on the weights (3.5.2) reaches the
+                     * context only; att keeps the softmax for the backward pass */
+                    const float *W = A;
+                    int ldw = T;
+                    if (att_dropout) {
+                        const float *M = att_dropout + bh + (size_t)t0 * T;
+                        for (int r = 0; r < rows; r++) {
+                            const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
+                            float *w = dropped + (size_t)r * t1;
+                            for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
+                        }
+                        W = dropped;
+                        ldw = t1;
+                    }
+                    /* the block's contexts: its weights (zero from t+1 on) times values 0..t1-1 */
+                    sgemm(false, false, rows, head_dim, t1, W, ldw, V, row, false, O + (size_t)t0 * C, C);
+                }
+            }
+        free(dropped);
+    }
+}
+
+void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, const float *x,
+                                 const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads) {
+    if (d_out % n_heads != 0) fatal("d_out %d is not divisible by n_heads %d", d_out, n_heads);
+    projection_forward(cache->qkv, x, p->qkv_weight, p->qkv_bias, p->qkv_hook, B * T, d_in, 3 * d_out);
+    attention_forward(cache->context, cache->att, cache->att_dropout, cache->qkv, B, T, d_out, n_heads);
+    projection_forward(out, cache->context, p->out_proj_weight, p->out_proj_bias, p->out_proj_hook, B * T, d_out,
+                       d_out);
+}
+
+/* ==== Added in chapter 5: backward passes ==== */
+
+/* The gradient, one (b, h) at a time, as matrices: with Q, K, V (T,hd) that
+ * head's queries, keys and values, A (T,T) its weights, M the dropout
+ * factors (all ones without dropout) and W = A * M, the forward pass is
+ *   S = scale Q K^T (causal),  A = softmax_rows(S),  O = W V
+ * and its gradient, given dO:
+ *   dV = W^T dO
+ *   dA = (dO V^T) * M
+ *   dS[t,s] = scale A[t,s] (dA[t,s] - sum_r A[t,r] dA[t,r])   (softmax's Jacobian)
+ *   dQ = dS K,  dK = dS^T Q
+ * Four matrix products, done by sgemm (the fast kernel) instead of loops,
+ * on the forward's blocks of query rows: rows t0..t1-1 of W and dS are zero
+ * from column t1 on, so each block's products stop at key t1. A block adds
+ * its share to dV and dK rows 0..t1-1; the last block, which reaches every
+ * row, goes first and sets them. */
+void attention_backward(float *d_qkv, float *d_att, const float *d_out, const float *qkv, const float *att,
+                        const float *att_dropout, int B, int T, int C, int n_heads) {
+    const int head_dim = C / n_heads;
+    const float scale = 1.0f / sqrtf((float)head_dim);
+    const int row = 3 * C; /* floats per token in qkv */
+    const int last_t0 = (T - 1) / ATTENTION_ROW_BLOCK * ATTENTION_ROW_BLOCK;
+    long work = (long)B * n_heads * T * T * head_dim;
+    /* each (b, h) writes only head h's columns of sequence b, and its own
+     * T x T scratch: no races. sgemm runs on one thread inside the loop. */
+#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= ATTENTION_PARALLEL_MIN_WORK)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < n_heads; h++) {
+            const size_t bh = ((size_t)b * n_heads + h) * T * T;
+            const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
+            float *dQ = d_qkv + (size_t)b * T * row + h * head_dim, *dK = dQ + C, *dV = dQ + 2 * C;
+            const float *dO = d_out + (size_t)b * T * C + h * head_dim;
+            for (int t0 = last_t0; t0 >= 0; t0 -= ATTENTION_ROW_BLOCK) {
+                const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
+                const bool first = t0 == last_t0;
+                const float *A = att + bh + (size_t)t0 * T;
+                const float *M = att_dropout ? att_dropout + bh + (size_t)t0 * T : NULL;
+                float *dS = d_att + bh + (size_t)t0 * T;
+                /* dV += W^T dO over the block's rows, with W = A * M */
+                const float *W = A;
+                if (M) {
+                    for (int r = 0; r < rows; r++) {
+                        const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
+                        float *w = dS + (size_t)r * T;
+                        for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
+                    }
+                    W = dS;
+                }
+                sgemm(true, false, t1, head_dim, rows, W, T, dO + (size_t)t0 * C, C, !first, dV, row);
+                /* dA = (dO V^T) * M, then dS row by row over the causal part */
+                sgemm(false, true, rows, t1, head_dim, dO + (size_t)t0 * C, C, V, row, false, dS, T);
+                for (int t = t0; t < t1; t++) {
+                    const float *a = A + (size_t)(t - t0) * T;
+                    float *ds = dS + (size_t)(t - t0) * T;
+                    if (M)
+                        for (int s = 0; s <= t; s++) ds[s] *= M[(size_t)(t - t0) * T + s];
+                    const float weighted = vec_dot(a, ds, t + 1);
+                    for (int s = 0; s <= t; s++) ds[s] = scale * a[s] * (ds[s] - weighted);
+                    for (int s = t + 1; s < T; s++) ds[s] = 0.0f;
+                }
+                sgemm(false, false, rows, head_dim, t1, dS, T, K, row, false, dQ + (size_t)t0 * row, row);
+                sgemm(true, false, t1, head_dim, rows, dS, T, Q + (size_t)t0 * row, row, !first, dK, row);
+            }
+        }
+}
+
+void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *grads,
+                                  const MultiHeadAttentionScratch *scratch, const float *d_output, const float *x,
+                                  const MultiHeadAttentionCache *cache, const MultiHeadAttentionParams *p, int B, int T,
+                                  int d_in, int d_out, int n_heads) {
+    const int N = B * T;
+    /* the three steps of the forward pass, last first; matmul_backward
+     * accumulates, so the context's gradient starts from zero */
+    memset(scratch->d_context, 0, (size_t)N * d_out * sizeof(float));
+    projection_backward(scratch->d_context, grads->out_proj_weight, grads->out_proj_bias, d_output, cache->context,
+                        p->out_proj_weight, p->out_proj_hook, N, d_out, d_out);
+    attention_backward(scratch->d_qkv, scratch->d_att, scratch->d_context, cache->qkv, cache->att, cache->att_dropout,
+                       B, T, d_out, n_heads);
+    projection_backward(d_x, grads->qkv_weight, grads->qkv_bias, scratch->d_qkv, x, p->qkv_weight, p->qkv_hook, N,
+                        d_in, 3 * d_out);
+}
+
+/* ==== Added in appendix E: LoRA side paths ====
+ * LoRA finetunes a frozen linear layer by training a small side path next
+ * to it: out = in @ weight + bias + side_path(in). What the side path is
+ * belongs to ch06_finetune/lora.c (common/linear_hook.h); the module only
+ * calls it, after each of its two projections, and in the backward pass
+ * adds the side path's share of the input gradient. NULL: no side path. */
+
+static void projection_forward(float *out, const float *in, const float *weight, const float *bias,
+                               const LinearHook *side_path, int N, int d_in, int d_out) {
+    matmul_forward(out, in, weight, bias, N, d_in, d_out);
+    linear_hook_forward(side_path, out, in, N);
+}
+
+static void projection_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                                const float *weight, const LinearHook *side_path, int N, int in_dim, int out_dim) {
+    matmul_backward(d_in, d_weight, d_bias, d_out, in, weight, N, in_dim, out_dim);
+    linear_hook_backward(side_path, d_in, d_out, in, N);
+}

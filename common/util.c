@@ -227,7 +227,11 @@ static bool may_be_writer(long pid, time_t mtime) {
 int remove_stale_temp_files(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return 0;
-    int removed = 0;
+    /* The names first, the removals after closedir: removing entries while
+     * reading the directory may make readdir skip others on some file systems. */
+    char **stale = NULL;
+    long *pids = NULL;
+    int n = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         long pid = temp_file_pid(e->d_name);
         if (pid == 0) continue;
@@ -237,14 +241,23 @@ int remove_stale_temp_files(const char *dir) {
             free(path);
             continue;
         }
-        if (remove(path) == 0) {
-            fprintf(stderr, "%s: removed %s, left by process %ld, which is no longer running\n", g_program_name,
-                    path, pid);
-            removed++;
-        }
-        free(path);
+        stale = xrealloc(stale, (size_t)(n + 1) * sizeof *stale);
+        pids = xrealloc(pids, (size_t)(n + 1) * sizeof *pids);
+        stale[n] = path;
+        pids[n++] = pid;
     }
     closedir(d);
+    int removed = 0;
+    for (int i = 0; i < n; i++) {
+        if (remove(stale[i]) == 0) {
+            fprintf(stderr, "%s: removed %s, left by process %ld, which is no longer running\n", g_program_name,
+                    stale[i], pids[i]);
+            removed++;
+        }
+        free(stale[i]);
+    }
+    free(stale);
+    free(pids);
     return removed;
 }
 

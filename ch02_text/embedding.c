@@ -13,11 +13,11 @@ void embedding_forward(float *out, const int *ids, int n_ids, const float *weigh
     }
 }
 
-void embedding_backward(float *d_weight, const float *d_out, const int *ids, int n_ids, int dim) {
+void embedding_backward(float *grad_weight, const float *grad_out, const int *ids, int n_ids, int dim) {
     /* serial: two positions may hold the same token and add to the same row */
     for (int i = 0; i < n_ids; i++) {
-        float *row = d_weight + (size_t)ids[i] * dim;
-        const float *g = d_out + (size_t)i * dim;
+        float *row = grad_weight + (size_t)ids[i] * dim;
+        const float *g = grad_out + (size_t)i * dim;
         for (int c = 0; c < dim; c++) row[c] += g[c];
     }
 }
@@ -31,11 +31,11 @@ void add_position_embeddings(float *x, const float *pos_weight, int B, int T, in
         }
 }
 
-void add_position_embeddings_backward(float *d_pos_weight, const float *d_x, int B, int T, int C) {
+void add_position_embeddings_backward(float *grad_pos_weight, const float *grad_x, int B, int T, int C) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
-            const float *g = d_x + ((size_t)b * T + t) * C;
-            float *pos = d_pos_weight + (size_t)t * C;
+            const float *g = grad_x + ((size_t)b * T + t) * C;
+            float *pos = grad_pos_weight + (size_t)t * C;
             for (int c = 0; c < C; c++) pos[c] += g[c];
         }
 }

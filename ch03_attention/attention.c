@@ -254,7 +254,7 @@ void multihead_attention_forward_reference(float *out, float *att, const float *
 
 /* ==== Added in chapter 5: backward passes ==== */
 
-void dropout_backward(float *d_x, const float *mask, long n) {
+void dropout_backward(float *grad_x, const float *mask, long n) {
     /* the forward multiplied each value by its factor, so does the backward */
-    for (long i = 0; i < n; i++) d_x[i] *= mask[i];
+    for (long i = 0; i < n; i++) grad_x[i] *= mask[i];
 }

@@ -152,15 +152,15 @@ void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, con
 
 /* ==== Added in chapter 5: backward passes ==== */
 
-/* 3.5.2's dropout: d_x (n) *= mask, the factors its forward applied. */
-void dropout_backward(float *d_x, const float *mask, long n);
+/* 3.5.2's dropout: grad_x (n) *= mask, the factors its forward applied. */
+void dropout_backward(float *grad_x, const float *mask, long n);
 
-/* attention_forward's gradient: d_qkv (B,T,3C) is overwritten with the
- * gradient of qkv, given d_out (B,T,C), the gradient of out, and the
- * forward's qkv, att and att_dropout. d_att is scratch the size of att
+/* attention_forward's gradient: grad_qkv (B,T,3C) is overwritten with the
+ * gradient of qkv, given grad_out (B,T,C), the gradient of out, and the
+ * forward's qkv, att and att_dropout. grad_att is scratch the size of att
  * (B,n_heads,T,T): the gradient of each (batch, head)'s weights, so the
  * pairs can run in parallel without sharing anything. */
-void attention_backward(float *d_qkv, float *d_att, const float *d_out, const float *qkv, const float *att,
+void attention_backward(float *grad_qkv, float *grad_att, const float *grad_out, const float *qkv, const float *att,
                         const float *att_dropout, int B, int T, int C, int n_heads);
 
 /* Gradients of the module's parameters, the same shapes; accumulated (+=).
@@ -172,17 +172,17 @@ typedef struct {
 
 /* Scratch for the backward pass, overwritten. */
 typedef struct {
-    float *d_qkv;     /* (B,T,3*d_out) */
-    float *d_context; /* (B,T,d_out) */
-    float *d_att;     /* (B,n_heads,T,T) */
+    float *grad_qkv;     /* (B,T,3*d_out) */
+    float *grad_context; /* (B,T,d_out) */
+    float *grad_att;     /* (B,n_heads,T,T) */
 } MultiHeadAttentionScratch;
 
-/* multihead_attention_forward's gradients from d_output (B,T,d_out), the
- * gradient of out: d_x (B,T,d_in, or NULL) and grads accumulate (+=),
+/* multihead_attention_forward's gradients from grad_output (B,T,d_out), the
+ * gradient of out: grad_x (B,T,d_in, or NULL) and grads accumulate (+=),
  * which is what a shortcut connection needs; so do the side paths' own
  * gradients (appendix E). x and cache are the forward pass's. */
-void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *grads,
-                                  const MultiHeadAttentionScratch *scratch, const float *d_output, const float *x,
+void multihead_attention_backward(float *grad_x, const MultiHeadAttentionGrads *grads,
+                                  const MultiHeadAttentionScratch *scratch, const float *grad_output, const float *x,
                                   const MultiHeadAttentionCache *cache, const MultiHeadAttentionParams *p, int B, int T,
                                   int d_in, int d_out, int n_heads);
 

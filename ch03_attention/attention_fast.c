@@ -36,7 +36,7 @@
  * defined at the end, under appendix E's banner. */
 static void projection_forward(float *out, const float *in, const float *weight, const float *bias,
                                const LinearHook *side_path, int N, int d_in, int d_out);
-static void projection_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+static void projection_backward(float *grad_in, float *grad_weight, float *grad_bias, const float *grad_out, const float *in,
                                 const float *weight, const LinearHook *side_path, int N, int in_dim, int out_dim);
 
 /* Attention of one head of one sequence; below this much work per call an
@@ -81,7 +81,7 @@ void attention_forward(float *out, float *att, const float *att_dropout, const f
                     const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
                     /* the block's scores against keys 0..t1-1, then its weights */
                     float *A = att + bh + (size_t)t0 * T;
-                    sgemm(false, true, rows, t1, head_dim, Q + (size_t)t0 * row, row, K, row, false, A, T);
+                    sgemm(false, true, rows, head_dim, t1, Q + (size_t)t0 * row, row, K, row, false, A, T);
                     for (int t = t0; t < t1; t++) causal_softmax_row(A + (size_t)(t - t0) * T, t, T, scale);
                     /* in training, dropout on the weights (3.5.2) reaches the
                      * context only; att keeps the softmax for the backward pass */
@@ -98,7 +98,7 @@ void attention_forward(float *out, float *att, const float *att_dropout, const f
                         ldw = t1;
                     }
                     /* the block's contexts: its weights (zero from t+1 on) times values 0..t1-1 */
-                    sgemm(false, false, rows, head_dim, t1, W, ldw, V, row, false, O + (size_t)t0 * C, C);
+                    sgemm(false, false, rows, t1, head_dim, W, ldw, V, row, false, O + (size_t)t0 * C, C);
                 }
             }
         free(dropped);
@@ -120,17 +120,17 @@ void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, con
  * head's queries, keys and values, A (T,T) its weights, M the dropout
  * factors (all ones without dropout) and W = A * M, the forward pass is
  *   S = scale Q K^T (causal),  A = softmax_rows(S),  O = W V
- * and its gradient, given dO:
- *   dV = W^T dO
- *   dA = (dO V^T) * M
- *   dS[t,s] = scale A[t,s] (dA[t,s] - sum_r A[t,r] dA[t,r])   (softmax's Jacobian)
- *   dQ = dS K,  dK = dS^T Q
+ * and its gradient, given grad_O:
+ *   grad_V = W^T grad_O
+ *   grad_A = (grad_O V^T) * M
+ *   grad_S[t,s] = scale A[t,s] (grad_A[t,s] - sum_r A[t,r] grad_A[t,r])   (softmax's Jacobian)
+ *   grad_Q = grad_S K,  grad_K = grad_S^T Q
  * Four matrix products, done by sgemm (the fast kernel) instead of loops,
- * on the forward's blocks of query rows: rows t0..t1-1 of W and dS are zero
+ * on the forward's blocks of query rows: rows t0..t1-1 of W and grad_S are zero
  * from column t1 on, so each block's products stop at key t1. A block adds
- * its share to dV and dK rows 0..t1-1; the last block, which reaches every
+ * its share to grad_V and grad_K rows 0..t1-1; the last block, which reaches every
  * row, goes first and sets them. */
-void attention_backward(float *d_qkv, float *d_att, const float *d_out, const float *qkv, const float *att,
+void attention_backward(float *grad_qkv, float *grad_att, const float *grad_out, const float *qkv, const float *att,
                         const float *att_dropout, int B, int T, int C, int n_heads) {
     const int head_dim = C / n_heads;
     const float scale = 1.0f / sqrtf((float)head_dim);
@@ -144,55 +144,55 @@ void attention_backward(float *d_qkv, float *d_att, const float *d_out, const fl
         for (int h = 0; h < n_heads; h++) {
             const size_t bh = ((size_t)b * n_heads + h) * T * T;
             const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
-            float *dQ = d_qkv + (size_t)b * T * row + h * head_dim, *dK = dQ + C, *dV = dQ + 2 * C;
-            const float *dO = d_out + (size_t)b * T * C + h * head_dim;
+            float *grad_Q = grad_qkv + (size_t)b * T * row + h * head_dim, *grad_K = grad_Q + C, *grad_V = grad_Q + 2 * C;
+            const float *grad_O = grad_out + (size_t)b * T * C + h * head_dim;
             for (int t0 = last_t0; t0 >= 0; t0 -= ATTENTION_ROW_BLOCK) {
                 const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
                 const bool first = t0 == last_t0;
                 const float *A = att + bh + (size_t)t0 * T;
                 const float *M = att_dropout ? att_dropout + bh + (size_t)t0 * T : NULL;
-                float *dS = d_att + bh + (size_t)t0 * T;
-                /* dV += W^T dO over the block's rows, with W = A * M */
+                float *grad_S = grad_att + bh + (size_t)t0 * T;
+                /* grad_V += W^T grad_O over the block's rows, with W = A * M */
                 const float *W = A;
                 if (M) {
                     for (int r = 0; r < rows; r++) {
                         const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
-                        float *w = dS + (size_t)r * T;
+                        float *w = grad_S + (size_t)r * T;
                         for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
                     }
-                    W = dS;
+                    W = grad_S;
                 }
-                sgemm(true, false, t1, head_dim, rows, W, T, dO + (size_t)t0 * C, C, !first, dV, row);
-                /* dA = (dO V^T) * M, then dS row by row over the causal part */
-                sgemm(false, true, rows, t1, head_dim, dO + (size_t)t0 * C, C, V, row, false, dS, T);
+                sgemm(true, false, t1, rows, head_dim, W, T, grad_O + (size_t)t0 * C, C, !first, grad_V, row);
+                /* grad_A = (grad_O V^T) * M, then grad_S row by row over the causal part */
+                sgemm(false, true, rows, head_dim, t1, grad_O + (size_t)t0 * C, C, V, row, false, grad_S, T);
                 for (int t = t0; t < t1; t++) {
                     const float *a = A + (size_t)(t - t0) * T;
-                    float *ds = dS + (size_t)(t - t0) * T;
+                    float *ds = grad_S + (size_t)(t - t0) * T;
                     if (M)
                         for (int s = 0; s <= t; s++) ds[s] *= M[(size_t)(t - t0) * T + s];
                     const float weighted = vec_dot(a, ds, t + 1);
                     for (int s = 0; s <= t; s++) ds[s] = scale * a[s] * (ds[s] - weighted);
                     for (int s = t + 1; s < T; s++) ds[s] = 0.0f;
                 }
-                sgemm(false, false, rows, head_dim, t1, dS, T, K, row, false, dQ + (size_t)t0 * row, row);
-                sgemm(true, false, t1, head_dim, rows, dS, T, Q + (size_t)t0 * row, row, !first, dK, row);
+                sgemm(false, false, rows, t1, head_dim, grad_S, T, K, row, false, grad_Q + (size_t)t0 * row, row);
+                sgemm(true, false, t1, rows, head_dim, grad_S, T, Q + (size_t)t0 * row, row, !first, grad_K, row);
             }
         }
 }
 
-void multihead_attention_backward(float *d_x, const MultiHeadAttentionGrads *grads,
-                                  const MultiHeadAttentionScratch *scratch, const float *d_output, const float *x,
+void multihead_attention_backward(float *grad_x, const MultiHeadAttentionGrads *grads,
+                                  const MultiHeadAttentionScratch *scratch, const float *grad_output, const float *x,
                                   const MultiHeadAttentionCache *cache, const MultiHeadAttentionParams *p, int B, int T,
                                   int d_in, int d_out, int n_heads) {
     const int N = B * T;
     /* the three steps of the forward pass, last first; matmul_backward
      * accumulates, so the context's gradient starts from zero */
-    memset(scratch->d_context, 0, (size_t)N * d_out * sizeof(float));
-    projection_backward(scratch->d_context, grads->out_proj_weight, grads->out_proj_bias, d_output, cache->context,
+    memset(scratch->grad_context, 0, (size_t)N * d_out * sizeof(float));
+    projection_backward(scratch->grad_context, grads->out_proj_weight, grads->out_proj_bias, grad_output, cache->context,
                         p->out_proj_weight, p->out_proj_hook, N, d_out, d_out);
-    attention_backward(scratch->d_qkv, scratch->d_att, scratch->d_context, cache->qkv, cache->att, cache->att_dropout,
+    attention_backward(scratch->grad_qkv, scratch->grad_att, scratch->grad_context, cache->qkv, cache->att, cache->att_dropout,
                        B, T, d_out, n_heads);
-    projection_backward(d_x, grads->qkv_weight, grads->qkv_bias, scratch->d_qkv, x, p->qkv_weight, p->qkv_hook, N,
+    projection_backward(grad_x, grads->qkv_weight, grads->qkv_bias, scratch->grad_qkv, x, p->qkv_weight, p->qkv_hook, N,
                         d_in, 3 * d_out);
 }
 
@@ -209,8 +209,8 @@ static void projection_forward(float *out, const float *in, const float *weight,
     linear_hook_forward(side_path, out, in, N);
 }
 
-static void projection_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+static void projection_backward(float *grad_in, float *grad_weight, float *grad_bias, const float *grad_out, const float *in,
                                 const float *weight, const LinearHook *side_path, int N, int in_dim, int out_dim) {
-    matmul_backward(d_in, d_weight, d_bias, d_out, in, weight, N, in_dim, out_dim);
-    linear_hook_backward(side_path, d_in, d_out, in, N);
+    matmul_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight, N, in_dim, out_dim);
+    linear_hook_backward(side_path, grad_in, grad_out, in, N);
 }

@@ -15,17 +15,17 @@ void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const fl
     linear_hook_forward(p->fc2_hook, out, hidden_gelu, N);
 }
 
-void feedforward_backward(float *d_in, const FeedForwardGrads *grads, float *d_hidden, float *d_hidden_gelu,
-                          const float *d_out, const float *in, const float *hidden, const float *hidden_gelu,
+void feedforward_backward(float *grad_in, const FeedForwardGrads *grads, float *grad_hidden, float *grad_hidden_gelu,
+                          const float *grad_out, const float *in, const float *hidden, const float *hidden_gelu,
                           const FeedForwardParams *p, int N, int C) {
     const size_t n_hidden = (size_t)N * 4 * C;
     /* the forward's three steps, last first; the scratch gradients start
      * from zero because matmul_backward and gelu_backward accumulate */
-    memset(d_hidden_gelu, 0, n_hidden * sizeof(float));
-    matmul_backward(d_hidden_gelu, grads->fc2_weight, grads->fc2_bias, d_out, hidden_gelu, p->fc2_weight, N, 4 * C, C);
-    linear_hook_backward(p->fc2_hook, d_hidden_gelu, d_out, hidden_gelu, N);
-    memset(d_hidden, 0, n_hidden * sizeof(float));
-    gelu_backward(d_hidden, hidden, d_hidden_gelu, n_hidden);
-    matmul_backward(d_in, grads->fc1_weight, grads->fc1_bias, d_hidden, in, p->fc1_weight, N, C, 4 * C);
-    linear_hook_backward(p->fc1_hook, d_in, d_hidden, in, N);
+    memset(grad_hidden_gelu, 0, n_hidden * sizeof(float));
+    matmul_backward(grad_hidden_gelu, grads->fc2_weight, grads->fc2_bias, grad_out, hidden_gelu, p->fc2_weight, N, 4 * C, C);
+    linear_hook_backward(p->fc2_hook, grad_hidden_gelu, grad_out, hidden_gelu, N);
+    memset(grad_hidden, 0, n_hidden * sizeof(float));
+    gelu_backward(grad_hidden, hidden, grad_hidden_gelu, n_hidden);
+    matmul_backward(grad_in, grads->fc1_weight, grads->fc1_bias, grad_hidden, in, p->fc1_weight, N, C, 4 * C);
+    linear_hook_backward(p->fc1_hook, grad_in, grad_hidden, in, N);
 }

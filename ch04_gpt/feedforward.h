@@ -24,11 +24,11 @@ typedef struct {
     float *fc1_weight, *fc1_bias, *fc2_weight, *fc2_bias;
 } FeedForwardGrads;
 
-/* Its gradient from d_out (N,C): d_in (N,C) and grads accumulate (+=);
- * in, hidden and hidden_gelu are the forward's. d_hidden and
- * d_hidden_gelu (N,4C) are scratch, overwritten. */
-void feedforward_backward(float *d_in, const FeedForwardGrads *grads, float *d_hidden, float *d_hidden_gelu,
-                          const float *d_out, const float *in, const float *hidden, const float *hidden_gelu,
+/* Its gradient from grad_out (N,C): grad_in (N,C) and grads accumulate (+=);
+ * in, hidden and hidden_gelu are the forward's. grad_hidden and
+ * grad_hidden_gelu (N,4C) are scratch, overwritten. */
+void feedforward_backward(float *grad_in, const FeedForwardGrads *grads, float *grad_hidden, float *grad_hidden_gelu,
+                          const float *grad_out, const float *in, const float *hidden, const float *hidden_gelu,
                           const FeedForwardParams *p, int N, int C);
 
 #endif

@@ -35,13 +35,13 @@ void gelu_forward(float *out, const float *in, size_t n) {
     }
 }
 
-void gelu_backward(float *d_in, const float *in, const float *d_out, size_t n) {
+void gelu_backward(float *grad_in, const float *in, const float *grad_out, size_t n) {
 #pragma omp parallel for schedule(static) if ((long)n >= GELU_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = in[i];
         float e = exp_poly(minus_2u(x)), s = 1.0f / (1.0f + e);
         float du_dx = GELU_SCALE * (1.0f + 3.0f * GELU_CUBIC * x * x);
         float grad = s * (1.0f + 2.0f * x * (e * s) * du_dx);
-        d_in[i] += grad * d_out[i];
+        grad_in[i] += grad * grad_out[i];
     }
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 void gelu_forward(float *out, const float *in, size_t n);
-/* d_in += d_out * GELU'(in) */
-void gelu_backward(float *d_in, const float *in, const float *d_out, size_t n);
+/* grad_in += grad_out * GELU'(in) */
+void gelu_backward(float *grad_in, const float *in, const float *grad_out, size_t n);
 
 #endif

@@ -103,7 +103,7 @@ float *gpt_forward_cached(const GPTModel *m, KVCache *kv, int token) {
         vec_add(kv->x, kv->x, kv->proj, C);
     }
     layernorm_forward(kv->norm, NULL, NULL, kv->x, m->final_norm_scale, m->final_norm_shift, 1, C);
-    sgemm(false, true, 1, c->vocab_size, C, kv->norm, C, m->out_head, C, false, kv->logits, c->vocab_size);
+    sgemm(false, true, 1, C, c->vocab_size, kv->norm, C, m->out_head, C, false, kv->logits, c->vocab_size);
     linear_hook_forward(m->out_head_hook, kv->logits, kv->norm, 1);
     kv->length++;
     return kv->logits;

@@ -283,7 +283,7 @@ void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
     /* logits = final_norm @ out_head^T: out_head is (V,C) so it can be the
      * token embedding itself when the weights are tied */
     const int N = B * T, C = m->config.emb_dim, V = m->config.vocab_size;
-    sgemm(false, true, N, V, C, m->final_norm, C, m->out_head, C, false, m->logits, V);
+    sgemm(false, true, N, C, V, m->final_norm, C, m->out_head, C, false, m->logits, V);
     linear_hook_forward(m->out_head_hook, m->logits, m->final_norm, N);
 }
 
@@ -293,8 +293,8 @@ void gpt_zero_grad(GPTModel *m) {
     if (!m->grads) {
         m->grads = xcalloc(m->n_params, sizeof(float));
         m->grad_blocks = xcalloc(m->config.n_layers > 0 ? m->config.n_layers : 1, sizeof(BlockWeights));
-        bind_views(m, m->grads, &m->d_tok_emb, &m->d_pos_emb, m->grad_blocks, &m->d_final_norm_scale,
-                   &m->d_final_norm_shift, &m->d_out_head);
+        bind_views(m, m->grads, &m->grad_tok_emb, &m->grad_pos_emb, m->grad_blocks, &m->grad_final_norm_scale,
+                   &m->grad_final_norm_shift, &m->grad_out_head);
         return;
     }
     memset(m->grads, 0, m->n_params * sizeof(float));
@@ -304,10 +304,10 @@ void gpt_zero_grad(GPTModel *m) {
 static void layout_gradient_buffers(GPTModel *m) {
     const GPTConfig *c = &m->config;
     const size_t N = (size_t)m->B * m->T, C = c->emb_dim;
-    const size_t d_att = (size_t)m->B * c->n_heads * m->T * m->T;
-    /* d_x, d_branch, d_norm, d_context (N*C each), d_qkv (3 N*C), d_fc1 and
-     * d_fc1_gelu (4 N*C each), d_att */
-    size_t total = 15 * N * C + d_att;
+    const size_t grad_att = (size_t)m->B * c->n_heads * m->T * m->T;
+    /* grad_x, grad_branch, grad_norm, grad_context (N*C each), grad_qkv (3 N*C), grad_fc1 and
+     * grad_fc1_gelu (4 N*C each), grad_att */
+    size_t total = 15 * N * C + grad_att;
     if (total > m->grad_acts_capacity) {
         free(m->grad_acts);
         m->grad_acts = xmalloc(checked_mul(total, sizeof(float)));
@@ -315,38 +315,38 @@ static void layout_gradient_buffers(GPTModel *m) {
     }
     float *p = m->grad_acts;
 #define TAKE(count) (p += (count), p - (count))
-    m->d_x = TAKE(N * C);
-    m->scratch.d_branch = TAKE(N * C);
-    m->scratch.d_norm = TAKE(N * C);
-    m->scratch.d_fc1 = TAKE(4 * N * C);
-    m->scratch.d_fc1_gelu = TAKE(4 * N * C);
-    m->scratch.att.d_qkv = TAKE(3 * N * C);
-    m->scratch.att.d_context = TAKE(N * C);
-    m->scratch.att.d_att = TAKE(d_att);
+    m->grad_x = TAKE(N * C);
+    m->scratch.grad_branch = TAKE(N * C);
+    m->scratch.grad_norm = TAKE(N * C);
+    m->scratch.grad_fc1 = TAKE(4 * N * C);
+    m->scratch.grad_fc1_gelu = TAKE(4 * N * C);
+    m->scratch.att.grad_qkv = TAKE(3 * N * C);
+    m->scratch.att.grad_context = TAKE(N * C);
+    m->scratch.att.grad_att = TAKE(grad_att);
 #undef TAKE
 }
 
 /* From the gradient of the final norm's output back to layer first_layer
  * (and the embeddings when it is 0). The buffers are laid out. */
-static void backward_from_final_norm(GPTModel *m, const float *d_final_norm, int first_layer) {
+static void backward_from_final_norm(GPTModel *m, const float *grad_final_norm, int first_layer) {
     const GPTConfig *c = &m->config;
     const int B = m->B, T = m->T, N = B * T, C = c->emb_dim;
     const float *last = c->n_layers > 0 ? m->block_acts[c->n_layers - 1].out : m->embedded;
-    /* frozen: every gradient pointer NULL, so only d_x flows */
+    /* frozen: every gradient pointer NULL, so only grad_x flows */
     static const BlockWeights no_grads;
-    memset(m->d_x, 0, (size_t)N * C * sizeof(float));
-    layernorm_backward(m->d_x, m->frozen ? NULL : m->d_final_norm_scale, m->frozen ? NULL : m->d_final_norm_shift,
-                       d_final_norm, last, m->final_mean, m->final_rstd, m->final_norm_scale, N, C);
+    memset(m->grad_x, 0, (size_t)N * C * sizeof(float));
+    layernorm_backward(m->grad_x, m->frozen ? NULL : m->grad_final_norm_scale, m->frozen ? NULL : m->grad_final_norm_shift,
+                       grad_final_norm, last, m->final_mean, m->final_rstd, m->final_norm_scale, N, C);
     for (int l = c->n_layers - 1; l >= first_layer; l--) {
         const float *in = l > 0 ? m->block_acts[l - 1].out : m->embedded;
-        transformer_block_backward(m->d_x, m->frozen ? &no_grads : &m->grad_blocks[l], &m->scratch, &m->block_acts[l],
+        transformer_block_backward(m->grad_x, m->frozen ? &no_grads : &m->grad_blocks[l], &m->scratch, &m->block_acts[l],
                                    in, &m->blocks[l], B, T, C, c->n_heads);
     }
     if (first_layer > 0 || m->frozen) return; /* frozen below: nothing to pass the gradient to */
-    if (m->emb_dropout) dropout_backward(m->d_x, m->emb_dropout, (long)N * C);
-    /* x = tok_emb[ids] + pos_emb[t]: both receive d_x */
-    add_position_embeddings_backward(m->d_pos_emb, m->d_x, B, T, C);
-    embedding_backward(m->d_tok_emb, m->d_x, m->ids, N, C);
+    if (m->emb_dropout) dropout_backward(m->grad_x, m->emb_dropout, (long)N * C);
+    /* x = tok_emb[ids] + pos_emb[t]: both receive grad_x */
+    add_position_embeddings_backward(m->grad_pos_emb, m->grad_x, B, T, C);
+    embedding_backward(m->grad_tok_emb, m->grad_x, m->ids, N, C);
 }
 
 static void begin_backward(GPTModel *m) {
@@ -355,24 +355,24 @@ static void begin_backward(GPTModel *m) {
     layout_gradient_buffers(m);
 }
 
-void gpt_backward(GPTModel *m, const float *d_logits) {
+void gpt_backward(GPTModel *m, const float *grad_logits) {
     begin_backward(m);
     const GPTConfig *c = &m->config;
     const int N = m->B * m->T, C = c->emb_dim, V = c->vocab_size;
     /* the forward pass, last step first. logits = final_norm @ out_head^T:
-     * d_final_norm = d_logits @ out_head and d_out_head += d_logits^T @
+     * grad_final_norm = grad_logits @ out_head and grad_out_head += grad_logits^T @
      * final_norm (into the token embedding's gradient when tied). The
-     * blocks' d_norm scratch is free until the blocks start. */
-    float *d_final_norm = m->scratch.d_norm;
-    sgemm(false, false, N, C, V, d_logits, V, m->out_head, C, false, d_final_norm, C);
-    if (!m->frozen) sgemm(true, false, V, C, N, d_logits, V, m->final_norm, C, true, m->d_out_head, C);
-    linear_hook_backward(m->out_head_hook, d_final_norm, d_logits, m->final_norm, N);
-    backward_from_final_norm(m, d_final_norm, 0);
+     * blocks' grad_norm scratch is free until the blocks start. */
+    float *grad_final_norm = m->scratch.grad_norm;
+    sgemm(false, false, N, V, C, grad_logits, V, m->out_head, C, false, grad_final_norm, C);
+    if (!m->frozen) sgemm(true, false, V, N, C, grad_logits, V, m->final_norm, C, true, m->grad_out_head, C);
+    linear_hook_backward(m->out_head_hook, grad_final_norm, grad_logits, m->final_norm, N);
+    backward_from_final_norm(m, grad_final_norm, 0);
 }
 
-void gpt_backward_hidden(GPTModel *m, const float *d_final_norm, int first_layer) {
+void gpt_backward_hidden(GPTModel *m, const float *grad_final_norm, int first_layer) {
     if (first_layer < 0 || first_layer > m->config.n_layers)
         fatal("gpt_backward_hidden: first layer %d is not in 0..%d", first_layer, m->config.n_layers);
     begin_backward(m);
-    backward_from_final_norm(m, d_final_norm, first_layer);
+    backward_from_final_norm(m, grad_final_norm, first_layer);
 }

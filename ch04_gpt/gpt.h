@@ -91,15 +91,15 @@ typedef struct {
      * until gpt_zero_grad or gpt_backward allocates it), and named views
      * into it like those into params. */
     float *grads;
-    float *d_tok_emb, *d_pos_emb;
+    float *grad_tok_emb, *grad_pos_emb;
     BlockWeights *grad_blocks;            /* n_layers */
-    float *d_final_norm_scale, *d_final_norm_shift;
-    float *d_out_head;                    /* == d_tok_emb when tied: both uses add to it */
+    float *grad_final_norm_scale, *grad_final_norm_shift;
+    float *grad_out_head;                    /* == grad_tok_emb when tied: both uses add to it */
 
     /* the backward pass's buffers, laid out for (B,T) */
     float *grad_acts;
     size_t grad_acts_capacity; /* floats */
-    float *d_x;                /* (B,T,C) gradient of the residual stream */
+    float *grad_x;                /* (B,T,C) gradient of the residual stream */
     BlockScratch scratch;      /* shared by the blocks, which go one at a time */
 } GPTModel;
 
@@ -140,23 +140,23 @@ void gpt_forward_hidden(GPTModel *m, const int *ids, int B, int T);
 
 /* Set every gradient to zero (allocating the gradient buffer the first time). */
 void gpt_zero_grad(GPTModel *m);
-/* The gradients of the last gpt_forward's loss, given d_logits (B,T,V), the
+/* The gradients of the last gpt_forward's loss, given grad_logits (B,T,V), the
  * loss's gradient with respect to m->logits for that forward's (B,T). They
  * accumulate (+=) into m->grads, as loss.backward() does in PyTorch; in
  * training mode the forward's dropout masks are used. The logits themselves
- * are not needed, so d_logits may be m->logits, overwritten in place.
+ * are not needed, so grad_logits may be m->logits, overwritten in place.
  * When m->frozen, no parameter gets a gradient (the hooks' backward passes
  * still run). */
-void gpt_backward(GPTModel *m, const float *d_logits);
+void gpt_backward(GPTModel *m, const float *grad_logits);
 
 /* gpt_backward from the gradient of the final layer norm's output,
- * d_final_norm (B,T,C), instead of the logits' (after gpt_forward_hidden
+ * grad_final_norm (B,T,C), instead of the logits' (after gpt_forward_hidden
  * or gpt_forward). Only the final norm and the blocks first_layer..n_layers-1
  * get gradients, and the embeddings when first_layer is 0; below
  * first_layer nothing is computed and the gradients are left as they are.
  * first_layer = n_layers - 1 is the book's chapter 6: all but the last block
  * frozen, so autograd stops there. When m->frozen, the blocks are gone
  * through for the hooks' sake but no parameter gets a gradient. */
-void gpt_backward_hidden(GPTModel *m, const float *d_final_norm, int first_layer);
+void gpt_backward_hidden(GPTModel *m, const float *grad_final_norm, int first_layer);
 
 #endif

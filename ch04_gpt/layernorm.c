@@ -27,29 +27,29 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *in, co
     }
 }
 
-void layernorm_backward(float *d_in, float *d_scale, float *d_shift, const float *d_out, const float *in,
+void layernorm_backward(float *grad_in, float *grad_scale, float *grad_shift, const float *grad_out, const float *in,
                         const float *mean, const float *rstd, const float *scale, int N, int C) {
-    /* serial over rows: every row adds to d_scale and d_shift (cheap next
+    /* serial over rows: every row adds to grad_scale and grad_shift (cheap next
      * to the matrix multiplications around it) */
     for (int i = 0; i < N; i++) {
-        const float *x = in + (size_t)i * C, *dy = d_out + (size_t)i * C;
-        float *dx = d_in + (size_t)i * C;
+        const float *x = in + (size_t)i * C, *grad_y = grad_out + (size_t)i * C;
+        float *grad_x = grad_in + (size_t)i * C;
         const float m = mean[i], r = rstd[i];
         float sum_g = 0.0f, sum_g_xhat = 0.0f;
         /* simd: lets the compiler reorder the two sums into vector lanes */
-        if (d_scale) {
+        if (grad_scale) {
 #pragma omp simd reduction(+ : sum_g, sum_g_xhat)
             for (int c = 0; c < C; c++) {
-                float xhat = (x[c] - m) * r, g = dy[c] * scale[c];
+                float xhat = (x[c] - m) * r, g = grad_y[c] * scale[c];
                 sum_g += g;
                 sum_g_xhat += g * xhat;
-                d_scale[c] += dy[c] * xhat;
-                d_shift[c] += dy[c];
+                grad_scale[c] += grad_y[c] * xhat;
+                grad_shift[c] += grad_y[c];
             }
         } else { /* frozen: the input's gradient only */
 #pragma omp simd reduction(+ : sum_g, sum_g_xhat)
             for (int c = 0; c < C; c++) {
-                float xhat = (x[c] - m) * r, g = dy[c] * scale[c];
+                float xhat = (x[c] - m) * r, g = grad_y[c] * scale[c];
                 sum_g += g;
                 sum_g_xhat += g * xhat;
             }
@@ -57,7 +57,7 @@ void layernorm_backward(float *d_in, float *d_scale, float *d_shift, const float
         const float mean_g = sum_g / C, mean_g_xhat = sum_g_xhat / C;
         for (int c = 0; c < C; c++) {
             float xhat = (x[c] - m) * r;
-            dx[c] += r * (dy[c] * scale[c] - mean_g - xhat * mean_g_xhat);
+            grad_x[c] += r * (grad_y[c] * scale[c] - mean_g - xhat * mean_g_xhat);
         }
     }
 }

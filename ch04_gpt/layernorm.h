@@ -10,14 +10,14 @@
  * mean and 1/sqrt(var + eps) for the backward pass (either may be NULL). */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *scale, const float *shift,
                        int N, int C);
-/* Its gradient, accumulated (+=), from d_out (N,C) and the forward's in,
- * mean and rstd. With xhat = (in - mean) * rstd and g = d_out * scale:
- *   d_in    += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
- *   d_scale += sum over rows of d_out * xhat,  d_shift += sum over rows of d_out
+/* Its gradient, accumulated (+=), from grad_out (N,C) and the forward's in,
+ * mean and rstd. With xhat = (in - mean) * rstd and g = grad_out * scale:
+ *   grad_in    += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
+ *   grad_scale += sum over rows of grad_out * xhat,  grad_shift += sum over rows of grad_out
  * (the two means are what mean and variance, shared by the whole row, pass
- * back to every element of it). d_scale and d_shift may both be NULL:
- * frozen, only d_in is computed. */
-void layernorm_backward(float *d_in, float *d_scale, float *d_shift, const float *d_out, const float *in,
+ * back to every element of it). grad_scale and grad_shift may both be NULL:
+ * frozen, only grad_in is computed. */
+void layernorm_backward(float *grad_in, float *grad_scale, float *grad_shift, const float *grad_out, const float *in,
                         const float *mean, const float *rstd, const float *scale, int N, int C);
 
 #endif

@@ -88,14 +88,14 @@ static void print_param_counts(const GPTConfig *c) {
 static void shortcut_gradients(bool use_shortcut, Rng *rng) {
     enum { LAYERS = 5 };
     const int sizes[LAYERS + 1] = {3, 3, 3, 3, 3, 1};
-    float W[LAYERS][9], b[LAYERS][3], dW[LAYERS][9], db[LAYERS][3];
+    float W[LAYERS][9], b[LAYERS][3], grad_W[LAYERS][9], grad_b[LAYERS][3];
     float x[LAYERS + 1][3] = {{1.0f, 0.0f, -1.0f}}, pre[LAYERS][3], act[LAYERS][3];
     for (int l = 0; l < LAYERS; l++) {
         float bound = 1.0f / sqrtf((float)sizes[l]);
         rng_fill_uniform(rng, W[l], sizes[l] * sizes[l + 1], -bound, bound);
         rng_fill_uniform(rng, b[l], sizes[l + 1], -bound, bound);
-        memset(dW[l], 0, sizeof dW[l]);
-        memset(db[l], 0, sizeof db[l]);
+        memset(grad_W[l], 0, sizeof grad_W[l]);
+        memset(grad_b[l], 0, sizeof grad_b[l]);
     }
     for (int l = 0; l < LAYERS; l++) {
         matmul_forward(pre[l], x[l], W[l], b[l], 1, sizes[l], sizes[l + 1]);
@@ -104,18 +104,18 @@ static void shortcut_gradients(bool use_shortcut, Rng *rng) {
         for (int i = 0; i < sizes[l + 1]; i++) x[l + 1][i] = act[l][i] + (shortcut ? x[l][i] : 0.0f);
     }
     /* loss = (output - 0)^2, so d loss / d output = 2 * output */
-    float d_x[3] = {2.0f * x[LAYERS][0]};
+    float grad_x[3] = {2.0f * x[LAYERS][0]};
     for (int l = LAYERS - 1; l >= 0; l--) {
-        float d_pre[3] = {0}, d_in[3] = {0};
+        float grad_pre[3] = {0}, grad_in[3] = {0};
         bool shortcut = use_shortcut && sizes[l] == sizes[l + 1];
-        gelu_backward(d_pre, pre[l], d_x, sizes[l + 1]);
-        if (shortcut) memcpy(d_in, d_x, sizes[l] * sizeof(float));
-        matmul_backward(d_in, dW[l], db[l], d_pre, x[l], W[l], 1, sizes[l], sizes[l + 1]);
-        memcpy(d_x, d_in, sizeof d_in);
+        gelu_backward(grad_pre, pre[l], grad_x, sizes[l + 1]);
+        if (shortcut) memcpy(grad_in, grad_x, sizes[l] * sizeof(float));
+        matmul_backward(grad_in, grad_W[l], grad_b[l], grad_pre, x[l], W[l], 1, sizes[l], sizes[l + 1]);
+        memcpy(grad_x, grad_in, sizeof grad_in);
     }
     for (int l = 0; l < LAYERS; l++) {
         float mean_abs = 0;
-        for (int i = 0; i < sizes[l] * sizes[l + 1]; i++) mean_abs += fabsf(dW[l][i]);
+        for (int i = 0; i < sizes[l] * sizes[l + 1]; i++) mean_abs += fabsf(grad_W[l][i]);
         printf("layers.%d.0.weight has gradient mean of %.10f\n", l, mean_abs / (sizes[l] * sizes[l + 1]));
     }
 }

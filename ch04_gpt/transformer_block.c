@@ -28,41 +28,41 @@ void transformer_block_forward(BlockActivations *a, const float *in, const Block
     vec_add(a->out, a->residual1, a->ff_out, n); /* shortcut around the feed-forward network */
 }
 
-/* The gradient entering a branch: d_x itself, or d_x through the branch's
- * dropout (into scratch, since d_x also goes on along the shortcut). */
-static const float *through_dropout(float *scratch, const float *d_x, const float *mask, size_t n) {
-    if (!mask) return d_x;
-    memcpy(scratch, d_x, n * sizeof(float));
+/* The gradient entering a branch: grad_x itself, or grad_x through the branch's
+ * dropout (into scratch, since grad_x also goes on along the shortcut). */
+static const float *through_dropout(float *scratch, const float *grad_x, const float *mask, size_t n) {
+    if (!mask) return grad_x;
+    memcpy(scratch, grad_x, n * sizeof(float));
     dropout_backward(scratch, mask, (long)n);
     return scratch;
 }
 
-void transformer_block_backward(float *d_x, const BlockWeights *grads, const BlockScratch *scratch,
+void transformer_block_backward(float *grad_x, const BlockWeights *grads, const BlockScratch *scratch,
                                 const BlockActivations *a, const float *in, const BlockWeights *w, int B, int T, int C,
                                 int n_heads) {
     const int N = B * T;
     const size_t n = (size_t)N * C;
-    /* out = residual1 + drop(ff(norm2(residual1))): d_x already is the
+    /* out = residual1 + drop(ff(norm2(residual1))): grad_x already is the
      * shortcut's share of residual1's gradient; add the branch's */
-    const float *d_ff_out = through_dropout(scratch->d_branch, d_x, a->ff_out_dropout, n);
-    memset(scratch->d_norm, 0, n * sizeof(float));
+    const float *grad_ff_out = through_dropout(scratch->grad_branch, grad_x, a->ff_out_dropout, n);
+    memset(scratch->grad_norm, 0, n * sizeof(float));
     FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, w->fc1_hook, w->fc2_hook};
     FeedForwardGrads ff_grads = {grads->fc1_weight, grads->fc1_bias, grads->fc2_weight, grads->fc2_bias};
-    feedforward_backward(scratch->d_norm, &ff_grads, scratch->d_fc1, scratch->d_fc1_gelu, d_ff_out, a->norm2, a->fc1,
+    feedforward_backward(scratch->grad_norm, &ff_grads, scratch->grad_fc1, scratch->grad_fc1_gelu, grad_ff_out, a->norm2, a->fc1,
                          a->fc1_gelu, &ff, N, C);
-    layernorm_backward(d_x, grads->norm2_scale, grads->norm2_shift, scratch->d_norm, a->residual1, a->norm2_mean,
+    layernorm_backward(grad_x, grads->norm2_scale, grads->norm2_shift, scratch->grad_norm, a->residual1, a->norm2_mean,
                        a->norm2_rstd, w->norm2_scale, N, C);
 
     /* residual1 = in + drop(attention(norm1(in))): the same again */
-    const float *d_att_out = through_dropout(scratch->d_branch, d_x, a->att_out_dropout, n);
-    memset(scratch->d_norm, 0, n * sizeof(float));
+    const float *grad_att_out = through_dropout(scratch->grad_branch, grad_x, a->att_out_dropout, n);
+    memset(scratch->grad_norm, 0, n * sizeof(float));
     MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias, w->qkv_hook,
                                     w->out_proj_hook};
     MultiHeadAttentionGrads att_grads = {grads->qkv_weight, grads->qkv_bias, grads->out_proj_weight,
                                          grads->out_proj_bias};
     MultiHeadAttentionCache cache = {a->qkv, a->att, a->context, a->att_dropout};
-    multihead_attention_backward(scratch->d_norm, &att_grads, &scratch->att, d_att_out, a->norm1, &cache, &att, B, T, C,
+    multihead_attention_backward(scratch->grad_norm, &att_grads, &scratch->att, grad_att_out, a->norm1, &cache, &att, B, T, C,
                                  C, n_heads);
-    layernorm_backward(d_x, grads->norm1_scale, grads->norm1_shift, scratch->d_norm, in, a->norm1_mean, a->norm1_rstd,
+    layernorm_backward(grad_x, grads->norm1_scale, grads->norm1_shift, scratch->grad_norm, in, a->norm1_mean, a->norm1_rstd,
                        w->norm1_scale, N, C);
 }

@@ -52,17 +52,17 @@ void transformer_block_forward(BlockActivations *a, const float *in, const Block
 
 /* Scratch for the backward pass, overwritten; one set serves every block. */
 typedef struct {
-    float *d_branch;            /* (N,C) a branch's gradient, through its dropout */
-    float *d_norm;              /* (N,C) gradient of norm1's or norm2's output */
-    float *d_fc1, *d_fc1_gelu;  /* (N,4C) */
+    float *grad_branch;            /* (N,C) a branch's gradient, through its dropout */
+    float *grad_norm;              /* (N,C) gradient of norm1's or norm2's output */
+    float *grad_fc1, *grad_fc1_gelu;  /* (N,4C) */
     MultiHeadAttentionScratch att;
 } BlockScratch;
 
-/* The block's gradient. d_x (B,T,C) is the gradient of the block's output
+/* The block's gradient. grad_x (B,T,C) is the gradient of the block's output
  * on entry and of its input on return: each shortcut passes the gradient on
  * unchanged and its branch adds its part. grads (views into the gradient
  * buffer) accumulate (+=). a is the forward's activations, in its input. */
-void transformer_block_backward(float *d_x, const BlockWeights *grads, const BlockScratch *scratch,
+void transformer_block_backward(float *grad_x, const BlockWeights *grads, const BlockScratch *scratch,
                                 const BlockActivations *a, const float *in, const BlockWeights *w, int B, int T, int C,
                                 int n_heads);
 

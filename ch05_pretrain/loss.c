@@ -49,7 +49,7 @@ float cross_entropy_forward(float *losses, float *probs, const float *logits, co
     return counted ? (float)(total / counted) : NAN;
 }
 
-void cross_entropy_backward(float *d_logits, const float *probs, const int *targets, int N, int V) {
+void cross_entropy_backward(float *grad_logits, const float *probs, const int *targets, int N, int V) {
     /* d loss_i / d logit_j = softmax_j - [j == target]; the mean divides by
      * the positions counted, and an ignored position passes back nothing */
     const int counted = counted_targets(targets, N);
@@ -57,7 +57,7 @@ void cross_entropy_backward(float *d_logits, const float *probs, const int *targ
 #pragma omp parallel for schedule(static) if ((long)N * V >= (1L << 16))
     for (int i = 0; i < N; i++) {
         const float *p = probs + (size_t)i * V;
-        float *d = d_logits + (size_t)i * V;
+        float *d = grad_logits + (size_t)i * V;
         if (targets[i] == CROSS_ENTROPY_IGNORE_INDEX) {
             memset(d, 0, (size_t)V * sizeof(float));
             continue;

@@ -19,8 +19,8 @@
 float cross_entropy_forward(float *losses, float *probs, const float *logits, const int *targets, int N, int V);
 
 /* The gradient of the mean loss with respect to the logits:
- * d_logits = (probs - onehot(targets)) / n, n the positions not ignored;
- * the rows of ignored positions are zero. d_logits may be probs itself. */
-void cross_entropy_backward(float *d_logits, const float *probs, const int *targets, int N, int V);
+ * grad_logits = (probs - onehot(targets)) / n, n the positions not ignored;
+ * the rows of ignored positions are zero. grad_logits may be probs itself. */
+void cross_entropy_backward(float *grad_logits, const float *probs, const int *targets, int N, int V);
 
 #endif

@@ -23,8 +23,8 @@ static Classifier *classifier_alloc(GPTModel *gpt, int n_classes, int trainable_
     c->head_grads = xcalloc(n_head, sizeof(float));
     c->weight = c->head;
     c->bias = c->head + (size_t)n_classes * C;
-    c->d_weight = c->head_grads;
-    c->d_bias = c->head_grads + (size_t)n_classes * C;
+    c->grad_weight = c->head_grads;
+    c->grad_bias = c->head_grads + (size_t)n_classes * C;
     classifier_set_trainable_blocks(c, trainable_blocks);
     return c;
 }
@@ -54,10 +54,10 @@ void classifier_free(Classifier *c) {
     gpt_free(c->gpt);
     free(c->head);
     free(c->last);
-    free(c->d_last);
+    free(c->grad_last);
     free(c->head_grads);
     free(c->logits);
-    free(c->d_hidden);
+    free(c->grad_hidden);
     free(c);
 }
 
@@ -76,7 +76,7 @@ const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
         c->logits_capacity = (size_t)B * K;
         c->logits = xrealloc(c->logits, c->logits_capacity * sizeof(float));
         c->last = xrealloc(c->last, checked_mul((size_t)B * C, sizeof(float)));
-        c->d_last = xrealloc(c->d_last, checked_mul((size_t)B * C, sizeof(float)));
+        c->grad_last = xrealloc(c->grad_last, checked_mul((size_t)B * C, sizeof(float)));
     }
     /* model(input)[:, -1, :] with the new out_head */
     for (int b = 0; b < B; b++) {
@@ -91,39 +91,39 @@ const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
     return c->logits;
 }
 
-void classifier_backward(Classifier *c, const float *d_logits) {
+void classifier_backward(Classifier *c, const float *grad_logits) {
     const int B = c->B, T = c->T, C = c->gpt->config.emb_dim, K = c->n_classes;
     if (!c->gpt->acts || B == 0) fatal("classifier_backward: no forward pass to go back through");
     const size_t n_hidden = (size_t)B * T * C;
-    if (n_hidden > c->d_hidden_capacity) {
-        free(c->d_hidden);
-        c->d_hidden = xmalloc(checked_mul(n_hidden, sizeof(float)));
-        c->d_hidden_capacity = n_hidden;
+    if (n_hidden > c->grad_hidden_capacity) {
+        free(c->grad_hidden);
+        c->grad_hidden = xmalloc(checked_mul(n_hidden, sizeof(float)));
+        c->grad_hidden_capacity = n_hidden;
     }
     /* only the last position reaches the loss: the other rows pass back 0 */
-    memset(c->d_hidden, 0, n_hidden * sizeof(float));
+    memset(c->grad_hidden, 0, n_hidden * sizeof(float));
     if (c->lora) { /* the head's adapter, into its gathered rows */
-        memset(c->d_last, 0, (size_t)B * C * sizeof(float));
-        lora_linear_backward(lora_head(c->lora), c->d_last, d_logits, c->last, B);
+        memset(c->grad_last, 0, (size_t)B * C * sizeof(float));
+        lora_linear_backward(lora_head(c->lora), c->grad_last, grad_logits, c->last, B);
     }
     for (int b = 0; b < B; b++) {
         const float *h = last_hidden(c, b);
-        float *d_h = c->d_hidden + ((size_t)b * T + (T - 1)) * C;
+        float *grad_h = c->grad_hidden + ((size_t)b * T + (T - 1)) * C;
         for (int k = 0; k < K; k++) {
-            const float g = d_logits[b * K + k];
+            const float g = grad_logits[b * K + k];
             const float *w = c->weight + (size_t)k * C;
-            /* logit = h . w + bias: d_h += g w, and, unless LoRA froze the
-             * head, d_w += g h, d_bias += g */
-            for (int j = 0; j < C; j++) d_h[j] += g * w[j];
+            /* logit = h . w + bias: grad_h += g w, and, unless LoRA froze the
+             * head, grad_w += g h, grad_bias += g */
+            for (int j = 0; j < C; j++) grad_h[j] += g * w[j];
             if (c->lora) continue;
-            float *d_w = c->d_weight + (size_t)k * C;
-            for (int j = 0; j < C; j++) d_w[j] += g * h[j];
-            c->d_bias[k] += g;
+            float *grad_w = c->grad_weight + (size_t)k * C;
+            for (int j = 0; j < C; j++) grad_w[j] += g * h[j];
+            c->grad_bias[k] += g;
         }
         if (c->lora)
-            for (int j = 0; j < C; j++) d_h[j] += c->d_last[(size_t)b * C + j];
+            for (int j = 0; j < C; j++) grad_h[j] += c->grad_last[(size_t)b * C + j];
     }
-    gpt_backward_hidden(c->gpt, c->d_hidden, c->lora ? 0 : c->first_trainable);
+    gpt_backward_hidden(c->gpt, c->grad_hidden, c->lora ? 0 : c->first_trainable);
 }
 
 void classifier_trainable(Classifier *c, Trainable *t) {

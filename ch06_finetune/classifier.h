@@ -32,14 +32,14 @@ typedef struct {
     float *head;          /* weight (K,C), then bias (K): one buffer */
     float *weight, *bias;
     float *head_grads;    /* the same layout */
-    float *d_weight, *d_bias;
+    float *grad_weight, *grad_bias;
     Lora *lora;           /* appendix E: adapters on every linear layer and the head, or NULL */
     /* the last forward's (B,T) and logits (B,K); the backward's scratch */
     int B, T;
     float *logits;
-    float *d_hidden;      /* (B,T,C) */
-    float *last, *d_last; /* LoRA: the last positions' hidden states (B,C) and their gradient */
-    size_t logits_capacity, d_hidden_capacity;
+    float *grad_hidden;      /* (B,T,C) */
+    float *last, *grad_last; /* LoRA: the last positions' hidden states (B,C) and their gradient */
+    size_t logits_capacity, grad_hidden_capacity;
 } Classifier;
 
 /* A classifier on gpt (taken over: classifier_free frees it) with a new
@@ -53,9 +53,9 @@ void classifier_set_trainable_blocks(Classifier *c, int trainable_blocks);
 
 /* The last position's logits (B,K) for ids (B,T); valid until the next call. */
 const float *classifier_forward(Classifier *c, const int *ids, int B, int T);
-/* The gradients of the last forward's loss, given d_logits (B,K); they
+/* The gradients of the last forward's loss, given grad_logits (B,K); they
  * accumulate into the head's gradients and the GPT's trainable ones. */
-void classifier_backward(Classifier *c, const float *d_logits);
+void classifier_backward(Classifier *c, const float *grad_logits);
 /* Add the trainable ranges to t: the GPT's tail (see gpt_tail_range) and
  * the head; with LoRA, the adapters only. They are optimised in place. */
 void classifier_trainable(Classifier *c, Trainable *t);

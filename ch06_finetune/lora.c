@@ -49,8 +49,8 @@ size_t lora_param_count(const GPTConfig *c, int rank, int head_out) {
 }
 
 static void hook_forward(void *ctx, float *out, const float *in, int M) { lora_linear_forward(ctx, out, in, M); }
-static void hook_backward(void *ctx, float *d_in, const float *d_out, const float *in, int M) {
-    lora_linear_backward(ctx, d_in, d_out, in, M);
+static void hook_backward(void *ctx, float *grad_in, const float *grad_out, const float *in, int M) {
+    lora_linear_backward(ctx, grad_in, grad_out, in, M);
 }
 
 Lora *lora_create(const GPTConfig *c, int head_out, int rank, float alpha, uint64_t seed) {
@@ -83,9 +83,9 @@ Lora *lora_create(const GPTConfig *c, int head_out, int rank, float alpha, uint6
         a->scale = alpha / (float)rank;
         const size_t n_a = (size_t)a->in * a->parts * rank;
         a->A = l->params + offset;
-        a->dA = l->grads + offset;
+        a->grad_A = l->grads + offset;
         a->B = a->A + n_a;
-        a->dB = a->dA + n_a;
+        a->grad_B = a->grad_A + n_a;
         a->hook = (LinearHook){hook_forward, hook_backward, a};
         rng_fill_uniform(&rng, a->A, n_a, -bound, bound);
         offset += site_params(&s[i], rank);
@@ -99,7 +99,7 @@ void lora_free(Lora *l) {
     lora_detach(l);
     for (int i = 0; i < l->n; i++) {
         free(l->layers[i].h);
-        free(l->layers[i].d_h);
+        free(l->layers[i].grad_h);
     }
     free(l->layers);
     free(l->params);
@@ -148,34 +148,34 @@ void lora_linear_forward(LoraLinear *a, float *out, const float *in, int M) {
     const int R = a->parts * a->rank, r = a->rank, ldo = a->parts * a->out;
     if ((size_t)M > a->capacity) {
         free(a->h);
-        free(a->d_h);
+        free(a->grad_h);
         a->h = xmalloc(checked_mul((size_t)M * R, sizeof(float)));
-        a->d_h = xmalloc(checked_mul((size_t)M * R, sizeof(float)));
+        a->grad_h = xmalloc(checked_mul((size_t)M * R, sizeof(float)));
         a->capacity = (size_t)M;
     }
     /* h = (alpha/r) x A: scaling the thin (M, R) product is the cheapest place */
-    sgemm(false, false, M, R, a->in, in, a->in, a->A, R, false, a->h, R);
+    sgemm(false, false, M, a->in, R, in, a->in, a->A, R, false, a->h, R);
     for (size_t i = 0; i < (size_t)M * R; i++) a->h[i] *= a->scale;
     /* out[:, part p] += h_p B_p */
     for (int p = 0; p < a->parts; p++)
-        sgemm(false, false, M, a->out, r, a->h + p * r, R, a->B + (size_t)p * r * a->out, a->out, true,
+        sgemm(false, false, M, r, a->out, a->h + p * r, R, a->B + (size_t)p * r * a->out, a->out, true,
               out + (size_t)p * a->out, ldo);
     a->M = M;
 }
 
-void lora_linear_backward(LoraLinear *a, float *d_in, const float *d_out, const float *in, int M) {
+void lora_linear_backward(LoraLinear *a, float *grad_in, const float *grad_out, const float *in, int M) {
     const int R = a->parts * a->rank, r = a->rank, ldo = a->parts * a->out;
     if (M != a->M || !a->h) fatal("lora: the backward pass of %s does not follow its forward pass", a->name);
     for (int p = 0; p < a->parts; p++) {
-        const float *d_out_p = d_out + (size_t)p * a->out, *B_p = a->B + (size_t)p * r * a->out;
-        /* dB_p += h_p^T d_out_p; d_h_p = d_out_p B_p^T */
-        sgemm(true, false, r, a->out, M, a->h + p * r, R, d_out_p, ldo, true, a->dB + (size_t)p * r * a->out, a->out);
-        sgemm(false, true, M, r, a->out, d_out_p, ldo, B_p, a->out, false, a->d_h + p * r, R);
+        const float *grad_out_p = grad_out + (size_t)p * a->out, *B_p = a->B + (size_t)p * r * a->out;
+        /* grad_B_p += h_p^T grad_out_p; grad_h_p = grad_out_p B_p^T */
+        sgemm(true, false, r, M, a->out, a->h + p * r, R, grad_out_p, ldo, true, a->grad_B + (size_t)p * r * a->out, a->out);
+        sgemm(false, true, M, a->out, r, grad_out_p, ldo, B_p, a->out, false, a->grad_h + p * r, R);
     }
-    /* h = (alpha/r) x A: the gradient of x A is (alpha/r) d_h */
-    for (size_t i = 0; i < (size_t)M * R; i++) a->d_h[i] *= a->scale;
-    sgemm(true, false, a->in, R, M, in, a->in, a->d_h, R, true, a->dA, R);
-    if (d_in) sgemm(false, true, M, a->in, R, a->d_h, R, a->A, R, true, d_in, a->in);
+    /* h = (alpha/r) x A: the gradient of x A is (alpha/r) grad_h */
+    for (size_t i = 0; i < (size_t)M * R; i++) a->grad_h[i] *= a->scale;
+    sgemm(true, false, a->in, M, R, in, a->in, a->grad_h, R, true, a->grad_A, R);
+    if (grad_in) sgemm(false, true, M, R, a->in, a->grad_h, R, a->A, R, true, grad_in, a->in);
 }
 
 void lora_linear_merge(const LoraLinear *a, float *weight, bool transposed) {

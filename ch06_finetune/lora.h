@@ -49,13 +49,13 @@ typedef struct {
     int in, out, parts, rank;
     float scale;       /* alpha / rank */
     float *A, *B;      /* (in, parts*rank), (parts*rank, out): views into Lora.params */
-    float *dA, *dB;    /* views into Lora.grads */
+    float *grad_A, *grad_B;    /* views into Lora.grads */
     LinearHook hook;   /* ctx: this adapter */
     /* (alpha/r) x A of the last forward (M, parts*rank), for the backward;
      * then the gradient of x A there */
-    float *h, *d_h;
+    float *h, *grad_h;
     int M;
-    size_t capacity;   /* rows of h and d_h */
+    size_t capacity;   /* rows of h and grad_h */
 } LoraLinear;
 
 typedef struct {
@@ -88,11 +88,11 @@ void lora_attach(Lora *l, GPTModel *m, bool vocab_head);
 void lora_detach(Lora *l);
 
 /* The adapter's forward and backward on M rows, as the hooks call them:
- * out (M, parts*out) += (alpha/r) (in A) B; then, from d_out, dA and dB
- * accumulate (+=) and d_in (M, in) += its gradient (d_in may be NULL).
+ * out (M, parts*out) += (alpha/r) (in A) B; then, from grad_out, grad_A and grad_B
+ * accumulate (+=) and grad_in (M, in) += its gradient (grad_in may be NULL).
  * The backward uses the last forward's x A: it must follow that forward. */
 void lora_linear_forward(LoraLinear *a, float *out, const float *in, int M);
-void lora_linear_backward(LoraLinear *a, float *d_in, const float *d_out, const float *in, int M);
+void lora_linear_backward(LoraLinear *a, float *grad_in, const float *grad_out, const float *in, int M);
 /* weight += (alpha/r) A B. transposed: weight is stored (out, in), as
  * nn.Linear and the output heads store it. */
 void lora_linear_merge(const LoraLinear *a, float *weight, bool transposed);

@@ -69,7 +69,7 @@ static float element(const float *X, int ld, bool trans, int row, int col) {
     return trans ? X[(size_t)col * ld + row] : X[(size_t)row * ld + col];
 }
 
-void sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void sgemm_reference(bool trans_a, bool trans_b, int M, int K, int N, const float *A, int lda, const float *B, int ldb,
                      bool accumulate, float *C, int ldc) {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -370,7 +370,7 @@ static void gemv(bool trans_a, bool trans_b, int M, int N, int K, const float *A
 
 /* ---- sgemm -------------------------------------------------------------- */
 
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void sgemm(bool trans_a, bool trans_b, int M, int K, int N, const float *A, int lda, const float *B, int ldb,
            bool accumulate, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* an empty sum: C = 0, or C unchanged */
@@ -421,22 +421,22 @@ const char *matmul_kernel_name(void) { return MATMUL_KERNEL_NAME; }
 
 /* ---- linear layers ------------------------------------------------------ */
 
-void matmul_forward(float *out, const float *in, const float *weight, const float *bias, int M, int K, int N) {
+void matmul_forward(float *out, const float *in, const float *weight, const float *bias, int rows, int in_dim, int out_dim) {
     if (bias) { /* start each row from the bias, then add the product to it */
-        for (int i = 0; i < M; i++) memcpy(out + (size_t)i * N, bias, sizeof(float) * N);
-        sgemm(false, false, M, N, K, in, K, weight, N, true, out, N);
+        for (int i = 0; i < rows; i++) memcpy(out + (size_t)i * out_dim, bias, sizeof(float) * out_dim);
+        sgemm(false, false, rows, in_dim, out_dim, in, in_dim, weight, out_dim, true, out, out_dim);
     } else {
-        sgemm(false, false, M, N, K, in, K, weight, N, false, out, N);
+        sgemm(false, false, rows, in_dim, out_dim, in, in_dim, weight, out_dim, false, out, out_dim);
     }
 }
 
-void matmul_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
-                     const float *weight, int M, int K, int N) {
-    if (d_in) sgemm(false, true, M, K, N, d_out, N, weight, N, true, d_in, K);
-    if (d_weight) sgemm(true, false, K, N, M, in, K, d_out, N, true, d_weight, N);
-    if (d_bias)
-        for (int i = 0; i < M; i++) {
-            const float *row = d_out + (size_t)i * N;
-            for (int j = 0; j < N; j++) d_bias[j] += row[j];
+void matmul_backward(float *grad_in, float *grad_weight, float *grad_bias, const float *grad_out, const float *in,
+                     const float *weight, int rows, int in_dim, int out_dim) {
+    if (grad_in) sgemm(false, true, rows, out_dim, in_dim, grad_out, out_dim, weight, out_dim, true, grad_in, in_dim);
+    if (grad_weight) sgemm(true, false, in_dim, rows, out_dim, in, in_dim, grad_out, out_dim, true, grad_weight, out_dim);
+    if (grad_bias)
+        for (int i = 0; i < rows; i++) {
+            const float *row = grad_out + (size_t)i * out_dim;
+            for (int j = 0; j < out_dim; j++) grad_bias[j] += row[j];
         }
 }

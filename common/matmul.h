@@ -24,23 +24,26 @@
 
 #include <stdbool.h>
 
-/* C (M,N) = op(A) @ op(B) (+ C when accumulate), all row-major.
+/* C (M,N) = op(A) (M,K) @ op(B) (K,N) (+ C when accumulate), all row-major;
+ * the sizes come in the order the product reads, M, K, N (README: Notation).
  * op(A) is A (M,K) with row stride lda, or, when trans_a, A^T where A is
  * (K,M) with row stride lda; likewise op(B) is B (K,N) or B^T of a (N,K) B. */
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void sgemm(bool trans_a, bool trans_b, int M, int K, int N, const float *A, int lda, const float *B, int ldb,
            bool accumulate, float *C, int ldc);
-void sgemm_reference(bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void sgemm_reference(bool trans_a, bool trans_b, int M, int K, int N, const float *A, int lda, const float *B, int ldb,
                      bool accumulate, float *C, int ldc);
 
 /* Which SIMD build of the kernel this is, e.g. "AVX-512, 12x32 tiles". */
 const char *matmul_kernel_name(void);
 
-/* A linear layer. out is (M,N), in is (M,K), weight is (K,N), bias is (N) or NULL. */
-void matmul_forward(float *out, const float *in, const float *weight, const float *bias, int M, int K, int N);
+/* A linear layer: out (rows,out_dim) = in (rows,in_dim) @ weight (in_dim,out_dim)
+ * + bias (out_dim, or NULL). */
+void matmul_forward(float *out, const float *in, const float *weight, const float *bias, int rows, int in_dim,
+                    int out_dim);
 /* Its gradients, accumulated (+=) as residual branches need:
- * d_in += d_out @ weight^T, d_weight += in^T @ d_out, d_bias += column sums
- * of d_out. Any of d_in, d_weight, d_bias may be NULL to skip it. */
-void matmul_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
-                     const float *weight, int M, int K, int N);
+ * grad_in += grad_out @ weight^T, grad_weight += in^T @ grad_out, grad_bias += column sums
+ * of grad_out. Any of grad_in, grad_weight, grad_bias may be NULL to skip it. */
+void matmul_backward(float *grad_in, float *grad_weight, float *grad_bias, const float *grad_out, const float *in,
+                     const float *weight, int rows, int in_dim, int out_dim);
 
 #endif

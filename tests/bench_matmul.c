@@ -107,12 +107,12 @@ static const Case forward_cases[] = {
     {"head            x @ W", false, false, false, 512, 50257, 768},
 };
 static const Case backward_cases[] = {
-    {"MLP up          dX += dY @ W^T", false, true, true, 512, 768, 3072},
-    {"MLP up          dW += X^T @ dY", true, false, true, 768, 3072, 512},
-    {"MLP down        dX += dY @ W^T", false, true, true, 512, 3072, 768},
-    {"MLP down        dW += X^T @ dY", true, false, true, 3072, 768, 512},
-    {"head            dX += dY @ wte", false, false, true, 512, 768, 50257},
-    {"head            dwte += dY^T @ X", true, false, true, 50257, 768, 512},
+    {"MLP up          grad_X += grad_Y @ W^T", false, true, true, 512, 768, 3072},
+    {"MLP up          grad_W += X^T @ grad_Y", true, false, true, 768, 3072, 512},
+    {"MLP down        grad_X += grad_Y @ W^T", false, true, true, 512, 3072, 768},
+    {"MLP down        grad_W += X^T @ grad_Y", true, false, true, 3072, 768, 512},
+    {"head            grad_X += grad_Y @ wte", false, false, true, 512, 768, 50257},
+    {"head            grad_wte += grad_Y^T @ X", true, false, true, 50257, 768, 512},
 };
 /* Batch-1 decoding: one token, M = 1. */
 static const Case decode_cases[] = {
@@ -175,7 +175,7 @@ static const float *next_b(Operands *o) {
 
 static void run_ours(Operands *o) {
     const Case *c = o->c;
-    sgemm(c->trans_a, c->trans_b, c->M, c->N, c->K, o->A, o->lda, next_b(o), o->ldb, c->accumulate, o->C, c->N);
+    sgemm(c->trans_a, c->trans_b, c->M, c->K, c->N, o->A, o->lda, next_b(o), o->ldb, c->accumulate, o->C, c->N);
 }
 
 static void run_openblas(const OpenBlas *ob, Operands *o) {

@@ -378,15 +378,15 @@ START_TEST(test_dropout_mask_and_backward) {
     rng_seed(&a, 77);
     rng_seed(&b, 77);
     enum { n = 1000 };
-    float x[n], mask[n], factors[n], d_x[n];
-    for (int i = 0; i < n; i++) x[i] = 1.0f, d_x[i] = 3.0f;
+    float x[n], mask[n], factors[n], grad_x[n];
+    for (int i = 0; i < n; i++) x[i] = 1.0f, grad_x[i] = 3.0f;
     dropout_forward(x, mask, n, 0.2f, &a);
     dropout_mask(factors, n, 0.2f, &b);
     assert_all_close("dropout_mask vs dropout_forward", factors, mask, n, 0, 0);
-    dropout_backward(d_x, mask, n);
+    dropout_backward(grad_x, mask, n);
     for (int i = 0; i < n; i++) {
         ck_assert(mask[i] == 0.0f || mask[i] == 1.25f);
-        ck_assert_float_eq(d_x[i], 3.0f * mask[i]);
+        ck_assert_float_eq(grad_x[i], 3.0f * mask[i]);
     }
 }
 END_TEST
@@ -464,7 +464,7 @@ START_TEST(test_attention_backward_matches_finite_differences) {
     enum { N = AB * AT, NQKV = N * 3 * AC, NATT = AB * AH * AT * AT };
     Rng rng;
     rng_seed(&rng, 21);
-    float qkv[NQKV], out[N * AC], att[NATT], drop[NATT], G[N * AC], d_qkv[NQKV], d_att[NATT];
+    float qkv[NQKV], out[N * AC], att[NATT], drop[NATT], G[N * AC], grad_qkv[NQKV], grad_att[NATT];
     double qkv64[NQKV], context64[N * AC], numeric[NQKV];
     rng_fill_normal(&rng, qkv, NQKV, 0, 1);
     rng_fill_normal(&rng, G, N * AC, 0, 1);
@@ -473,11 +473,11 @@ START_TEST(test_attention_backward_matches_finite_differences) {
     for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
         const float *mask = with_dropout ? drop : NULL;
         attention_forward(out, att, mask, qkv, AB, AT, AC, AH);
-        for (int i = 0; i < NQKV; i++) d_qkv[i] = 123.0f; /* overwritten, not accumulated */
-        attention_backward(d_qkv, d_att, G, qkv, att, mask, AB, AT, AC, AH);
+        for (int i = 0; i < NQKV; i++) grad_qkv[i] = 123.0f; /* overwritten, not accumulated */
+        attention_backward(grad_qkv, grad_att, G, qkv, att, mask, AB, AT, AC, AH);
         AttentionRef ref = {.qkv = qkv64, .context = context64, .drop = mask, .G = G};
         for (int i = 0; i < NQKV; i++) numeric[i] = central_difference(&qkv64[i], 1e-5, attention_ref_loss, &ref);
-        assert_gradient_close(with_dropout ? "d_qkv with dropout" : "d_qkv", d_qkv, numeric, NQKV, 1e-4);
+        assert_gradient_close(with_dropout ? "grad_qkv with dropout" : "grad_qkv", grad_qkv, numeric, NQKV, 1e-4);
     }
 }
 END_TEST
@@ -527,8 +527,8 @@ START_TEST(test_attention_forward_across_row_blocks) {
 END_TEST
 
 /* attention_backward on the forward's row blocks (T = 150: blocks of 64, 64
- * and 22 rows), where dV and dK collect a share from every block at or
- * below a key's row: 96 entries of d_qkv spread over tokens and the query,
+ * and 22 rows), where grad_V and grad_K collect a share from every block at or
+ * below a key's row: 96 entries of grad_qkv spread over tokens and the query,
  * key and value columns against central differences of the double
  * reference, with and without dropout, to 1e-4 of the scale as above. */
 START_TEST(test_attention_backward_across_row_blocks) {
@@ -537,7 +537,7 @@ START_TEST(test_attention_backward_across_row_blocks) {
     rng_seed(&rng, 24);
     float *qkv = malloc(NQKV * sizeof(float)), *out = malloc(N * C * sizeof(float)), *G = malloc(N * C * sizeof(float));
     float *att = malloc(NATT * sizeof(float)), *drop = malloc(NATT * sizeof(float));
-    float *d_att = malloc(NATT * sizeof(float)), *d_qkv = malloc(NQKV * sizeof(float));
+    float *grad_att = malloc(NATT * sizeof(float)), *grad_qkv = malloc(NQKV * sizeof(float));
     double *qkv64 = malloc(NQKV * sizeof(double)), *context64 = malloc(N * C * sizeof(double));
     rng_fill_normal(&rng, qkv, NQKV, 0, 1);
     rng_fill_normal(&rng, G, N * C, 0, 1);
@@ -546,14 +546,14 @@ START_TEST(test_attention_backward_across_row_blocks) {
     for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
         const float *mask = with_dropout ? drop : NULL;
         attention_forward(out, att, mask, qkv, B, T, C, H);
-        for (int i = 0; i < NQKV; i++) d_qkv[i] = 123.0f; /* overwritten, not accumulated */
-        attention_backward(d_qkv, d_att, G, qkv, att, mask, B, T, C, H);
+        for (int i = 0; i < NQKV; i++) grad_qkv[i] = 123.0f; /* overwritten, not accumulated */
+        attention_backward(grad_qkv, grad_att, G, qkv, att, mask, B, T, C, H);
         /* the reference's loss, as AttentionRef does it for the small case */
         float analytic[SAMPLES];
         double numeric[SAMPLES];
         for (int k = 0; k < SAMPLES; k++) {
             const int at = k * (NQKV / SAMPLES);
-            analytic[k] = d_qkv[at];
+            analytic[k] = grad_qkv[at];
             const double saved = qkv64[at], h = 1e-5;
             double loss[2];
             for (int side = 0; side < 2; side++) {
@@ -564,10 +564,10 @@ START_TEST(test_attention_backward_across_row_blocks) {
             qkv64[at] = saved;
             numeric[k] = (loss[0] - loss[1]) / (2 * h);
         }
-        assert_gradient_close(with_dropout ? "sampled d_qkv with dropout" : "sampled d_qkv", analytic, numeric, SAMPLES,
+        assert_gradient_close(with_dropout ? "sampled grad_qkv with dropout" : "sampled grad_qkv", analytic, numeric, SAMPLES,
                               1e-4);
     }
-    free(qkv), free(out), free(G), free(att), free(drop), free(d_att), free(d_qkv), free(qkv64), free(context64);
+    free(qkv), free(out), free(G), free(att), free(drop), free(grad_att), free(grad_qkv), free(qkv64), free(context64);
 }
 END_TEST
 
@@ -595,12 +595,12 @@ START_TEST(test_multihead_attention_backward_matches_finite_differences) {
     rng_fill_normal(&rng, G, N * AC, 0, 1);
     for (int i = 0; i < NPARAM; i++) p64[i] = p[i], g[i] = 0.5f;
     float qkv[N * 3 * AC], att[AB * AH * AT * AT], context[N * AC];
-    float d_qkv[N * 3 * AC], d_context[N * AC], d_att[AB * AH * AT * AT];
+    float grad_qkv[N * 3 * AC], grad_context[N * AC], grad_att[AB * AH * AT * AT];
     MultiHeadAttentionParams params = {qkv_w, qkv_b, out_w, out_b, NULL, NULL};
     MultiHeadAttentionCache cache = {qkv, att, context, NULL};
     multihead_attention_forward(out, &cache, x, &params, AB, AT, AC, AC, AH);
     MultiHeadAttentionGrads grads = {g + (qkv_w - p), g + (qkv_b - p), g + (out_w - p), g + (out_b - p)};
-    MultiHeadAttentionScratch scratch = {d_qkv, d_context, d_att};
+    MultiHeadAttentionScratch scratch = {grad_qkv, grad_context, grad_att};
     multihead_attention_backward(g, &grads, &scratch, G, x, &cache, &params, AB, AT, AC, AC, AH);
     for (int i = 0; i < NPARAM; i++) g[i] -= 0.5f;
 
@@ -608,7 +608,7 @@ START_TEST(test_multihead_attention_backward_matches_finite_differences) {
     AttentionRef ref = {p64, p64 + (qkv_w - p), p64 + (qkv_b - p), p64 + (out_w - p), p64 + (out_b - p),
                         qkv64, context64, out64, NULL, G};
     for (int i = 0; i < NPARAM; i++) numeric[i] = central_difference(&p64[i], 1e-5, mha_ref_loss, &ref);
-    const char *names[5] = {"d_x", "d_qkv_weight", "d_qkv_bias", "d_out_proj_weight", "d_out_proj_bias"};
+    const char *names[5] = {"grad_x", "grad_qkv_weight", "grad_qkv_bias", "grad_out_proj_weight", "grad_out_proj_bias"};
     const int sizes[5] = {N * AC, NW, NB, NO, AC};
     for (int k = 0, at = 0; k < 5; at += sizes[k++])
         assert_gradient_close(names[k], g + at, numeric + at, sizes[k], 1e-4);

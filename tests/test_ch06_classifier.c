@@ -86,8 +86,8 @@ START_TEST(test_first_batch_matches_pytorch) {
         }
     }
     const int C = m->config.emb_dim;
-    assert_close_to_scale("grad.head.weight", c->d_weight, get("grad.head.weight")->data, 2 * C, 1e-4f);
-    assert_close_to_scale("grad.head.bias", c->d_bias, get("grad.head.bias")->data, 2, 1e-4f);
+    assert_close_to_scale("grad.head.weight", c->grad_weight, get("grad.head.weight")->data, 2 * C, 1e-4f);
+    assert_close_to_scale("grad.head.bias", c->grad_bias, get("grad.head.bias")->data, 2, 1e-4f);
     trainable_free(&t);
     classifier_free(c);
 }
@@ -255,8 +255,8 @@ START_TEST(test_head_gradient_matches_finite_differences) {
     double numeric_w[K * C], numeric_b[K];
     for (int i = 0; i < K * C; i++) numeric_w[i] = central_difference_f32(&c->weight[i], 1e-3f, classifier_loss, &ctx);
     for (int i = 0; i < K; i++) numeric_b[i] = central_difference_f32(&c->bias[i], 1e-3f, classifier_loss, &ctx);
-    assert_gradient_close("head weight", c->d_weight, numeric_w, K * C, 1e-3);
-    assert_gradient_close("head bias", c->d_bias, numeric_b, K, 1e-3);
+    assert_gradient_close("head weight", c->grad_weight, numeric_w, K * C, 1e-3);
+    assert_gradient_close("head bias", c->grad_bias, numeric_b, K, 1e-3);
     const char *names[] = {"final_norm.scale", "final_norm.shift", "blocks.1.ff.fc2.bias", "blocks.1.norm1.scale",
                            "blocks.1.att.qkv.bias"};
     for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
@@ -324,7 +324,7 @@ START_TEST(test_backward_stops_at_the_trainable_blocks) {
 END_TEST
 
 /* gpt_forward_hidden is gpt_forward without the head; gpt_backward_hidden
- * from d_final_norm = d_logits @ out_head is gpt_backward. */
+ * from grad_final_norm = grad_logits @ out_head is gpt_backward. */
 START_TEST(test_hidden_passes_agree_with_full_ones) {
     enum { B = 2, T = 7, V = 40, C = 16 };
     GPTModel *m = small_gpt(V, 2, 5);
@@ -333,32 +333,32 @@ START_TEST(test_hidden_passes_agree_with_full_ones) {
     int ids[B * T];
     for (int i = 0; i < B * T; i++) ids[i] = (int)rng_below(&rng, V);
     gpt_forward(m, ids, B, T);
-    float *norm = malloc(B * T * C * sizeof(float)), *d_logits = malloc(B * T * V * sizeof(float));
+    float *norm = malloc(B * T * C * sizeof(float)), *grad_logits = malloc(B * T * V * sizeof(float));
     memcpy(norm, m->final_norm, B * T * C * sizeof(float));
-    rng_fill_normal(&rng, d_logits, B * T * V, 0.0f, 0.1f);
+    rng_fill_normal(&rng, grad_logits, B * T * V, 0.0f, 0.1f);
     gpt_zero_grad(m);
-    gpt_backward(m, d_logits);
+    gpt_backward(m, grad_logits);
     float *full = malloc(m->n_params * sizeof(float));
     memcpy(full, m->grads, m->n_params * sizeof(float));
     gpt_forward_hidden(m, ids, B, T);
     ck_assert_ptr_null(m->logits);
     ck_assert_int_eq(memcmp(norm, m->final_norm, B * T * C * sizeof(float)), 0);
-    float *d_norm = calloc(B * T * C, sizeof(float));
+    float *grad_norm = calloc(B * T * C, sizeof(float));
     for (int n = 0; n < B * T; n++)
         for (int v = 0; v < V; v++)
-            for (int k = 0; k < C; k++) d_norm[n * C + k] += d_logits[n * V + v] * m->out_head[v * C + k];
+            for (int k = 0; k < C; k++) grad_norm[n * C + k] += grad_logits[n * V + v] * m->out_head[v * C + k];
     gpt_zero_grad(m);
-    gpt_backward_hidden(m, d_norm, 0);
+    gpt_backward_hidden(m, grad_norm, 0);
     const ParamTensor *head = gpt_find_param(m, "out_head.weight");
     for (int i = 0; i < m->n_tensors; i++) {
         const ParamTensor *p = &m->tensors[i];
         if (p == head) continue; /* the head is not part of the hidden passes */
         assert_close_to_scale(p->name, m->grads + p->offset, full + p->offset, p->size, 1e-5f);
     }
-    free(d_norm);
+    free(grad_norm);
     free(full);
     free(norm);
-    free(d_logits);
+    free(grad_logits);
     gpt_free(m);
 }
 END_TEST

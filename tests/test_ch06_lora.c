@@ -76,7 +76,7 @@ static void assert_close_to_scale(const char *what, const float *got, const floa
     assert_all_close(what, got, want, n, 0, tol * scale);
 }
 
-/* Every adapter's dA and dB against prefix<name>.A/.B. */
+/* Every adapter's grad_A and grad_B against prefix<name>.A/.B. */
 static void assert_adapter_grads(const Lora *l, const char *prefix, const char *head_name) {
     for (int i = 0; i < l->n; i++) {
         const LoraLinear *a = &l->layers[i];
@@ -84,10 +84,10 @@ static void assert_adapter_grads(const Lora *l, const char *prefix, const char *
         char key[96];
         const char *name = i == l->n - 1 ? head_name : a->name;
         snprintf(key, sizeof key, "%s%s.A", prefix, name);
-        assert_close_to_scale(key, a->dA, tensor_file_expect(&fx, key, 2, (int[]){a->in, R})->data,
+        assert_close_to_scale(key, a->grad_A, tensor_file_expect(&fx, key, 2, (int[]){a->in, R})->data,
                               (size_t)a->in * R, 1e-4f);
         snprintf(key, sizeof key, "%s%s.B", prefix, name);
-        assert_close_to_scale(key, a->dB, tensor_file_expect(&fx, key, 2, (int[]){R, a->out})->data,
+        assert_close_to_scale(key, a->grad_B, tensor_file_expect(&fx, key, 2, (int[]){R, a->out})->data,
                               (size_t)R * a->out, 1e-4f);
     }
 }

@@ -49,7 +49,7 @@ START_TEST(test_ignored_rows_get_zero_gradient) {
     float kept_loss = cross_entropy_forward(NULL, kept_probs, kept, kept_targets, 3, V);
     cross_entropy_backward(kept_d, kept_probs, kept_targets, 3, V);
     ck_assert_float_eq_tol(loss, kept_loss, 1e-6f);
-    for (int r = 0; r < 3; r++) assert_all_close("d_logits", d + rows[r] * V, kept_d + r * V, V, 1e-6f, 1e-7f);
+    for (int r = 0; r < 3; r++) assert_all_close("grad_logits", d + rows[r] * V, kept_d + r * V, V, 1e-6f, 1e-7f);
     /* each row's gradient sums to zero, and in place works too */
     float buffer[N * V];
     memcpy(buffer, logits, sizeof logits);
@@ -95,7 +95,7 @@ START_TEST(test_ignore_index_gradient_matches_finite_differences) {
     cross_entropy_backward(d, probs, targets, N, V);
     Ref ref = {logits64, targets, N, V};
     for (int i = 0; i < N * V; i++) numeric[i] = central_difference(&logits64[i], 1e-5, ref_loss, &ref);
-    assert_gradient_close("d_logits", d, numeric, N * V, 1e-5);
+    assert_gradient_close("grad_logits", d, numeric, N * V, 1e-5);
 }
 END_TEST
 

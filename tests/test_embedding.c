@@ -59,21 +59,21 @@ static double embedding_loss(void *ctx) {
 START_TEST(test_embedding_backward_matches_finite_differences) {
     enum { V = 6, C = 3, N = 5 };
     const int ids[N] = {2, 4, 2, 0, 2};
-    float weight[V * C], out[N * C], G[N * C], d_weight[V * C];
+    float weight[V * C], out[N * C], G[N * C], grad_weight[V * C];
     double numeric[V * C];
     Rng rng;
     rng_seed(&rng, 3);
     rng_fill_normal(&rng, weight, V * C, 0, 1);
     rng_fill_normal(&rng, G, N * C, 0, 1);
-    for (int i = 0; i < V * C; i++) d_weight[i] = 0.5f;
-    embedding_backward(d_weight, G, ids, N, C);
-    for (int i = 0; i < V * C; i++) d_weight[i] -= 0.5f;
+    for (int i = 0; i < V * C; i++) grad_weight[i] = 0.5f;
+    embedding_backward(grad_weight, G, ids, N, C);
+    for (int i = 0; i < V * C; i++) grad_weight[i] -= 0.5f;
     EmbeddingCase e = {.out = out, .weight = weight, .G = G, .ids = ids, .n = N, .vocab = V, .C = C};
     for (int i = 0; i < V * C; i++) numeric[i] = central_difference_f32(&weight[i], 0.25f, embedding_loss, &e);
-    assert_gradient_close("d_tok_emb", d_weight, numeric, V * C, 1e-5);
+    assert_gradient_close("grad_tok_emb", grad_weight, numeric, V * C, 1e-5);
     for (int c = 0; c < C; c++) {
-        ck_assert_float_eq(d_weight[1 * C + c], 0.0f); /* token 1 does not occur */
-        ck_assert_float_eq_tol(d_weight[2 * C + c], G[0 * C + c] + G[2 * C + c] + G[4 * C + c], 1e-6f);
+        ck_assert_float_eq(grad_weight[1 * C + c], 0.0f); /* token 1 does not occur */
+        ck_assert_float_eq_tol(grad_weight[2 * C + c], G[0 * C + c] + G[2 * C + c] + G[4 * C + c], 1e-6f);
     }
 }
 END_TEST
@@ -90,18 +90,18 @@ static double positions_loss(void *ctx) {
  * past T get no gradient. */
 START_TEST(test_position_backward_matches_finite_differences) {
     enum { B = 3, T = 4, CTX = 6, C = 5 };
-    float x[B * T * C], out[B * T * C], G[B * T * C], pos[CTX * C], d_pos[CTX * C] = {0};
+    float x[B * T * C], out[B * T * C], G[B * T * C], pos[CTX * C], grad_pos[CTX * C] = {0};
     double numeric[CTX * C];
     Rng rng;
     rng_seed(&rng, 4);
     rng_fill_normal(&rng, x, B * T * C, 0, 1);
     rng_fill_normal(&rng, G, B * T * C, 0, 1);
     rng_fill_normal(&rng, pos, CTX * C, 0, 1);
-    add_position_embeddings_backward(d_pos, G, B, T, C);
+    add_position_embeddings_backward(grad_pos, G, B, T, C);
     EmbeddingCase e = {.out = out, .x = x, .pos = pos, .G = G, .B = B, .T = T, .C = C};
     for (int i = 0; i < CTX * C; i++) numeric[i] = central_difference_f32(&pos[i], 0.25f, positions_loss, &e);
-    assert_gradient_close("d_pos_emb", d_pos, numeric, CTX * C, 1e-5);
-    for (int i = T * C; i < CTX * C; i++) ck_assert_float_eq(d_pos[i], 0.0f);
+    assert_gradient_close("grad_pos_emb", grad_pos, numeric, CTX * C, 1e-5);
+    for (int i = T * C; i < CTX * C; i++) ck_assert_float_eq(grad_pos[i], 0.0f);
 }
 END_TEST
 

@@ -32,30 +32,30 @@ static double gelu_double(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) 
  * derivative within 1e-6 plus 1e-6 relative (observed 2.5e-7). */
 START_TEST(test_gelu_dense_grid_against_double) {
     enum { N = 240001 };
-    float *x = malloc(N * sizeof(float)), *out = malloc(N * sizeof(float)), *d_in = malloc(N * sizeof(float));
-    float *d_out = malloc(N * sizeof(float));
-    for (int i = 0; i < N; i++) x[i] = -12.0f + 1e-4f * i, d_in[i] = 0.0f, d_out[i] = 1.0f;
+    float *x = malloc(N * sizeof(float)), *out = malloc(N * sizeof(float)), *grad_in = malloc(N * sizeof(float));
+    float *grad_out = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) x[i] = -12.0f + 1e-4f * i, grad_in[i] = 0.0f, grad_out[i] = 1.0f;
     gelu_forward(out, x, N);
-    gelu_backward(d_in, x, d_out, N);
+    gelu_backward(grad_in, x, grad_out, N);
     const double c = sqrt(2 / M_PI);
     for (int i = 0; i < N; i++) {
         double xd = x[i], want = gelu_double(xd);
         ck_assert_msg(fabs(out[i] - want) <= 1e-7 + 1e-6 * fabs(want), "gelu(%a) = %.9g, want %.9g", x[i], out[i], want);
         double t = tanh(c * (xd + 0.044715 * xd * xd * xd));
         double slope = 0.5 * (1 + t) + 0.5 * xd * (1 - t * t) * c * (1 + 3 * 0.044715 * xd * xd);
-        ck_assert_msg(fabs(d_in[i] - slope) <= 1e-6 + 1e-6 * fabs(slope), "gelu'(%a) = %.9g, want %.9g", x[i], d_in[i],
+        ck_assert_msg(fabs(grad_in[i] - slope) <= 1e-6 + 1e-6 * fabs(slope), "gelu'(%a) = %.9g, want %.9g", x[i], grad_in[i],
                       slope);
     }
-    free(x), free(out), free(d_in), free(d_out);
+    free(x), free(out), free(grad_in), free(grad_out);
 }
 END_TEST
 
 START_TEST(test_gelu_backward_matches_finite_differences) {
     for (int i = -80; i <= 80; i++) {
-        float x = i * 0.1f, d_out = 1.5f, d_in = 0.25f; /* accumulates onto 0.25 */
-        gelu_backward(&d_in, &x, &d_out, 1);
+        float x = i * 0.1f, grad_out = 1.5f, grad_in = 0.25f; /* accumulates onto 0.25 */
+        gelu_backward(&grad_in, &x, &grad_out, 1);
         double h = 1e-5, numeric = (gelu_double(x + h) - gelu_double(x - h)) / (2 * h);
-        ck_assert_msg(fabs((d_in - 0.25) - 1.5 * numeric) <= 1e-5 + 1e-5 * fabs(numeric), "x = %g", x);
+        ck_assert_msg(fabs((grad_in - 0.25) - 1.5 * numeric) <= 1e-5 + 1e-5 * fabs(numeric), "x = %g", x);
     }
 }
 END_TEST

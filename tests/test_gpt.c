@@ -245,7 +245,7 @@ START_TEST(test_feedforward_backward_matches_finite_differences) {
     enum { NP = FN * FC + FC * FH + FH + FH * FC + FC };
     Rng rng;
     rng_seed(&rng, 31);
-    float p[NP], g[NP], G[FN * FC], out[FN * FC], hidden[FN * FH], hidden_gelu[FN * FH], d_h[FN * FH], d_hg[FN * FH];
+    float p[NP], g[NP], G[FN * FC], out[FN * FC], hidden[FN * FH], hidden_gelu[FN * FH], grad_h[FN * FH], grad_hg[FN * FH];
     double p64[NP], numeric[NP];
     rng_fill_normal(&rng, p, NP, 0, 0.5f);
     rng_fill_normal(&rng, G, FN * FC, 0, 1);
@@ -254,11 +254,11 @@ START_TEST(test_feedforward_backward_matches_finite_differences) {
     FeedForwardParams params = {w1, b1, w2, b2, NULL, NULL};
     FeedForwardGrads grads = {g + (w1 - p), g + (b1 - p), g + (w2 - p), g + (b2 - p)};
     feedforward_forward(out, hidden, hidden_gelu, in, &params, FN, FC);
-    feedforward_backward(g, &grads, d_h, d_hg, G, in, hidden, hidden_gelu, &params, FN, FC);
+    feedforward_backward(g, &grads, grad_h, grad_hg, G, in, hidden, hidden_gelu, &params, FN, FC);
     for (int i = 0; i < NP; i++) g[i] -= 0.5f; /* everything accumulated onto 0.5 */
     FeedForwardRef ref = {.p = p64, .G = G};
     for (int i = 0; i < NP; i++) numeric[i] = central_difference(&p64[i], 1e-5, feedforward_ref_loss, &ref);
-    const char *names[5] = {"d_in", "d_fc1_weight", "d_fc1_bias", "d_fc2_weight", "d_fc2_bias"};
+    const char *names[5] = {"grad_in", "grad_fc1_weight", "grad_fc1_bias", "grad_fc2_weight", "grad_fc2_bias"};
     const int sizes[5] = {FN * FC, FC * FH, FH, FH * FC, FC};
     for (int k = 0, at = 0; k < 5; at += sizes[k++])
         assert_gradient_close(names[k], g + at, numeric + at, sizes[k], 1e-4);
@@ -346,7 +346,7 @@ static void check_block(float drop_rate) {
     enum { N = BB * BT };
     Rng rng;
     rng_seed(&rng, 5);
-    float x[N * BC], G[N * BC], d_x[N * BC];
+    float x[N * BC], G[N * BC], grad_x[N * BC];
     rng_fill_normal(&rng, x, N * BC, 0, 1);
     rng_fill_normal(&rng, G, N * BC, 0, 1);
     /* the scratch, one buffer as gpt_backward lays it out */
@@ -356,8 +356,8 @@ static void check_block(float drop_rate) {
     gpt_zero_grad(m);
     BlockCase bc = {m, x, G, drop_rate};
     block_loss(&bc);
-    memcpy(d_x, G, sizeof d_x);
-    transformer_block_backward(d_x, &m->grad_blocks[0], &scratch, &m->block_acts[0], x, &m->blocks[0], BB, BT, BC, 2);
+    memcpy(grad_x, G, sizeof grad_x);
+    transformer_block_backward(grad_x, &m->grad_blocks[0], &scratch, &m->block_acts[0], x, &m->blocks[0], BB, BT, BC, 2);
     if (drop_rate > 0) {
         const float *mask = m->block_acts[0].att_out_dropout;
         int dropped = 0;
@@ -367,7 +367,7 @@ static void check_block(float drop_rate) {
     /* the block's input, then the parameters of block 0 */
     double numeric[N * BC];
     for (int i = 0; i < N * BC; i++) numeric[i] = central_difference_f32(&x[i], FD_STEP, block_loss, &bc);
-    assert_gradient_close("block d_x", d_x, numeric, N * BC, FD_TOL);
+    assert_gradient_close("block grad_x", grad_x, numeric, N * BC, FD_TOL);
     check_sampled_gradients(m, gpt_find_param(m, "blocks.0.norm1.scale"), gpt_find_param(m, "blocks.0.ff.fc2.bias"),
                             block_loss, &bc);
     free(buf);
@@ -514,16 +514,16 @@ static void assert_grad_close(const char *what, const float *got, const float *w
 }
 
 /* forward, loss and backward of the fixture's batch; returns the loss. */
-static float fixture_step(GPTModel *m, float *d_logits) {
+static float fixture_step(GPTModel *m, float *grad_logits) {
     int ids[32], targets[32];
     for (int i = 0; i < 32; i++) {
         ids[i] = (int)tensor_file_find(&grad_fx, "input_ids")->data[i];
         targets[i] = (int)tensor_file_find(&grad_fx, "targets")->data[i];
     }
     gpt_forward(m, ids, 2, 16);
-    float loss = cross_entropy_forward(NULL, d_logits, m->logits, targets, 32, 300);
-    cross_entropy_backward(d_logits, d_logits, targets, 32, 300);
-    gpt_backward(m, d_logits);
+    float loss = cross_entropy_forward(NULL, grad_logits, m->logits, targets, 32, 300);
+    cross_entropy_backward(grad_logits, grad_logits, targets, 32, 300);
+    gpt_backward(m, grad_logits);
     return loss;
 }
 
@@ -531,10 +531,10 @@ static float fixture_step(GPTModel *m, float *d_logits) {
  * loss.backward() calls do), then gpt_zero_grad clears them. */
 START_TEST(test_gradients_match_pytorch) {
     GPTModel *m = gpt_from_fixture(&grad_fx, false, 0.1f);
-    float *d_logits = malloc(32 * 300 * sizeof(float));
+    float *grad_logits = malloc(32 * 300 * sizeof(float));
     gpt_zero_grad(m);
     for (int pass = 1; pass <= 2; pass++) {
-        float loss = fixture_step(m, d_logits);
+        float loss = fixture_step(m, grad_logits);
         float want = tensor_file_find(&grad_fx, "loss")->data[0];
         ck_assert_msg(close_enough(loss, want, 1e-5f, 0), "loss %.8g, PyTorch %.8g", loss, want);
         assert_all_close("logits", m->logits, tensor_file_find(&grad_fx, "logits")->data, 32 * 300, REL, ABS);
@@ -548,7 +548,7 @@ START_TEST(test_gradients_match_pytorch) {
     }
     gpt_zero_grad(m);
     for (size_t k = 0; k < m->n_params; k++) ck_assert(m->grads[k] == 0.0f);
-    free(d_logits);
+    free(grad_logits);
     gpt_free(m);
 }
 END_TEST
@@ -558,15 +558,15 @@ END_TEST
  * loss is compared relatively. */
 START_TEST(test_tied_gradients_match_pytorch) {
     GPTModel *m = gpt_from_fixture(&grad_fx, true, 0.1f);
-    float *d_logits = malloc(32 * 300 * sizeof(float));
+    float *grad_logits = malloc(32 * 300 * sizeof(float));
     const float *want = tensor_file_find(&grad_fx, "tied.grad.tok_emb.weight")->data;
     for (int pass = 1; pass <= 2; pass++) {
-        float loss = fixture_step(m, d_logits); /* the first allocates zeroed gradients */
+        float loss = fixture_step(m, grad_logits); /* the first allocates zeroed gradients */
         float want_loss = tensor_file_find(&grad_fx, "tied.loss")->data[0];
         ck_assert_msg(close_enough(loss, want_loss, 1e-5f, 0), "tied loss %.8g, PyTorch %.8g", loss, want_loss);
-        assert_grad_close("tied.grad.tok_emb.weight", m->d_tok_emb, want, 300 * 64, (float)pass);
+        assert_grad_close("tied.grad.tok_emb.weight", m->grad_tok_emb, want, 300 * 64, (float)pass);
     }
-    free(d_logits);
+    free(grad_logits);
     gpt_free(m);
 }
 END_TEST

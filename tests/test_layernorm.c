@@ -74,14 +74,14 @@ static double layernorm_ref_loss(void *ctx) {
  * exact to ~1e-9). The float32 backward rounds each of its few operations
  * per element, so 1e-4 of the gradient's scale holds with room, while a
  * wrong term (say, the unbiased variance's C-1) is off by 1e-2 and more.
- * The rows have means far from 0 and different spreads; d_in, d_scale and
- * d_shift accumulate onto what is there. */
+ * The rows have means far from 0 and different spreads; grad_in, grad_scale and
+ * grad_shift accumulate onto what is there. */
 START_TEST(test_layernorm_backward_matches_finite_differences) {
     enum { N = 4, C = 8 };
     Rng rng;
     rng_seed(&rng, 11);
     float in[N * C], scale[C], shift[C], G[N * C], out[N * C], mean[N], rstd[N];
-    float d_in[N * C], d_scale[C], d_shift[C];
+    float grad_in[N * C], grad_scale[C], grad_shift[C];
     double in64[N * C], scale64[C], shift64[C], G64[N * C], numeric[N * C];
     rng_fill_normal(&rng, in, N * C, 0, 1);
     for (int c = 0; c < C; c++) {
@@ -91,20 +91,20 @@ START_TEST(test_layernorm_backward_matches_finite_differences) {
     rng_fill_normal(&rng, scale, C, 1, 0.3f);
     rng_fill_normal(&rng, shift, C, 0, 0.3f);
     rng_fill_normal(&rng, G, N * C, 0, 1);
-    for (int i = 0; i < N * C; i++) in64[i] = in[i], G64[i] = G[i], d_in[i] = 0.25f;
-    for (int c = 0; c < C; c++) scale64[c] = scale[c], shift64[c] = shift[c], d_scale[c] = d_shift[c] = 0.25f;
+    for (int i = 0; i < N * C; i++) in64[i] = in[i], G64[i] = G[i], grad_in[i] = 0.25f;
+    for (int c = 0; c < C; c++) scale64[c] = scale[c], shift64[c] = shift[c], grad_scale[c] = grad_shift[c] = 0.25f;
     layernorm_forward(out, mean, rstd, in, scale, shift, N, C);
-    layernorm_backward(d_in, d_scale, d_shift, G, in, mean, rstd, scale, N, C);
-    for (int i = 0; i < N * C; i++) d_in[i] -= 0.25f;
-    for (int c = 0; c < C; c++) d_scale[c] -= 0.25f, d_shift[c] -= 0.25f;
+    layernorm_backward(grad_in, grad_scale, grad_shift, G, in, mean, rstd, scale, N, C);
+    for (int i = 0; i < N * C; i++) grad_in[i] -= 0.25f;
+    for (int c = 0; c < C; c++) grad_scale[c] -= 0.25f, grad_shift[c] -= 0.25f;
 
     LayerNormRef ref = {in64, scale64, shift64, G64, N, C};
     for (int i = 0; i < N * C; i++) numeric[i] = central_difference(&in64[i], 1e-5, layernorm_ref_loss, &ref);
-    assert_gradient_close("d_in", d_in, numeric, N * C, 1e-4);
+    assert_gradient_close("grad_in", grad_in, numeric, N * C, 1e-4);
     for (int c = 0; c < C; c++) numeric[c] = central_difference(&scale64[c], 1e-5, layernorm_ref_loss, &ref);
-    assert_gradient_close("d_scale", d_scale, numeric, C, 1e-4);
+    assert_gradient_close("grad_scale", grad_scale, numeric, C, 1e-4);
     for (int c = 0; c < C; c++) numeric[c] = central_difference(&shift64[c], 1e-5, layernorm_ref_loss, &ref);
-    assert_gradient_close("d_shift", d_shift, numeric, C, 1e-4);
+    assert_gradient_close("grad_shift", grad_shift, numeric, C, 1e-4);
 }
 END_TEST
 

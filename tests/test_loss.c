@@ -60,7 +60,7 @@ START_TEST(test_cross_entropy_matches_pytorch) {
 }
 END_TEST
 
-/* d_logits against central differences of the double-precision loss. The
+/* grad_logits against central differences of the double-precision loss. The
  * analytic gradient is a float32 softmax minus one-hot, divided by N: a few
  * ulps of values below 1/N, so 1e-5 of the scale holds. A logit of 60 makes
  * one row's softmax nearly one-hot, and one of -60 a probability near 0. */
@@ -68,7 +68,7 @@ START_TEST(test_cross_entropy_backward_matches_finite_differences) {
     enum { N = 4, V = 7 };
     Rng rng;
     rng_seed(&rng, 5);
-    float logits[N * V], probs[N * V], d_logits[N * V];
+    float logits[N * V], probs[N * V], grad_logits[N * V];
     double logits64[N * V], numeric[N * V];
     rng_fill_normal(&rng, logits, N * V, 0.0f, 2.0f);
     logits[3] = 60.0f;
@@ -76,10 +76,10 @@ START_TEST(test_cross_entropy_backward_matches_finite_differences) {
     const int targets[N] = {3, 0, 6, 2};
     for (int i = 0; i < N * V; i++) logits64[i] = logits[i];
     cross_entropy_forward(NULL, probs, logits, targets, N, V);
-    cross_entropy_backward(d_logits, probs, targets, N, V);
+    cross_entropy_backward(grad_logits, probs, targets, N, V);
     CrossEntropyRef ref = {logits64, targets, N, V};
     for (int i = 0; i < N * V; i++) numeric[i] = central_difference(&logits64[i], 1e-5, cross_entropy_ref, &ref);
-    assert_gradient_close("d_logits", d_logits, numeric, N * V, 1e-5);
+    assert_gradient_close("grad_logits", grad_logits, numeric, N * V, 1e-5);
 }
 END_TEST
 
@@ -97,22 +97,22 @@ START_TEST(test_cross_entropy_is_stable) {
 }
 END_TEST
 
-/* probs may be the logits buffer and d_logits the probs buffer: a training
+/* probs may be the logits buffer and grad_logits the probs buffer: a training
  * step then needs one (N,V) buffer. */
 START_TEST(test_cross_entropy_in_place) {
     enum { N = 3, V = 5 };
     Rng rng;
     rng_seed(&rng, 8);
-    float logits[N * V], probs[N * V], d_logits[N * V], buffer[N * V];
+    float logits[N * V], probs[N * V], grad_logits[N * V], buffer[N * V];
     rng_fill_normal(&rng, logits, N * V, 0.0f, 1.0f);
     memcpy(buffer, logits, sizeof logits);
     const int targets[N] = {4, 0, 2};
     float loss = cross_entropy_forward(NULL, probs, logits, targets, N, V);
-    cross_entropy_backward(d_logits, probs, targets, N, V);
+    cross_entropy_backward(grad_logits, probs, targets, N, V);
     float loss_in_place = cross_entropy_forward(NULL, buffer, buffer, targets, N, V);
     cross_entropy_backward(buffer, buffer, targets, N, V);
     ck_assert_float_eq(loss_in_place, loss);
-    assert_all_close("in-place d_logits", buffer, d_logits, N * V, 0, 0);
+    assert_all_close("in-place grad_logits", buffer, grad_logits, N * V, 0, 0);
 }
 END_TEST
 

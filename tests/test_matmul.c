@@ -75,10 +75,10 @@ static void check_case(Rng *rng, bool trans_a, bool trans_b, int M, int N, int K
      * it because the reference never reads padding) */
     float *absA = abs_copy(A, (size_t)a_rows * lda), *absB = abs_copy(B, (size_t)b_rows * ldb);
     float *mag = abs_copy(C, c_size);
-    sgemm_reference(trans_a, trans_b, M, N, K, absA, lda, absB, ldb, accumulate, mag, ldc);
+    sgemm_reference(trans_a, trans_b, M, K, N, absA, lda, absB, ldb, accumulate, mag, ldc);
 
-    sgemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
-    sgemm_reference(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate, want, ldc);
+    sgemm(trans_a, trans_b, M, K, N, A, lda, B, ldb, accumulate, C, ldc);
+    sgemm_reference(trans_a, trans_b, M, K, N, A, lda, B, ldb, accumulate, want, ldc);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < ldc; j++) {
             size_t at = (size_t)i * ldc + j;
@@ -102,10 +102,10 @@ static void check_all_transpositions(Rng *rng, int M, int N, int K, int pad, boo
 START_TEST(test_sgemm_small_example) {
     /* (2,3) @ (3,2), worked by hand */
     float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {7, 8, 9, 10, 11, 12}, C[4];
-    sgemm(false, false, 2, 2, 3, A, 3, B, 2, false, C, 2);
+    sgemm(false, false, 2, 3, 2, A, 3, B, 2, false, C, 2);
     float want[4] = {58, 64, 139, 154};
     for (int i = 0; i < 4; i++) ck_assert_float_eq(C[i], want[i]);
-    sgemm(false, false, 2, 2, 3, A, 3, B, 2, true, C, 2); /* accumulate: doubles */
+    sgemm(false, false, 2, 3, 2, A, 3, B, 2, true, C, 2); /* accumulate: doubles */
     for (int i = 0; i < 4; i++) ck_assert_float_eq(C[i], 2 * want[i]);
     ck_assert(strlen(matmul_kernel_name()) > 0);
 }
@@ -143,14 +143,14 @@ START_TEST(test_sgemm_empty_and_degenerate) {
     rng_seed(&rng, 13);
     /* K = 0: the empty sum: C becomes 0, or stays as it is */
     float A[4] = {1, 2, 3, 4}, B[4] = {5, 6, 7, 8}, C[6] = {NAN, NAN, SENTINEL, NAN, NAN, SENTINEL};
-    sgemm(false, false, 2, 2, 0, A, 1, B, 2, false, C, 3);
+    sgemm(false, false, 2, 0, 2, A, 1, B, 2, false, C, 3);
     ck_assert(C[0] == 0 && C[1] == 0 && C[3] == 0 && C[4] == 0 && C[2] == SENTINEL && C[5] == SENTINEL);
     C[0] = 7;
-    sgemm(true, true, 2, 2, 0, A, 2, B, 1, true, C, 3);
+    sgemm(true, true, 2, 0, 2, A, 2, B, 1, true, C, 3);
     ck_assert(C[0] == 7 && C[1] == 0);
     /* M = 0 or N = 0: nothing happens */
     sgemm(false, false, 0, 2, 2, A, 2, B, 2, false, C, 3);
-    sgemm(false, false, 2, 0, 2, A, 2, B, 2, false, C, 3);
+    sgemm(false, false, 2, 2, 0, A, 2, B, 2, false, C, 3);
     ck_assert(C[0] == 7 && C[2] == SENTINEL);
     /* ones: a single product, an outer product, a dot product */
     check_all_transpositions(&rng, 1, 1, 1, 0, false);
@@ -207,9 +207,9 @@ START_TEST(test_sgemm_inside_parallel_region) {
     enum { T = 4, M = 64, N = 300, K = 200 };
     float *A = random_matrix(&rng, M, K, K), *B = random_matrix(&rng, K, N, N);
     float *C = xmalloc(sizeof(float) * T * M * N), *want = xmalloc(sizeof(float) * M * N);
-    sgemm_reference(false, false, M, N, K, A, K, B, N, false, want, N);
+    sgemm_reference(false, false, M, K, N, A, K, B, N, false, want, N);
 #pragma omp parallel for num_threads(T)
-    for (int t = 0; t < T; t++) sgemm(false, false, M, N, K, A, K, B, N, false, C + (size_t)t * M * N, N);
+    for (int t = 0; t < T; t++) sgemm(false, false, M, K, N, A, K, B, N, false, C + (size_t)t * M * N, N);
     for (int t = 0; t < T; t++)
         for (int i = 0; i < M * N; i++) CHECK(close_enough(C[(size_t)t * M * N + i], want[i], 1e-5f, 1e-4f), "thread %d, element %d", t, i);
     free(A), free(B), free(C), free(want);
@@ -230,9 +230,9 @@ START_TEST(test_sgemm_same_result_on_any_thread_count) {
         float *B = random_matrix(&rng, tb ? N : K, tb ? K : N, tb ? K : N);
         float *one = xmalloc(sizeof(float) * M * N), *two = xmalloc(sizeof(float) * M * N);
         omp_set_num_threads(1);
-        sgemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, false, one, N);
+        sgemm(ta, tb, M, K, N, A, ta ? M : K, B, tb ? K : N, false, one, N);
         omp_set_num_threads(2);
-        sgemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, false, two, N);
+        sgemm(ta, tb, M, K, N, A, ta ? M : K, B, tb ? K : N, false, two, N);
         ck_assert_msg(memcmp(one, two, sizeof(float) * M * N) == 0, "M=%d N=%d K=%d: 1 and 2 threads differ", M, N, K);
         free(A), free(B), free(one), free(two);
     }
@@ -257,7 +257,7 @@ START_TEST(test_sgemm_propagates_nan_and_inf) {
             B[tb ? (size_t)nan_col * K + 9 : (size_t)9 * N + nan_col] = NAN;
             B[tb ? (size_t)inf_col * K + 11 : (size_t)11 * N + inf_col] = INFINITY;
             for (int i = 0; i < M; i++) A[(size_t)i * K + 11] = 0.0f;
-            sgemm(false, tb, M, N, K, A, K, B, tb ? K : N, false, C, N);
+            sgemm(false, tb, M, K, N, A, K, B, tb ? K : N, false, C, N);
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < N; j++) {
                     bool want_nan = i == nan_row || j == nan_col || j == inf_col;
@@ -297,48 +297,48 @@ START_TEST(test_matmul_forward) {
 END_TEST
 
 START_TEST(test_matmul_backward) {
-    /* out = in @ w + b, so d_in = d_out @ w^T, d_w = in^T @ d_out, d_b =
-     * column sums of d_out; all three accumulate into what is there. */
+    /* out = in @ w + b, so grad_in = grad_out @ w^T, grad_w = in^T @ grad_out, grad_b =
+     * column sums of grad_out; all three accumulate into what is there. */
     Rng rng;
     rng_seed(&rng, 19);
     const int shapes[][3] = {{1, 20, 30}, {37, 50, 23}, {64, 70, 90}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         float *in = random_matrix(&rng, M, K, K), *w = random_matrix(&rng, K, N, N);
-        float *d_out = random_matrix(&rng, M, N, N);
-        float *d_in = random_matrix(&rng, M, K, K), *d_w = random_matrix(&rng, K, N, N);
-        float *d_b = random_matrix(&rng, 1, N, N);
-        float *d_in0 = copy_of(d_in, (size_t)M * K), *d_w0 = copy_of(d_w, (size_t)K * N), *d_b0 = copy_of(d_b, N);
-        matmul_backward(d_in, d_w, d_b, d_out, in, w, M, K, N);
+        float *grad_out = random_matrix(&rng, M, N, N);
+        float *grad_in = random_matrix(&rng, M, K, K), *grad_w = random_matrix(&rng, K, N, N);
+        float *grad_b = random_matrix(&rng, 1, N, N);
+        float *grad_in0 = copy_of(grad_in, (size_t)M * K), *grad_w0 = copy_of(grad_w, (size_t)K * N), *grad_b0 = copy_of(grad_b, N);
+        matmul_backward(grad_in, grad_w, grad_b, grad_out, in, w, M, K, N);
         for (int i = 0; i < M; i++)
             for (int k = 0; k < K; k++) {
-                double sum = d_in0[i * K + k], mag = fabsf(d_in0[i * K + k]);
+                double sum = grad_in0[i * K + k], mag = fabsf(grad_in0[i * K + k]);
                 for (int j = 0; j < N; j++) {
-                    sum += (double)d_out[i * N + j] * w[k * N + j];
-                    mag += fabs((double)d_out[i * N + j] * w[k * N + j]);
+                    sum += (double)grad_out[i * N + j] * w[k * N + j];
+                    mag += fabs((double)grad_out[i * N + j] * w[k * N + j]);
                 }
-                CHECK_CLOSE(d_in[i * K + k], (float)sum, (float)(1e-5 * mag) + 1e-6f, "d_in");
+                CHECK_CLOSE(grad_in[i * K + k], (float)sum, (float)(1e-5 * mag) + 1e-6f, "grad_in");
             }
         for (int k = 0; k < K; k++)
             for (int j = 0; j < N; j++) {
-                double sum = d_w0[k * N + j], mag = fabsf(d_w0[k * N + j]);
+                double sum = grad_w0[k * N + j], mag = fabsf(grad_w0[k * N + j]);
                 for (int i = 0; i < M; i++) {
-                    sum += (double)in[i * K + k] * d_out[i * N + j];
-                    mag += fabs((double)in[i * K + k] * d_out[i * N + j]);
+                    sum += (double)in[i * K + k] * grad_out[i * N + j];
+                    mag += fabs((double)in[i * K + k] * grad_out[i * N + j]);
                 }
-                CHECK_CLOSE(d_w[k * N + j], (float)sum, (float)(1e-5 * mag) + 1e-6f, "d_weight");
+                CHECK_CLOSE(grad_w[k * N + j], (float)sum, (float)(1e-5 * mag) + 1e-6f, "grad_weight");
             }
         for (int j = 0; j < N; j++) {
-            double sum = d_b0[j], mag = fabsf(d_b0[j]);
-            for (int i = 0; i < M; i++) sum += d_out[i * N + j], mag += fabsf(d_out[i * N + j]);
-            CHECK_CLOSE(d_b[j], (float)sum, (float)(1e-5 * mag) + 1e-6f, "d_bias");
+            double sum = grad_b0[j], mag = fabsf(grad_b0[j]);
+            for (int i = 0; i < M; i++) sum += grad_out[i * N + j], mag += fabsf(grad_out[i * N + j]);
+            CHECK_CLOSE(grad_b[j], (float)sum, (float)(1e-5 * mag) + 1e-6f, "grad_bias");
         }
         /* NULL skips a gradient */
-        memcpy(d_in0, d_in, sizeof(float) * M * K);
-        matmul_backward(d_in, NULL, NULL, d_out, in, w, M, K, N);
-        ck_assert(d_in[0] != d_in0[0] || M * K == 0);
-        matmul_backward(NULL, NULL, NULL, d_out, in, w, M, K, N);
-        free(in), free(w), free(d_out), free(d_in), free(d_w), free(d_b), free(d_in0), free(d_w0), free(d_b0);
+        memcpy(grad_in0, grad_in, sizeof(float) * M * K);
+        matmul_backward(grad_in, NULL, NULL, grad_out, in, w, M, K, N);
+        ck_assert(grad_in[0] != grad_in0[0] || M * K == 0);
+        matmul_backward(NULL, NULL, NULL, grad_out, in, w, M, K, N);
+        free(in), free(w), free(grad_out), free(grad_in), free(grad_w), free(grad_b), free(grad_in0), free(grad_w0), free(grad_b0);
     }
 }
 END_TEST

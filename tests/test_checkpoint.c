@@ -173,7 +173,11 @@ static bool note_leftovers(Leftovers *l, const char *ckpt, const char *log, pid_
 static void check_removed(Leftovers *l, const char *err, bool all_gone, const char *run) {
     int kept = 0;
     for (int i = 0; i < l->n; i++) {
-        if (strstr(err, l->paths[i])) {
+        /* "removed PATH, left by ...": the comma ends the name, so .tmp.12 is
+         * not taken for .tmp.123 */
+        char said[4200];
+        snprintf(said, sizeof said, "removed %s,", l->paths[i]);
+        if (strstr(err, said)) {
             ck_assert_msg(!file_exists(l->paths[i]), "%s says it removed %s, which is still there", run, l->paths[i]);
             free(l->paths[i]);
         } else {

@@ -58,7 +58,22 @@ CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_ch
 CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c ch06_finetune/lora.c \
             ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
             ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c
-TEST_SRC := $(wildcard tests/test_*.c) tests/run_tests.c
+# Every tests/test_NAME.c defines a suite (Suite *NAME_suite(void)), and
+# run_tests runs them all: the list is made from the files at build time
+# (rule below), so a new test file runs without being added anywhere.
+# TEST_ORDER only orders them, chapter by chapter as the book goes; a file
+# not named in it runs after these.
+TEST_ORDER := util rng tensor tensor_file ops matmul \
+              utf8 simple_tokenizer bpe bpe_train dataloader embedding ch02_cli \
+              attention ch03_cli \
+              layernorm gelu gpt generate ch04_cli \
+              crc32c safetensors tf_checkpoint gpt_weights loss adamw sampling ch05_cli train_steps checkpoint \
+              ch06_data ch06_loss ch06_classifier ch06_lora ch06_cli \
+              bad_input
+TEST_NAMES := $(patsubst tests/test_%.c,%,$(filter-out tests/test_helpers.c,$(wildcard tests/test_*.c)))
+TEST_FILES := $(patsubst %,tests/test_%.c,$(foreach n,$(TEST_ORDER),$(filter $(n),$(TEST_NAMES))) \
+                                          $(sort $(filter-out $(TEST_ORDER),$(TEST_NAMES))))
+TEST_SRC := $(TEST_FILES) tests/test_helpers.c tests/run_tests.c
 BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/bench_gpt.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -119,6 +134,25 @@ ch05_pretrain/ch05: $(call obj,ch05_pretrain/main.c) $(LIBCH05) $(LIBCH04) $(LIB
 
 ch06_finetune/ch06: $(call obj,ch06_finetune/main.c) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
 	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
+
+# $(BUILD)/tests/suites.h: each test file's suite, declared and listed in
+# TEST_FILES' order, for run_tests.c; a test file without a suite stops the
+# build. Made on every build and replaced only when it changes (as .flags).
+$(BUILD)/tests/suites.h: FORCE
+	@mkdir -p $(dir $@)
+	@names=""; for f in $(TEST_FILES); do \
+	  found=$$(sed -n 's/^Suite \*\([A-Za-z0-9_]*_suite\)(void)[^;]*$$/\1/p' $$f); \
+	  [ -n "$$found" ] || { echo "$$f defines no suite: a test file defines Suite *NAME_suite(void), which run_tests runs" >&2; exit 1; }; \
+	  names="$$names $$found"; \
+	done; \
+	{ echo "/* Made by the Makefile from tests/test_*.c (the suites, in TEST_ORDER): do not edit. */"; \
+	  for n in $$names; do echo "Suite *$$n(void);"; done; \
+	  echo "static Suite *(*const all_suites[])(void) = {"; \
+	  for n in $$names; do echo "    $$n,"; done; \
+	  echo "};"; } > $@.tmp; \
+	cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+$(BUILD)/tests/run_tests.o: tests/run_tests.c $(BUILD)/tests/suites.h $(BUILD)/.flags
+	$(CC) $(CFLAGS) -I$(BUILD)/tests -c $< -o $@
 
 $(BUILD)/run_tests: $(call obj,$(TEST_SRC)) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CHECK_LIBS) -o $@

@@ -1,4 +1,4 @@
-/* test_helpers.h: what the test files share: the suites, paths to fixtures
+/* test_helpers.h: what the test files share: paths to fixtures
  * and data, fixture parsing, and running a program to check its output. */
 #ifndef TESTS_TEST_HELPERS_H
 #define TESTS_TEST_HELPERS_H
@@ -11,43 +11,8 @@
 #include "../common/tensor_file.h"
 #include "../common/util.h"
 
-/* One suite per module, each defined in tests/test_<module>.c. */
-Suite *util_suite(void);
-Suite *rng_suite(void);
-Suite *tensor_suite(void);
-Suite *ops_suite(void);
-Suite *tensor_file_suite(void);
-Suite *matmul_suite(void);
-Suite *utf8_suite(void);
-Suite *simple_tokenizer_suite(void);
-Suite *bpe_suite(void);
-Suite *bpe_train_suite(void);
-Suite *dataloader_suite(void);
-Suite *embedding_suite(void);
-Suite *ch02_cli_suite(void);
-Suite *attention_suite(void);
-Suite *ch03_cli_suite(void);
-Suite *layernorm_suite(void);
-Suite *gelu_suite(void);
-Suite *gpt_suite(void);
-Suite *generate_suite(void);
-Suite *ch04_cli_suite(void);
-Suite *crc32c_suite(void);
-Suite *safetensors_suite(void);
-Suite *tf_checkpoint_suite(void);
-Suite *gpt_weights_suite(void);
-Suite *loss_suite(void);
-Suite *adamw_suite(void);
-Suite *sampling_suite(void);
-Suite *ch05_cli_suite(void);
-Suite *train_steps_suite(void);
-Suite *checkpoint_suite(void);
-Suite *ch06_data_suite(void);
-Suite *ch06_loss_suite(void);
-Suite *ch06_classifier_suite(void);
-Suite *ch06_lora_suite(void);
-Suite *ch06_cli_suite(void);
-Suite *bad_input_suite(void);
+/* Each tests/test_<module>.c defines one suite, Suite *<module>_suite(void);
+ * the Makefile lists them for run_tests.c (build/tests/suites.h). */
 
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);

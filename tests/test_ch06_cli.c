@@ -1,7 +1,10 @@
 /* Tests for the ch06 program: the walkthrough's numbers, prepare-spam, a
  * tiny end-to-end run of each kind of finetuning (a random model of 16
  * channels on a handful of examples, a few steps) whose loss falls, using
- * what they wrote (classify, instruct), and bad input.
+ * what they wrote (classify, instruct), and bad input. The runs are seeded,
+ * so their answers are fixed: each is asserted exactly, and shown to be the
+ * model's by computing it here from the checkpoint; classify and instruct
+ * also run on models whose answer is known by construction.
  *
  * The runs set OMP_NUM_THREADS=1: on models this small threads only add
  * synchronisation, which on a busy machine costs more than the work. */
@@ -13,6 +16,8 @@
 
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
+#include "../ch06_finetune/classifier.h"
+#include "../ch06_finetune/finetune.h"
 #include "../ch06_finetune/instruction_data.h"
 #include "../ch06_finetune/spam_data.h"
 #include "test_helpers.h"
@@ -99,6 +104,100 @@ static void first_and_last_train_loss(const char *out, double *first, double *la
     }
 }
 
+/* What a finetuned classifier says about a text, computed here as 6.8's
+ * classify_review does it: the text's ids cut to the length the model was
+ * trained on (stored in the checkpoint) and padded with <|endoftext|>, the
+ * model's logits at the last position, their argmax; label 1 is spam. */
+typedef struct {
+    Classifier *c;
+    Bpe *bpe;
+    int max_length;
+} Loaded;
+
+static Loaded load_classifier(const char *checkpoint) {
+    Loaded l;
+    l.c = classifier_load(checkpoint, &l.max_length);
+    l.bpe = gpt_load_tokenizer(checkpoint);
+    return l;
+}
+
+static void free_classifier(Loaded *l) {
+    classifier_free(l->c);
+    bpe_free(l->bpe);
+}
+
+static int label_of(Loaded *l, const char *text) {
+    IntVec ids = {0};
+    bpe_encode(l->bpe, text, strlen(text), false, &ids);
+    int *input = malloc((size_t)l->max_length * sizeof(int));
+    for (int i = 0; i < l->max_length; i++) input[i] = i < (int)ids.len ? ids.data[i] : 50256;
+    const float *logits = classifier_forward(l->c, input, 1, l->max_length);
+    free(input);
+    intvec_free(&ids);
+    return logits[1] > logits[0] ? LABEL_SPAM : LABEL_HAM;
+}
+
+/* What classify should print for text. */
+static const char *model_label(const char *checkpoint, const char *text) {
+    Loaded l = load_classifier(checkpoint);
+    const char *label = label_of(&l, text) == LABEL_SPAM ? "spam\n" : "not spam\n";
+    free_classifier(&l);
+    return label;
+}
+
+/* The percentage of a CSV split's texts the classifier labels right. */
+static double accuracy_on(const char *checkpoint, const char *csv) {
+    Loaded l = load_classifier(checkpoint);
+    TextSet set = textset_read_csv(csv);
+    int right = 0;
+    for (int i = 0; i < set.n; i++) right += label_of(&l, set.items[i].text) == set.items[i].label;
+    double percent = 100.0 * right / set.n;
+    textset_free(&set);
+    free_classifier(&l);
+    return percent;
+}
+
+/* The number after the last label in out (the test fails if none). */
+static double number_after_last(const char *out, const char *label) {
+    const char *at = NULL;
+    for (const char *p = strstr(out, label); p; p = strstr(p + 1, label)) at = p;
+    ck_assert_msg(at != NULL, "no '%s' in: %s", label, out);
+    return atof(at + strlen(label));
+}
+
+/* The response of the model in the checkpoint to an instruction, computed
+ * here with the library's instruct_response (7.7: greedy, up to
+ * max_new_tokens, the prompt's echo and "### Response:" removed), plus the
+ * line end instruct prints. test_instruct_known_answers checks that
+ * extraction on models whose answer is known. */
+static char *model_response(const char *checkpoint, const char *instruction, int max_new_tokens) {
+    GPTModel *m = gpt_load_any(checkpoint);
+    Bpe *bpe = gpt_load_tokenizer(checkpoint);
+    InstructionEntry e = {(char *)instruction, "", ""};
+    char *response = instruct_response(m, bpe, &e, max_new_tokens);
+    char *line = malloc(strlen(response) + 2);
+    sprintf(line, "%s\n", response);
+    free(response);
+    bpe_free(bpe);
+    gpt_free(m);
+    return line;
+}
+
+/* A model of GPT-2's vocabulary whose every next token is `token`,
+ * whatever came before: the final norm's scale is 0 and its shift the unit
+ * vector e0, so every position's hidden state is e0, and the output head's
+ * column 0 is 1 for token and 0 for every other, so are the logits. */
+static GPTModel *constant_gpt(int token) {
+    GPTConfig cfg = {.vocab_size = 50257, .context_length = 256, .emb_dim = 8, .n_heads = 2, .n_layers = 1};
+    GPTModel *m = gpt_create(&cfg);
+    gpt_init_weights(m, 1);
+    const int C = cfg.emb_dim;
+    for (int i = 0; i < C; i++) m->final_norm_scale[i] = 0.0f, m->final_norm_shift[i] = i == 0;
+    memset(m->out_head, 0, (size_t)cfg.vocab_size * C * sizeof(float));
+    m->out_head[(size_t)token * C] = 1.0f;
+    return m;
+}
+
 START_TEST(test_help) {
     const char *commands[] = {"", "walkthrough ", "prepare-spam ", "train-classifier ", "classify ",
                               "train-instruct ", "instruct "};
@@ -182,7 +281,19 @@ START_TEST(test_train_classifier_then_classify) {
     ck_assert(strstr(out, "Ep 3 (Step 000025): Train loss ") != NULL);
     ck_assert(strstr(out, "Ep 3 (Step 000030)") == NULL);
     ck_assert(strstr(out, "Training accuracy: ") != NULL && strstr(out, "% | Validation accuracy: ") != NULL);
-    ck_assert(strstr(out, "\nTest accuracy: ") != NULL);
+    /* the final accuracies (the last lines) are the saved model's, on each
+     * whole split: recomputed here text by text, as classify labels them */
+    char *ckpt = in_dir("cls/checkpoint.safetensors");
+    const char *splits[3][2] = {{"\nTraining accuracy: ", "small/train.csv"},
+                                {"\nValidation accuracy: ", "small/validation.csv"},
+                                {"\nTest accuracy: ", "small/test.csv"}};
+    for (int i = 0; i < 3; i++) {
+        char *csv = in_dir(splits[i][1]);
+        double want = accuracy_on(ckpt, csv);
+        ck_assert_msg(fabs(number_after_last(out, splits[i][0]) - want) < 0.006, "%s%.2f%% printed, %.2f%% counted",
+                      splits[i][0], number_after_last(out, splits[i][0]), want); /* printed to 0.01% */
+        free(csv);
+    }
     double first, last;
     first_and_last_train_loss(out, &first, &last);
     ck_assert_msg(last < first, "the training loss went from %.3f to %.3f", first, last);
@@ -195,15 +306,71 @@ START_TEST(test_train_classifier_then_classify) {
     ck_assert(strncmp(acc, "epoch,examples_seen,train_accuracy,val_accuracy\n1,40,", 53) == 0);
     ck_assert_int_eq(count_lines(acc), 1 + 3);
     free(acc);
-    /* the finetuned model classifies, the same way every time */
-    char *again;
-    const char *text = "You are a winner you have been specially selected to receive $1000 cash or a $2000 award.";
-    ck_assert_int_eq(ch06(&out, NULL, "classify --model %s/cls/checkpoint.safetensors --text '%s'", dir, text), 0);
-    ck_assert_msg(strcmp(out, "spam\n") == 0 || strcmp(out, "not spam\n") == 0, "classify printed: %s", out);
-    ck_assert_int_eq(ch06(&again, NULL, "classify --model %s/cls/checkpoint.safetensors --text '%s'", dir, text), 0);
-    ck_assert_str_eq(out, again);
+    /* classify prints the finetuned model's answer (model_label). The run
+     * is seeded (123: the head, the shuffling, the dropout), so the answers
+     * are fixed, and they are right: a spam message of the collection's
+     * test split, which these 40 training texts do not hold, and a message
+     * of our own. (The book's "You are a winner..." is not spam to this
+     * tiny model.) */
+    const char *texts[2] = {"URGENT! You have won a 1 week FREE membership in our 100000 prize Jackpot! "
+                            "Txt the word: CLAIM to No: 81010",
+                            "Hey, are we still meeting for lunch today? I can bring the notes from class."};
+    const char *seeded[2] = {"spam\n", "not spam\n"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(ch06(&out, NULL, "classify --model %s --text '%s'", ckpt, texts[i]), 0);
+        ck_assert_str_eq(out, model_label(ckpt, texts[i]));
+        ck_assert_str_eq(out, seeded[i]);
+        free(out);
+    }
+    free(ckpt);
+}
+END_TEST
+
+/* 6.8's classify on classifiers whose answer is known: a head with zero
+ * weights answers by its bias alone, whatever the text, and label 1 is
+ * spam (the book's mapping, which classify prints). */
+START_TEST(test_classify_known_answers) {
+    const float biases[2][2] = {{0.0f, 1.0f}, {1.0f, 0.0f}};
+    const char *want[2] = {"spam\n", "not spam\n"};
+    char *path = in_dir("known.safetensors"), *out;
+    for (int k = 0; k < 2; k++) {
+        Classifier *c = classifier_create(constant_gpt(0), 2, 1, 5);
+        memset(c->weight, 0, (size_t)2 * c->gpt->config.emb_dim * sizeof(float));
+        memcpy(c->bias, biases[k], sizeof biases[k]);
+        classifier_save(c, path, 8);
+        classifier_free(c);
+        ck_assert_int_eq(ch06(&out, NULL, "classify --model %s --text 'Call now to win a prize'", path), 0);
+        ck_assert_str_eq(out, want[k]);
+        free(out);
+    }
+    free(path);
+}
+END_TEST
+
+/* 7.7's response on models whose next token is known (constant_gpt): the
+ * same word N times, or nothing when the first token is <|endoftext|>. */
+START_TEST(test_instruct_known_answers) {
+    char *path = in_dir("constant.safetensors"), *out;
+    Bpe *bpe = gpt_load_tokenizer(path); /* GPT-2's, from DATA_DIR */
+    IntVec blue = {0};
+    bpe_encode(bpe, " blue", 5, false, &blue);
+    ck_assert_int_eq((int)blue.len, 1);
+    GPTModel *m = constant_gpt(blue.data[0]);
+    gpt_save_checkpoint(m, path, NULL);
+    gpt_free(m);
+    /* " blue" three times, the leading space stripped as the book strips */
+    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s --instruction 'Name a color.' --max-new-tokens 3", path), 0);
+    ck_assert_str_eq(out, "blue blue blue\n");
     free(out);
-    free(again);
+    m = constant_gpt(bpe_eot_id(bpe));
+    gpt_save_checkpoint(m, path, NULL);
+    gpt_free(m);
+    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s --instruction 'Name a color.' --max-new-tokens 3", path), 0);
+    ck_assert_str_eq(out, "\n");
+    free(out);
+    free(path);
+    intvec_free(&blue);
+    bpe_free(bpe);
 }
 END_TEST
 
@@ -240,17 +407,16 @@ START_TEST(test_train_instruct_then_instruct) {
     ck_assert(cJSON_IsString(cJSON_GetObjectItem(e, "instruction")));
     cJSON_Delete(root);
     free(json);
-    char *again;
-    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s/ins/checkpoint.safetensors --instruction 'Name a color.' "
-                                      "--max-new-tokens 6", dir),
-                     0);
-    ck_assert(strlen(out) > 0 && out[strlen(out) - 1] == '\n');
-    ck_assert_int_eq(ch06(&again, NULL, "instruct --model %s/ins/checkpoint.safetensors --instruction 'Name a color.' "
-                                        "--max-new-tokens 6", dir),
-                     0);
-    ck_assert_str_eq(out, again);
+    /* instruct prints the model's response (model_response); the seeded
+     * run fixes it (4 steps of a 16-channel model: no answer yet, just the
+     * tokens it now favours) */
+    char *ckpt = in_dir("ins/checkpoint.safetensors"), *want = model_response(ckpt, "Name a color.", 6);
+    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s --instruction 'Name a color.' --max-new-tokens 6", ckpt), 0);
+    ck_assert_str_eq(out, want);
+    ck_assert_str_eq(out, "SAY was Hem Robbins actors Annual\n");
     free(out);
-    free(again);
+    free(want);
+    free(ckpt);
 }
 END_TEST
 
@@ -266,13 +432,21 @@ START_TEST(test_lora_runs_write_plain_models) {
     double first, last;
     first_and_last_train_loss(out, &first, &last);
     ck_assert_msg(last < first, "the training loss went from %.3f to %.3f", first, last);
-    ck_assert(strstr(out, "\nTest accuracy: ") != NULL);
+    /* the merged checkpoint is a plain classifier, the one evaluated:
+     * its test accuracy, and classify gives the model's answer
+     * (model_label), fixed by the seed */
+    char *ckpt = in_dir("lora-cls/checkpoint.safetensors"), *csv = in_dir("small/test.csv");
+    double accuracy = accuracy_on(ckpt, csv);
+    ck_assert_msg(fabs(number_after_last(out, "\nTest accuracy: ") - accuracy) < 0.006, "%s: %.2f%% counted", out,
+                  accuracy);
+    free(csv);
     free(out);
     free(err);
-    ck_assert_int_eq(ch06(&out, NULL, "classify --model %s/lora-cls/checkpoint.safetensors --text 'Call now to win'", dir),
-                     0);
-    ck_assert_msg(strcmp(out, "spam\n") == 0 || strcmp(out, "not spam\n") == 0, "classify printed: %s", out);
+    ck_assert_int_eq(ch06(&out, NULL, "classify --model %s --text 'Call now to win'", ckpt), 0);
+    ck_assert_str_eq(out, model_label(ckpt, "Call now to win"));
+    ck_assert_str_eq(out, "not spam\n");
     free(out);
+    free(ckpt);
 
     ck_assert_int_eq(ch06(&out, &err, "train-instruct " TINY_INSTRUCT " --lora-rank 4 --lora-alpha 8 --data %s/small.json "
                                       "--out %s/lora-ins", dir, dir),
@@ -282,11 +456,14 @@ START_TEST(test_lora_runs_write_plain_models) {
     ck_assert_msg(last < first, "the training loss went from %.3f to %.3f", first, last);
     free(out);
     free(err);
-    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s/lora-ins/checkpoint.safetensors --instruction 'Name a color.' "
-                                      "--max-new-tokens 4", dir),
-                     0);
-    ck_assert(strlen(out) > 0 && out[strlen(out) - 1] == '\n');
+    ckpt = in_dir("lora-ins/checkpoint.safetensors");
+    char *want = model_response(ckpt, "Name a color.", 4);
+    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s --instruction 'Name a color.' --max-new-tokens 4", ckpt), 0);
+    ck_assert_str_eq(out, want);
+    ck_assert_str_eq(out, "SAY ellipt Record mastered\n");
     free(out);
+    free(want);
+    free(ckpt);
 }
 END_TEST
 
@@ -365,6 +542,8 @@ Suite *ch06_cli_suite(void) {
     tcase_add_test(tc, test_walkthrough_prints_the_books_numbers);
     tcase_add_test(tc, test_prepare_spam_is_reproducible);
     tcase_add_test(tc, test_train_classifier_then_classify);
+    tcase_add_test(tc, test_classify_known_answers);
+    tcase_add_test(tc, test_instruct_known_answers);
     tcase_add_test(tc, test_lora_runs_write_plain_models);
     tcase_add_test(tc, test_train_instruct_then_instruct);
     tcase_add_test(tc, test_bad_input);

@@ -50,6 +50,7 @@ START_TEST(test_bad_input) {
     ck_assert(strstr(err, "the prompt is empty") != NULL);
     free(err);
     ck_assert_int_eq(ch04(NULL, &err, "nonsense"), 1);
+    ck_assert_str_eq(err, "ch04: unknown command 'nonsense' (try --help)\n");
     free(err);
     char *out;
     ck_assert_int_eq(ch04(&out, NULL, "generate --help"), 0);

@@ -10,6 +10,11 @@
 #include "unicode_classes.h"
 #include "utf8.h"
 
+/* ==== 2.5 Byte pair encoding ====
+ * GPT-2's tokenizer, in the order it works: its two files loaded into a
+ * vocabulary and merge ranks (after a small hash map they use), then
+ * encoding (pre-tokenization, then merging each piece), then decoding. */
+
 /* ---- A hash map from byte strings to two ints ------------------------- */
 
 /* Open addressing with linear probing; keys live in one arena. Used for the

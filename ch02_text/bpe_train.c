@@ -10,6 +10,8 @@
 #include "bpe.h"
 #include "utf8.h"
 
+/* ==== Bonus after 2.5: BPE from scratch ==== */
+
 /* Pair statistics for one step: an open-addressing table keyed by the pair,
  * holding its count and where it first occurs. */
 typedef struct {

@@ -7,6 +7,8 @@
 
 #include "../common/util.h"
 
+/* ==== 2.6 Data sampling with a sliding window ==== */
+
 bool dataset_init(TokenDataset *ds, const int *token_ids, size_t n_tokens, int max_length, int stride, char *err,
                   size_t err_size) {
     if (max_length < 1) return snprintf(err, err_size, "max_length must be at least 1 (got %d)", max_length), false;

@@ -10,6 +10,8 @@
 
 #include "../common/rng.h"
 
+/* ==== 2.6 Data sampling with a sliding window ==== */
+
 typedef struct {
     const int *token_ids; /* borrowed: must outlive the data set */
     size_t n_tokens;

@@ -5,6 +5,8 @@
 
 #include "../common/util.h"
 
+/* ==== 2.7 Creating token embeddings ==== */
+
 void embedding_forward(float *out, const int *ids, int n_ids, const float *weight, int vocab_size, int dim) {
     for (int i = 0; i < n_ids; i++) {
         if (ids[i] < 0 || ids[i] >= vocab_size)
@@ -21,6 +23,8 @@ void embedding_backward(float *grad_weight, const float *grad_out, const int *id
         for (int c = 0; c < dim; c++) row[c] += g[c];
     }
 }
+
+/* ==== 2.8 Encoding word positions ==== */
 
 void add_position_embeddings(float *x, const float *pos_weight, int B, int T, int C) {
     for (int b = 0; b < B; b++)

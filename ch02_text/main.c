@@ -82,9 +82,12 @@ static void print_bytes(const Bpe *bpe, const int *ids, size_t n) {
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
 
-/* ---- walkthrough ------------------------------------------------------------ */
+/* ---- walkthrough ------------------------------------------------------------
+ * One function per section of the chapter, in the book's order. */
 
-static void walkthrough_simple_tokenizers(const char *raw, size_t raw_len) {
+/* ==== 2.2 Tokenizing text ==== */
+
+static void walkthrough_tokenizing(const char *raw, size_t raw_len) {
     section("2.2 Tokenizing text");
     printf("Total number of character: %zu\n", raw_len);
     printf("%.99s\n", raw);
@@ -96,7 +99,12 @@ static void walkthrough_simple_tokenizers(const char *raw, size_t raw_len) {
     printf("%d\n", words.count);
     print_repr_list(words.tokens, words.count < 30 ? words.count : 30);
     token_list_free(&words);
+}
 
+/* ==== 2.3 Converting tokens into token IDs ==== */
+
+/* Returns SimpleTokenizerV1, which 2.4 shows failing. */
+static SimpleTokenizer walkthrough_token_ids(const char *raw, size_t raw_len) {
     section("2.3 Converting tokens into token IDs");
     SimpleTokenizer v1 = simple_tokenizer_build(raw, raw_len, false);
     printf("%d\n", v1.size);
@@ -113,15 +121,20 @@ static void walkthrough_simple_tokenizers(const char *raw, size_t raw_len) {
     printf("%s\n", decoded);
     free(decoded);
     free(ids);
+    return v1;
+}
 
+/* ==== 2.4 Adding special context tokens ==== */
+
+static void walkthrough_special_tokens(const char *raw, size_t raw_len, SimpleTokenizer *v1) {
     section("2.4 Adding special context tokens");
     char *unknown;
+    int n_ids;
     const char *tea = "Hello, do you like tea?";
-    ids = simple_encode(&v1, tea, strlen(tea), &n_ids, &unknown);
+    int *ids = simple_encode(v1, tea, strlen(tea), &n_ids, &unknown);
     printf("SimpleTokenizerV1 cannot encode \"%s\": KeyError: '%s'\n", tea, unknown ? unknown : "?");
     free(unknown);
     free(ids);
-    simple_tokenizer_free(&v1);
     SimpleTokenizer v2 = simple_tokenizer_build(raw, raw_len, true);
     printf("%d\n", v2.size);
     for (int i = v2.size - 5; i < v2.size; i++) {
@@ -129,16 +142,18 @@ static void walkthrough_simple_tokenizers(const char *raw, size_t raw_len) {
         print_repr(v2.words[i]);
         printf(", %d)\n", i);
     }
-    text = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of the palace.";
+    const char *text = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of the palace.";
     printf("%s\n", text);
     ids = simple_encode(&v2, text, strlen(text), &n_ids, NULL);
     print_ids(ids, n_ids);
-    decoded = simple_decode(&v2, ids, n_ids, NULL);
+    char *decoded = simple_decode(&v2, ids, n_ids, NULL);
     printf("%s\n", decoded);
     free(decoded);
     free(ids);
     simple_tokenizer_free(&v2);
 }
+
+/* ==== 2.5 Byte pair encoding ==== */
 
 static void walkthrough_bpe(Bpe *bpe) {
     section("2.5 Byte pair encoding");
@@ -162,12 +177,13 @@ static void walkthrough_bpe(Bpe *bpe) {
     intvec_free(&ids);
 }
 
-static void walkthrough_sampling(Bpe *bpe, const char *raw, size_t raw_len) {
+/* ==== 2.6 Data sampling with a sliding window ==== */
+
+/* enc: The Verdict's token ids. */
+static void walkthrough_sampling(Bpe *bpe, const IntVec *enc) {
     section("2.6 Data sampling with a sliding window");
-    IntVec enc = {0};
-    bpe_encode(bpe, raw, raw_len, false, &enc);
-    printf("%zu\n", enc.len);
-    const int *sample = enc.data + 50;
+    printf("%zu\n", enc->len);
+    const int *sample = enc->data + 50;
     const int context_size = 4;
     printf("x: ");
     print_ids(sample, context_size);
@@ -188,7 +204,7 @@ static void walkthrough_sampling(Bpe *bpe, const char *raw, size_t raw_len) {
     int batch[8 * 4], target[8 * 4];
     TokenDataset ds;
     DataLoader dl;
-    if (!dataset_init(&ds, enc.data, enc.len, 4, 1, err, sizeof err) ||
+    if (!dataset_init(&ds, enc->data, enc->len, 4, 1, err, sizeof err) ||
         !loader_init(&dl, &ds, 1, false, false, 0, err, sizeof err))
         fatal("%s", err);
     for (int b = 0; b < 2; b++) {
@@ -198,7 +214,7 @@ static void walkthrough_sampling(Bpe *bpe, const char *raw, size_t raw_len) {
         print_int_tensor(target, 1, 4);
     }
     loader_free(&dl);
-    if (!dataset_init(&ds, enc.data, enc.len, 4, 4, err, sizeof err) ||
+    if (!dataset_init(&ds, enc->data, enc->len, 4, 4, err, sizeof err) ||
         !loader_init(&dl, &ds, 8, false, false, 0, err, sizeof err))
         fatal("%s", err);
     loader_next(&dl, batch, target);
@@ -207,12 +223,15 @@ static void walkthrough_sampling(Bpe *bpe, const char *raw, size_t raw_len) {
     puts("\nTargets:");
     print_int_tensor(target, 8, 4);
     loader_free(&dl);
+}
 
+/* ==== 2.7 Creating token embeddings ==== */
+
+/* rng: seeded as the book seeds torch (123); 2.8 draws on from here. */
+static void walkthrough_token_embeddings(Rng *rng) {
     section("2.7 Creating token embeddings");
-    Rng rng;
-    rng_seed(&rng, 123);
     Tensor small = tensor_zeros2(6, 3);
-    tensor_fill_normal(&small, &rng, 0.0f, 1.0f);
+    tensor_fill_normal(&small, rng, 0.0f, 1.0f);
     puts("embedding weights (6 x 3, normal(0, 1) from our seeded RNG, so not PyTorch's numbers):");
     tensor_print(stdout, &small, 4);
     int input_ids[4] = {2, 3, 5, 1};
@@ -226,23 +245,32 @@ static void walkthrough_sampling(Bpe *bpe, const char *raw, size_t raw_len) {
     tensor_print(stdout, &looked_up, 4);
     tensor_free(&small);
     tensor_free(&looked_up);
+}
 
+/* ==== 2.8 Encoding word positions ==== */
+
+static void walkthrough_positions(Rng *rng, const IntVec *enc) {
     section("2.8 Encoding word positions");
     const int vocab_size = 50257, output_dim = 256, max_length = 4, batch_size = 8;
     Tensor token_table = tensor_zeros2(vocab_size, output_dim);
     Tensor pos_table = tensor_zeros2(max_length, output_dim);
-    tensor_fill_normal(&token_table, &rng, 0.0f, 1.0f);
-    tensor_fill_normal(&pos_table, &rng, 0.0f, 1.0f);
-    if (!dataset_init(&ds, enc.data, enc.len, max_length, max_length, err, sizeof err) ||
+    tensor_fill_normal(&token_table, rng, 0.0f, 1.0f);
+    tensor_fill_normal(&pos_table, rng, 0.0f, 1.0f);
+    char err[256];
+    int batch[8 * 4], target[8 * 4];
+    TokenDataset ds;
+    DataLoader dl;
+    if (!dataset_init(&ds, enc->data, enc->len, max_length, max_length, err, sizeof err) ||
         !loader_init(&dl, &ds, batch_size, false, false, 0, err, sizeof err))
         fatal("%s", err);
     loader_next(&dl, batch, target);
     puts("Token IDs:");
     print_int_tensor(batch, batch_size, max_length);
     char shape[64];
+    Tensor inputs = tensor_view(NULL, 2, (int[]){batch_size, max_length});
     Tensor x = tensor_zeros3(batch_size, max_length, output_dim);
     embedding_forward(x.data, batch, batch_size * max_length, token_table.data, vocab_size, output_dim);
-    printf("\nInputs shape:\n torch.Size(%s)\n", tensor_shape_str(&(Tensor){.ndim = 2, .shape = {batch_size, max_length}}, shape, sizeof shape));
+    printf("\nInputs shape:\n torch.Size(%s)\n", tensor_shape_str(&inputs, shape, sizeof shape));
     printf("token embeddings: torch.Size(%s)\n", tensor_shape_str(&x, shape, sizeof shape));
     printf("positional embeddings: torch.Size(%s)\n", tensor_shape_str(&pos_table, shape, sizeof shape));
     add_position_embeddings(x.data, pos_table.data, batch_size, max_length, output_dim);
@@ -251,7 +279,6 @@ static void walkthrough_sampling(Bpe *bpe, const char *raw, size_t raw_len) {
     tensor_free(&token_table);
     tensor_free(&pos_table);
     loader_free(&dl);
-    intvec_free(&enc);
 }
 
 static void usage_walkthrough(FILE *out) {
@@ -269,10 +296,20 @@ static int cmd_walkthrough(int argc, char **argv) {
     char *path = data_file("the-verdict.txt");
     size_t raw_len;
     char *raw = read_text_file(path, &raw_len);
-    walkthrough_simple_tokenizers(raw, raw_len);
+    walkthrough_tokenizing(raw, raw_len);
+    SimpleTokenizer v1 = walkthrough_token_ids(raw, raw_len);
+    walkthrough_special_tokens(raw, raw_len, &v1);
+    simple_tokenizer_free(&v1);
     Bpe *bpe = bpe_load_gpt2();
     walkthrough_bpe(bpe);
-    walkthrough_sampling(bpe, raw, raw_len);
+    IntVec enc = {0};
+    bpe_encode(bpe, raw, raw_len, false, &enc);
+    walkthrough_sampling(bpe, &enc);
+    Rng rng;
+    rng_seed(&rng, 123);
+    walkthrough_token_embeddings(&rng);
+    walkthrough_positions(&rng, &enc);
+    intvec_free(&enc);
     bpe_free(bpe);
     free(raw);
     free(path);

@@ -7,6 +7,8 @@
 #include "../common/util.h"
 #include "utf8.h"
 
+/* ==== 2.2 Tokenizing text ==== */
+
 /* Python's \s and str.strip() treat these code points as white space. */
 static bool is_python_space(uint32_t cp) {
     return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
@@ -63,9 +65,14 @@ void token_list_free(TokenList *list) {
     *list = (TokenList){0};
 }
 
+/* ==== 2.3 Converting tokens into token IDs ==== */
+
 static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_specials) {
+/* SimpleTokenizerV1's vocabulary: the text's words, sorted, each once, the
+ * id of a word its place in that order. Room is left for 2.4's two special
+ * tokens. */
+static SimpleTokenizer build_vocabulary(const char *text, size_t len) {
     TokenList list = simple_split(text, len);
     /* qsort's array may not be NULL even for no items, and a text with no
      * words (empty, or only white space) has none */
@@ -79,12 +86,6 @@ SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_s
     free(list.tokens);
     tok.size = tok.n_words;
     tok.eot_id = tok.unk_id = -1;
-    if (with_specials) {
-        tok.eot_id = tok.size;
-        tok.words[tok.size++] = xstrdup("<|endoftext|>");
-        tok.unk_id = tok.size;
-        tok.words[tok.size++] = xstrdup("<|unk|>");
-    }
     return tok;
 }
 
@@ -140,4 +141,23 @@ char *simple_decode(const SimpleTokenizer *tok, const int *ids, int n_ids, int *
         bytebuf_append(&out, word, strlen(word));
     }
     return out.data;
+}
+
+/* ==== 2.4 Adding special context tokens ====
+ * SimpleTokenizerV2 is V1 with two more tokens at the end of the
+ * vocabulary, <|endoftext|> between texts and <|unk|> for words the
+ * vocabulary lacks. The rest of V2 is in the functions above, where V1 and
+ * V2 differ by a line: lookup finds the specials first, encode maps an
+ * unknown word to <|unk|> instead of failing, and decode also glues ':'
+ * and ';' to the word before. */
+
+SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_specials) {
+    SimpleTokenizer tok = build_vocabulary(text, len);
+    if (with_specials) {
+        tok.eot_id = tok.size;
+        tok.words[tok.size++] = xstrdup("<|endoftext|>");
+        tok.unk_id = tok.size;
+        tok.words[tok.size++] = xstrdup("<|unk|>");
+    }
+    return tok;
 }

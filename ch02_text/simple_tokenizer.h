@@ -8,16 +8,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* ==== 2.2 Tokenizing text ==== */
+
 typedef struct {
     char **tokens; /* NUL-terminated strings */
     int count;
 } TokenList;
 
-/* 2.2 Tokenizing text: split like re.split(...) followed by strip() and
- * dropping the empty pieces. One difference: a NUL byte separates words like
- * white space (words are C strings, so none can hold one). */
+/* Split like re.split(...) followed by strip() and dropping the empty
+ * pieces. One difference: a NUL byte separates words like white space
+ * (words are C strings, so none can hold one). */
 TokenList simple_split(const char *text, size_t len);
 void token_list_free(TokenList *list);
+
+/* ==== 2.3 Converting tokens into token IDs ====
+ * (and 2.4 Adding special context tokens: V2 is the same tokenizer built
+ * with_specials) */
 
 typedef struct {
     char **words;  /* id -> word; ids 0..n_words-1 are sorted (strcmp = code point order) */
@@ -27,8 +33,7 @@ typedef struct {
     int unk_id;    /* <|unk|> in V2, -1 in V1 */
 } SimpleTokenizer;
 
-/* 2.3 Converting tokens into token IDs: build the vocabulary from a text.
- * with_specials selects V2 (2.4). */
+/* Build the vocabulary from a text: V1, or with_specials V2 (2.4). */
 SimpleTokenizer simple_tokenizer_build(const char *text, size_t len, bool with_specials);
 void simple_tokenizer_free(SimpleTokenizer *tok);
 /* Id of a word, or -1. In V2 "<|endoftext|>" and "<|unk|>" are always the special

@@ -104,7 +104,8 @@ START_TEST(test_appendix_d_loop_matches_pytorch) {
     const Tensor *grads = tensor_file_expect(&fx, "appendix_d.grads", 2, (int[]){steps, n});
     const Tensor *lrs = tensor_file_expect(&fx, "appendix_d.lrs", 1, (int[]){steps});
     const Tensor *after = tensor_file_expect(&fx, "appendix_d.after", 2, (int[]){steps, n});
-    LrSchedule schedule = {.initial_lr = 1e-5f, .peak_lr = 1e-3f, .min_lr = 1e-5f, .warmup_steps = 27, .total_steps = steps};
+    LrSchedule schedule = {
+        .initial_lr = 1e-5f, .peak_lr = 1e-3f, .min_lr = 1e-5f, .warmup_steps = 27, .total_steps = steps};
     AdamWConfig cfg = adamw_default_config(); /* weight decay 0.1 */
     AdamW opt;
     adamw_init(&opt, n);

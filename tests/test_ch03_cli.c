@@ -108,8 +108,8 @@ static void assert_shape(const char *what, const int *got, int got_ndim, const i
 static void assert_printed(const char *what, const Printed *t, int ndim, const int *shape, const double *want) {
     assert_shape(what, t->shape, t->ndim, shape, ndim);
     for (int i = 0; i < t->n; i++) {
-        if (isinf(want[i])) ck_assert_msg(t->values[i] == (float)want[i], "%s[%d] is %g, not %g", what, i, t->values[i], want[i]);
-        else ck_assert_msg(fabs(t->values[i] - want[i]) <= PRINTED_TOL, "%s[%d] is %.5f, want %.5f", what, i, t->values[i], want[i]);
+        bool ok = isinf(want[i]) ? t->values[i] == (float)want[i] : fabs(t->values[i] - want[i]) <= PRINTED_TOL;
+        ck_assert_msg(ok, "%s[%d] is %.5f, want %.5f", what, i, t->values[i], want[i]);
     }
 }
 
@@ -213,12 +213,19 @@ END_TEST
  * biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), in the order the book makes
  * them. Here the same draws, and every step on plain loops. */
 
-static void draw(Rng *rng, float *w, int n, double bound_or_rand) {
-    if (bound_or_rand == 0) rng_fill_uniform(rng, w, (size_t)n, 0, 1); /* torch.rand */
-    else rng_fill_uniform(rng, w, (size_t)n, -(float)bound_or_rand, (float)bound_or_rand);
+/* torch.rand: U[0,1) */
+static void torch_rand(Rng *rng, float *w, int n) { rng_fill_uniform(rng, w, (size_t)n, 0, 1); }
+/* nn.Linear's weight or bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+static void nn_linear(Rng *rng, float *w, int n, int fan_in) {
+    const float bound = 1.0f / sqrtf((float)fan_in);
+    rng_fill_uniform(rng, w, (size_t)n, -bound, bound);
 }
-#define RAND 0.0
-#define LINEAR(fan_in) (1.0 / sqrt((double)(fan_in)))
+/* W_query, W_key, W_value = nn.Linear(3, 2) three times, in that order */
+static void qkv_linear(Rng *rng, float *Wq, float *Wk, float *Wv) {
+    nn_linear(rng, Wq, D_IN * D_OUT, D_IN);
+    nn_linear(rng, Wk, D_IN * D_OUT, D_IN);
+    nn_linear(rng, Wv, D_IN * D_OUT, D_IN);
+}
 
 /* out (rows,m) = x (rows,n) @ W (n,m); W's columns from col, m of ld. */
 static void project(double *out, const float *x, const float *W, int rows, int n, int ld, int col, int m) {
@@ -280,7 +287,9 @@ static void check_walkthrough_against_double(long seed) {
     const char *s341 = find(out, "== 3.4.1");
     float Wq[D_IN * D_OUT], Wk[D_IN * D_OUT], Wv[D_IN * D_OUT];
     rng_seed(&rng, (uint64_t)seed);
-    draw(&rng, Wq, D_IN * D_OUT, RAND), draw(&rng, Wk, D_IN * D_OUT, RAND), draw(&rng, Wv, D_IN * D_OUT, RAND);
+    torch_rand(&rng, Wq, D_IN * D_OUT);
+    torch_rand(&rng, Wk, D_IN * D_OUT);
+    torch_rand(&rng, Wv, D_IN * D_OUT);
     double query_2[D_OUT], keys[T * D_OUT], values[T * D_OUT], scores_2[T], weights_2[T], context_2[D_OUT];
     project(query_2, BOOK_INPUTS + 1 * D_IN, Wq, 1, D_IN, D_OUT, 0, D_OUT);
     project(keys, BOOK_INPUTS, Wk, T, D_IN, D_OUT, 0, D_OUT);
@@ -312,8 +321,7 @@ static void check_walkthrough_against_double(long seed) {
     t = tensor_after(s342, "sa_v1(inputs)");
     assert_printed("sa_v1", &t, 2, (int[]){T, D_OUT}, sa);
     rng_seed(&rng, 789);
-    draw(&rng, Wq, D_IN * D_OUT, LINEAR(D_IN)), draw(&rng, Wk, D_IN * D_OUT, LINEAR(D_IN));
-    draw(&rng, Wv, D_IN * D_OUT, LINEAR(D_IN));
+    qkv_linear(&rng, Wq, Wk, Wv);
     project(q, BOOK_INPUTS, Wq, T, D_IN, D_OUT, 0, D_OUT);
     project(keys, BOOK_INPUTS, Wk, T, D_IN, D_OUT, 0, D_OUT);
     project(values, BOOK_INPUTS, Wv, T, D_IN, D_OUT, 0, D_OUT);
@@ -359,8 +367,7 @@ static void check_walkthrough_against_double(long seed) {
     /* 3.5.3: CausalAttention, nn.Linear(3, 2) three times after the seed */
     double ca[T * HEADS * D_OUT];
     rng_seed(&rng, (uint64_t)seed);
-    draw(&rng, Wq, D_IN * D_OUT, LINEAR(D_IN)), draw(&rng, Wk, D_IN * D_OUT, LINEAR(D_IN));
-    draw(&rng, Wv, D_IN * D_OUT, LINEAR(D_IN));
+    qkv_linear(&rng, Wq, Wk, Wv);
     causal_head(ca, Wq, Wk, Wv, D_OUT, 0, D_OUT);
     t = tensor_after(find(out, "== 3.5.3"), "context_vecs = ");
     assert_batch("CausalAttention", &t, ca, D_OUT);
@@ -369,8 +376,7 @@ static void check_walkthrough_against_double(long seed) {
     double wrapper[T * HEADS * D_OUT], head[T * D_OUT];
     rng_seed(&rng, (uint64_t)seed);
     for (int h = 0; h < HEADS; h++) {
-        draw(&rng, Wq, D_IN * D_OUT, LINEAR(D_IN)), draw(&rng, Wk, D_IN * D_OUT, LINEAR(D_IN));
-        draw(&rng, Wv, D_IN * D_OUT, LINEAR(D_IN));
+        qkv_linear(&rng, Wq, Wk, Wv);
         causal_head(head, Wq, Wk, Wv, D_OUT, 0, D_OUT);
         for (int i = 0; i < T; i++)
             for (int c = 0; c < D_OUT; c++) wrapper[i * HEADS * D_OUT + h * D_OUT + c] = head[i * D_OUT + c];
@@ -383,9 +389,9 @@ static void check_walkthrough_against_double(long seed) {
      * is column h (head_dim 1) of each projection */
     float Wo[D_OUT * D_OUT], bo[D_OUT];
     rng_seed(&rng, (uint64_t)seed);
-    draw(&rng, Wq, D_IN * D_OUT, LINEAR(D_IN)), draw(&rng, Wk, D_IN * D_OUT, LINEAR(D_IN));
-    draw(&rng, Wv, D_IN * D_OUT, LINEAR(D_IN));
-    draw(&rng, Wo, D_OUT * D_OUT, LINEAR(D_OUT)), draw(&rng, bo, D_OUT, LINEAR(D_OUT));
+    qkv_linear(&rng, Wq, Wk, Wv);
+    nn_linear(&rng, Wo, D_OUT * D_OUT, D_OUT);
+    nn_linear(&rng, bo, D_OUT, D_OUT);
     const int head_dim = D_OUT / HEADS;
     double context[T * D_OUT], mha[T * D_OUT];
     for (int h = 0; h < HEADS; h++) {

@@ -325,7 +325,8 @@ START_TEST(test_bad_input) {
     free(err);
     /* windows of 2000 tokens from small.txt's 2700 training characters (676 tokens) */
     ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --context 2000 --out %s/x", text_path, dir), 1);
-    ck_assert_str_eq(last_line(err), "ch05: training data: max_length 2000 needs a text of more than 2000 tokens (it has 676)\n");
+    ck_assert_str_eq(last_line(err),
+                     "ch05: training data: max_length 2000 needs a text of more than 2000 tokens (it has 676)\n");
     free(err);
 }
 END_TEST

@@ -190,8 +190,8 @@ static void walkthrough(uint64_t seed) {
     float *x = xmalloc((size_t)B * T * C * sizeof(float));
     rng_fill_uniform(&rng, x, (size_t)B * T * C, 0, 1);
     gpt_forward(block_model, (int[8]){0}, B, T); /* lays out the activation buffers */
-    transformer_block_forward(&block_model->block_acts[0], x, &block_model->blocks[0], B, T, C, cfg.n_heads, 0.0f,
-                              NULL); /* no dropout */
+    transformer_block_forward(&block_model->block_acts[0], x, &block_model->blocks[0], NULL, B, T, C, cfg.n_heads,
+                              0.0f, NULL); /* no KV cache, no dropout */
     printf("Input shape: torch.Size([%d, %d, %d])\nOutput shape: torch.Size([%d, %d, %d])\n", B, T, C, B, T, C);
     free(x);
     gpt_free(block_model);

@@ -334,7 +334,8 @@ typedef struct {
 static double block_loss(void *ctx) {
     BlockCase *b = ctx;
     rng_seed(&b->m->rng, 7); /* the same dropout masks every time */
-    transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], BB, BT, BC, 2, b->drop_rate, &b->m->rng);
+    transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], NULL, BB, BT, BC, 2, b->drop_rate,
+                              &b->m->rng);
     return dot_g(b->m->block_acts[0].out, b->G, BB * BT * BC);
 }
 
@@ -349,10 +350,13 @@ static void check_block(float drop_rate) {
     float x[N * BC], G[N * BC], grad_x[N * BC];
     rng_fill_normal(&rng, x, N * BC, 0, 1);
     rng_fill_normal(&rng, G, N * BC, 0, 1);
-    /* the scratch, one buffer as gpt_backward lays it out */
-    float *buf = malloc((14 * N * BC + BB * 2 * BT * BT) * sizeof(float)), *q = buf;
-    BlockScratch scratch = {q, q + N * BC, q + 2 * N * BC, q + 6 * N * BC,
-                            {q + 10 * N * BC, q + 13 * N * BC, q + 14 * N * BC}};
+    /* the scratch, one buffer laid out as gpt_backward lays it out: sized
+     * by a first pass that only counts */
+    BlockScratch scratch;
+    FloatArena count = {0};
+    block_scratch_layout(&scratch, &count, BB, BT, BC, 2);
+    float *buf = malloc(count.used * sizeof(float));
+    block_scratch_layout(&scratch, &(FloatArena){.base = buf}, BB, BT, BC, 2);
     gpt_zero_grad(m);
     BlockCase bc = {m, x, G, drop_rate};
     block_loss(&bc);

@@ -25,7 +25,8 @@
 
 /* The embeddings (2.7-2.8), before the blocks. */
 static const ParamSpec EMBEDDING_PARAMS[] = {
-    /* ours              Hugging Face     OpenAI   shape                     init         fan_in    presence */
+    /* ours              Hugging Face     OpenAI   shape                     init         fan_in    presence
+     * view, grad_view */
     {"tok_emb.weight",   "wte.weight",    "wte",   {DIM_VOCAB, DIM_C},       INIT_NORMAL, DIM_NONE, PARAM_ALWAYS,
      offsetof(GPTModel, tok_emb), offsetof(GPTModel, grad_tok_emb)},
     {"pos_emb.weight",   "wpe.weight",    "wpe",   {DIM_CONTEXT, DIM_C},     INIT_NORMAL, DIM_NONE, PARAM_ALWAYS,
@@ -34,9 +35,11 @@ static const ParamSpec EMBEDDING_PARAMS[] = {
 
 /* One transformer block's (4.5); block L's are named blocks.L.<ours>,
  * h.L.<Hugging Face's> and model/hL/<OpenAI's>. Their views are
- * BlockWeights fields, for the parameters and the gradients alike. */
+ * BlockWeights fields, for the parameters and the gradients alike (the
+ * model's blocks and grad_blocks), so grad_view is 0. */
 static const ParamSpec BLOCK_PARAMS[] = {
-    /* ours                 Hugging Face          OpenAI           shape            init         fan_in  presence */
+    /* ours                 Hugging Face          OpenAI           shape            init         fan_in    presence
+     * view (the gradients' too: no grad_view) */
     {"norm1.scale",         "ln_1.weight",        "ln_1/g",        {DIM_C},         INIT_ONES,   DIM_NONE, PARAM_ALWAYS,
      offsetof(BlockWeights, norm1_scale), 0},
     {"norm1.shift",         "ln_1.bias",          "ln_1/b",        {DIM_C},         INIT_ZEROS,  DIM_NONE, PARAM_ALWAYS,
@@ -66,7 +69,8 @@ static const ParamSpec BLOCK_PARAMS[] = {
 /* The final norm and the output head, after the blocks. OpenAI's GPT-2
  * has no head of its own: it reuses the token embedding. */
 static const ParamSpec HEAD_PARAMS[] = {
-    /* ours              Hugging Face      OpenAI    shape               init         fan_in    presence */
+    /* ours              Hugging Face      OpenAI    shape               init         fan_in    presence
+     * view, grad_view */
     {"final_norm.scale", "ln_f.weight",    "ln_f/g", {DIM_C},            INIT_ONES,   DIM_NONE, PARAM_ALWAYS,
      offsetof(GPTModel, final_norm_scale), offsetof(GPTModel, grad_final_norm_scale)},
     {"final_norm.shift", "ln_f.bias",      "ln_f/b", {DIM_C},            INIT_ZEROS,  DIM_NONE, PARAM_ALWAYS,
@@ -284,7 +288,8 @@ static void reserve(float **buf, size_t *capacity, size_t floats) {
 /* The activation buffers, in the order the forward pass fills them, for B
  * sequences of T tokens after past cached ones (common/arena.h: on an
  * arena without memory this only counts them). */
-static void lay_out_activations(GPTModel *m, FloatArena *arena, int B, int T, int past, bool dropout, bool with_logits) {
+static void lay_out_activations(GPTModel *m, FloatArena *arena, int B, int T, int past, bool dropout,
+                                bool with_logits) {
     const GPTConfig *c = &m->config;
     const size_t N = (size_t)B * T, C = c->emb_dim;
     m->embedded = arena_take(arena, N * C);
@@ -297,10 +302,10 @@ static void lay_out_activations(GPTModel *m, FloatArena *arena, int B, int T, in
     m->logits = with_logits ? arena_take(arena, checked_mul(N, c->vocab_size)) : NULL;
 }
 
-/* Lay the activations out for (B,T), growing the memory if needed; the
- * dropout masks only when the model trains with dropout, the logits only
- * when with_logits. */
-static void layout_activations(GPTModel *m, int B, int T, int past, bool with_logits) {
+/* The activations for (B,T) after past cached tokens: counted, the memory
+ * grown if needed, then pointed into it; the dropout masks only when the
+ * model trains with dropout, the logits only when with_logits. */
+static void prepare_activations(GPTModel *m, int B, int T, int past, bool with_logits) {
     const bool dropout = m->training && m->config.drop_rate > 0.0f;
     FloatArena count = {0};
     lay_out_activations(m, &count, B, T, past, dropout, with_logits);
@@ -331,7 +336,7 @@ static void forward_to_final_norm(GPTModel *m, const int *ids, int B, int T, boo
     if (past + T > c->context_length)
         fatal("the KV cache is full: it holds %d of the context's %d tokens, and %d more were given", past,
               c->context_length, T);
-    layout_activations(m, B, T, past, with_logits);
+    prepare_activations(m, B, T, past, with_logits);
     const int N = B * T, C = c->emb_dim;
     /* 4.6: token embeddings plus position embeddings (2.7-2.8), the
      * positions counted from the first cached token */
@@ -425,7 +430,8 @@ static void lay_out_gradient_buffers(GPTModel *m, FloatArena *arena) {
     block_scratch_layout(&m->scratch, arena, m->B, m->T, c->emb_dim, c->n_heads);
 }
 
-static void layout_gradient_buffers(GPTModel *m) {
+/* Counted, grown, pointed into: as prepare_activations. */
+static void prepare_gradient_buffers(GPTModel *m) {
     FloatArena count = {0};
     lay_out_gradient_buffers(m, &count);
     reserve(&m->grad_acts, &m->grad_acts_capacity, count.used);
@@ -459,7 +465,7 @@ static void begin_backward(GPTModel *m) {
     if (!m->acts) fatal("gpt_backward: no forward pass to go back through");
     if (m->past) fatal("gpt_backward: the last forward pass ran after cached tokens; it has no backward pass");
     if (!m->grads && !m->frozen) gpt_zero_grad(m);
-    layout_gradient_buffers(m);
+    prepare_gradient_buffers(m);
 }
 
 void gpt_backward(GPTModel *m, const float *grad_logits) {

@@ -342,13 +342,18 @@ START_TEST(test_cached_chunks_match_whole_sequence) {
         kv.length = 0;
         for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
             const int past = kv.length, Tc = chunks[c], Tk = past + Tc;
-            float *xc = malloc((size_t)B * Tc * d_in * sizeof(float)), *out = malloc((size_t)B * Tc * d_out * sizeof(float));
-            float *att = malloc((size_t)B * H * Tc * Tk * sizeof(float)), *dropc = malloc((size_t)B * H * Tc * Tk * sizeof(float));
+            const size_t n_chunk_att = (size_t)B * H * Tc * Tk;
+            float *xc = malloc((size_t)B * Tc * d_in * sizeof(float));
+            float *out = malloc((size_t)B * Tc * d_out * sizeof(float));
+            float *att = malloc(n_chunk_att * sizeof(float)), *dropc = malloc(n_chunk_att * sizeof(float));
+            /* the chunk's rows of x, and of the whole sequence's dropout factors */
             for (int b = 0; b < B; b++)
-                memcpy(xc + (size_t)b * Tc * d_in, x + ((size_t)b * T + past) * d_in, (size_t)Tc * d_in * sizeof(float));
+                memcpy(xc + (size_t)b * Tc * d_in, x + ((size_t)b * T + past) * d_in,
+                       (size_t)Tc * d_in * sizeof(float));
             for (int bh = 0; bh < B * H; bh++)
                 for (int t = 0; t < Tc; t++)
-                    memcpy(dropc + ((size_t)bh * Tc + t) * Tk, drop + ((size_t)bh * T + past + t) * T, Tk * sizeof(float));
+                    memcpy(dropc + ((size_t)bh * Tc + t) * Tk, drop + ((size_t)bh * T + past + t) * T,
+                           Tk * sizeof(float));
             MultiHeadAttentionCache chunk = {malloc((size_t)B * Tc * 3 * d_out * sizeof(float)), att,
                                              malloc((size_t)B * Tc * d_out * sizeof(float)), with_dropout ? dropc : NULL};
             multihead_attention_forward_cached(out, &chunk, &kv, xc, &p, B, Tc, d_in, d_out, H);

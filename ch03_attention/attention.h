@@ -150,6 +150,35 @@ typedef struct {
 void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, const float *x,
                                  const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads);
 
+/* ==== Added in chapter 4: a KV cache for generation ====
+ * Generating text (4.7) runs the model once per new token, and the keys
+ * and values of the tokens before it do not change. The book's bonus
+ * material keeps them, per attention layer, so that each step projects
+ * only the new token: one row of queries, keys and values instead of the
+ * whole sequence's. The module below is the fast one with a cache; the
+ * same attention code serves both. */
+
+/* One attention layer's cache: the keys and values of the first `length`
+ * tokens of each of the batch's sequences. */
+typedef struct {
+    float *keys, *values; /* (B, capacity, d_out): row t of a sequence holds its token t's */
+    int capacity;         /* rows per sequence: the most tokens it can hold */
+    int length;           /* rows filled so far */
+} KVCacheLayer;
+
+/* multihead_attention_forward for tokens that come after the cached ones:
+ * x (B,T,d_in) holds tokens kv->length..kv->length+T-1 of each sequence
+ * (kv->length + T <= kv->capacity). Their keys and values are written into
+ * those rows of kv, and their queries attend to rows 0..kv->length+T-1,
+ * each up to its own token (causal). cache->att is (B,n_heads,T,
+ * kv->length+T), att_dropout likewise. kv->length is left as it was: the
+ * caller moves it on (a GPT does once every layer has seen the tokens).
+ * kv NULL is multihead_attention_forward. No backward pass goes through a
+ * cached forward: it is for generation. */
+void multihead_attention_forward_cached(float *out, MultiHeadAttentionCache *cache, const KVCacheLayer *kv,
+                                        const float *x, const MultiHeadAttentionParams *p, int B, int T, int d_in,
+                                        int d_out, int n_heads);
+
 /* ==== Added in chapter 5: backward passes ==== */
 
 /* 3.5.2's dropout: grad_x (n) *= mask, the factors its forward applied. */

@@ -1,6 +1,7 @@
 /* attention_fast.c: chapter 3's causal multi-head attention (3.6.2) as the
- * GPT of chapters 4 to 6 runs it, its backward pass (chapter 5) and the
- * LoRA side paths on its projections (appendix E). See attention.h.
+ * GPT of chapters 4 to 6 runs it, the KV cache that generation keeps
+ * (chapter 4), its backward pass (chapter 5) and the LoRA side paths on its
+ * projections (appendix E). See attention.h.
  *
  * ==== The fast version: why and how ====
  * attention.c's multihead_attention_forward_reference follows the book:
@@ -21,7 +22,9 @@
  *     vectorise) and writes zeros after them.
  *   - The (batch, head) pairs are independent, so OpenMP threads take one
  *     pair at a time, each writing its own part of the output.
- * The backward pass is built the same way, under chapter 5's banner. */
+ * The backward pass is built the same way, under chapter 5's banner. With
+ * a KV cache the same code runs with the keys and values read from the
+ * cache, and the queries those of the new tokens only. */
 #include "attention.h"
 
 #include <math.h>
@@ -55,61 +58,109 @@ static void causal_softmax_row(float *w, int t, int T, float scale) {
     for (int s = t + 1; s < T; s++) w[s] = 0.0f;
 }
 
-/* One (b, h) at a time, as matrices, as attention_backward does: with Q, K,
- * V (T,hd) that head's queries, keys and values (rows 3C apart in qkv),
+/* Where the heads read the keys and values: token t of sequence b at
+ * keys + b * seq + t * row (the values likewise), head h's from column
+ * h * head_dim on. In the projected qkv they sit beside the queries; in a
+ * KV cache (chapter 4's, below) they have rows of their own. */
+typedef struct {
+    const float *keys, *values;
+    size_t seq; /* floats from one sequence to the next */
+    int row;    /* floats from one token to the next */
+} KeyValueRows;
+
+/* The heads' contexts of T tokens that come after `past` others: the
+ * queries in qkv (B,T,3C) are tokens past..past+T-1, and the Tk = past + T
+ * keys and values those before them and they. One (b, h) at a time, as
+ * matrices: with Q (T,hd), K and V (Tk,hd) that head's,
  *   A = softmax_rows(scale Q K^T, causal),  O = (A * M) V
- * a block of query rows at a time, both products by sgemm. */
-void attention_forward(float *out, float *att, const float *att_dropout, const float *qkv, int B, int T, int C,
-                       int n_heads) {
-    const int head_dim = C / n_heads;
+ * a block of query rows at a time, both products by sgemm. att and
+ * att_dropout are (B,n_heads,T,Tk). past is 0 but for a KV cache. */
+static void causal_attention(float *out, float *att, const float *att_dropout, const float *qkv, KeyValueRows kv,
+                             int B, int T, int past, int C, int n_heads) {
+    const int head_dim = C / n_heads, Tk = past + T;
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int row = 3 * C; /* floats per token in qkv */
-    long work = (long)B * n_heads * T * T * head_dim;
-    /* each (b, h) writes only its own T x T weights and head h's columns of
+    long work = (long)B * n_heads * T * Tk * head_dim;
+    /* each (b, h) writes only its own T x Tk weights and head h's columns of
      * sequence b's output: no races. sgemm runs on one thread inside the loop. */
 #pragma omp parallel if (work >= ATTENTION_PARALLEL_MIN_WORK)
     {
-        /* with dropout, a block's weights times their factors (rows x t1) */
-        float *dropped = att_dropout ? xmalloc((size_t)ATTENTION_ROW_BLOCK * T * sizeof(float)) : NULL;
+        /* with dropout, a block's weights times their factors (rows x k1) */
+        float *dropped = att_dropout ? xmalloc((size_t)ATTENTION_ROW_BLOCK * Tk * sizeof(float)) : NULL;
 #pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < n_heads; h++) {
-                const size_t bh = ((size_t)b * n_heads + h) * T * T;
-                const float *Q = qkv + (size_t)b * T * row + h * head_dim, *K = Q + C, *V = Q + 2 * C;
+                const size_t bh = ((size_t)b * n_heads + h) * T * Tk;
+                const float *Q = qkv + (size_t)b * T * row + h * head_dim;
+                const float *K = kv.keys + b * kv.seq + h * head_dim, *V = kv.values + b * kv.seq + h * head_dim;
                 float *O = out + (size_t)b * T * C + h * head_dim;
                 for (int t0 = 0; t0 < T; t0 += ATTENTION_ROW_BLOCK) {
                     const int t1 = t0 + ATTENTION_ROW_BLOCK < T ? t0 + ATTENTION_ROW_BLOCK : T, rows = t1 - t0;
-                    /* the block's scores against keys 0..t1-1, then its weights */
-                    float *A = att + bh + (size_t)t0 * T;
-                    sgemm(false, true, rows, head_dim, t1, Q + (size_t)t0 * row, row, K, row, false, A, T);
-                    for (int t = t0; t < t1; t++) causal_softmax_row(A + (size_t)(t - t0) * T, t, T, scale);
+                    const int k1 = past + t1; /* the keys the block's last row sees */
+                    /* the block's scores against keys 0..k1-1, then its weights */
+                    float *A = att + bh + (size_t)t0 * Tk;
+                    sgemm(false, true, rows, head_dim, k1, Q + (size_t)t0 * row, row, K, kv.row, false, A, Tk);
+                    for (int t = t0; t < t1; t++) causal_softmax_row(A + (size_t)(t - t0) * Tk, past + t, Tk, scale);
                     /* in training, dropout on the weights (3.5.2) reaches the
                      * context only; att keeps the softmax for the backward pass */
                     const float *W = A;
-                    int ldw = T;
+                    int ldw = Tk;
                     if (att_dropout) {
-                        const float *M = att_dropout + bh + (size_t)t0 * T;
+                        const float *M = att_dropout + bh + (size_t)t0 * Tk;
                         for (int r = 0; r < rows; r++) {
-                            const float *a = A + (size_t)r * T, *m = M + (size_t)r * T;
-                            float *w = dropped + (size_t)r * t1;
-                            for (int s = 0; s < t1; s++) w[s] = a[s] * m[s];
+                            const float *a = A + (size_t)r * Tk, *m = M + (size_t)r * Tk;
+                            float *w = dropped + (size_t)r * k1;
+                            for (int s = 0; s < k1; s++) w[s] = a[s] * m[s];
                         }
                         W = dropped;
-                        ldw = t1;
+                        ldw = k1;
                     }
-                    /* the block's contexts: its weights (zero from t+1 on) times values 0..t1-1 */
-                    sgemm(false, false, rows, t1, head_dim, W, ldw, V, row, false, O + (size_t)t0 * C, C);
+                    /* the block's contexts: its weights (zero after each row's own token) times values 0..k1-1 */
+                    sgemm(false, false, rows, k1, head_dim, W, ldw, V, kv.row, false, O + (size_t)t0 * C, C);
                 }
             }
         free(dropped);
     }
 }
 
+void attention_forward(float *out, float *att, const float *att_dropout, const float *qkv, int B, int T, int C,
+                       int n_heads) {
+    const KeyValueRows in_qkv = {qkv + C, qkv + 2 * C, (size_t)T * 3 * C, 3 * C};
+    causal_attention(out, att, att_dropout, qkv, in_qkv, B, T, 0, C, n_heads);
+}
+
+/* The module: project, attend, project. Its code is the cached module's
+ * below, with no cache. */
 void multihead_attention_forward(float *out, MultiHeadAttentionCache *cache, const float *x,
                                  const MultiHeadAttentionParams *p, int B, int T, int d_in, int d_out, int n_heads) {
+    multihead_attention_forward_cached(out, cache, NULL, x, p, B, T, d_in, d_out, n_heads);
+}
+
+/* ==== Added in chapter 4: a KV cache for generation ==== */
+
+void multihead_attention_forward_cached(float *out, MultiHeadAttentionCache *cache, const KVCacheLayer *kv,
+                                        const float *x, const MultiHeadAttentionParams *p, int B, int T, int d_in,
+                                        int d_out, int n_heads) {
     if (d_out % n_heads != 0) fatal("d_out %d is not divisible by n_heads %d", d_out, n_heads);
     projection_forward(cache->qkv, x, p->qkv_weight, p->qkv_bias, p->qkv_hook, B * T, d_in, 3 * d_out);
-    attention_forward(cache->context, cache->att, cache->att_dropout, cache->qkv, B, T, d_out, n_heads);
+    if (!kv) {
+        attention_forward(cache->context, cache->att, cache->att_dropout, cache->qkv, B, T, d_out, n_heads);
+    } else {
+        if (kv->length + T > kv->capacity)
+            fatal("the KV cache holds %d tokens: %d more do not fit after %d", kv->capacity, T, kv->length);
+        /* the new tokens' keys and values join the cached ones, row for row */
+        const size_t seq = (size_t)kv->capacity * d_out;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                const float *projected = cache->qkv + ((size_t)b * T + t) * 3 * d_out;
+                const size_t at = b * seq + (size_t)(kv->length + t) * d_out;
+                memcpy(kv->keys + at, projected + d_out, d_out * sizeof(float));
+                memcpy(kv->values + at, projected + 2 * d_out, d_out * sizeof(float));
+            }
+        const KeyValueRows cached = {kv->keys, kv->values, seq, d_out};
+        causal_attention(cache->context, cache->att, cache->att_dropout, cache->qkv, cached, B, T, kv->length, d_out,
+                         n_heads);
+    }
     projection_forward(out, cache->context, p->out_proj_weight, p->out_proj_bias, p->out_proj_hook, B * T, d_out,
                        d_out);
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* ==== 4.1 Coding an LLM architecture ==== */
+
 GPTConfig gpt_config_124m(void) {
     return (GPTConfig){.vocab_size = 50257,
                        .context_length = 1024,

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* ==== 4.1 Coding an LLM architecture ==== */
+
 typedef struct {
     int vocab_size;     /* 50257 for GPT-2's BPE */
     int context_length; /* the most tokens the model sees at once */

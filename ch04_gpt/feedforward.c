@@ -6,6 +6,8 @@
 #include "../common/matmul.h"
 #include "gelu.h"
 
+/* ==== 4.3 Implementing a feed forward network with GELU activations ==== */
+
 void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const float *in, const FeedForwardParams *p,
                          int N, int C) {
     matmul_forward(hidden, in, p->fc1_weight, p->fc1_bias, N, C, 4 * C);
@@ -14,6 +16,8 @@ void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const fl
     matmul_forward(out, hidden_gelu, p->fc2_weight, p->fc2_bias, N, 4 * C, C);
     linear_hook_forward(p->fc2_hook, out, hidden_gelu, N);
 }
+
+/* ==== Added in chapter 5: the backward pass ==== */
 
 void feedforward_backward(float *grad_in, const FeedForwardGrads *grads, float *grad_hidden, float *grad_hidden_gelu,
                           const float *grad_out, const float *in, const float *hidden, const float *hidden_gelu,

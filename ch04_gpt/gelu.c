@@ -3,6 +3,8 @@
 
 #include "../common/ops.h"
 
+/* ==== 4.3 Implementing a feed forward network with GELU activations ==== */
+
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_CUBIC 0.044715f
 
@@ -34,6 +36,8 @@ void gelu_forward(float *out, const float *in, size_t n) {
         out[i] = x / (1.0f + exp_poly(minus_2u(x)));
     }
 }
+
+/* ==== Added in chapter 5: the backward pass ==== */
 
 void gelu_backward(float *grad_in, const float *in, const float *grad_out, size_t n) {
 #pragma omp parallel for schedule(static) if ((long)n >= GELU_PARALLEL_MIN)

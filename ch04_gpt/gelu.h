@@ -6,7 +6,11 @@
 
 #include <stddef.h>
 
+/* ==== 4.3 Implementing a feed forward network with GELU activations ==== */
+
 void gelu_forward(float *out, const float *in, size_t n);
+/* ==== Added in chapter 5: the backward pass ==== */
+
 /* grad_in += grad_out * GELU'(in) */
 void gelu_backward(float *grad_in, const float *in, const float *grad_out, size_t n);
 

@@ -5,12 +5,13 @@
  * repeat. When the sequence outgrows the context, only its last
  * context_length tokens are fed in.
  *
- * Without a cache every step reruns the whole context. With a cache, each
- * step runs one new token through the model: the keys and values of the
- * earlier tokens do not change, so they are kept per layer and reused. The
- * two give the same tokens. (Once the context is full, every step shifts
- * all positions by one, so the cache is rebuilt from the new window: GPT-2's
- * absolute position embeddings leave no cheaper exact way.) */
+ * Without a cache every step reruns the whole context. With a cache
+ * (gpt.h's KVCache), each step runs one new token through the model: the
+ * keys and values of the earlier tokens do not change, so they are kept per
+ * layer and reused. The two give the same tokens. (Once the context is
+ * full, every step shifts all positions by one, so the cache is rebuilt
+ * from the new window: GPT-2's absolute position embeddings leave no
+ * cheaper exact way.) */
 #ifndef CH04_GENERATE_H
 #define CH04_GENERATE_H
 
@@ -18,21 +19,7 @@
 
 #include "gpt.h"
 
-typedef struct {
-    int n_layers, context_length, emb_dim;
-    float *keys, *values; /* (n_layers, context_length, C) */
-    int length;           /* tokens cached */
-    int window_start;     /* index in the sequence of the first cached token */
-    /* one token's activations */
-    float *x, *norm, *qkv, *att, *context, *proj, *fc1, *fc1_gelu, *logits;
-} KVCache;
-
-KVCache *kv_cache_create(const GPTConfig *config);
-void kv_cache_free(KVCache *cache);
-
-/* One token through the model at position cache->length, appending its keys
- * and values; returns its logits (V), valid until the next call. */
-float *gpt_forward_cached(const GPTModel *m, KVCache *cache, int token);
+/* ==== 4.7 Generating text ==== */
 
 /* Chooses the next token from the last position's logits (it may change
  * them); -1 stops the generation. */

@@ -8,12 +8,103 @@
 
 #include "../ch02_text/embedding.h"
 #include "../ch03_attention/attention.h"
+#include "../common/arena.h"
 #include "../common/matmul.h"
 #include "../common/rng.h"
 #include "../common/util.h"
 #include "layernorm.h"
 
-/* ---- the parameter table ---------------------------------------------- */
+/* ==== 4.6 Coding the GPT model ==== */
+
+/* ---- the parameters: every kind listed once ----
+ * The book's GPTModel.__init__ top to bottom: the embeddings, the blocks
+ * (trf_blocks, each block's tensors in the order its forward pass uses
+ * them), the final norm and the head. Each entry names the tensor three
+ * ways (ours, Hugging Face's, OpenAI's), sizes it from the configuration,
+ * says how it starts out and where its named pointer goes. */
+
+/* The embeddings (2.7-2.8), before the blocks. */
+static const ParamSpec EMBEDDING_PARAMS[] = {
+    /* ours              Hugging Face     OpenAI   shape                     init         fan_in    presence
+     * view, grad_view */
+    {"tok_emb.weight",   "wte.weight",    "wte",   {DIM_VOCAB, DIM_C},       INIT_NORMAL, DIM_NONE, PARAM_ALWAYS,
+     offsetof(GPTModel, tok_emb), offsetof(GPTModel, grad_tok_emb)},
+    {"pos_emb.weight",   "wpe.weight",    "wpe",   {DIM_CONTEXT, DIM_C},     INIT_NORMAL, DIM_NONE, PARAM_ALWAYS,
+     offsetof(GPTModel, pos_emb), offsetof(GPTModel, grad_pos_emb)},
+};
+
+/* One transformer block's (4.5); block L's are named blocks.L.<ours>,
+ * h.L.<Hugging Face's> and model/hL/<OpenAI's>. Their views are
+ * BlockWeights fields, for the parameters and the gradients alike (the
+ * model's blocks and grad_blocks), so grad_view is 0. */
+static const ParamSpec BLOCK_PARAMS[] = {
+    /* ours                 Hugging Face          OpenAI           shape            init         fan_in    presence
+     * view (the gradients' too: no grad_view) */
+    {"norm1.scale",         "ln_1.weight",        "ln_1/g",        {DIM_C},         INIT_ONES,   DIM_NONE, PARAM_ALWAYS,
+     offsetof(BlockWeights, norm1_scale), 0},
+    {"norm1.shift",         "ln_1.bias",          "ln_1/b",        {DIM_C},         INIT_ZEROS,  DIM_NONE, PARAM_ALWAYS,
+     offsetof(BlockWeights, norm1_shift), 0},
+    {"att.qkv.weight",      "attn.c_attn.weight", "attn/c_attn/w", {DIM_C, DIM_3C}, INIT_LINEAR, DIM_C,    PARAM_ALWAYS,
+     offsetof(BlockWeights, qkv_weight), 0},
+    {"att.qkv.bias",        "attn.c_attn.bias",   "attn/c_attn/b", {DIM_3C},        INIT_LINEAR, DIM_C,    PARAM_IF_QKV_BIAS,
+     offsetof(BlockWeights, qkv_bias), 0},
+    {"att.out_proj.weight", "attn.c_proj.weight", "attn/c_proj/w", {DIM_C, DIM_C},  INIT_LINEAR, DIM_C,    PARAM_ALWAYS,
+     offsetof(BlockWeights, out_proj_weight), 0},
+    {"att.out_proj.bias",   "attn.c_proj.bias",   "attn/c_proj/b", {DIM_C},         INIT_LINEAR, DIM_C,    PARAM_ALWAYS,
+     offsetof(BlockWeights, out_proj_bias), 0},
+    {"norm2.scale",         "ln_2.weight",        "ln_2/g",        {DIM_C},         INIT_ONES,   DIM_NONE, PARAM_ALWAYS,
+     offsetof(BlockWeights, norm2_scale), 0},
+    {"norm2.shift",         "ln_2.bias",          "ln_2/b",        {DIM_C},         INIT_ZEROS,  DIM_NONE, PARAM_ALWAYS,
+     offsetof(BlockWeights, norm2_shift), 0},
+    {"ff.fc1.weight",       "mlp.c_fc.weight",    "mlp/c_fc/w",    {DIM_C, DIM_4C}, INIT_LINEAR, DIM_C,    PARAM_ALWAYS,
+     offsetof(BlockWeights, fc1_weight), 0},
+    {"ff.fc1.bias",         "mlp.c_fc.bias",      "mlp/c_fc/b",    {DIM_4C},        INIT_LINEAR, DIM_C,    PARAM_ALWAYS,
+     offsetof(BlockWeights, fc1_bias), 0},
+    {"ff.fc2.weight",       "mlp.c_proj.weight",  "mlp/c_proj/w",  {DIM_4C, DIM_C}, INIT_LINEAR, DIM_4C,   PARAM_ALWAYS,
+     offsetof(BlockWeights, fc2_weight), 0},
+    {"ff.fc2.bias",         "mlp.c_proj.bias",    "mlp/c_proj/b",  {DIM_C},         INIT_LINEAR, DIM_4C,   PARAM_ALWAYS,
+     offsetof(BlockWeights, fc2_bias), 0},
+};
+
+/* The final norm and the output head, after the blocks. OpenAI's GPT-2
+ * has no head of its own: it reuses the token embedding. */
+static const ParamSpec HEAD_PARAMS[] = {
+    /* ours              Hugging Face      OpenAI    shape               init         fan_in    presence
+     * view, grad_view */
+    {"final_norm.scale", "ln_f.weight",    "ln_f/g", {DIM_C},            INIT_ONES,   DIM_NONE, PARAM_ALWAYS,
+     offsetof(GPTModel, final_norm_scale), offsetof(GPTModel, grad_final_norm_scale)},
+    {"final_norm.shift", "ln_f.bias",      "ln_f/b", {DIM_C},            INIT_ZEROS,  DIM_NONE, PARAM_ALWAYS,
+     offsetof(GPTModel, final_norm_shift), offsetof(GPTModel, grad_final_norm_shift)},
+    {"out_head.weight",  "lm_head.weight", NULL,     {DIM_VOCAB, DIM_C}, INIT_LINEAR, DIM_C,    PARAM_IF_UNTIED_HEAD,
+     offsetof(GPTModel, out_head), offsetof(GPTModel, grad_out_head)},
+};
+
+enum {
+    N_EMBEDDING_PARAMS = sizeof EMBEDDING_PARAMS / sizeof EMBEDDING_PARAMS[0],
+    N_BLOCK_PARAMS = sizeof BLOCK_PARAMS / sizeof BLOCK_PARAMS[0],
+    N_HEAD_PARAMS = sizeof HEAD_PARAMS / sizeof HEAD_PARAMS[0],
+};
+
+static int dim_size(ParamDim d, const GPTConfig *c) {
+    switch (d) {
+    case DIM_NONE: return 0;
+    case DIM_VOCAB: return c->vocab_size;
+    case DIM_CONTEXT: return c->context_length;
+    case DIM_C: return c->emb_dim;
+    case DIM_3C: return 3 * c->emb_dim;
+    case DIM_4C: return 4 * c->emb_dim;
+    }
+    return 0;
+}
+
+static bool present(const ParamSpec *s, const GPTConfig *c) {
+    switch (s->presence) {
+    case PARAM_ALWAYS: return true;
+    case PARAM_IF_QKV_BIAS: return c->qkv_bias;
+    case PARAM_IF_UNTIED_HEAD: return !c->tie_weights;
+    }
+    return false;
+}
 
 typedef struct {
     ParamTensor *tensors;
@@ -21,58 +112,39 @@ typedef struct {
     size_t total;
 } ParamTable;
 
-static void add_param(ParamTable *t, const char *name, int layer, size_t block_field, int rows, int cols,
-                      ParamInit init, int fan_in) {
+/* The next tensor of the buffer: one of spec's kind, of block `layer`
+ * (-1: outside the blocks), when the configuration has it. */
+static void add_param(ParamTable *t, const ParamSpec *spec, int layer, const GPTConfig *c) {
+    if (!present(spec, c)) return;
     if (t->count == t->capacity) {
         t->capacity = t->capacity ? 2 * t->capacity : 64;
         t->tensors = xrealloc(t->tensors, t->capacity * sizeof(ParamTensor));
     }
     ParamTensor *p = &t->tensors[t->count++];
-    snprintf(p->name, sizeof p->name, "%s", name);
+    if (layer >= 0) snprintf(p->name, sizeof p->name, "blocks.%d.%s", layer, spec->name);
+    else snprintf(p->name, sizeof p->name, "%s", spec->name);
+    const int rows = dim_size(spec->shape[0], c), cols = dim_size(spec->shape[1], c);
     p->ndim = cols ? 2 : 1;
     p->shape[0] = rows;
     p->shape[1] = cols;
     p->size = cols ? (size_t)rows * cols : (size_t)rows;
     p->offset = t->total;
-    p->init = init;
-    p->fan_in = fan_in;
+    p->init = spec->init;
+    p->fan_in = dim_size(spec->fan_in, c);
+    p->spec = spec;
     p->layer = layer;
-    p->block_field = block_field;
     t->total += p->size;
 }
 
-/* Every parameter tensor in buffer order. The order is the model's
- * structure read top to bottom. The config is checked: its limits keep
- * 4 * C an int and every size a size_t. */
+/* Every parameter tensor in buffer order: the lists above, the blocks'
+ * once per block. The config is checked: its limits keep 4 * C an int and
+ * every size a size_t. */
 static ParamTable build_param_table(const GPTConfig *c) {
     ParamTable t = {0};
-    const int V = c->vocab_size, C = c->emb_dim;
-    char name[64];
-    add_param(&t, "tok_emb.weight", -1, 0, V, C, INIT_NORMAL, 0);
-    add_param(&t, "pos_emb.weight", -1, 0, c->context_length, C, INIT_NORMAL, 0);
-    for (int l = 0; l < c->n_layers; l++) {
-#define BLOCK_PARAM(field, suffix, rows, cols, init, fan_in)      \
-    snprintf(name, sizeof name, "blocks.%d.%s", l, suffix);       \
-    add_param(&t, name, l, offsetof(BlockWeights, field), rows, cols, init, fan_in)
-        BLOCK_PARAM(norm1_scale, "norm1.scale", C, 0, INIT_ONES, 0);
-        BLOCK_PARAM(norm1_shift, "norm1.shift", C, 0, INIT_ZEROS, 0);
-        BLOCK_PARAM(qkv_weight, "att.qkv.weight", C, 3 * C, INIT_LINEAR, C);
-        if (c->qkv_bias) {
-            BLOCK_PARAM(qkv_bias, "att.qkv.bias", 3 * C, 0, INIT_LINEAR, C);
-        }
-        BLOCK_PARAM(out_proj_weight, "att.out_proj.weight", C, C, INIT_LINEAR, C);
-        BLOCK_PARAM(out_proj_bias, "att.out_proj.bias", C, 0, INIT_LINEAR, C);
-        BLOCK_PARAM(norm2_scale, "norm2.scale", C, 0, INIT_ONES, 0);
-        BLOCK_PARAM(norm2_shift, "norm2.shift", C, 0, INIT_ZEROS, 0);
-        BLOCK_PARAM(fc1_weight, "ff.fc1.weight", C, 4 * C, INIT_LINEAR, C);
-        BLOCK_PARAM(fc1_bias, "ff.fc1.bias", 4 * C, 0, INIT_LINEAR, C);
-        BLOCK_PARAM(fc2_weight, "ff.fc2.weight", 4 * C, C, INIT_LINEAR, 4 * C);
-        BLOCK_PARAM(fc2_bias, "ff.fc2.bias", C, 0, INIT_LINEAR, 4 * C);
-#undef BLOCK_PARAM
-    }
-    add_param(&t, "final_norm.scale", -1, 0, C, 0, INIT_ONES, 0);
-    add_param(&t, "final_norm.shift", -1, 0, C, 0, INIT_ZEROS, 0);
-    if (!c->tie_weights) add_param(&t, "out_head.weight", -1, 0, V, C, INIT_LINEAR, C);
+    for (int i = 0; i < N_EMBEDDING_PARAMS; i++) add_param(&t, &EMBEDDING_PARAMS[i], -1, c);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int i = 0; i < N_BLOCK_PARAMS; i++) add_param(&t, &BLOCK_PARAMS[i], l, c);
+    for (int i = 0; i < N_HEAD_PARAMS; i++) add_param(&t, &HEAD_PARAMS[i], -1, c);
     return t;
 }
 
@@ -93,32 +165,44 @@ size_t gpt_param_count(const GPTConfig *config) {
     return table ? total : 0;
 }
 
+static const ParamSpec *find_spec(const ParamSpec *specs, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(specs[i].name, name) == 0) return &specs[i];
+    return NULL;
+}
+
+const ParamSpec *gpt_param_spec(const char *name, int *layer) {
+    int consumed = 0;
+    if (sscanf(name, "blocks.%d.%n", layer, &consumed) == 1 && consumed > 0)
+        return find_spec(BLOCK_PARAMS, N_BLOCK_PARAMS, name + consumed);
+    *layer = -1;
+    const ParamSpec *s = find_spec(EMBEDDING_PARAMS, N_EMBEDDING_PARAMS, name);
+    return s ? s : find_spec(HEAD_PARAMS, N_HEAD_PARAMS, name);
+}
+
 const ParamTensor *gpt_find_param(const GPTModel *m, const char *name) {
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
 }
 
-/* The named views of one buffer laid out by the table (params or grads):
- * the same code points the parameters' views into params and the
- * gradients' into grads. One pass over the table, each entry saying where
- * its view goes, so that this takes time linear in the number of layers
- * (a search by name per view would be quadratic). */
-static void bind_views(const GPTModel *m, float *base, float **tok_emb, float **pos_emb, BlockWeights *blocks,
-                       float **final_norm_scale, float **final_norm_shift, float **out_head) {
-    *out_head = NULL;
+/* The named views of one buffer laid out by the table: the parameters'
+ * into params, or (chapter 5) the gradients' into grads, with blocks the
+ * BlockWeights they go in. One pass over the table, each entry's spec
+ * saying where its pointer goes, so that this takes time linear in the
+ * number of layers (a search by name per view would be quadratic). */
+static void bind_views(GPTModel *m, float *base, BlockWeights *blocks, bool gradients) {
     for (int i = 0; i < m->n_tensors; i++) {
         const ParamTensor *p = &m->tensors[i];
-        float *at = base + p->offset;
-        if (p->layer >= 0) *(float **)((char *)&blocks[p->layer] + p->block_field) = at;
-        else if (strcmp(p->name, "tok_emb.weight") == 0) *tok_emb = at;
-        else if (strcmp(p->name, "pos_emb.weight") == 0) *pos_emb = at;
-        else if (strcmp(p->name, "final_norm.scale") == 0) *final_norm_scale = at;
-        else if (strcmp(p->name, "final_norm.shift") == 0) *final_norm_shift = at;
-        else if (strcmp(p->name, "out_head.weight") == 0) *out_head = at;
+        char *holder = p->layer >= 0 ? (char *)&blocks[p->layer] : (char *)m;
+        const size_t field = p->layer < 0 && gradients ? p->spec->grad_view : p->spec->view;
+        *(float **)(holder + field) = base + p->offset;
     }
     /* tied: the head is the token embedding itself */
-    if (m->config.tie_weights) *out_head = *tok_emb;
+    if (m->config.tie_weights) {
+        if (gradients) m->grad_out_head = m->grad_tok_emb;
+        else m->out_head = m->tok_emb;
+    }
 }
 
 GPTModel *gpt_try_create(const GPTConfig *config, char *err, size_t err_size) {
@@ -139,8 +223,7 @@ GPTModel *gpt_try_create(const GPTConfig *config, char *err, size_t err_size) {
     m->n_params = total;
     m->params = params;
     m->blocks = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockWeights));
-    bind_views(m, m->params, &m->tok_emb, &m->pos_emb, m->blocks, &m->final_norm_scale, &m->final_norm_shift,
-               &m->out_head);
+    bind_views(m, m->params, m->blocks, false);
     m->block_acts = xcalloc(config->n_layers > 0 ? config->n_layers : 1, sizeof(BlockActivations));
     return m;
 }
@@ -192,138 +275,167 @@ void gpt_load_params(GPTModel *m, const TensorFile *tf) {
     }
 }
 
-/* ---- activations ---------------------------------------------------------- */
+/* ---- the activations ---- */
 
-/* Lay the activation buffers out for (B,T), growing the memory if needed;
- * the dropout masks only when the model trains with dropout, the logits
- * only when with_logits. */
-static void layout_activations(GPTModel *m, int B, int T, bool with_logits) {
+/* Grow *buf (contents not kept) to at least floats floats. */
+static void reserve(float **buf, size_t *capacity, size_t floats) {
+    if (floats <= *capacity) return;
+    free(*buf);
+    *buf = xmalloc(checked_mul(floats, sizeof(float)));
+    *capacity = floats;
+}
+
+/* The activation buffers, in the order the forward pass fills them, for B
+ * sequences of T tokens after past cached ones (common/arena.h: on an
+ * arena without memory this only counts them). */
+static void lay_out_activations(GPTModel *m, FloatArena *arena, int B, int T, int past, bool dropout,
+                                bool with_logits) {
     const GPTConfig *c = &m->config;
-    const size_t N = (size_t)B * T, C = c->emb_dim, V = c->vocab_size;
-    const size_t att_size = (size_t)B * c->n_heads * T * T;
-    const bool dropout = m->training && c->drop_rate > 0.0f;
-    /* floats per block: norm1, residual1, norm2, context, att_out, ff_out,
-     * out (7 x N*C), qkv (3 N*C), fc1 and fc1_gelu (8 N*C), att, and four
-     * (N) statistics; with dropout, a mask as big as att and two of N*C */
-    size_t per_block = 18 * N * C + att_size + 4 * N + (dropout ? att_size + 2 * N * C : 0);
-    size_t total = N * C + (dropout ? N * C : 0) + checked_mul(per_block, c->n_layers) + N * C + 2 * N +
-                   (with_logits ? checked_mul(N, V) : 0);
-    if (total > m->acts_capacity) {
-        free(m->acts);
-        m->acts = xmalloc(checked_mul(total, sizeof(float)));
-        m->acts_capacity = total;
-    }
+    const size_t N = (size_t)B * T, C = c->emb_dim;
+    m->embedded = arena_take(arena, N * C);
+    m->emb_dropout = dropout ? arena_take(arena, N * C) : NULL;
+    for (int l = 0; l < c->n_layers; l++)
+        block_activations_layout(&m->block_acts[l], arena, B, T, past, c->emb_dim, c->n_heads, dropout);
+    m->final_norm = arena_take(arena, N * C);
+    m->final_mean = arena_take(arena, N);
+    m->final_rstd = arena_take(arena, N);
+    m->logits = with_logits ? arena_take(arena, checked_mul(N, c->vocab_size)) : NULL;
+}
+
+/* The activations for (B,T) after past cached tokens: counted, the memory
+ * grown if needed, then pointed into it; the dropout masks only when the
+ * model trains with dropout, the logits only when with_logits. */
+static void prepare_activations(GPTModel *m, int B, int T, int past, bool with_logits) {
+    const bool dropout = m->training && m->config.drop_rate > 0.0f;
+    FloatArena count = {0};
+    lay_out_activations(m, &count, B, T, past, dropout, with_logits);
+    reserve(&m->acts, &m->acts_capacity, count.used);
+    lay_out_activations(m, &(FloatArena){.base = m->acts}, B, T, past, dropout, with_logits);
+    const size_t N = (size_t)B * T;
     if (N > m->ids_capacity) {
         m->ids = xrealloc(m->ids, N * sizeof(int));
         m->ids_capacity = N;
     }
-    float *p = m->acts;
-#define TAKE(count) (p += (count), p - (count))
-    m->embedded = TAKE(N * C);
-    m->emb_dropout = dropout ? TAKE(N * C) : NULL;
-    for (int l = 0; l < c->n_layers; l++) {
-        BlockActivations *a = &m->block_acts[l];
-        a->norm1 = TAKE(N * C);
-        a->norm1_mean = TAKE(N);
-        a->norm1_rstd = TAKE(N);
-        a->qkv = TAKE(3 * N * C);
-        a->att = TAKE(att_size);
-        a->context = TAKE(N * C);
-        a->att_out = TAKE(N * C);
-        a->residual1 = TAKE(N * C);
-        a->norm2 = TAKE(N * C);
-        a->norm2_mean = TAKE(N);
-        a->norm2_rstd = TAKE(N);
-        a->fc1 = TAKE(4 * N * C);
-        a->fc1_gelu = TAKE(4 * N * C);
-        a->ff_out = TAKE(N * C);
-        a->out = TAKE(N * C);
-        a->att_dropout = dropout ? TAKE(att_size) : NULL;
-        a->att_out_dropout = dropout ? TAKE(N * C) : NULL;
-        a->ff_out_dropout = dropout ? TAKE(N * C) : NULL;
-    }
-    m->final_norm = TAKE(N * C);
-    m->final_mean = TAKE(N);
-    m->final_rstd = TAKE(N);
-    m->logits = with_logits ? TAKE(N * V) : NULL;
-#undef TAKE
     m->B = B;
     m->T = T;
+    m->past = past;
 }
 
-/* ---- the forward pass -------------------------------------------------------- */
+/* ---- the forward pass ---- */
 
-/* Everything up to the final layer norm (m->final_norm). */
-static void forward_to_final_norm(GPTModel *m, const int *ids, int B, int T, bool with_logits) {
+/* Everything up to the final layer norm (m->final_norm). With a KV cache
+ * (one sequence, B = 1: see the banner below), the tokens come after the
+ * cached ones and every block's attention goes through its layer's part
+ * of the cache. */
+static void forward_to_final_norm(GPTModel *m, const int *ids, int B, int T, bool with_logits, KVCache *kv) {
     const GPTConfig *c = &m->config;
+    const int past = kv ? kv->length : 0;
     if (B < 1 || T < 1) fatal("gpt_forward: empty batch (%d x %d)", B, T);
     if (T > c->context_length)
         fatal("%d tokens do not fit the model's context of %d (crop the input)", T, c->context_length);
-    layout_activations(m, B, T, with_logits);
+    if (past + T > c->context_length)
+        fatal("the KV cache is full: it holds %d of the context's %d tokens, and %d more were given", past,
+              c->context_length, T);
+    prepare_activations(m, B, T, past, with_logits);
     const int N = B * T, C = c->emb_dim;
-    /* 4.6: token embeddings plus position embeddings (2.7-2.8) */
+    /* 4.6: token embeddings plus position embeddings (2.7-2.8), the
+     * positions counted from the first cached token */
     embedding_forward(m->embedded, ids, N, m->tok_emb, c->vocab_size, C);
-    add_position_embeddings(m->embedded, m->pos_emb, B, T, C);
+    add_position_embeddings(m->embedded, m->pos_emb + (size_t)past * C, B, T, C);
     memcpy(m->ids, ids, (size_t)N * sizeof(int));
     /* training: drop_emb, then the blocks' dropout (the masks are laid out
      * only in training, and their presence switches dropout on) */
     if (m->emb_dropout) dropout_forward(m->embedded, m->emb_dropout, (long)N * C, c->drop_rate, &m->rng);
     const float *x = m->embedded;
     for (int l = 0; l < c->n_layers; l++) {
-        transformer_block_forward(&m->block_acts[l], x, &m->blocks[l], B, T, C, c->n_heads, c->drop_rate, &m->rng);
+        const size_t layer = (size_t)l * c->context_length * C;
+        const KVCacheLayer cached = kv ? (KVCacheLayer){kv->keys + layer, kv->values + layer, c->context_length, past}
+                                       : (KVCacheLayer){0};
+        transformer_block_forward(&m->block_acts[l], x, &m->blocks[l], kv ? &cached : NULL, B, T, C, c->n_heads,
+                                  c->drop_rate, &m->rng);
         x = m->block_acts[l].out;
     }
     layernorm_forward(m->final_norm, m->final_mean, m->final_rstd, x, m->final_norm_scale, m->final_norm_shift, N, C);
 }
 
-void gpt_forward_hidden(GPTModel *m, const int *ids, int B, int T) { forward_to_final_norm(m, ids, B, T, false); }
-
-void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
-    forward_to_final_norm(m, ids, B, T, true);
-    /* logits = final_norm @ out_head^T: out_head is (V,C) so it can be the
-     * token embedding itself when the weights are tied */
-    const int N = B * T, C = m->config.emb_dim, V = m->config.vocab_size;
+/* logits (N,V) = final_norm @ out_head^T: out_head is (V,C) so it can be
+ * the token embedding itself when the weights are tied */
+static void output_head_forward(GPTModel *m, int N) {
+    const int C = m->config.emb_dim, V = m->config.vocab_size;
     sgemm(false, true, N, C, V, m->final_norm, C, m->out_head, C, false, m->logits, V);
     linear_hook_forward(m->out_head_hook, m->logits, m->final_norm, N);
 }
 
-/* ---- the backward pass ---------------------------------------------------------- */
+void gpt_forward(GPTModel *m, const int *ids, int B, int T) {
+    forward_to_final_norm(m, ids, B, T, true, NULL);
+    output_head_forward(m, B * T);
+}
+
+/* ==== Added in chapter 4: a KV cache for generation (4.7) ==== */
+
+KVCache *kv_cache_create(const GPTConfig *c) {
+    KVCache *kv = xcalloc(1, sizeof *kv);
+    kv->n_layers = c->n_layers;
+    kv->context_length = c->context_length;
+    kv->emb_dim = c->emb_dim;
+    const size_t size = checked_mul(checked_mul(c->n_layers, c->context_length), c->emb_dim);
+    kv->keys = xcalloc(size ? size : 1, sizeof(float));
+    kv->values = xcalloc(size ? size : 1, sizeof(float));
+    return kv;
+}
+
+void kv_cache_free(KVCache *kv) {
+    if (!kv) return;
+    free(kv->keys);
+    free(kv->values);
+    free(kv);
+}
+
+/* T tokens of the cached sequence through the model; the cache then holds
+ * their keys and values too. */
+static float *forward_cached(GPTModel *m, KVCache *kv, const int *ids, int T) {
+    const GPTConfig *c = &m->config;
+    if (kv->n_layers != c->n_layers || kv->context_length != c->context_length || kv->emb_dim != c->emb_dim)
+        fatal("the KV cache was made for another model's sizes");
+    forward_to_final_norm(m, ids, 1, T, true, kv);
+    output_head_forward(m, T);
+    kv->length += T;
+    return m->logits + (size_t)(T - 1) * c->vocab_size;
+}
+
+float *gpt_prefill(GPTModel *m, KVCache *kv, const int *ids, int T) {
+    kv->length = 0;
+    return forward_cached(m, kv, ids, T);
+}
+
+float *gpt_forward_cached(GPTModel *m, KVCache *kv, int token) { return forward_cached(m, kv, &token, 1); }
+
+/* ==== Added in chapter 5: the backward pass ==== */
 
 void gpt_zero_grad(GPTModel *m) {
     if (!m->grads) {
         m->grads = xcalloc(m->n_params, sizeof(float));
         m->grad_blocks = xcalloc(m->config.n_layers > 0 ? m->config.n_layers : 1, sizeof(BlockWeights));
-        bind_views(m, m->grads, &m->grad_tok_emb, &m->grad_pos_emb, m->grad_blocks, &m->grad_final_norm_scale,
-                   &m->grad_final_norm_shift, &m->grad_out_head);
+        bind_views(m, m->grads, m->grad_blocks, true);
         return;
     }
     memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-/* Lay the backward pass's buffers out for the last forward's (B,T). */
-static void layout_gradient_buffers(GPTModel *m) {
+/* The backward pass's buffers for the last forward's (B,T), as
+ * lay_out_activations does the forward's. */
+static void lay_out_gradient_buffers(GPTModel *m, FloatArena *arena) {
     const GPTConfig *c = &m->config;
-    const size_t N = (size_t)m->B * m->T, C = c->emb_dim;
-    const size_t grad_att = (size_t)m->B * c->n_heads * m->T * m->T;
-    /* grad_x, grad_branch, grad_norm, grad_context (N*C each), grad_qkv (3 N*C), grad_fc1 and
-     * grad_fc1_gelu (4 N*C each), grad_att */
-    size_t total = 15 * N * C + grad_att;
-    if (total > m->grad_acts_capacity) {
-        free(m->grad_acts);
-        m->grad_acts = xmalloc(checked_mul(total, sizeof(float)));
-        m->grad_acts_capacity = total;
-    }
-    float *p = m->grad_acts;
-#define TAKE(count) (p += (count), p - (count))
-    m->grad_x = TAKE(N * C);
-    m->scratch.grad_branch = TAKE(N * C);
-    m->scratch.grad_norm = TAKE(N * C);
-    m->scratch.grad_fc1 = TAKE(4 * N * C);
-    m->scratch.grad_fc1_gelu = TAKE(4 * N * C);
-    m->scratch.att.grad_qkv = TAKE(3 * N * C);
-    m->scratch.att.grad_context = TAKE(N * C);
-    m->scratch.att.grad_att = TAKE(grad_att);
-#undef TAKE
+    m->grad_x = arena_take(arena, (size_t)m->B * m->T * c->emb_dim);
+    block_scratch_layout(&m->scratch, arena, m->B, m->T, c->emb_dim, c->n_heads);
+}
+
+/* Counted, grown, pointed into: as prepare_activations. */
+static void prepare_gradient_buffers(GPTModel *m) {
+    FloatArena count = {0};
+    lay_out_gradient_buffers(m, &count);
+    reserve(&m->grad_acts, &m->grad_acts_capacity, count.used);
+    lay_out_gradient_buffers(m, &(FloatArena){.base = m->grad_acts});
 }
 
 /* From the gradient of the final norm's output back to layer first_layer
@@ -351,8 +463,9 @@ static void backward_from_final_norm(GPTModel *m, const float *grad_final_norm, 
 
 static void begin_backward(GPTModel *m) {
     if (!m->acts) fatal("gpt_backward: no forward pass to go back through");
+    if (m->past) fatal("gpt_backward: the last forward pass ran after cached tokens; it has no backward pass");
     if (!m->grads && !m->frozen) gpt_zero_grad(m);
-    layout_gradient_buffers(m);
+    prepare_gradient_buffers(m);
 }
 
 void gpt_backward(GPTModel *m, const float *grad_logits) {
@@ -369,6 +482,10 @@ void gpt_backward(GPTModel *m, const float *grad_logits) {
     linear_hook_backward(m->out_head_hook, grad_final_norm, grad_logits, m->final_norm, N);
     backward_from_final_norm(m, grad_final_norm, 0);
 }
+
+/* ==== Added in chapter 6: the model without its head ==== */
+
+void gpt_forward_hidden(GPTModel *m, const int *ids, int B, int T) { forward_to_final_norm(m, ids, B, T, false, NULL); }
 
 void gpt_backward_hidden(GPTModel *m, const float *grad_final_norm, int first_layer) {
     if (first_layer < 0 || first_layer > m->config.n_layers)

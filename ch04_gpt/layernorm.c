@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stddef.h>
 
+/* ==== 4.2 Normalizing activations with layer normalization ==== */
+
 void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *scale, const float *shift,
                        int N, int C) {
     /* rows are independent; threads pay off only for a batch of rows */
@@ -26,6 +28,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *in, co
         if (rstd) rstd[i] = (float)r;
     }
 }
+
+/* ==== Added in chapter 5: the backward pass ==== */
 
 void layernorm_backward(float *grad_in, float *grad_scale, float *grad_shift, const float *grad_out, const float *in,
                         const float *mean, const float *rstd, const float *scale, int N, int C) {

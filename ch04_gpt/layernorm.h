@@ -2,6 +2,8 @@
 #ifndef CH04_LAYERNORM_H
 #define CH04_LAYERNORM_H
 
+/* ==== 4.2 Normalizing activations with layer normalization ==== */
+
 #define LAYERNORM_EPS 1e-5f
 
 /* out, in are (N,C): each row is shifted to mean 0 and scaled to variance 1
@@ -10,8 +12,11 @@
  * mean and 1/sqrt(var + eps) for the backward pass (either may be NULL). */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *scale, const float *shift,
                        int N, int C);
-/* Its gradient, accumulated (+=), from grad_out (N,C) and the forward's in,
- * mean and rstd. With xhat = (in - mean) * rstd and g = grad_out * scale:
+/* ==== Added in chapter 5: the backward pass ==== */
+
+/* layernorm_forward's gradient, accumulated (+=), from grad_out (N,C) and
+ * the forward's in, mean and rstd. With xhat = (in - mean) * rstd and
+ * g = grad_out * scale:
  *   grad_in    += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
  *   grad_scale += sum over rows of grad_out * xhat,  grad_shift += sum over rows of grad_out
  * (the two means are what mean and variance, shared by the whole row, pass

@@ -19,6 +19,7 @@
 #include "../common/cli.h"
 #include "../common/util.h"
 #include "config.h"
+#include "feedforward.h"
 #include "gelu.h"
 #include "generate.h"
 #include "gpt.h"
@@ -30,6 +31,25 @@ static void print_matrix(const char *label, float *data, int rows, int cols) {
     if (label) printf("%s\n", label);
     Tensor t = rows == 1 ? tensor_view(data, 1, (int[]){cols}) : tensor_view(data, 2, (int[]){rows, cols});
     tensor_print(stdout, &t, 4);
+}
+
+/* ids (rows,cols) as PyTorch prints a 2-D tensor of ints. */
+static void print_id_matrix(const int *ids, int rows, int cols) {
+    printf("tensor([");
+    for (int r = 0; r < rows; r++) {
+        printf("%s[", r ? ",\n        " : "");
+        for (int c = 0; c < cols; c++) printf("%s%d", c ? ", " : "", ids[r * cols + c]);
+        putchar(']');
+    }
+    puts("])");
+}
+
+/* "(2, 3, 768)": a tensor's shape as a Python tuple. */
+static const char *shape_tuple(const Tensor *t, char buf[64]) {
+    int len = 0;
+    for (int d = 0; d < t->ndim; d++) len += snprintf(buf + len, 64 - len, "%s%d", d ? ", " : "(", t->shape[d]);
+    snprintf(buf + len, 64 - len, ")");
+    return buf;
 }
 
 static void print_ids(const int *ids, int n) {
@@ -65,19 +85,32 @@ static const char *with_commas(size_t n, char buf[32]) {
     return buf;
 }
 
+static const ParamTensor *find_in_table(const ParamTensor *table, int count, const char *name) {
+    for (int i = 0; i < count; i++)
+        if (strcmp(table[i].name, name) == 0) return &table[i];
+    fatal("the model has no tensor %s", name);
+}
+
 /* 4.6's counts: every parameter with an untied head, then without the head
- * (what tying it to the token embedding saves), and the float32 size. */
+ * (what tying it to the token embedding saves), and the float32 size; all
+ * from the table of the model's tensors (gpt_param_table), which needs no
+ * memory for the parameters themselves. */
 static void print_param_counts(const GPTConfig *c) {
     GPTConfig untied = *c;
     untied.tie_weights = false;
-    size_t total = gpt_param_count(&untied);
-    size_t head = (size_t)c->vocab_size * c->emb_dim;
-    char buf[32];
+    int count;
+    size_t total;
+    char err[256], buf[32];
+    ParamTensor *table = gpt_param_table(&untied, &count, &total, err, sizeof err);
+    if (!table) fatal("bad model configuration: %s", err);
+    const ParamTensor *emb = find_in_table(table, count, "tok_emb.weight");
+    const ParamTensor *head = find_in_table(table, count, "out_head.weight");
     printf("Total number of parameters: %s\n", with_commas(total, buf));
-    printf("Token embedding layer shape: torch.Size([%d, %d])\n", c->vocab_size, c->emb_dim);
-    printf("Output layer shape: torch.Size([%d, %d])\n", c->vocab_size, c->emb_dim);
-    printf("Number of trainable parameters considering weight tying: %s\n", with_commas(total - head, buf));
-    printf("Total size of the model: %.2f MB\n", total * 4.0 / (1024.0 * 1024.0));
+    printf("Token embedding layer shape: torch.Size([%d, %d])\n", emb->shape[0], emb->shape[1]);
+    printf("Output layer shape: torch.Size([%d, %d])\n", head->shape[0], head->shape[1]);
+    printf("Number of trainable parameters considering weight tying: %s\n", with_commas(total - head->size, buf));
+    printf("Total size of the model: %.2f MB\n", total * sizeof(float) / (1024.0 * 1024.0));
+    free(table);
 }
 
 /* ---- walkthrough ---------------------------------------------------------- */
@@ -127,41 +160,49 @@ static void walkthrough(uint64_t seed) {
     GPTConfig cfg = gpt_config_124m();
 
     section("4.1 Coding an LLM architecture");
-    const char *texts[2] = {"Every effort moves you", "Every day holds a"};
-    int batch[8];
-    for (int i = 0; i < 2; i++) {
-        IntVec ids = {0};
-        bpe_encode(bpe, texts[i], strlen(texts[i]), false, &ids);
-        if (ids.len != 4) fatal("expected 4 tokens in '%s'", texts[i]);
-        memcpy(batch + 4 * i, ids.data, 4 * sizeof(int));
-        intvec_free(&ids);
+    /* torch.stack of the two texts' tokens: a batch (B,T) */
+    const char *texts[] = {"Every effort moves you", "Every day holds a"};
+    const int batch_B = sizeof texts / sizeof texts[0];
+    IntVec tokens = {0};
+    int batch_T = 0;
+    for (int i = 0; i < batch_B; i++) {
+        size_t before = tokens.len;
+        bpe_encode(bpe, texts[i], strlen(texts[i]), false, &tokens);
+        if (i == 0) batch_T = (int)tokens.len;
+        if ((int)(tokens.len - before) != batch_T) fatal("the texts of a batch must have as many tokens");
     }
-    printf("tensor([[%d, %d, %d, %d],\n        [%d, %d, %d, %d]])\n", batch[0], batch[1], batch[2], batch[3], batch[4],
-           batch[5], batch[6], batch[7]);
+    const int *batch = tokens.data;
+    print_id_matrix(batch, batch_B, batch_T);
     printf("GPT_CONFIG_124M: vocab_size %d, context_length %d, emb_dim %d, n_heads %d, n_layers %d, "
            "drop_rate %.1f, qkv_bias %s\n",
            cfg.vocab_size, cfg.context_length, cfg.emb_dim, cfg.n_heads, cfg.n_layers, cfg.drop_rate,
            cfg.qkv_bias ? "True" : "False");
 
     section("4.2 Normalizing activations with layer normalization");
-    float example[2 * 5], W[5 * 6], bias[6], out[2 * 6], normed[2 * 6], ones[6], zeros[6] = {0};
-    rng_fill_normal(&rng, example, 10, 0, 1);
-    rng_fill_uniform(&rng, W, 30, -1 / sqrtf(5), 1 / sqrtf(5));
-    rng_fill_uniform(&rng, bias, 6, -1 / sqrtf(5), 1 / sqrtf(5));
-    matmul_forward(out, example, W, bias, 2, 5, 6);
-    for (int i = 0; i < 12; i++) out[i] = out[i] > 0 ? out[i] : 0; /* ReLU */
-    print_matrix("Linear(5, 6) + ReLU of a random (2, 5) batch:", out, 2, 6);
-    for (int i = 0; i < 6; i++) ones[i] = 1.0f;
-    float mean[2], rstd[2];
-    layernorm_forward(normed, mean, rstd, out, ones, zeros, 2, 6);
-    printf("Mean before:\n tensor([[%.4f],\n        [%.4f]])\n", mean[0], mean[1]);
-    printf("Variance before:\n tensor([[%.4f],\n        [%.4f]])\n", 1 / (rstd[0] * rstd[0]) - LAYERNORM_EPS,
-           1 / (rstd[1] * rstd[1]) - LAYERNORM_EPS);
-    print_matrix("Normalized layer outputs:", normed, 2, 6);
-    for (int r = 0; r < 2; r++) {
+    /* the book's example: nn.Linear(5, 6) + ReLU on a batch of 2 rows */
+    enum { ROWS = 2, IN = 5, OUT = 6 };
+    float example[ROWS * IN], W[IN * OUT], bias[OUT], out[ROWS * OUT], normed[ROWS * OUT], ones[OUT], zeros[OUT] = {0};
+    const float bound = 1 / sqrtf(IN);
+    rng_fill_normal(&rng, example, ROWS * IN, 0, 1);
+    rng_fill_uniform(&rng, W, IN * OUT, -bound, bound);
+    rng_fill_uniform(&rng, bias, OUT, -bound, bound);
+    matmul_forward(out, example, W, bias, ROWS, IN, OUT);
+    for (int i = 0; i < ROWS * OUT; i++) out[i] = out[i] > 0 ? out[i] : 0; /* ReLU */
+    printf("Linear(%d, %d) + ReLU of a random (%d, %d) batch:\n", IN, OUT, ROWS, IN);
+    print_matrix(NULL, out, ROWS, OUT);
+    for (int i = 0; i < OUT; i++) ones[i] = 1.0f;
+    float mean[ROWS], rstd[ROWS], var[ROWS];
+    layernorm_forward(normed, mean, rstd, out, ones, zeros, ROWS, OUT);
+    for (int r = 0; r < ROWS; r++) var[r] = 1 / (rstd[r] * rstd[r]) - LAYERNORM_EPS;
+    printf("Mean before:\n ");
+    print_matrix(NULL, mean, ROWS, 1);
+    printf("Variance before:\n ");
+    print_matrix(NULL, var, ROWS, 1);
+    print_matrix("Normalized layer outputs:", normed, ROWS, OUT);
+    for (int r = 0; r < ROWS; r++) {
         float m = 0, v = 0;
-        for (int c = 0; c < 6; c++) m += normed[r * 6 + c] / 6;
-        for (int c = 0; c < 6; c++) v += (normed[r * 6 + c] - m) * (normed[r * 6 + c] - m) / 6;
+        for (int c = 0; c < OUT; c++) m += normed[r * OUT + c] / OUT;
+        for (int c = 0; c < OUT; c++) v += (normed[r * OUT + c] - m) * (normed[r * OUT + c] - m) / OUT;
         printf("row %d after: mean %.4f, variance (biased) %.4f\n", r, fabsf(m) < 5e-5f ? 0.0f : m, v);
     }
 
@@ -172,7 +213,33 @@ static void walkthrough(uint64_t seed) {
         gelu_forward(&g, &x, 1);
         printf("%6.2f  %8.4f  %7.4f\n", x, g, x > 0 ? x : 0.0f);
     }
-    puts("FeedForward: (2, 3, 768) -> expand to (2, 3, 3072) -> GELU -> (2, 3, 768)");
+    /* FeedForward(GPT_CONFIG_124M) on torch.rand(2, 3, 768): the network of
+     * a model of one block (also 4.5's: the embeddings are not used), on an
+     * input from a generator of its own, so that the sections after this one
+     * draw what they would without it */
+    GPTConfig one_block = cfg;
+    one_block.n_layers = 1;
+    one_block.vocab_size = 1;
+    GPTModel *block_model = gpt_create(&one_block);
+    gpt_init_weights(block_model, seed);
+    const BlockWeights *w = &block_model->blocks[0];
+    const ParamTensor *fc1 = gpt_find_param(block_model, "blocks.0.ff.fc1.weight");
+    const ParamTensor *fc2 = gpt_find_param(block_model, "blocks.0.ff.fc2.weight");
+    Tensor ff_in = tensor_zeros3(2, 3, fc1->shape[0]), ff_hidden = tensor_zeros3(2, 3, fc1->shape[1]);
+    Tensor ff_gelu = tensor_zeros3(2, 3, fc1->shape[1]), ff_out = tensor_zeros3(2, 3, fc2->shape[1]);
+    Rng ff_rng;
+    rng_seed(&ff_rng, seed);
+    tensor_fill_uniform(&ff_in, &ff_rng, 0, 1);
+    FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, NULL, NULL};
+    feedforward_forward(ff_out.data, ff_hidden.data, ff_gelu.data, ff_in.data, &ff, ff_in.shape[0] * ff_in.shape[1],
+                        ff_in.shape[2]);
+    char in_shape[64], hidden_shape[64], out_shape[64];
+    printf("FeedForward: %s -> expand to %s -> GELU -> %s\n", shape_tuple(&ff_in, in_shape),
+           shape_tuple(&ff_hidden, hidden_shape), shape_tuple(&ff_out, out_shape));
+    tensor_free(&ff_in);
+    tensor_free(&ff_hidden);
+    tensor_free(&ff_gelu);
+    tensor_free(&ff_out);
 
     section("4.4 Adding shortcut connections");
     puts("without shortcut connections:");
@@ -181,29 +248,30 @@ static void walkthrough(uint64_t seed) {
     shortcut_gradients(true, &rng);
 
     section("4.5 Connecting attention and linear layers in a transformer block");
-    GPTConfig one_block = cfg;
-    one_block.n_layers = 1;
-    one_block.vocab_size = 1; /* the block alone: the embeddings are not used */
-    GPTModel *block_model = gpt_create(&one_block);
-    gpt_init_weights(block_model, seed);
-    const int B = 2, T = 4, C = cfg.emb_dim;
-    float *x = xmalloc((size_t)B * T * C * sizeof(float));
-    rng_fill_uniform(&rng, x, (size_t)B * T * C, 0, 1);
-    gpt_forward(block_model, (int[8]){0}, B, T); /* lays out the activation buffers */
-    transformer_block_forward(&block_model->block_acts[0], x, &block_model->blocks[0], B, T, C, cfg.n_heads, 0.0f,
-                              NULL); /* no dropout */
-    printf("Input shape: torch.Size([%d, %d, %d])\nOutput shape: torch.Size([%d, %d, %d])\n", B, T, C, B, T, C);
-    free(x);
+    /* the block of 4.3's model on torch.rand(2, 4, 768) */
+    Tensor x = tensor_zeros3(2, 4, cfg.emb_dim);
+    tensor_fill_uniform(&x, &rng, 0, 1);
+    const int B = x.shape[0], T = x.shape[1], C = x.shape[2];
+    int *no_ids = xcalloc((size_t)B * T, sizeof(int));
+    gpt_forward(block_model, no_ids, B, T); /* lays out the activation buffers */
+    transformer_block_forward(&block_model->block_acts[0], x.data, &block_model->blocks[0], NULL, B, T, C, cfg.n_heads,
+                              0.0f, NULL); /* no KV cache, no dropout */
+    const Tensor block_out = tensor_view(block_model->block_acts[0].out, 3, (int[]){block_model->B, block_model->T, C});
+    char shape[64];
+    printf("Input shape: torch.Size(%s)\n", tensor_shape_str(&x, shape, sizeof shape));
+    printf("Output shape: torch.Size(%s)\n", tensor_shape_str(&block_out, shape, sizeof shape));
+    free(no_ids);
+    tensor_free(&x);
     gpt_free(block_model);
 
     section("4.6 Coding the GPT model");
     fprintf(stderr, "initialising the 124M model...\n");
     GPTModel *model = gpt_create(&cfg);
     gpt_init_weights(model, seed);
-    gpt_forward(model, batch, 2, 4);
-    printf("Input batch:\n tensor([[%d, %d, %d, %d],\n        [%d, %d, %d, %d]])\n", batch[0], batch[1], batch[2],
-           batch[3], batch[4], batch[5], batch[6], batch[7]);
-    printf("\nOutput shape: torch.Size([2, 4, %d])\n", cfg.vocab_size);
+    gpt_forward(model, batch, batch_B, batch_T);
+    printf("Input batch:\n ");
+    print_id_matrix(batch, batch_B, batch_T);
+    printf("\nOutput shape: torch.Size([%d, %d, %d])\n", model->B, model->T, model->config.vocab_size);
     printf("first logits of the first token: ");
     print_matrix(NULL, model->logits, 1, 5);
     print_param_counts(&cfg);
@@ -214,6 +282,7 @@ static void walkthrough(uint64_t seed) {
     bpe_encode(bpe, start, strlen(start), false, &ids);
     printf("encoded: ");
     print_ids(ids.data, (int)ids.len);
+    /* unsqueeze(0): generation runs on one sequence, a batch of 1 */
     printf("encoded_tensor.shape: torch.Size([1, %zu])\n", ids.len);
     int *seq = xmalloc((ids.len + 6) * sizeof(int));
     memcpy(seq, ids.data, ids.len * sizeof(int));
@@ -225,6 +294,7 @@ static void walkthrough(uint64_t seed) {
     puts("\n(an untrained model: chapter 5 trains it)");
     free(seq);
     intvec_free(&ids);
+    intvec_free(&tokens);
     gpt_free(model);
     bpe_free(bpe);
 }

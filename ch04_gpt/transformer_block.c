@@ -5,27 +5,69 @@
 
 #include "../ch03_attention/attention.h"
 #include "../common/ops.h"
+#include "../common/util.h"
 #include "feedforward.h"
 #include "layernorm.h"
 
-void transformer_block_forward(BlockActivations *a, const float *in, const BlockWeights *w, int B, int T, int C,
-                               int n_heads, float drop_rate, Rng *rng) {
-    const int N = B * T;
+/* ==== 4.5 Connecting attention and linear layers in a transformer block ==== */
+
+/* The fields in the order of the struct; a field's size is its shape in
+ * the header. */
+void block_activations_layout(BlockActivations *a, FloatArena *arena, int B, int T, int past, int C, int n_heads,
+                              bool dropout) {
+    const size_t N = (size_t)B * T;
+    const size_t att = checked_mul(checked_mul((size_t)B * n_heads, T), (size_t)past + T);
+    a->norm1 = arena_take(arena, N * C);
+    a->norm1_mean = arena_take(arena, N);
+    a->norm1_rstd = arena_take(arena, N);
+    a->qkv = arena_take(arena, 3 * N * C);
+    a->att = arena_take(arena, att);
+    a->context = arena_take(arena, N * C);
+    a->att_out = arena_take(arena, N * C);
+    a->residual1 = arena_take(arena, N * C);
+    a->norm2 = arena_take(arena, N * C);
+    a->norm2_mean = arena_take(arena, N);
+    a->norm2_rstd = arena_take(arena, N);
+    a->fc1 = arena_take(arena, 4 * N * C);
+    a->fc1_gelu = arena_take(arena, 4 * N * C);
+    a->ff_out = arena_take(arena, N * C);
+    a->out = arena_take(arena, N * C);
+    a->att_dropout = dropout ? arena_take(arena, att) : NULL;
+    a->att_out_dropout = dropout ? arena_take(arena, N * C) : NULL;
+    a->ff_out_dropout = dropout ? arena_take(arena, N * C) : NULL;
+}
+
+void transformer_block_forward(BlockActivations *a, const float *in, const BlockWeights *w, const KVCacheLayer *kv,
+                               int B, int T, int C, int n_heads, float drop_rate, Rng *rng) {
+    const int N = B * T, Tk = (kv ? kv->length : 0) + T;
     const size_t n = (size_t)N * C;
     layernorm_forward(a->norm1, a->norm1_mean, a->norm1_rstd, in, w->norm1_scale, w->norm1_shift, N, C);
     MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias, w->qkv_hook,
                                     w->out_proj_hook};
     MultiHeadAttentionCache cache = {a->qkv, a->att, a->context, a->att_dropout};
-    if (a->att_dropout) dropout_mask(a->att_dropout, (long)B * n_heads * T * T, drop_rate, rng);
-    multihead_attention_forward(a->att_out, &cache, a->norm1, &att, B, T, C, C, n_heads);
+    if (a->att_dropout) dropout_mask(a->att_dropout, (long)B * n_heads * T * Tk, drop_rate, rng);
+    multihead_attention_forward_cached(a->att_out, &cache, kv, a->norm1, &att, B, T, C, C, n_heads);
     if (a->att_out_dropout) dropout_forward(a->att_out, a->att_out_dropout, (long)n, drop_rate, rng);
-    vec_add(a->residual1, in, a->att_out, n); /* shortcut around attention */
+    vec_add(a->residual1, in, a->att_out, n); /* 4.4: the shortcut around attention */
 
     layernorm_forward(a->norm2, a->norm2_mean, a->norm2_rstd, a->residual1, w->norm2_scale, w->norm2_shift, N, C);
     FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, w->fc1_hook, w->fc2_hook};
     feedforward_forward(a->ff_out, a->fc1, a->fc1_gelu, a->norm2, &ff, N, C);
     if (a->ff_out_dropout) dropout_forward(a->ff_out, a->ff_out_dropout, (long)n, drop_rate, rng);
-    vec_add(a->out, a->residual1, a->ff_out, n); /* shortcut around the feed-forward network */
+    vec_add(a->out, a->residual1, a->ff_out, n); /* 4.4: the shortcut around the feed-forward network */
+}
+
+/* ==== Added in chapter 5: the backward pass ==== */
+
+void block_scratch_layout(BlockScratch *s, FloatArena *arena, int B, int T, int C, int n_heads) {
+    const size_t N = (size_t)B * T;
+    s->grad_branch = arena_take(arena, N * C);
+    s->grad_norm = arena_take(arena, N * C);
+    s->grad_fc1 = arena_take(arena, 4 * N * C);
+    s->grad_fc1_gelu = arena_take(arena, 4 * N * C);
+    s->att.grad_qkv = arena_take(arena, 3 * N * C);
+    s->att.grad_context = arena_take(arena, N * C);
+    s->att.grad_att = arena_take(arena, checked_mul(checked_mul((size_t)B * n_heads, T), T));
 }
 
 /* The gradient entering a branch: grad_x itself, or grad_x through the branch's

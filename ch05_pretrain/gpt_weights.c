@@ -17,63 +17,28 @@
 
 /* ---- names ------------------------------------------------------------------------ */
 
-typedef struct {
-    const char *ours, *hf, *openai;
-} NameMap;
-
-/* Inside block L, by what follows "blocks.L." */
-static const NameMap BLOCK_NAMES[] = {
-    {"norm1.scale", "ln_1.weight", "ln_1/g"},
-    {"norm1.shift", "ln_1.bias", "ln_1/b"},
-    {"att.qkv.weight", "attn.c_attn.weight", "attn/c_attn/w"},
-    {"att.qkv.bias", "attn.c_attn.bias", "attn/c_attn/b"},
-    {"att.out_proj.weight", "attn.c_proj.weight", "attn/c_proj/w"},
-    {"att.out_proj.bias", "attn.c_proj.bias", "attn/c_proj/b"},
-    {"norm2.scale", "ln_2.weight", "ln_2/g"},
-    {"norm2.shift", "ln_2.bias", "ln_2/b"},
-    {"ff.fc1.weight", "mlp.c_fc.weight", "mlp/c_fc/w"},
-    {"ff.fc1.bias", "mlp.c_fc.bias", "mlp/c_fc/b"},
-    {"ff.fc2.weight", "mlp.c_proj.weight", "mlp/c_proj/w"},
-    {"ff.fc2.bias", "mlp.c_proj.bias", "mlp/c_proj/b"},
-};
-
-static const NameMap TOP_NAMES[] = {
-    {"tok_emb.weight", "wte.weight", "wte"},
-    {"pos_emb.weight", "wpe.weight", "wpe"},
-    {"final_norm.scale", "ln_f.weight", "ln_f/g"},
-    {"final_norm.shift", "ln_f.bias", "ln_f/b"},
-    {"out_head.weight", "lm_head.weight", NULL},
-};
-
-/* The entry of the tables for one of our names; *layer gets the block
- * number (-1 outside the blocks). */
-static const NameMap *lookup_name(const char *ours, int *layer) {
-    int consumed = 0;
-    *layer = -1;
-    if (sscanf(ours, "blocks.%d.%n", layer, &consumed) == 1 && consumed > 0) {
-        for (size_t i = 0; i < sizeof BLOCK_NAMES / sizeof BLOCK_NAMES[0]; i++)
-            if (strcmp(ours + consumed, BLOCK_NAMES[i].ours) == 0) return &BLOCK_NAMES[i];
-    } else {
-        *layer = -1;
-        for (size_t i = 0; i < sizeof TOP_NAMES / sizeof TOP_NAMES[0]; i++)
-            if (strcmp(ours, TOP_NAMES[i].ours) == 0) return &TOP_NAMES[i];
-    }
-    fatal("parameter '%s' has no Hugging Face or OpenAI name", ours); /* a new parameter in gpt.c */
+/* Our names, Hugging Face's and OpenAI's come from the one list of the
+ * model's parameters (ch04_gpt/gpt.c: ParamSpec); a block's get its prefix
+ * here. */
+static const ParamSpec *spec_of(const char *ours, int *layer) {
+    const ParamSpec *s = gpt_param_spec(ours, layer);
+    if (!s) fatal("'%s' is not the name of a parameter", ours);
+    return s;
 }
 
 void gpt_hf_name(const char *ours, char *out, size_t size) {
     int layer;
-    const NameMap *n = lookup_name(ours, &layer);
-    if (layer >= 0) snprintf(out, size, "h.%d.%s", layer, n->hf);
-    else snprintf(out, size, "%s", n->hf);
+    const ParamSpec *s = spec_of(ours, &layer);
+    if (layer >= 0) snprintf(out, size, "h.%d.%s", layer, s->hf);
+    else snprintf(out, size, "%s", s->hf);
 }
 
 bool gpt_openai_name(const char *ours, char *out, size_t size) {
     int layer;
-    const NameMap *n = lookup_name(ours, &layer);
-    if (!n->openai) return false;
-    if (layer >= 0) snprintf(out, size, "model/h%d/%s", layer, n->openai);
-    else snprintf(out, size, "model/%s", n->openai);
+    const ParamSpec *s = spec_of(ours, &layer);
+    if (!s->openai) return false;
+    if (layer >= 0) snprintf(out, size, "model/h%d/%s", layer, s->openai);
+    else snprintf(out, size, "model/%s", s->openai);
     return true;
 }
 
@@ -456,11 +421,14 @@ GPTModel *gpt_from_hf_safetensors(const GPTConfig *config, const char *config_pa
     Source src = {.path = sf->path, .sf = sf, .prefix = ""};
     /* Hugging Face's GPT-2 always has qkv biases; a checkpoint of the book's
      * model (qkv_bias false) saved under these names has none */
-    c.qkv_bias = c.n_layers == 0 || find_hf(sf, "h.0.attn.c_attn.bias") != NULL;
-    const SafetensorsTensor *head = safetensors_find(sf, "lm_head.weight");
+    char qkv_bias[64], head_name[64];
+    gpt_hf_name("blocks.0.att.qkv.bias", qkv_bias, sizeof qkv_bias);
+    c.qkv_bias = c.n_layers == 0 || find_hf(sf, qkv_bias) != NULL;
+    gpt_hf_name("out_head.weight", head_name, sizeof head_name);
+    const SafetensorsTensor *head = safetensors_find(sf, head_name);
     if (!c.tie_weights && !head) {
-        format_error(err, err_size, "%s: %s says the head is untied but there is no lm_head.weight", sf->path,
-                  config_path);
+        format_error(err, err_size, "%s: %s says the head is untied but there is no %s", sf->path, config_path,
+                     head_name);
         return NULL;
     }
     /* a stored head beside a tied one is usually the embedding again; it is

@@ -7,17 +7,12 @@
  * transposes, no splitting (the book's load_weights_into_gpt splits and
  * transposes only because its PyTorch model stores nn.Linear's (out, in)).
  *
- *   ours                        OpenAI (TF checkpoint)      Hugging Face
- *   tok_emb.weight (V,C)        model/wte                   wte.weight
- *   pos_emb.weight (T,C)        model/wpe                   wpe.weight
- *   blocks.L.norm1.scale|shift  model/hL/ln_1/g|b           h.L.ln_1.weight|bias
- *   blocks.L.att.qkv.*  (C,3C)  model/hL/attn/c_attn/w|b    h.L.attn.c_attn.*
- *   blocks.L.att.out_proj.*     model/hL/attn/c_proj/w|b    h.L.attn.c_proj.*
- *   blocks.L.norm2.scale|shift  model/hL/ln_2/g|b           h.L.ln_2.weight|bias
- *   blocks.L.ff.fc1.*   (C,4C)  model/hL/mlp/c_fc/w|b       h.L.mlp.c_fc.*
- *   blocks.L.ff.fc2.*   (4C,C)  model/hL/mlp/c_proj/w|b     h.L.mlp.c_proj.*
- *   final_norm.scale|shift      model/ln_f/g|b              ln_f.weight|bias
- *   out_head.weight (V,C)       (tied to wte)               lm_head.weight
+ * Every tensor's three names (ours, OpenAI's, Hugging Face's) are in the
+ * model's one list of its parameters, ch04_gpt/gpt.c's ParamSpec tables:
+ * blocks.L.att.qkv.weight (C,3C) is model/hL/attn/c_attn/w in OpenAI's
+ * checkpoint and h.L.attn.c_attn.weight in Hugging Face's, and so on. Our
+ * out_head.weight (V,C) is Hugging Face's lm_head.weight; OpenAI's has
+ * none (the head is tied to the token embedding, wte).
  *
  * OpenAI's weight matrices carry a leading dimension of 1 ([1, C, 3C]).
  *

@@ -305,6 +305,81 @@ START_TEST(test_fast_version_matches_reference) {
 }
 END_TEST
 
+/* Chapter 4's KV cache: the module fed a sequence in chunks, each chunk's
+ * keys and values appended to the cache and its queries attending over
+ * the cached rows, computes what it computes on the whole sequence at
+ * once: the same outputs and the same rows of weights (zero past each
+ * token), with and without dropout (the whole sequence's factors, row for
+ * row). Chunks of 70, 1, 5 and 74 tokens cross the blocks of 64 query rows
+ * with and without cached tokens before them; the cache holds more rows
+ * than are used, so a sequence's stride is its capacity. The tolerances are
+ * test_fast_version_matches_reference's. */
+START_TEST(test_cached_chunks_match_whole_sequence) {
+    enum { B = 2, T = 150, d_in = 12, d_out = 24, H = 4, CAPACITY = 160 };
+    const int chunks[] = {70, 1, 5, 74};
+    Rng rng;
+    rng_seed(&rng, 33);
+    const size_t n_att = (size_t)B * H * T * T;
+    float *x = malloc((size_t)B * T * d_in * sizeof(float)), *qkv_w = malloc(d_in * 3 * d_out * sizeof(float));
+    float qkv_b[3 * d_out], out_b[d_out], out_w[d_out * d_out];
+    float *drop = malloc(n_att * sizeof(float)), *whole_att = malloc(n_att * sizeof(float));
+    float *whole = malloc((size_t)B * T * d_out * sizeof(float));
+    MultiHeadAttentionCache cache = {malloc((size_t)B * T * 3 * d_out * sizeof(float)), whole_att,
+                                     malloc((size_t)B * T * d_out * sizeof(float)), NULL};
+    rng_fill_normal(&rng, x, (size_t)B * T * d_in, 0, 1);
+    const float bound = 2.0f / sqrtf((float)d_in);
+    rng_fill_uniform(&rng, qkv_w, d_in * 3 * d_out, -bound, bound);
+    rng_fill_uniform(&rng, qkv_b, 3 * d_out, -0.5f, 0.5f);
+    rng_fill_uniform(&rng, out_w, d_out * d_out, -0.5f, 0.5f);
+    rng_fill_uniform(&rng, out_b, d_out, -0.5f, 0.5f);
+    dropout_mask(drop, (long)n_att, 0.25f, &rng);
+    MultiHeadAttentionParams p = {qkv_w, qkv_b, out_w, out_b, NULL, NULL};
+    KVCacheLayer kv = {malloc((size_t)B * CAPACITY * d_out * sizeof(float)),
+                       malloc((size_t)B * CAPACITY * d_out * sizeof(float)), CAPACITY, 0};
+    for (int with_dropout = 0; with_dropout <= 1; with_dropout++) {
+        cache.att_dropout = with_dropout ? drop : NULL;
+        multihead_attention_forward(whole, &cache, x, &p, B, T, d_in, d_out, H);
+        kv.length = 0;
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            const int past = kv.length, Tc = chunks[c], Tk = past + Tc;
+            const size_t n_chunk_att = (size_t)B * H * Tc * Tk;
+            float *xc = malloc((size_t)B * Tc * d_in * sizeof(float));
+            float *out = malloc((size_t)B * Tc * d_out * sizeof(float));
+            float *att = malloc(n_chunk_att * sizeof(float)), *dropc = malloc(n_chunk_att * sizeof(float));
+            /* the chunk's rows of x, and of the whole sequence's dropout factors */
+            for (int b = 0; b < B; b++)
+                memcpy(xc + (size_t)b * Tc * d_in, x + ((size_t)b * T + past) * d_in,
+                       (size_t)Tc * d_in * sizeof(float));
+            for (int bh = 0; bh < B * H; bh++)
+                for (int t = 0; t < Tc; t++)
+                    memcpy(dropc + ((size_t)bh * Tc + t) * Tk, drop + ((size_t)bh * T + past + t) * T,
+                           Tk * sizeof(float));
+            MultiHeadAttentionCache chunk = {malloc((size_t)B * Tc * 3 * d_out * sizeof(float)), att,
+                                             malloc((size_t)B * Tc * d_out * sizeof(float)), with_dropout ? dropc : NULL};
+            multihead_attention_forward_cached(out, &chunk, &kv, xc, &p, B, Tc, d_in, d_out, H);
+            char what[96];
+            for (int b = 0; b < B; b++) {
+                snprintf(what, sizeof what, "chunk %zu, sequence %d%s: outputs", c, b, with_dropout ? ", dropout" : "");
+                assert_all_close(what, out + (size_t)b * Tc * d_out, whole + ((size_t)b * T + past) * d_out,
+                                 (size_t)Tc * d_out, REL, 1e-5f);
+            }
+            for (int bh = 0; bh < B * H; bh++)
+                for (int t = 0; t < Tc; t++) {
+                    snprintf(what, sizeof what, "chunk %zu, (b,h) %d, token %d: weights", c, bh, past + t);
+                    const float *row = whole_att + ((size_t)bh * T + past + t) * T;
+                    assert_all_close(what, att + ((size_t)bh * Tc + t) * Tk, row, Tk, REL, ABS);
+                    for (int s = Tk; s < T; s++) ck_assert_float_eq(row[s], 0.0f); /* the rows the chunk leaves out */
+                }
+            kv.length += Tc;
+            free(xc), free(out), free(att), free(dropc), free(chunk.qkv), free(chunk.context);
+        }
+        ck_assert_int_eq(kv.length, T);
+    }
+    free(x), free(qkv_w), free(drop), free(whole_att), free(whole), free(cache.qkv), free(cache.context);
+    free(kv.keys), free(kv.values);
+}
+END_TEST
+
 /* 3.5.3 with dropout is 3.6.2 with one head, a qkv matrix of the three
  * weights side by side and an identity output projection; the same
  * dropout factors, the same result. */
@@ -626,6 +701,7 @@ Suite *attention_suite(void) {
     tcase_add_test(tc, test_multihead_attention_module);
     tcase_add_test(tc, test_wrapper_equals_fused_module);
     tcase_add_test(tc, test_fast_version_matches_reference);
+    tcase_add_test(tc, test_cached_chunks_match_whole_sequence);
     tcase_add_test(tc, test_causal_attention_dropout_is_one_head);
     tcase_add_test(tc, test_dropout_scales_survivors);
     tcase_add_test(tc, test_masks_agree_on_random_scores);

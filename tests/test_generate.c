@@ -62,6 +62,48 @@ START_TEST(test_cached_logits_equal_full_forward) {
 }
 END_TEST
 
+/* A prompt run in one prefill, then one token at a time: every position's
+ * logits equal the full forward's, and the model's activations of the last
+ * step are one token's. */
+START_TEST(test_prefill_then_steps_equal_full_forward) {
+    GPTModel *m = gpt_from_fixture(&fx, true, 0.1f);
+    int ids[32];
+    for (int i = 0; i < 32; i++) ids[i] = (int)tensor_file_find(&fx, "input_ids")->data[i];
+    gpt_forward(m, ids, 1, 32);
+    float *full = malloc(32 * 300 * sizeof(float));
+    memcpy(full, m->logits, 32 * 300 * sizeof(float));
+    KVCache *kv = kv_cache_create(&m->config);
+    const float *logits = gpt_prefill(m, kv, ids, 20);
+    assert_all_close("prefill, all positions", m->logits, full, 20 * 300, 1e-5f, 2e-5f);
+    ck_assert_ptr_eq(logits, m->logits + 19 * 300);
+    for (int t = 20; t < 32; t++) {
+        char what[32];
+        snprintf(what, sizeof what, "position %d", t);
+        assert_all_close(what, gpt_forward_cached(m, kv, ids[t]), full + t * 300, 300, 1e-5f, 2e-5f);
+        ck_assert_int_eq(m->B * m->T, 1);
+        ck_assert_int_eq(m->past, t);
+    }
+    ck_assert_int_eq(kv->length, 32);
+    /* a new prefill starts the cache over */
+    gpt_prefill(m, kv, ids, 3);
+    ck_assert_int_eq(kv->length, 3);
+    assert_all_close("prefill again", m->logits, full, 3 * 300, 1e-5f, 2e-5f);
+    kv_cache_free(kv);
+    free(full);
+    gpt_free(m);
+}
+END_TEST
+
+/* A cached step keeps nothing to go back through. */
+START_TEST(test_backward_after_cached_step_exits) {
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
+    KVCache *kv = kv_cache_create(&m->config);
+    gpt_prefill(m, kv, (int[]){1, 2}, 2);
+    float *grad_logits = gpt_forward_cached(m, kv, 3);
+    gpt_backward(m, grad_logits);
+}
+END_TEST
+
 START_TEST(test_full_cache_exits) {
     GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
     KVCache *kv = kv_cache_create(&m->config);
@@ -78,7 +120,9 @@ Suite *generate_suite(void) {
     tcase_add_test(tc, test_greedy_with_cache_matches_pytorch);
     tcase_add_test(tc, test_tied_generation_matches_pytorch);
     tcase_add_test(tc, test_cached_logits_equal_full_forward);
+    tcase_add_test(tc, test_prefill_then_steps_equal_full_forward);
     tcase_add_exit_test(tc, test_full_cache_exits, 1);
+    tcase_add_exit_test(tc, test_backward_after_cached_step_exits, 1);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -334,7 +334,8 @@ typedef struct {
 static double block_loss(void *ctx) {
     BlockCase *b = ctx;
     rng_seed(&b->m->rng, 7); /* the same dropout masks every time */
-    transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], BB, BT, BC, 2, b->drop_rate, &b->m->rng);
+    transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], NULL, BB, BT, BC, 2, b->drop_rate,
+                              &b->m->rng);
     return dot_g(b->m->block_acts[0].out, b->G, BB * BT * BC);
 }
 
@@ -349,10 +350,13 @@ static void check_block(float drop_rate) {
     float x[N * BC], G[N * BC], grad_x[N * BC];
     rng_fill_normal(&rng, x, N * BC, 0, 1);
     rng_fill_normal(&rng, G, N * BC, 0, 1);
-    /* the scratch, one buffer as gpt_backward lays it out */
-    float *buf = malloc((14 * N * BC + BB * 2 * BT * BT) * sizeof(float)), *q = buf;
-    BlockScratch scratch = {q, q + N * BC, q + 2 * N * BC, q + 6 * N * BC,
-                            {q + 10 * N * BC, q + 13 * N * BC, q + 14 * N * BC}};
+    /* the scratch, one buffer laid out as gpt_backward lays it out: sized
+     * by a first pass that only counts */
+    BlockScratch scratch;
+    FloatArena count = {0};
+    block_scratch_layout(&scratch, &count, BB, BT, BC, 2);
+    float *buf = malloc(count.used * sizeof(float));
+    block_scratch_layout(&scratch, &(FloatArena){.base = buf}, BB, BT, BC, 2);
     gpt_zero_grad(m);
     BlockCase bc = {m, x, G, drop_rate};
     block_loss(&bc);
@@ -488,6 +492,118 @@ START_TEST(test_dropout_modes) {
 }
 END_TEST
 
+/* The activation and gradient buffers are laid out by the code that
+ * points into them, with no count of their own; so check the property a
+ * count was for: every buffer, sized from its shape in gpt.h and
+ * transformer_block.h, lies inside the allocation, none overlaps another,
+ * and together they fill it. In training (dropout masks too), for the
+ * forward and backward of a batch; and for a cached step, whose attention
+ * rows are as long as the cache and which fits in the prefill's memory. */
+typedef struct {
+    const float *at;
+    size_t n;
+} View;
+
+static int by_address(const void *a, const void *b) {
+    const float *x = ((const View *)a)->at, *y = ((const View *)b)->at;
+    return (x > y) - (x < y);
+}
+
+/* exactly: the buffers fill the allocation (else they may leave room at
+ * the end, as a smaller layout in memory grown for a bigger one does) */
+static void assert_views_fit(const char *what, View *v, int n, const float *base, size_t capacity, bool exactly) {
+    qsort(v, n, sizeof *v, by_address);
+    size_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(v[i].at >= base && v[i].at + v[i].n <= base + capacity, "%s: buffer %d is outside", what, i);
+        if (i > 0) ck_assert_msg(v[i - 1].at + v[i - 1].n <= v[i].at, "%s: buffers %d and %d overlap", what, i - 1, i);
+        sum += v[i].n;
+    }
+    ck_assert_msg(exactly ? sum == capacity : sum <= capacity, "%s: buffers of %zu floats in %zu", what, sum, capacity);
+}
+
+static int activation_views(const GPTModel *m, View *v, size_t att) {
+    const size_t N = (size_t)m->B * m->T, C = m->config.emb_dim;
+    int n = 0;
+    v[n++] = (View){m->embedded, N * C};
+    if (m->emb_dropout) v[n++] = (View){m->emb_dropout, N * C};
+    for (int l = 0; l < m->config.n_layers; l++) {
+        const BlockActivations *a = &m->block_acts[l];
+        const View block[] = {{a->norm1, N * C},    {a->norm1_mean, N},  {a->norm1_rstd, N},   {a->qkv, 3 * N * C},
+                              {a->att, att},        {a->context, N * C}, {a->att_out, N * C},  {a->residual1, N * C},
+                              {a->norm2, N * C},    {a->norm2_mean, N},  {a->norm2_rstd, N},   {a->fc1, 4 * N * C},
+                              {a->fc1_gelu, 4 * N * C}, {a->ff_out, N * C}, {a->out, N * C}};
+        for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) v[n++] = block[k];
+        if (a->att_dropout) {
+            v[n++] = (View){a->att_dropout, att};
+            v[n++] = (View){a->att_out_dropout, N * C};
+            v[n++] = (View){a->ff_out_dropout, N * C};
+        }
+    }
+    v[n++] = (View){m->final_norm, N * C};
+    v[n++] = (View){m->final_mean, N};
+    v[n++] = (View){m->final_rstd, N};
+    v[n++] = (View){m->logits, N * m->config.vocab_size};
+    return n;
+}
+
+START_TEST(test_buffers_fill_their_allocations) {
+    const int ids[GB * GT] = {1, 5, 5, 0, 10, 3, 7, 7, 2, 9, 4, 1};
+    View v[64];
+    GPTModel *m = tiny_gpt(true, false, 0.2f);
+    m->training = true;
+    gpt_forward(m, ids, GB, GT);
+    const size_t N = GB * GT, C = 8, att = (size_t)GB * 2 * GT * GT;
+    assert_views_fit("activations", v, activation_views(m, v, att), m->acts, m->acts_capacity, true);
+    gpt_backward(m, m->logits);
+    const BlockScratch *s = &m->scratch;
+    View grads[] = {{m->grad_x, N * C},           {s->grad_branch, N * C},   {s->grad_norm, N * C},
+                    {s->grad_fc1, 4 * N * C},     {s->grad_fc1_gelu, 4 * N * C}, {s->att.grad_qkv, 3 * N * C},
+                    {s->att.grad_context, N * C}, {s->att.grad_att, att}};
+    assert_views_fit("gradient buffers", grads, 8, m->grad_acts, m->grad_acts_capacity, true);
+    gpt_free(m);
+
+    m = tiny_gpt(true, false, 0.0f);
+    KVCache *kv = kv_cache_create(&m->config);
+    gpt_prefill(m, kv, ids, 5);
+    gpt_forward_cached(m, kv, ids[5]);
+    ck_assert_int_eq(m->past, 5);
+    assert_views_fit("a cached step's activations", v, activation_views(m, v, 2 * 6), m->acts, m->acts_capacity,
+                     false);
+    kv_cache_free(kv);
+    gpt_free(m);
+}
+END_TEST
+
+/* Every tensor of the table is one of the listed kinds, found again by its
+ * name, and its named view (a block's BlockWeights field, or the model's)
+ * points at it. */
+START_TEST(test_every_tensor_has_its_spec_and_view) {
+    for (int untied = 0; untied <= 1; untied++) {
+        GPTConfig c = {.vocab_size = 7, .context_length = 4, .emb_dim = 4, .n_heads = 2, .n_layers = 3,
+                       .qkv_bias = true, .tie_weights = !untied};
+        GPTModel *m = gpt_create(&c);
+        gpt_zero_grad(m);
+        ck_assert_int_eq(m->n_tensors, 2 + 12 * 3 + 2 + untied);
+        for (int i = 0; i < m->n_tensors; i++) {
+            const ParamTensor *p = &m->tensors[i];
+            int layer;
+            ck_assert_ptr_eq(gpt_param_spec(p->name, &layer), p->spec);
+            ck_assert_int_eq(layer, p->layer);
+            const char *params = p->layer >= 0 ? (const char *)&m->blocks[p->layer] : (const char *)m;
+            const char *grads = p->layer >= 0 ? (const char *)&m->grad_blocks[p->layer] : (const char *)m;
+            const size_t grad_field = p->layer >= 0 ? p->spec->view : p->spec->grad_view;
+            ck_assert_ptr_eq(*(float *const *)(params + p->spec->view), m->params + p->offset);
+            ck_assert_ptr_eq(*(float *const *)(grads + grad_field), m->grads + p->offset);
+        }
+        ck_assert_ptr_eq(m->out_head, untied ? m->params + gpt_find_param(m, "out_head.weight")->offset : m->tok_emb);
+        ck_assert_ptr_null(gpt_param_spec("blocks.0.att.qkv.scale", &(int){0}));
+        ck_assert_ptr_null(gpt_param_spec("lm_head.weight", &(int){0}));
+        gpt_free(m);
+    }
+}
+END_TEST
+
 /* ---- against PyTorch's autograd (tests/fixtures/gpt_grads.bin) ----
  * Tolerance: PyTorch's own float32 gradients are within 6e-7 of their
  * float64 values relative to each tensor's largest gradient (the script
@@ -583,6 +699,7 @@ Suite *gpt_suite(void) {
     tcase_add_test(tc, test_tied_head_uses_token_embedding);
     tcase_add_test(tc, test_init_like_pytorch_defaults);
     tcase_add_test(tc, test_many_layers_views);
+    tcase_add_test(tc, test_every_tensor_has_its_spec_and_view);
     tcase_add_exit_test(tc, test_too_long_input_exits, 1);
     tcase_add_exit_test(tc, test_bad_token_exits, 1);
     tcase_add_exit_test(tc, test_missing_param_in_file_exits, 1);
@@ -596,6 +713,7 @@ Suite *gpt_suite(void) {
     tcase_add_test(grad, test_gpt_backward_matches_finite_differences);
     tcase_add_test(grad, test_gpt_backward_with_dropout_matches_finite_differences);
     tcase_add_test(grad, test_dropout_modes);
+    tcase_add_test(grad, test_buffers_fill_their_allocations);
     tcase_add_test(grad, test_gradients_match_pytorch);
     tcase_add_test(grad, test_tied_gradients_match_pytorch);
     suite_add_tcase(s, grad);

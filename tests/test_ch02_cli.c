@@ -239,7 +239,9 @@ static const CellOutput CH02_NOTEBOOK[] = {
     {5, "['Hello', ',', '', ' ', 'world', '.', '', ' ', 'This', ',', '', ' ', 'is', ' ', 'a', ' ', 'test', '.', '']\n"},
     {6, "['Hello', ',', 'world', '.', 'This', ',', 'is', 'a', 'test', '.']\n"},
     {7, "['Hello', ',', 'world', '.', 'Is', 'this', '--', 'a', 'test', '?']\n"},
-    {8, "['I', 'HAD', 'always', 'thought', 'Jack', 'Gisburn', 'rather', 'a', 'cheap', 'genius', '--', 'though', 'a', 'good', 'fellow', 'enough', '--', 'so', 'it', 'was', 'no', 'great', 'surprise', 'to', 'me', 'to', 'hear', 'that', ',', 'in']\n"},
+    {8, "['I', 'HAD', 'always', 'thought', 'Jack', 'Gisburn', 'rather', 'a', 'cheap', 'genius', '--', 'though', "
+        "'a', 'good', 'fellow', 'enough', '--', 'so', 'it', 'was', 'no', 'great', 'surprise', 'to', 'me', 'to', "
+        "'hear', 'that', ',', 'in']\n"},
     {9, "4690\n"},
     {10, "1130\n"},
     {12, "('!', 0)\n('\"', 1)\n(\"'\", 2)\n('(', 3)\n(')', 4)\n(',', 5)\n('--', 6)\n('.', 7)\n(':', 8)\n"
@@ -314,7 +316,8 @@ START_TEST(test_walkthrough_follows_the_notebook) {
             char marker[32];
             snprintf(marker, sizeof marker, "\nIn [%d]: ", sections[i].first_cell);
             const char *cell = strstr(out, marker);
-            ck_assert_msg(cell != NULL && cell > at, "In [%d] is not in %s", sections[i].first_cell, sections[i].banner);
+            ck_assert_msg(cell != NULL && cell > at, "In [%d] is not in %s", sections[i].first_cell,
+                          sections[i].banner);
         }
         previous = at;
     }

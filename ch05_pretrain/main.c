@@ -24,6 +24,7 @@
 #include "../common/util.h"
 #include "gpt_weights.h"
 #include "loss.h"
+#include "pretrain.h"
 #include "sampling.h"
 #include "train.h"
 
@@ -137,6 +138,7 @@ static void usage_train(FILE *out) {
             "  --save-every N       also save the checkpoint every N epochs (default: at the end)\n"
             "  --no-shuffle         keep the training batches in order\n"
             "  --warmup-ratio X     appendix D: linear warm-up over this share of the steps, then cosine decay\n"
+            "  --initial-lr X       where the warm-up starts (0.0001; a warm-up rises: --lr when that is lower)\n"
             "  --min-lr X           where the cosine decay ends (1e-5)\n"
             "  --clip X             clip gradients to this global norm (after the warm-up)\n"
             "  --eval-freq N        evaluate every N steps (5)\n"
@@ -148,8 +150,8 @@ static void usage_train(FILE *out) {
 /* Parse train's flags into *o. Returns -1 to go on, or the exit status to
  * leave with (0 after --help, 2 after a bad flag). */
 static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
-    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, MIN_LR, CLIP, EVAL_FREQ, EVAL_ITER, START,
-           NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
+    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, CLIP, EVAL_FREQ,
+           EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
         {"batch-size", required_argument, NULL, BATCH}, {"context", required_argument, NULL, CONTEXT},
@@ -159,7 +161,8 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         {"n-layers", required_argument, NULL, LAYERS}, {"n-heads", required_argument, NULL, HEADS},
         {"out", required_argument, NULL, 'o'},         {"resume", required_argument, NULL, RESUME},
         {"save-every", required_argument, NULL, SAVE_EVERY}, {"no-shuffle", no_argument, NULL, NO_SHUFFLE},
-        {"warmup-ratio", required_argument, NULL, WARMUP}, {"min-lr", required_argument, NULL, MIN_LR},
+        {"warmup-ratio", required_argument, NULL, WARMUP}, {"initial-lr", required_argument, NULL, INITIAL_LR},
+        {"min-lr", required_argument, NULL, MIN_LR},
         {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
@@ -183,6 +186,7 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         case SAVE_EVERY: o->save_every = (int)cli_long("--save-every", optarg, 0, 1000000); break;
         case NO_SHUFFLE: o->shuffle = false; break;
         case WARMUP: o->warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
+        case INITIAL_LR: o->initial_lr = cli_float("--initial-lr", optarg, 0, 10); break;
         case MIN_LR: o->min_lr = cli_float("--min-lr", optarg, 0, 10); break;
         case CLIP: o->clip = cli_float("--clip", optarg, 0, 1e6); break;
         case EVAL_FREQ: o->eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
@@ -214,7 +218,7 @@ static int cmd_train(int argc, char **argv) {
     if (status >= 0) return status;
     if (o.init_model && o.resume) fatal("train: give --init or --resume, not both");
     if (!o.resume) {
-        train_model(&o);
+        pretrain(&o);
         return 0;
     }
     SafetensorsFile *ckpt = safetensors_open(o.resume);
@@ -229,7 +233,7 @@ static int cmd_train(int argc, char **argv) {
     optind = 0; /* glibc: start getopt afresh; the flags were checked above */
     parse_train_flags(argc, argv, &used);
     train_print_resume(ckpt, &saved, &used);
-    train_model(&used);
+    pretrain(&used);
     safetensors_close(ckpt);
     free(ckpt_dir);
     return 0;

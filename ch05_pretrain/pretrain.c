@@ -375,14 +375,14 @@ void pretrain(const TrainOptions *opt) {
         fatal("training data: %s", err);
     if (!dataset_init(&val_ds, val_ids.data, val_ids.len, opt->context, opt->context, err, sizeof err))
         fatal("validation data: %s", err);
-    TokenBatches train, train_eval, val;
-    token_batches_init(&train, &train_ds, opt->batch_size, opt->shuffle, true, opt->seed, "training loader");
+    TokenBatches train_batches, train_eval_batches, val_batches;
+    token_batches_init(&train_batches, &train_ds, opt->batch_size, opt->shuffle, true, opt->seed, "training loader");
     /* evaluation walks the training set in its own shuffled order, as a
      * fresh pass over a shuffling PyTorch DataLoader would */
-    token_batches_init(&train_eval, &train_ds, opt->batch_size, opt->shuffle, true, opt->seed + 1, "loaders");
-    token_batches_init(&val, &val_ds, opt->batch_size, false, false, 0, "loaders");
-    fprintf(stderr, "%d training batches, %d validation batches per epoch\n", train.loader.n_batches,
-            val.loader.n_batches);
+    token_batches_init(&train_eval_batches, &train_ds, opt->batch_size, opt->shuffle, true, opt->seed + 1, "loaders");
+    token_batches_init(&val_batches, &val_ds, opt->batch_size, false, false, 0, "loaders");
+    fprintf(stderr, "%d training batches, %d validation batches per epoch\n", train_batches.loader.n_batches,
+            val_batches.loader.n_batches);
 
     /* torch.optim.AdamW(model.parameters(), lr=0.0004, weight_decay=0.1) */
     ModelAdamW adamw = {.model = m};
@@ -396,7 +396,7 @@ void pretrain(const TrainOptions *opt) {
     TrainRun run = {.global_step = -1};
     rng_seed(&m->rng, opt->seed + 2); /* dropout */
     if (resume_file) {
-        resume_from(resume_file, &run, &adamw, &train.loader, &train_eval.loader);
+        resume_from(resume_file, &run, &adamw, &train_batches.loader, &train_eval_batches.loader);
         safetensors_close(resume_file);
     }
 
@@ -407,21 +407,22 @@ void pretrain(const TrainOptions *opt) {
     run.log = loss_log_open(log_path, "tokens_seen", opt->resume ? run.global_step : -1);
     Checkpoint ckpt = {.path = ckpt_path,
                        .optimizer = &adamw,
-                       .train = &train.loader,
-                       .train_eval = &train_eval.loader,
+                       .train = &train_batches.loader,
+                       .train_eval = &train_eval_batches.loader,
                        .settings = &settings};
     run.after_epoch = save_after_epoch;
     run.user = &ckpt;
 
     Model model = gpt_model(m);
-    BatchLoader train_loader = token_batches_loader(&train), train_eval_loader = token_batches_loader(&train_eval),
-                val_loader = token_batches_loader(&val);
+    BatchLoader train_loader = token_batches_loader(&train_batches),
+                train_eval_loader = token_batches_loader(&train_eval_batches),
+                val_loader = token_batches_loader(&val_batches);
     const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
     if (opt->warmup_ratio > 0 || opt->clip > 0) {
         /* appendix D. A warm-up rises: it starts at initial_lr, or at lr when
          * that is lower. Clipping alone keeps lr throughout: a schedule
          * that starts, peaks and ends there. */
-        const long total_steps = (long)train.loader.n_batches * opt->epochs;
+        const long total_steps = (long)train_batches.loader.n_batches * opt->epochs;
         long warmup_steps = (long)(opt->warmup_ratio * total_steps);
         float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
         if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
@@ -440,9 +441,9 @@ void pretrain(const TrainOptions *opt) {
     free(log_path);
     free(ckpt_path);
     adamw_free(&adamw.adamw);
-    token_batches_free(&train);
-    token_batches_free(&train_eval);
-    token_batches_free(&val);
+    token_batches_free(&train_batches);
+    token_batches_free(&train_eval_batches);
+    token_batches_free(&val_batches);
     gpt_free(m);
     intvec_free(&train_ids);
     intvec_free(&val_ids);

@@ -115,7 +115,7 @@ static void train_classifier_simple(Classifier *model, BatchLoader *train_loader
     train_run_begin(run, train_loader, num_epochs);
     for (int epoch = run->epochs_done; epoch < num_epochs; epoch++) {
         model->gpt->training = true; /* model.train() */
-        Batch batch;
+        Batch batch = {0};
         train_loader->reset(train_loader->self);
         while (train_loader->next(train_loader->self, &batch)) {
             float loss = train_step(&classifier, optimizer, &batch);
@@ -137,6 +137,7 @@ static void train_classifier_simple(Classifier *model, BatchLoader *train_loader
         fprintf(accuracy_log, "%d,%ld,%.6f,%.6f\n", epoch + 1, run->seen, train_accuracy, val_accuracy);
         fflush(accuracy_log);
         run->epochs_done = epoch + 1;
+        if (run->after_epoch) run->after_epoch(run->user, run, &batch);
     }
     progress_finish(&run->progress);
 }

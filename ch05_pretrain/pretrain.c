@@ -166,7 +166,8 @@ typedef struct {
 static void token_batches_init(TokenBatches *tb, const TokenDataset *ds, int batch_size, bool shuffle,
                                bool drop_last, uint64_t seed, const char *what) {
     char err[256];
-    if (!loader_init(&tb->loader, ds, batch_size, shuffle, drop_last, seed, err, sizeof err)) fatal("%s: %s", what, err);
+    if (!loader_init(&tb->loader, ds, batch_size, shuffle, drop_last, seed, err, sizeof err))
+        fatal("%s: %s", what, err);
     tb->inputs = xmalloc((size_t)batch_size * ds->max_length * sizeof(int));
     tb->targets = xmalloc((size_t)batch_size * ds->max_length * sizeof(int));
 }
@@ -229,7 +230,8 @@ static bool rng_from_hex(Rng *rng, const char *hex) {
     return true;
 }
 
-/* What a checkpoint holds beside the model, and when it is saved. */
+/* Where the checkpoint goes, and what it holds beside the model: AdamW's
+ * state, the shuffling loaders' generators and the run's settings. */
 typedef struct {
     const char *path;
     const ModelAdamW *optimizer;

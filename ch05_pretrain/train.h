@@ -37,7 +37,8 @@ typedef struct {
 typedef struct {
     int n_batches;                          /* per epoch */
     void (*reset)(void *self);              /* start an epoch (a shuffling loader reshuffles) */
-    bool (*next)(void *self, Batch *batch); /* the next batch (in the loader's buffers); false at the end */
+    bool (*next)(void *self, Batch *batch); /* the next batch (in the loader's buffers); at the
+                                               end of the epoch false, batch as it was */
     void *self;                             /* the loader itself */
 } BatchLoader;
 

@@ -80,7 +80,9 @@ static float classifier_loss(void *c, const Batch *batch, bool backward) {
 }
 
 /* The classifier as chapter 5's loops take a model. */
-static Model classifier_model(Classifier *c) { return (Model){.gpt = c->gpt, .loss_batch = classifier_loss, .self = c}; }
+static Model classifier_model(Classifier *c) {
+    return (Model){.gpt = c->gpt, .loss_batch = classifier_loss, .self = c};
+}
 
 /* calc_accuracy_loader: the share of right predictions (the argmax of the
  * last token's logits) over the loader's first num_batches batches (all
@@ -93,9 +95,9 @@ static float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int nu
     long correct_predictions = 0, num_examples = 0;
     Batch batch;
     for (int i = 0; i < num_batches && loader->next(loader->self, &batch); i++) {
-        const float *logits = classifier_forward(model, batch.inputs, batch.B, batch.T);
-        for (int b = 0; b < batch.B; b++)
-            correct_predictions += vec_argmax(logits + (size_t)b * model->n_classes, model->n_classes) == batch.targets[b];
+        const float *logits = classifier_forward(model, batch.inputs, batch.B, batch.T); /* (B, n_classes) */
+        const int K = model->n_classes;
+        for (int b = 0; b < batch.B; b++) correct_predictions += vec_argmax(logits + (size_t)b * K, K) == batch.targets[b];
         num_examples += batch.B;
     }
     model->gpt->training = was_training;
@@ -247,7 +249,8 @@ void train_classifier(const ClassifierTrainOptions *o) {
     fflush(stdout);
 
     char *loss_png = path_join(o->out_dir, "loss.png"), *acc_png = path_join(o->out_dir, "accuracy.png");
-    plot_csv("loss.gp", log_path, loss_png, "title='Classifier: training and validation loss'; x2label='Examples seen'");
+    plot_csv("loss.gp", log_path, loss_png,
+             "title='Classifier: training and validation loss'; x2label='Examples seen'");
     plot_csv("accuracy.gp", acc_path, acc_png, "title='Classifier: training and validation accuracy'");
 
     free(loss_png);

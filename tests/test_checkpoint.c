@@ -1,4 +1,4 @@
-/* Tests for the crash safety of `ch05 train`'s checkpoints: train.c saves
+/* Tests for the crash safety of `ch05 train`'s checkpoints: pretrain.c saves
  * them through common/util.c's AtomicFile (temporary name, fsync, rename,
  * fsync of the directory) and removes the temporary files that killed runs
  * leave; a resumed run takes its settings from the checkpoint.

@@ -160,6 +160,7 @@ static void load_splits(const ClassifierTrainOptions *o, TextSet sets[3]) {
     }
     char *sms = data_file("sms_spam/SMSSpamCollection");
     spam_prepare_splits(sms, o->seed, &sets[0], &sets[1], &sets[2]);
+    make_dirs(o->out_dir);
     for (int i = 0; i < 3; i++) {
         char *path = path_join(o->out_dir, names[i]);
         textset_write_csv(&sets[i], path);
@@ -170,7 +171,6 @@ static void load_splits(const ClassifierTrainOptions *o, TextSet sets[3]) {
 }
 
 void train_classifier(const ClassifierTrainOptions *o) {
-    make_dirs(o->out_dir);
     Bpe *bpe = bpe_load_gpt2();
     const int pad_id = bpe_eot_id(bpe);
 
@@ -200,6 +200,7 @@ void train_classifier(const ClassifierTrainOptions *o) {
     if (T > gpt->config.context_length)
         fatal("the texts are padded to %d tokens, more than the model's context of %d: give a smaller --max-length", T,
               gpt->config.context_length);
+    make_dirs(o->out_dir); /* only now: a run refused above leaves no directory behind */
     Classifier *c = classifier_create(gpt, 2, o->trainable_blocks, o->seed);
     rng_seed(&gpt->rng, o->seed + 2); /* dropout, if any */
     if (o->lora_rank > 0) classifier_use_lora(c, o->lora_rank, o->lora_alpha, o->seed + 3);

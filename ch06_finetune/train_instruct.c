@@ -97,7 +97,6 @@ static void instruction_batches_free(InstructionBatches *ib) {
 /* ---- the run ------------------------------------------------------------------------ */
 
 void train_instruct(const InstructTrainOptions *o) {
-    make_dirs(o->out_dir);
     Bpe *bpe = bpe_load_gpt2();
     const int pad_id = bpe_eot_id(bpe);
 
@@ -127,6 +126,7 @@ void train_instruct(const InstructTrainOptions *o) {
     const int allowed = o->allowed_max_length < m->config.context_length ? o->allowed_max_length
                                                                           : m->config.context_length;
     train_batches.allowed_max_length = train_eval_batches.allowed_max_length = val_batches.allowed_max_length = allowed;
+    make_dirs(o->out_dir); /* only now: a run refused above leaves no directory behind */
     Lora *lora = NULL;
     Trainable trainable = {0};
     if (o->lora_rank > 0) {

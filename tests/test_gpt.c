@@ -335,7 +335,7 @@ static double block_loss(void *ctx) {
     BlockCase *b = ctx;
     rng_seed(&b->m->rng, 7); /* the same dropout masks every time */
     transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], NULL, BB, BT, BC, 2, b->drop_rate,
-                              &b->m->rng);
+                              b->drop_rate, &b->m->rng);
     return dot_g(b->m->block_acts[0].out, b->G, BB * BT * BC);
 }
 

@@ -244,10 +244,18 @@ typedef struct {
     int emb_shape[2], head_shape[2];
 } ParamCounts;
 
-static const ParamTensor *find_in_table(const ParamTensor *table, int count, const char *name) {
+/* The tensor called name in a table (NULL when the config has none: a qkv
+ * bias, say), or, from find_in_table, an exit. */
+static const ParamTensor *table_lookup(const ParamTensor *table, int count, const char *name) {
     for (int i = 0; i < count; i++)
         if (strcmp(table[i].name, name) == 0) return &table[i];
-    fatal("the model has no tensor %s", name);
+    return NULL;
+}
+
+static const ParamTensor *find_in_table(const ParamTensor *table, int count, const char *name) {
+    const ParamTensor *t = table_lookup(table, count, name);
+    if (!t) fatal("the model has no tensor %s", name);
+    return t;
 }
 
 static ParamCounts param_counts(const GPTConfig *c) {
@@ -267,7 +275,7 @@ static ParamCounts param_counts(const GPTConfig *c) {
     return p;
 }
 
-/* In [25]-[28] of the notebook, one line each (cell < 0: no cell labels). */
+/* In [25]-[28] of the notebook (and the `params` command), one line each. */
 static void print_total(const ParamCounts *p) {
     char buf[32];
     printf("Total number of parameters: %s\n", with_commas(p->total, buf));
@@ -368,11 +376,14 @@ static void print_mean_var(const float *mean, const float *var, int rows) {
     print_floats(var, 2, (int[]){rows, 1});
 }
 
-static void walk_4_2(Walk *w) {
-    section("4.2 Normalizing activations with layer normalization");
-    enum { ROWS = 2, IN = 5, OUT = 6 };
-    /* In [6]: nn.Sequential(nn.Linear(5, 6), nn.ReLU()) on torch.randn(2, 5) */
-    float example[ROWS * IN], W[IN * OUT], bias[OUT], out[ROWS * OUT], normed[ROWS * OUT], mean[ROWS], var[ROWS];
+enum { EXAMPLE_ROWS = 2, EXAMPLE_IN = 5, EXAMPLE_OUT = 6 };
+
+/* In [6]: nn.Sequential(nn.Linear(5, 6), nn.ReLU()) on torch.randn(2, 5),
+ * drawn right after torch.manual_seed(123): the input, then the layer's
+ * weight (5, 6) and bias, U(-1/sqrt(5), 1/sqrt(5)) as nn.Linear's. */
+static void relu_layer_example(Walk *w, float out[EXAMPLE_ROWS * EXAMPLE_OUT]) {
+    enum { ROWS = EXAMPLE_ROWS, IN = EXAMPLE_IN, OUT = EXAMPLE_OUT };
+    float example[ROWS * IN], W[IN * OUT], bias[OUT];
     const float bound = 1 / sqrtf(IN);
     rng_seed(&w->rng, w->seed);
     rng_fill_normal(&w->rng, example, ROWS * IN, 0, 1);
@@ -382,6 +393,13 @@ static void walk_4_2(Walk *w) {
     for (int i = 0; i < ROWS * OUT; i++) out[i] = out[i] > 0 ? out[i] : 0;
     cell(6);
     print_floats(out, 2, (int[]){ROWS, OUT});
+}
+
+static void walk_4_2(Walk *w) {
+    section("4.2 Normalizing activations with layer normalization");
+    enum { ROWS = EXAMPLE_ROWS, OUT = EXAMPLE_OUT };
+    float out[ROWS * OUT], normed[ROWS * OUT], mean[ROWS], var[ROWS];
+    relu_layer_example(w, out);
     cell(7);
     row_stats(out, ROWS, OUT, true, mean, var);
     print_mean_var(mean, var, ROWS);
@@ -647,12 +665,6 @@ static int cmd_walkthrough(int argc, char **argv) {
 /* ==== the exercises: exercise-solutions.ipynb ===================================
  * Each prints the exercise's question, then our solution's results, with
  * the cells of the solutions notebook labelled as the walkthrough does. */
-
-static const ParamTensor *table_lookup(const ParamTensor *table, int count, const char *name) {
-    for (int i = 0; i < count; i++)
-        if (strcmp(table[i].name, name) == 0) return &table[i];
-    return NULL;
-}
 
 static ParamTensor *table_of(const GPTConfig *c, int *count) {
     size_t total;
@@ -1025,7 +1037,7 @@ static int cmd_params(int argc, char **argv) {
 }
 
 static const CliCommand commands[] = {
-    {"walkthrough", cmd_walkthrough, "the chapter's sections in order, as the book's notebook prints them"},
+    {"walkthrough", cmd_walkthrough, "the book's notebook (ch04.ipynb) cell by cell, printing what each cell prints"},
     {"exercise", cmd_exercise, "the chapter's exercises solved: 4.1, 4.2, 4.3"},
     {"generate", cmd_generate, "continue a prompt greedily with a (randomly initialised) GPT"},
     {"params", cmd_params, "parameter counts and memory of a configuration"},

@@ -1,7 +1,7 @@
 /* ch04: Chapter 4, Implementing a GPT model from scratch to generate text.
  *
  *   ch04 walkthrough      the notebook's cells in order, printing what they print
- *   ch04 exercise N.M     the chapter's exercises (4.1, 4.2, 4.3), solved
+ *   ch04 exercise [N.M]   the chapter's exercises (4.1, 4.2, 4.3), solved
  *   ch04 generate ...     continue a prompt with an (untrained) GPT, greedily
  *   ch04 params ...       parameter counts and memory of a configuration
  *
@@ -29,15 +29,11 @@
 #include "layernorm.h"
 
 /* ---- printing as the notebook prints ------------------------------------------
- * print(tensor) as PyTorch writes it (torch/_tensor_str.py), with its
- * default options: 4 decimals, a tensor of over 1000 values summarised to
- * the first and last 3 of each long dimension, lines of at most 80
- * characters, every value right-aligned to the widest. Two things are left
- * out: the grad_fn=<...> after a tensor that autograd made (there is no
- * autograd here), and the "1." PyTorch writes for a float tensor whose
- * values are all whole numbers (the notebook's 1.0000 variances are never
- * exactly 1; ours can be, by rounding, and are printed as the book shows
- * them). */
+ * print(tensor) as PyTorch writes it, with its default options: 4
+ * decimals, a tensor of over 1000 values summarised to the first and last
+ * 3 of each long dimension, lines of at most 80 characters, every value
+ * right-aligned to the widest. Left out: the grad_fn=<...> after a tensor
+ * that autograd made (there is no autograd here). */
 
 enum { TORCH_EDGEITEMS = 3, TORCH_THRESHOLD = 1000, TORCH_LINEWIDTH = 80, TORCH_MAX_DIMS = 3 };
 
@@ -51,6 +47,7 @@ typedef struct {
     int ndim, shape[TORCH_MAX_DIMS];
     size_t size;
     bool summarize; /* only the edge items of each long dimension are shown */
+    bool whole;     /* floats that are all whole numbers, as "1." */
     bool sci;       /* floats as 1.2345e-08 rather than 0.0000 */
     int width;      /* of the widest value shown */
 } TorchPrint;
@@ -71,21 +68,26 @@ static bool torch_shown_flat(const TorchPrint *t, size_t k) {
 
 static int torch_format(const TorchPrint *t, size_t k, char buf[32]) {
     if (t->i) return snprintf(buf, 32, "%d", t->i[k]);
-    return snprintf(buf, 32, t->sci ? "%.4e" : "%.4f", t->f[k]);
+    if (t->sci) return snprintf(buf, 32, "%.4e", t->f[k]);
+    return snprintf(buf, 32, t->whole ? "%.0f." : "%.4f", t->f[k]);
 }
 
-/* PyTorch's choice of notation: scientific when the shown values' nonzero
- * magnitudes span over 1000x, or one is above 1e8 or below 1e-4 (unless
- * sci_mode is off); then one width for all. */
+/* PyTorch's choice of notation, made by the nonzero values shown: "1."
+ * when all are whole numbers (or there are none), so a variance of
+ * exactly 1 in float32 prints as 1. and one a rounding away as 1.0000;
+ * scientific when they span over 1000x, or one is above 1e8, or (not all
+ * whole) one is below 1e-4, unless sci_mode is off. Then one width for all. */
 static void torch_choose_format(TorchPrint *t) {
     double lo = INFINITY, hi = 0;
+    t->whole = t->f != NULL;
     for (size_t k = 0; t->f && k < t->size; k++) {
         double a = fabs(t->f[k]);
         if (a == 0 || !isfinite(a) || !torch_shown_flat(t, k)) continue;
         lo = fmin(lo, a);
         hi = fmax(hi, a);
+        if (a != ceil(a)) t->whole = false;
     }
-    t->sci = t->f && !torch_sci_mode_off && hi > 0 && (hi / lo > 1000 || hi > 1e8 || lo < 1e-4);
+    t->sci = t->f && !torch_sci_mode_off && hi > 0 && (hi / lo > 1000 || hi > 1e8 || (!t->whole && lo < 1e-4));
     char buf[32];
     for (size_t k = 0; k < t->size; k++)
         if (torch_shown_flat(t, k)) {
@@ -314,7 +316,10 @@ typedef struct {
 } Walk;
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
-static void cell(int n) { printf("In [%d]:\n", n); }
+/* Before each cell's output, "In [N]: what it does", N the cell's number in
+ * the notebook (its execution count); our own remarks are lines that start
+ * with "# ". */
+static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
 
 /* ---- 4.1 Coding an LLM architecture ---- */
 
@@ -336,7 +341,7 @@ static void dummy_gpt(Walk *w) {
     /* DummyTransformerBlock and DummyLayerNorm: x as it is */
     sgemm(false, true, N, C, V, x, C, m->out_head, C, false, logits, V);
     const int shape[3] = {B, T, V};
-    cell(5);
+    cell(5, "DummyGPTModel(GPT_CONFIG_124M) on the batch");
     printf("Output shape: ");
     print_size(3, shape);
     putchar('\n');
@@ -348,7 +353,7 @@ static void dummy_gpt(Walk *w) {
 
 static void walk_4_1(Walk *w) {
     section("4.1 Coding an LLM architecture");
-    cell(4);
+    cell(4, "the two texts' token ids, stacked into a batch");
     print_ints(w->batch.ids.data, 2, (int[]){w->batch.B, w->batch.T});
     fprintf(stderr, "initialising the dummy model's embeddings and head...\n");
     dummy_gpt(w);
@@ -391,7 +396,7 @@ static void relu_layer_example(Walk *w, float out[EXAMPLE_ROWS * EXAMPLE_OUT]) {
     rng_fill_uniform(&w->rng, bias, OUT, -bound, bound);
     matmul_forward(out, example, W, bias, ROWS, IN, OUT);
     for (int i = 0; i < ROWS * OUT; i++) out[i] = out[i] > 0 ? out[i] : 0;
-    cell(6);
+    cell(6, "nn.Linear(5, 6) and ReLU on torch.randn(2, 5)");
     print_floats(out, 2, (int[]){ROWS, OUT});
 }
 
@@ -400,17 +405,17 @@ static void walk_4_2(Walk *w) {
     enum { ROWS = EXAMPLE_ROWS, OUT = EXAMPLE_OUT };
     float out[ROWS * OUT], normed[ROWS * OUT], mean[ROWS], var[ROWS];
     relu_layer_example(w, out);
-    cell(7);
+    cell(7, "the mean and variance of each row (var: unbiased, torch's default)");
     row_stats(out, ROWS, OUT, true, mean, var);
     print_mean_var(mean, var, ROWS);
     /* In [8]: normalised by hand with that (unbiased) variance, no eps */
     for (int i = 0; i < ROWS * OUT; i++) normed[i] = (out[i] - mean[i / OUT]) / sqrtf(var[i / OUT]);
-    cell(8);
+    cell(8, "normalised by hand, (out - mean) / sqrt(var), and checked the same way");
     printf("Normalized layer outputs:\n ");
     print_floats(normed, 2, (int[]){ROWS, OUT});
     row_stats(normed, ROWS, OUT, true, mean, var);
     print_mean_var(mean, var, ROWS);
-    cell(9);
+    cell(9, "the check again, with torch.set_printoptions(sci_mode=False)");
     torch_sci_mode_off = true; /* torch.set_printoptions(sci_mode=False) */
     print_mean_var(mean, var, ROWS);
     /* In [10]-[12]: the LayerNorm module (biased variance, eps 1e-5, scale
@@ -419,15 +424,15 @@ static void walk_4_2(Walk *w) {
     for (int i = 0; i < OUT; i++) ones[i] = 1.0f;
     layernorm_forward(ln, ln_mean, ln_rstd, out, ones, zeros, ROWS, OUT);
     row_stats(ln, ROWS, OUT, false, mean, var);
-    cell(12);
+    cell(12, "LayerNorm(emb_dim=6) on the same outputs, checked with var(unbiased=False)");
     print_mean_var(mean, var, ROWS);
 }
 
 /* ---- 4.3 Implementing a feed forward network with GELU activations ---- */
 
 static void gelu_table(void) {
-    cell(14);
-    puts("(a figure: GELU and ReLU for x from -3 to 3; here, a table)\n     x    GELU(x)  ReLU(x)");
+    cell(14, "GELU and ReLU for x from -3 to 3");
+    puts("# the notebook plots them; here, a table of the plotted functions\n     x    GELU(x)  ReLU(x)");
     for (int i = -6; i <= 6; i++) {
         float x = i * 0.5f, g;
         gelu_forward(&g, &x, 1);
@@ -449,7 +454,7 @@ static void feedforward_shape(Walk *w) {
     tensor_fill_uniform(&x, &w->rng, 0, 1);
     FeedForwardParams ff = {fc1.data, b1.data, fc2.data, b2.data, NULL, NULL};
     feedforward_forward(out.data, hidden.data, gelu.data, x.data, &ff, x.shape[0] * x.shape[1], x.shape[2]);
-    cell(17);
+    cell(17, "FeedForward(GPT_CONFIG_124M) on torch.rand(2, 3, 768): the output's shape");
     print_size(out.ndim, out.shape);
     putchar('\n');
     Tensor *all[] = {&fc1, &b1, &fc2, &b2, &x, &hidden, &gelu, &out};
@@ -459,7 +464,7 @@ static void feedforward_shape(Walk *w) {
 static void walk_4_3(Walk *w) {
     section("4.3 Implementing a feed forward network with GELU activations");
     gelu_table();
-    cell(16);
+    cell(16, "GPT_CONFIG_124M[\"emb_dim\"]");
     printf("%d\n", w->cfg.emb_dim);
     feedforward_shape(w);
 }
@@ -510,10 +515,10 @@ static void shortcut_gradients(bool use_shortcut, Rng *rng) {
 
 static void walk_4_4(Walk *w) {
     section("4.4 Adding shortcut connections");
-    cell(19);
+    cell(19, "the mean absolute gradients without shortcut connections");
     rng_seed(&w->rng, w->seed);
     shortcut_gradients(false, &w->rng);
-    cell(20);
+    cell(20, "the same network (the same seed) with shortcut connections");
     rng_seed(&w->rng, w->seed);
     shortcut_gradients(true, &w->rng);
 }
@@ -543,7 +548,7 @@ static void walk_4_5(Walk *w) {
     GPTDropRates rates = gpt_drop_rates(&one_block);
     transformer_block_forward(&acts, x.data, &block->blocks[0], NULL, B, T, C, one_block.n_heads, rates.attn,
                               rates.shortcut, &w->rng);
-    cell(22);
+    cell(22, "TransformerBlock(GPT_CONFIG_124M) on torch.rand(2, 4, 768)");
     printf("Input shape: ");
     print_size(x.ndim, x.shape);
     printf("\nOutput shape: ");
@@ -569,7 +574,7 @@ static GPTModel *walk_4_6(Walk *w) {
     const Batch *b = &w->batch;
     gpt_forward(model, b->ids.data, b->B, b->T);
     const int shape[3] = {model->B, model->T, model->config.vocab_size};
-    cell(24);
+    cell(24, "GPTModel(GPT_CONFIG_124M) on the batch");
     printf("Input batch:\n ");
     print_ints(b->ids.data, 2, (int[]){b->B, b->T});
     printf("\nOutput shape: ");
@@ -580,13 +585,13 @@ static GPTModel *walk_4_6(Walk *w) {
     ParamCounts p = {.total = model->n_params, .head = head->size};
     memcpy(p.emb_shape, emb->shape, sizeof p.emb_shape);
     memcpy(p.head_shape, head->shape, sizeof p.head_shape);
-    cell(25);
+    cell(25, "its parameters");
     print_total(&p);
-    cell(26);
+    cell(26, "the token embedding's and the output head's shapes");
     print_shapes(&p);
-    cell(27);
+    cell(27, "without the output head, whose weights GPT-2 shares with the token embedding");
     print_tied(&p);
-    cell(28);
+    cell(28, "the size in float32, 4 bytes a parameter");
     print_megabytes(&p);
     return model;
 }
@@ -598,7 +603,7 @@ static void walk_4_7(Walk *w, GPTModel *model) {
     const char *start = "Hello, I am";
     IntVec ids = {0};
     bpe_encode(w->bpe, start, strlen(start), false, &ids);
-    cell(30);
+    cell(30, "\"Hello, I am\", encoded");
     printf("encoded: [");
     for (size_t i = 0; i < ids.len; i++) printf("%s%d", i ? ", " : "", ids.data[i]);
     /* unsqueeze(0): generation runs on a batch of one sequence */
@@ -609,11 +614,11 @@ static void walk_4_7(Walk *w, GPTModel *model) {
     int *seq = xmalloc((ids.len + 6) * sizeof(int));
     memcpy(seq, ids.data, ids.len * sizeof(int));
     int n = generate_greedy(model, seq, (int)ids.len, 6, false, NULL, NULL);
-    cell(31);
+    cell(31, "six more tokens, greedily, after model.eval()");
     printf("Output: ");
     print_ints(seq, 2, (int[]){1, n});
     printf("Output length: %d\n", n);
-    cell(32);
+    cell(32, "decoded");
     print_text(w->bpe, seq, n);
     putchar('\n');
     free(seq);
@@ -623,11 +628,11 @@ static void walk_4_7(Walk *w, GPTModel *model) {
 static void walkthrough(uint64_t seed) {
     Walk w = {.bpe = bpe_load_gpt2(), .seed = seed, .cfg = gpt_config_124m()};
     w.batch = book_batch(w.bpe);
-    printf("Chapter 4: Implementing a GPT model from Scratch To Generate Text\n"
-           "(ch04.ipynb cell by cell: \"In [N]:\" is the notebook's cell N. What the notebook draws from\n"
-           "torch's generator -- weights, torch.rand/randn inputs, dropout -- and what is computed from it\n"
-           "comes from our generator here, seeded with %llu where the notebook calls torch.manual_seed(123),\n"
-           "so it differs from the book; everything else is the book's.)\n",
+    printf("# Chapter 4: Implementing a GPT model from Scratch To Generate Text\n"
+           "# ch04.ipynb cell by cell, \"In [N]\" its cell N. What the notebook draws from torch's generator\n"
+           "# (weights, torch.rand and torch.randn inputs, dropout) and what is computed from it comes from\n"
+           "# our generator here, seeded with %llu where the notebook calls torch.manual_seed(123), so it\n"
+           "# differs from the book; everything else is the book's.\n",
            (unsigned long long)seed);
     walk_4_1(&w);
     walk_4_2(&w);
@@ -757,8 +762,9 @@ static void print_breakdown(const BlockLinears *b) {
 }
 
 static void exercise_4_1(void) {
-    puts("Exercise 4.1: how many parameters does a transformer block's feed forward module have, and how\n"
-         "many its attention module?\n");
+    section("Exercise 4.1 Parameters in the feed forward versus attention module");
+    puts("# How many parameters does a transformer block's feed forward module have, and how many its\n"
+         "# attention module?");
     GPTConfig cfg = gpt_config_124m();
     int n;
     ParamTensor *t = table_of(&cfg, &n);
@@ -771,16 +777,16 @@ static void exercise_4_1(void) {
         .fc2 = linear_of(t, n, "blocks.0.ff.fc2.weight", "blocks.0.ff.fc2.bias", 1),
     };
     char buf[32], all[32];
-    cell(2);
+    cell(2, "print(block), the book's TransformerBlock(GPT_CONFIG_124M)");
     print_block(&b, gpt_drop_rates(&cfg));
-    cell(3);
+    cell(3, "the feed forward module's parameters");
     printf("Total number of parameters in feed forward module: %s\n", with_commas(module_params(t, n, 0, "ff."), buf));
-    cell(4);
+    cell(4, "the attention module's parameters");
     printf("Total number of parameters in attention module: %s\n", with_commas(module_params(t, n, 0, "att."), buf));
-    puts("\nThe breakdown (emb_dim 768; our query, key and value weights are one (768, 2304) matrix, the\n"
-         "three side by side):");
+    puts("# the solution's breakdown (our query, key and value weights are one (768, 2304) matrix, the\n"
+         "# three side by side)");
     print_breakdown(&b);
-    printf("\nIn all %d blocks: feed forward %s, attention %s\n", cfg.n_layers,
+    printf("# in all %d blocks: feed forward %s, attention %s\n", cfg.n_layers,
            with_commas(module_params(t, n, -1, "ff."), buf), with_commas(module_params(t, n, -1, "att."), all));
     free(t);
 }
@@ -788,12 +794,13 @@ static void exercise_4_1(void) {
 /* ---- Exercise 4.2: Initialize larger GPT models ---- */
 
 static void exercise_4_2(void) {
-    puts("Exercise 4.2: build GPT-2 medium, large and XL by changing GPT_CONFIG_124M's emb_dim, n_layers\n"
-         "and n_heads, and report each one's parameter count and size in memory.");
+    section("Exercise 4.2 Initialize larger GPT models");
+    puts("# Build GPT-2 medium, large and XL by changing GPT_CONFIG_124M's emb_dim, n_layers and n_heads,\n"
+         "# and report each one's parameter count and size in memory.");
     static const char *const names[] = {"gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl"};
     enum { SIZES = sizeof names / sizeof names[0] };
     size_t with_qkv_bias[SIZES];
-    cell(6);
+    cell(6, "each size: get_config(GPT_CONFIG_124M, model_name), then calculate_size");
     for (int i = 0; i < SIZES; i++) {
         /* get_config: GPT_CONFIG_124M with the size's three numbers (the
          * rest, qkv_bias False among them, stays) */
@@ -809,10 +816,10 @@ static void exercise_4_2(void) {
         with_qkv_bias[i] = param_counts(&size).total;
     }
     char buf[32];
-    printf("\n(OpenAI's GPT-2 has biases on the query, key and value projections, which GPT_CONFIG_124M\n"
-           "leaves out; with them, as `ch04 params --preset NAME` counts, the totals are\n");
+    printf("\n# OpenAI's GPT-2 has biases on the query, key and value projections, which GPT_CONFIG_124M\n"
+           "# leaves out; with them, as `ch04 params --preset NAME` counts, the totals are\n# ");
     for (int i = 0; i < SIZES; i++) printf("%s%s", i ? ", " : "", with_commas(with_qkv_bias[i], buf));
-    puts(".)");
+    puts(".");
 }
 
 /* ---- Exercise 4.3: Using separate dropout parameters ---- */
@@ -857,7 +864,8 @@ static void dropout_demo(const GPTConfig *cfg, uint64_t seed) {
         att_zeros += count_zeros(a->att_dropout, att);
         shortcut_zeros += count_zeros(a->att_out_dropout, N * C) + count_zeros(a->ff_out_dropout, N * C);
     }
-    printf("One forward pass in training mode on 4.1's batch (%d x %d tokens):\n", b.B, b.T);
+    printf("# one forward pass in training mode on 4.1's batch (%d x %d tokens); the share of zeros in each\n"
+           "# dropout layer's mask:\n", b.B, b.T);
     print_dropped("drop_rate_emb", cfg->drop_rate_emb, count_zeros(m->emb_dropout, N * C), N * C,
                   "values after the embeddings");
     print_dropped("drop_rate_attn", cfg->drop_rate_attn, att_zeros, att * cfg->n_layers, "attention weights");
@@ -876,21 +884,22 @@ static void exercise_4_3(GPTDropRates rates, uint64_t seed) {
     cfg.drop_rate_shortcut = rates.shortcut;
     char err[256];
     if (!gpt_config_check(&cfg, err, sizeof err)) fatal("exercise 4.3: %s", err);
-    puts("Exercise 4.3: give the embedding layer, the attention weights and the shortcut connections each\n"
-         "their own dropout rate in the configuration, instead of the one drop_rate.\n");
-    cell(7);
+    section("Exercise 4.3 Using separate dropout parameters");
+    puts("# Give the embedding layer, the attention weights and the shortcut connections each their own\n"
+         "# dropout rate in the configuration, instead of the one drop_rate.");
+    cell(7, "GPT_CONFIG_124M with three dropout rates");
     print_config_dict(&cfg);
-    cell(9);
-    puts("(torch.manual_seed(123); model = GPTModel(GPT_CONFIG_124M): no output; ours uses the three rates\n"
-         "through GPTConfig's separate_dropout, and here is what they do)");
+    cell(9, "torch.manual_seed(123); model = GPTModel(GPT_CONFIG_124M)");
+    puts("# no output in the notebook; ours takes the three rates through GPTConfig's separate_dropout,\n"
+         "# and here is what they do");
     dropout_demo(&cfg, seed);
 }
 
 static void usage_exercise(FILE *out) {
-    fprintf(out, "usage: ch04 exercise NUMBER [--drop-rate-emb R] [--drop-rate-attn R] [--drop-rate-shortcut R]\n"
-                 "                             [--seed N]\n"
-                 "Solves one of chapter 4's exercises (the book's exercise-solutions.ipynb): prints the question,\n"
-                 "then our solution's results.\n"
+    fprintf(out, "usage: ch04 exercise [4.1|4.2|4.3] [--drop-rate-emb R] [--drop-rate-attn R]\n"
+                 "                     [--drop-rate-shortcut R] [--seed N]\n"
+                 "Solves one of chapter 4's exercises (all of them, in order, when none is named), as the book's\n"
+                 "exercise-solutions notebook does: prints the question, then our solution's results.\n"
                  "  4.1   parameters in a transformer block's feed forward versus attention module\n"
                  "  4.2   GPT-2 medium, large and XL: parameter counts and sizes in memory\n"
                  "  4.3   separate dropout rates for the embeddings, the attention weights and the shortcuts\n"
@@ -922,14 +931,15 @@ static int cmd_exercise(int argc, char **argv) {
         default: return cli_bad_usage("exercise");
         }
     }
-    if (optind == argc) fatal("exercise: which exercise? (4.1, 4.2 or 4.3)");
-    const char *number = argv[optind++];
-    cli_no_arguments("exercise", argc, argv);
-    if (strcmp(number, "4.3") == 0) exercise_4_3(rates, (uint64_t)seed);
-    else if (flags) fatal("exercise %s takes no flags (they are exercise 4.3's)", number);
-    else if (strcmp(number, "4.1") == 0) exercise_4_1();
-    else if (strcmp(number, "4.2") == 0) exercise_4_2();
-    else fatal("exercise: no exercise '%s' in chapter 4 (one of: 4.1, 4.2, 4.3)", number);
+    if (optind + 1 < argc) fatal("exercise: unexpected argument '%s'", argv[optind + 1]);
+    const char *number = optind < argc ? argv[optind] : NULL;
+    bool all = number == NULL;
+    if (!all && strcmp(number, "4.1") != 0 && strcmp(number, "4.2") != 0 && strcmp(number, "4.3") != 0)
+        fatal("exercise: no exercise '%s' in chapter 4 (there are 4.1, 4.2 and 4.3)", number);
+    if (flags && !all && strcmp(number, "4.3") != 0) fatal("exercise %s takes no flags (they are exercise 4.3's)", number);
+    if (all || strcmp(number, "4.1") == 0) exercise_4_1();
+    if (all || strcmp(number, "4.2") == 0) exercise_4_2();
+    if (all || strcmp(number, "4.3") == 0) exercise_4_3(rates, (uint64_t)seed);
     return 0;
 }
 

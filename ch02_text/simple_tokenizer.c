@@ -16,46 +16,105 @@ static bool is_python_space(uint32_t cp) {
            cp == 0x3000;
 }
 
-static bool is_split_punct(char c) { return c && strchr(",.:;?_!\"()'", c) != NULL; }
+/* The delimiter the rule finds at text[i] (a code point of n bytes,
+ * cp): its length in bytes, or 0 when there is none. */
+static size_t delimiter_at(SplitRule rule, const char *text, size_t i, size_t len, uint32_t cp, int n) {
+    if (is_python_space(cp) || cp == 0) return (size_t)n;
+    switch (rule) {
+    case SPLIT_SPACE: return 0;
+    case SPLIT_COMMA_PERIOD: return text[i] == ',' || text[i] == '.';
+    case SPLIT_BOOK:
+        if (strchr(",.:;?_!\"()'", text[i])) return 1;
+        return text[i] == '-' && i + 1 < len && text[i + 1] == '-' ? 2 : 0;
+    }
+    return 0;
+}
 
-static void push_token(TokenList *list, int *cap, const char *start, size_t n) {
-    if (n == 0) return;
+static void push_piece(TokenList *list, int *cap, const char *start, size_t n) {
     if (list->count == *cap) {
         *cap = *cap ? 2 * *cap : 256;
         list->tokens = xrealloc(list->tokens, checked_mul(*cap, sizeof(char *)));
     }
-    char *tok = xmalloc(n + 1);
-    memcpy(tok, start, n);
-    tok[n] = '\0';
-    list->tokens[list->count++] = tok;
+    char *piece = xmalloc(n + 1);
+    memcpy(piece, start, n);
+    piece[n] = '\0';
+    list->tokens[list->count++] = piece;
 }
 
-TokenList simple_split(const char *text, size_t len) {
+TokenList regex_split(const char *text, size_t len, SplitRule rule) {
     TokenList list = {0};
     int cap = 0;
-    size_t word_start = 0, i = 0;
+    size_t piece_start = 0, i = 0;
     while (i < len) {
         uint32_t cp;
         int n = utf8_decode((const unsigned char *)text + i, len - i, &cp);
-        if (n == 0) { /* invalid byte: keep it inside the current word */
+        if (n == 0) { /* invalid byte: keep it inside the current piece */
             i++;
             continue;
         }
-        int delim_len = 0;
-        if (is_split_punct(text[i])) delim_len = 1;
-        else if (text[i] == '-' && i + 1 < len && text[i + 1] == '-') delim_len = 2;
-        /* A NUL byte ends a word too: Python would keep it inside one, but
-         * words are C strings here, and "a\0b" would silently become "a". */
-        if (delim_len || is_python_space(cp) || cp == 0) {
-            push_token(&list, &cap, text + word_start, i - word_start);
-            if (delim_len) push_token(&list, &cap, text + i, delim_len);
-            i += delim_len ? delim_len : n;
-            word_start = i;
+        size_t delim_len = delimiter_at(rule, text, i, len, cp, n);
+        if (delim_len) {
+            push_piece(&list, &cap, text + piece_start, i - piece_start);
+            push_piece(&list, &cap, text + i, delim_len);
+            i += delim_len;
+            piece_start = i;
         } else {
             i += n;
         }
     }
-    push_token(&list, &cap, text + word_start, len - word_start);
+    /* re.split always ends with the piece after the last delimiter, even
+     * when it is empty */
+    push_piece(&list, &cap, text + piece_start, len - piece_start);
+    return list;
+}
+
+/* The length of the white space at the start of s (Python's str.strip). */
+static size_t leading_space(const char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        int n = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (n == 0 || !is_python_space(cp)) break;
+        i += n;
+    }
+    return i;
+}
+
+/* The length of s without the white space at its end. */
+static size_t without_trailing_space(const char *s, size_t len) {
+    for (size_t end = len; end > 0;) {
+        size_t start = end - 1; /* back to the first byte of the last code point */
+        while (start > 0 && ((unsigned char)s[start] & 0xC0) == 0x80 && end - start < 4) start--;
+        uint32_t cp;
+        int n = utf8_decode((const unsigned char *)s + start, end - start, &cp);
+        if (n != (int)(end - start) || !is_python_space(cp)) return end;
+        end = start;
+    }
+    return 0;
+}
+
+void drop_blank(TokenList *list, bool strip) {
+    int kept = 0;
+    for (int i = 0; i < list->count; i++) {
+        char *piece = list->tokens[i];
+        size_t len = strlen(piece), start = leading_space(piece, len);
+        if (start == len) {
+            free(piece);
+            continue;
+        }
+        if (strip) {
+            size_t end = without_trailing_space(piece, len);
+            memmove(piece, piece + start, end - start);
+            piece[end - start] = '\0';
+        }
+        list->tokens[kept++] = piece;
+    }
+    list->count = kept;
+}
+
+TokenList simple_split(const char *text, size_t len) {
+    TokenList list = regex_split(text, len, SPLIT_BOOK);
+    drop_blank(&list, true);
     return list;
 }
 

@@ -15,9 +15,27 @@ typedef struct {
     int count;
 } TokenList;
 
-/* Split like re.split(...) followed by strip() and dropping the empty
- * pieces. One difference: a NUL byte separates words like white space
- * (words are C strings, so none can hold one). */
+/* The section grows its pattern in three steps, each a rule here; the
+ * last is the one the tokenizers use. */
+typedef enum {
+    SPLIT_SPACE,        /* (\s): white space */
+    SPLIT_COMMA_PERIOD, /* ([,.]|\s): and commas and periods */
+    SPLIT_BOOK,         /* ([,.:;?_!"()']|--|\s): and the other punctuation and "--" */
+} SplitRule;
+
+/* re.split with the rule's pattern, whose one group keeps each delimiter:
+ * the pieces between delimiters (empty ones too) with every delimiter a
+ * piece of its own between them, as Python returns them. Invalid UTF-8
+ * stays inside a piece; a NUL byte is a delimiter (pieces are C strings,
+ * so none can hold one), which makes it an empty piece. */
+TokenList regex_split(const char *text, size_t len, SplitRule rule);
+/* Drop the blank pieces (empty or white space only), as the book's
+ * [item for item in result if item.strip()]; with strip, also strip the
+ * pieces that stay ([item.strip() for ...]). */
+void drop_blank(TokenList *list, bool strip);
+
+/* The tokenizers' split: regex_split with SPLIT_BOOK, then drop_blank with
+ * strip. A NUL byte separates words like white space. */
 TokenList simple_split(const char *text, size_t len);
 void token_list_free(TokenList *list);
 

@@ -24,6 +24,7 @@
 #include "../common/util.h"
 #include "gpt_weights.h"
 #include "loss.h"
+#include "pretrain.h"
 #include "sampling.h"
 #include "train.h"
 
@@ -38,63 +39,112 @@ static void print_bytes(const Bpe *bpe, const int *ids, int n) {
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
 
-static void walkthrough(uint64_t seed) {
+/* "[[1, 2, 3], [4, 5, 6]]": ids (rows, cols) as PyTorch prints a tensor's list */
+static void print_id_rows(const char *label, const int *ids, int rows, int cols) {
+    printf("%s[", label);
+    for (int r = 0; r < rows; r++) {
+        printf(r ? ", [" : "[");
+        for (int c = 0; c < cols; c++) printf(c ? ", %d" : "%d", ids[r * cols + c]);
+        putchar(']');
+    }
+    printf("]\n");
+}
+
+static void print_text(const char *label, const Bpe *tokenizer, const int *ids, int n) {
+    fputs(label, stdout);
+    print_bytes(tokenizer, ids, n);
+    putchar('\n');
+}
+
+/* 5.1.2: the book's two texts of four tokens; the first three are a row of
+ * inputs, the last three its targets (the inputs shifted by one). */
+static void walkthrough_loss(uint64_t seed) {
     section("5.1.2 Calculating the text generation loss");
-    Bpe *bpe = bpe_load_gpt2();
+    Bpe *tokenizer = bpe_load_gpt2();
+    const char *texts[] = {"every effort moves you", "I really like chocolate"};
+    enum { B = 2, T = 3 };
+    int inputs[B * T], targets[B * T];
+    for (int b = 0; b < B; b++) {
+        IntVec ids = {0};
+        bpe_encode(tokenizer, texts[b], strlen(texts[b]), false, &ids);
+        if (ids.len != T + 1) fatal("'%s' is %zu tokens, not %d", texts[b], ids.len, T + 1);
+        memcpy(inputs + b * T, ids.data, T * sizeof(int));
+        memcpy(targets + b * T, ids.data + 1, T * sizeof(int));
+        intvec_free(&ids);
+    }
+    print_id_rows("inputs:  ", inputs, B, T);
+    print_id_rows("targets: ", targets, B, T);
+
     GPTConfig cfg = gpt_config_124m();
     cfg.context_length = 256; /* the book shortens the context for training */
     GPTModel *m = gpt_create(&cfg);
     gpt_init_weights(m, seed);
-    const int inputs[6] = {16833, 3626, 6100, 40, 1107, 588};  /* "every effort moves", "I really like" */
-    const int targets[6] = {3626, 6100, 345, 1107, 588, 11311}; /* " effort moves you", " really like chocolate" */
-    gpt_forward(m, inputs, 2, 3);
-    printf("inputs:  [[16833, 3626, 6100], [40, 1107, 588]]\ntargets: [[3626, 6100, 345], [1107, 588, 11311]]\n");
-    float losses[6];
-    float *probs = xmalloc(6 * (size_t)cfg.vocab_size * sizeof(float));
-    float loss = cross_entropy_forward(losses, probs, m->logits, targets, 6, cfg.vocab_size);
+    gpt_forward(m, inputs, B, T);
+    const int V = cfg.vocab_size;
+    float *probs = xmalloc((size_t)B * T * V * sizeof(float));
+    float loss = cross_entropy_forward(NULL, probs, m->logits, targets, B * T, V);
+    int predicted[B * T];
+    for (int i = 0; i < B * T; i++) predicted[i] = vec_argmax(probs + (size_t)i * V, V);
     printf("Token IDs (argmax of the untrained model):");
-    for (int i = 0; i < 6; i++) printf(" %d", vec_argmax(probs + (size_t)i * cfg.vocab_size, cfg.vocab_size));
-    printf("\nTarget probabilities:");
-    for (int i = 0; i < 6; i++) printf(" %.4e", probs[(size_t)i * cfg.vocab_size + targets[i]]);
+    for (int i = 0; i < B * T; i++) printf(" %d", predicted[i]);
+    putchar('\n');
+    print_text("Targets batch 1: ", tokenizer, targets, T);
+    print_text("Outputs batch 1: ", tokenizer, predicted, T);
+    printf("Target probabilities:");
+    for (int i = 0; i < B * T; i++) printf(" %.4e", probs[(size_t)i * V + targets[i]]);
     printf("\nMean of the negative log probabilities (cross entropy): %.4f\n", loss);
     printf("Perplexity: %.1f (an untrained model is about as unsure as a uniform guess over %d tokens)\n", expf(loss),
-           cfg.vocab_size);
+           V);
     free(probs);
     gpt_free(m);
-    bpe_free(bpe);
+    bpe_free(tokenizer);
+}
 
+/* 5.3: the book's toy vocabulary of nine words and its next-token logits */
+static void walkthrough_decoding(uint64_t seed) {
     section("5.3 Decoding strategies to control randomness");
-    const char *vocab[9] = {"closer", "every", "effort", "forward", "inches", "moves", "pizza", "toward", "you"};
-    const float next_token_logits[9] = {4.51f, 0.89f, -1.90f, 6.75f, 1.63f, -1.62f, -1.89f, 6.28f, 1.79f};
-    float p[9];
-    softmax_rows(p, next_token_logits, 1, 9);
+    const char *vocab[] = {"closer", "every", "effort", "forward", "inches", "moves", "pizza", "toward", "you"};
+    const float next_token_logits[] = {4.51f, 0.89f, -1.90f, 6.75f, 1.63f, -1.62f, -1.89f, 6.28f, 1.79f};
+    enum { V = sizeof next_token_logits / sizeof next_token_logits[0] };
+    float probas[V];
+    softmax_rows(probas, next_token_logits, 1, V);
     printf("probas:");
-    for (int i = 0; i < 9; i++) printf(" %.4f", p[i]);
-    printf("\ngreedy next token: %s\n", vocab[vec_argmax(p, 9)]);
-    const float temperatures[3] = {1.0f, 0.1f, 5.0f};
-    for (int k = 0; k < 3; k++) {
-        Sampler s = {.temperature = temperatures[k], .eos_id = -1};
+    for (int i = 0; i < V; i++) printf(" %.4f", probas[i]);
+    printf("\ngreedy next token: %s\n", vocab[vec_argmax(probas, V)]);
+
+    const float temperatures[] = {1.0f, 0.1f, 5.0f};
+    const int n_samples = 1000;
+    for (int t = 0; t < (int)(sizeof temperatures / sizeof temperatures[0]); t++) {
+        Sampler s = {.temperature = temperatures[t], .eos_id = -1};
         rng_seed(&s.rng, seed);
-        int counts[9] = {0};
-        for (int i = 0; i < 1000; i++) {
-            float logits[9];
+        int counts[V] = {0};
+        for (int i = 0; i < n_samples; i++) {
+            float logits[V];
             memcpy(logits, next_token_logits, sizeof logits);
-            counts[sample_next_token(&s, logits, 9)]++;
+            counts[sample_next_token(&s, logits, V)]++;
         }
-        printf("1000 samples at temperature %.1f:", temperatures[k]);
-        for (int i = 0; i < 9; i++)
+        printf("%d samples at temperature %.1f:", n_samples, temperatures[t]);
+        for (int i = 0; i < V; i++)
             if (counts[i]) printf(" %d x %s", counts[i], vocab[i]);
         putchar('\n');
     }
-    float top[9];
+
+    const int top_k = 3;
+    float top[V];
     memcpy(top, next_token_logits, sizeof top);
-    top_k_filter(top, 9, 3);
-    printf("top-3 logits:");
-    for (int i = 0; i < 9; i++) printf(isinf(top[i]) ? " -inf" : " %.4f", top[i]);
-    softmax_rows(top, top, 1, 9);
-    printf("\ntop-3 softmax:");
-    for (int i = 0; i < 9; i++) printf(" %.4f", top[i]);
-    printf("\n\nThe training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
+    top_k_filter(top, V, top_k);
+    printf("top-%d logits:", top_k);
+    for (int i = 0; i < V; i++) printf(isinf(top[i]) ? " -inf" : " %.4f", top[i]);
+    softmax_rows(top, top, 1, V);
+    printf("\ntop-%d softmax:", top_k);
+    for (int i = 0; i < V; i++) printf(" %.4f", top[i]);
+    putchar('\n');
+}
+
+static void walkthrough(uint64_t seed) {
+    walkthrough_loss(seed);
+    walkthrough_decoding(seed);
+    printf("\nThe training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
 }
 
 static int cmd_walkthrough(int argc, char **argv) {
@@ -137,6 +187,7 @@ static void usage_train(FILE *out) {
             "  --save-every N       also save the checkpoint every N epochs (default: at the end)\n"
             "  --no-shuffle         keep the training batches in order\n"
             "  --warmup-ratio X     appendix D: linear warm-up over this share of the steps, then cosine decay\n"
+            "  --initial-lr X       where the warm-up starts (0.0001; a warm-up rises: --lr when that is lower)\n"
             "  --min-lr X           where the cosine decay ends (1e-5)\n"
             "  --clip X             clip gradients to this global norm (after the warm-up)\n"
             "  --eval-freq N        evaluate every N steps (5)\n"
@@ -148,8 +199,8 @@ static void usage_train(FILE *out) {
 /* Parse train's flags into *o. Returns -1 to go on, or the exit status to
  * leave with (0 after --help, 2 after a bad flag). */
 static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
-    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, MIN_LR, CLIP, EVAL_FREQ, EVAL_ITER, START,
-           NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
+    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, CLIP, EVAL_FREQ,
+           EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
         {"batch-size", required_argument, NULL, BATCH}, {"context", required_argument, NULL, CONTEXT},
@@ -159,7 +210,8 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         {"n-layers", required_argument, NULL, LAYERS}, {"n-heads", required_argument, NULL, HEADS},
         {"out", required_argument, NULL, 'o'},         {"resume", required_argument, NULL, RESUME},
         {"save-every", required_argument, NULL, SAVE_EVERY}, {"no-shuffle", no_argument, NULL, NO_SHUFFLE},
-        {"warmup-ratio", required_argument, NULL, WARMUP}, {"min-lr", required_argument, NULL, MIN_LR},
+        {"warmup-ratio", required_argument, NULL, WARMUP}, {"initial-lr", required_argument, NULL, INITIAL_LR},
+        {"min-lr", required_argument, NULL, MIN_LR},
         {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
@@ -183,6 +235,7 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         case SAVE_EVERY: o->save_every = (int)cli_long("--save-every", optarg, 0, 1000000); break;
         case NO_SHUFFLE: o->shuffle = false; break;
         case WARMUP: o->warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
+        case INITIAL_LR: o->initial_lr = cli_float("--initial-lr", optarg, 0, 10); break;
         case MIN_LR: o->min_lr = cli_float("--min-lr", optarg, 0, 10); break;
         case CLIP: o->clip = cli_float("--clip", optarg, 0, 1e6); break;
         case EVAL_FREQ: o->eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
@@ -214,7 +267,7 @@ static int cmd_train(int argc, char **argv) {
     if (status >= 0) return status;
     if (o.init_model && o.resume) fatal("train: give --init or --resume, not both");
     if (!o.resume) {
-        train_model(&o);
+        pretrain(&o);
         return 0;
     }
     SafetensorsFile *ckpt = safetensors_open(o.resume);
@@ -229,7 +282,7 @@ static int cmd_train(int argc, char **argv) {
     optind = 0; /* glibc: start getopt afresh; the flags were checked above */
     parse_train_flags(argc, argv, &used);
     train_print_resume(ckpt, &saved, &used);
-    train_model(&used);
+    pretrain(&used);
     safetensors_close(ckpt);
     free(ckpt_dir);
     return 0;

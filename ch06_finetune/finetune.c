@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../ch02_text/utf8.h"
-#include "../ch04_gpt/generate.h"
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch05_pretrain/sampling.h"
 #include "../common/util.h"
@@ -42,35 +41,6 @@ GPTModel *finetune_load_model(const ModelChoice *mc, const char *default_size, i
         fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size, vocab_size);
     m->config.drop_rate = mc->dropout;
     return m;
-}
-
-FILE *finetune_open_csv(const char *out_dir, const char *name, const char *header, char **path) {
-    *path = path_join(out_dir, name);
-    write_file_atomic(*path, header, strlen(header)); /* a fresh file with the header, then rows appended */
-    return xfopen(*path, "a");
-}
-
-void finetune_close_csv(FILE *f, const char *path) {
-    if (fclose(f) != 0) fatal("%s: write failed", path);
-}
-
-void finetune_plot(const char *script, const char *csv, const char *png, const char *vars) {
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "gnuplot is not installed: no plot (apt-get install gnuplot-nox)\n");
-        return;
-    }
-    char *dir = path_join(checkout_root(), "plots");
-    char *gp = path_join(dir, script);
-    size_t n = 2 * (strlen(gp) + strlen(csv) + strlen(vars)) + strlen(png) + 160;
-    char *command = xmalloc(n);
-    snprintf(command, n,
-             "gnuplot -e \"csv='%s'; out='%s'; %s\" '%s' && gnuplot -e \"csv='%s'; out='-'; %s\" '%s' >&2", csv, png,
-             vars, gp, csv, vars, gp);
-    if (system(command) == 0) fprintf(stderr, "wrote %s\n", png);
-    else fprintf(stderr, "gnuplot failed: no plot\n");
-    free(command);
-    free(gp);
-    free(dir);
 }
 
 static bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
@@ -113,25 +83,4 @@ char *instruct_response(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int ma
     intvec_free(&ids);
     free(prompt);
     return out;
-}
-
-void print_sample(GPTModel *m, Bpe *bpe, const char *prompt, int max_new_tokens) {
-    IntVec ids = {0};
-    bpe_encode(bpe, prompt, strlen(prompt), false, &ids);
-    int *seq = xmalloc((ids.len + (size_t)max_new_tokens) * sizeof(int));
-    memcpy(seq, ids.data, ids.len * sizeof(int));
-    bool was_training = m->training;
-    m->training = false;
-    int n = generate_greedy(m, seq, (int)ids.len, max_new_tokens, true, NULL, NULL);
-    m->training = was_training;
-    ByteBuf text = {0};
-    if (!bpe_decode(bpe, seq, (size_t)n, &text, NULL)) fatal("the model produced an id outside the tokenizer's vocabulary");
-    for (size_t i = 0; i < text.len; i++)
-        if (text.data[i] == '\n') text.data[i] = ' ';
-    if (text.len) fwrite(text.data, 1, text.len, stdout);
-    putchar('\n');
-    fflush(stdout);
-    bytebuf_free(&text);
-    free(seq);
-    intvec_free(&ids);
 }

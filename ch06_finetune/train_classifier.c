@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ch05_pretrain/train.h"
+#include "../common/ops.h"
 #include "../common/util.h"
 #include "classifier.h"
 #include "example_loader.h"
@@ -25,34 +27,124 @@ ClassifierTrainOptions classifier_train_default_options(void) {
                                     .out_dir = "runs/classifier"};
 }
 
-/* A batch's buffers: ids (B, max_length) and labels (B). */
-typedef struct {
-    int *ids, *labels;
-} Batch;
+/* ---- 6.3 Creating data loaders ------------------------------------------------- */
 
-/* The mean loss and the accuracy over the loader's first num_batches
- * batches (all when num_batches <= 0), in evaluation mode: the book's
- * calc_loss_loader and calc_accuracy_loader in one pass. */
-static void evaluate(Classifier *c, const SpamDataset *ds, ExampleLoader *dl, int num_batches, Batch *buf, float *loss,
-                     float *accuracy) {
-    if (num_batches <= 0 || num_batches > dl->n_batches) num_batches = dl->n_batches;
-    bool was_training = c->gpt->training;
-    c->gpt->training = false;
-    example_loader_reset(dl);
-    double total = 0.0;
-    long correct = 0, seen = 0;
-    const int *idx;
-    for (int b = 0, n; b < num_batches && (n = example_loader_next(dl, &idx)) > 0; b++) {
-        spam_dataset_batch(ds, idx, n, buf->ids, buf->labels);
-        int right;
-        total += classifier_loss_batch(c, buf->ids, buf->labels, n, ds->max_length, false, &right);
-        correct += right;
-        seen += n;
-    }
-    c->gpt->training = was_training;
-    if (loss) *loss = (float)(total / num_batches);
-    if (accuracy) *accuracy = seen ? (float)correct / (float)seen : NAN;
+/* A SpamDataset's examples in batches: inputs the padded ids (B,
+ * max_length), targets the labels (B). */
+typedef struct {
+    ExampleLoader order;
+    const SpamDataset *ds;
+    int *ids, *labels; /* the current batch */
+} SpamBatches;
+
+static void spam_batches_init(SpamBatches *sb, const SpamDataset *ds, int batch_size, bool shuffle, bool drop_last,
+                              uint64_t seed, const char *what) {
+    char err[160];
+    if (!example_loader_init(&sb->order, ds->n, batch_size, shuffle, drop_last, seed, err, sizeof err))
+        fatal("%s: %s", what, err);
+    sb->ds = ds;
+    sb->ids = xmalloc((size_t)batch_size * ds->max_length * sizeof(int));
+    sb->labels = xmalloc((size_t)batch_size * sizeof(int));
 }
+
+static void spam_batches_reset(void *self) { example_loader_reset(&((SpamBatches *)self)->order); }
+
+static bool spam_batches_next(void *self, Batch *batch) {
+    SpamBatches *sb = self;
+    const int *indices;
+    int n = example_loader_next(&sb->order, &indices);
+    if (n == 0) return false;
+    spam_dataset_batch(sb->ds, indices, n, sb->ids, sb->labels);
+    *batch = (Batch){.B = n, .T = sb->ds->max_length, .inputs = sb->ids, .targets = sb->labels};
+    return true;
+}
+
+static BatchLoader spam_batches_loader(SpamBatches *sb) {
+    return (BatchLoader){.n_batches = sb->order.n_batches,
+                         .reset = spam_batches_reset,
+                         .next = spam_batches_next,
+                         .self = sb};
+}
+
+static void spam_batches_free(SpamBatches *sb) {
+    example_loader_free(&sb->order);
+    free(sb->ids);
+    free(sb->labels);
+}
+
+/* ---- 6.6 Calculating the classification loss and accuracy ------------------------- */
+
+/* calc_loss_batch: the cross entropy of the last token's logits */
+static float classifier_loss(void *c, const Batch *batch, bool backward) {
+    return classifier_loss_batch(c, batch->inputs, batch->targets, batch->B, batch->T, backward, NULL);
+}
+
+/* The classifier as chapter 5's loops take a model. */
+static Model classifier_model(Classifier *c) {
+    return (Model){.gpt = c->gpt, .loss_batch = classifier_loss, .self = c};
+}
+
+/* calc_accuracy_loader: the share of right predictions (the argmax of the
+ * last token's logits) over the loader's first num_batches batches (all
+ * when num_batches <= 0), in evaluation mode (no dropout). */
+static float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches) {
+    if (num_batches <= 0 || num_batches > loader->n_batches) num_batches = loader->n_batches;
+    bool was_training = model->gpt->training;
+    model->gpt->training = false;
+    loader->reset(loader->self);
+    long correct_predictions = 0, num_examples = 0;
+    Batch batch;
+    for (int i = 0; i < num_batches && loader->next(loader->self, &batch); i++) {
+        const float *logits = classifier_forward(model, batch.inputs, batch.B, batch.T); /* (B, n_classes) */
+        const int K = model->n_classes;
+        for (int b = 0; b < batch.B; b++) correct_predictions += vec_argmax(logits + (size_t)b * K, K) == batch.targets[b];
+        num_examples += batch.B;
+    }
+    model->gpt->training = was_training;
+    return num_examples ? (float)correct_predictions / (float)num_examples : NAN;
+}
+
+/* ---- 6.7 Finetuning the model on supervised data ------------------------------------ */
+
+/* The book's train_classifier_simple: chapter 5's train_model_simple with
+ * the classifier's loss, examples counted in place of tokens, and after
+ * each epoch the accuracies over eval_iter batches (printed, and appended
+ * to accuracy_log) in place of a sample. */
+static void train_classifier_simple(Classifier *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
+                                    BatchLoader *val_loader, Optimizer *optimizer, int num_epochs, int eval_freq,
+                                    int eval_iter, TrainRun *run, FILE *accuracy_log) {
+    const Model classifier = classifier_model(model);
+    train_run_begin(run, train_loader, num_epochs);
+    for (int epoch = run->epochs_done; epoch < num_epochs; epoch++) {
+        model->gpt->training = true; /* model.train() */
+        Batch batch = {0};
+        train_loader->reset(train_loader->self);
+        while (train_loader->next(train_loader->self, &batch)) {
+            float loss = train_step(&classifier, optimizer, &batch);
+            check_loss(loss, epoch + 1, run->global_step + 1);
+            run->seen += batch.B; /* examples_seen += input_batch.shape[0] */
+            run->global_step++;
+            progress_update(&run->progress, run->global_step + 1);
+            if (run->global_step % eval_freq == 0) {
+                float train_loss, val_loss;
+                evaluate_model(&classifier, train_eval_loader, val_loader, eval_iter, &train_loss, &val_loss);
+                record_losses(run, epoch + 1, train_loss, val_loss, optimizer->config.lr);
+            }
+        }
+        float train_accuracy = calc_accuracy_loader(model, train_eval_loader, eval_iter);
+        float val_accuracy = calc_accuracy_loader(model, val_loader, eval_iter);
+        progress_clear(&run->progress);
+        printf("Training accuracy: %.2f%% | Validation accuracy: %.2f%%\n", train_accuracy * 100, val_accuracy * 100);
+        fflush(stdout);
+        fprintf(accuracy_log, "%d,%ld,%.6f,%.6f\n", epoch + 1, run->seen, train_accuracy, val_accuracy);
+        fflush(accuracy_log);
+        run->epochs_done = epoch + 1;
+        if (run->after_epoch) run->after_epoch(run->user, run, &batch);
+    }
+    progress_finish(&run->progress);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
 
 /* The splits: read from data_dir, or prepared from the SMS collection and
  * written to out_dir as `ch06 prepare-spam` writes them. */
@@ -77,8 +169,7 @@ static void load_splits(const ClassifierTrainOptions *o, TextSet sets[3]) {
     free(sms);
 }
 
-ClassifierRunResult train_classifier(const ClassifierTrainOptions *o) {
-    ClassifierRunResult result = {NAN, NAN, NAN, NAN, NAN};
+void train_classifier(const ClassifierTrainOptions *o) {
     make_dirs(o->out_dir);
     Bpe *bpe = bpe_load_gpt2();
     const int pad_id = bpe_eot_id(bpe);
@@ -94,20 +185,15 @@ ClassifierRunResult train_classifier(const ClassifierTrainOptions *o) {
     const int T = train_ds.max_length;
     fprintf(stderr, "%d training, %d validation, %d test texts, padded to %d tokens (%d, %d, %d cut to it)\n", sets[0].n,
             sets[1].n, sets[2].n, T, train_ds.n_truncated, val_ds.n_truncated, test_ds.n_truncated);
-    ExampleLoader train_dl, train_eval_dl, val_dl, test_dl;
-    char err[160];
-    if (!example_loader_init(&train_dl, train_ds.n, o->batch_size, true, true, o->seed, err, sizeof err))
-        fatal("training data: %s", err);
+    SpamBatches train_batches, train_eval_batches, val_batches, test_batches;
+    spam_batches_init(&train_batches, &train_ds, o->batch_size, true, true, o->seed, "training data");
     /* evaluation walks the training set in its own shuffled order, as a
      * fresh pass over the book's shuffling train_loader does */
-    if (!example_loader_init(&train_eval_dl, train_ds.n, o->batch_size, true, true, o->seed + 1, err, sizeof err))
-        fatal("training data: %s", err);
-    if (!example_loader_init(&val_dl, val_ds.n, o->batch_size, false, false, 0, err, sizeof err))
-        fatal("validation data: %s", err);
-    if (!example_loader_init(&test_dl, test_ds.n, o->batch_size, false, false, 0, err, sizeof err))
-        fatal("test data: %s", err);
-    fprintf(stderr, "%d training, %d validation, %d test batches\n", train_dl.n_batches, val_dl.n_batches,
-            test_dl.n_batches);
+    spam_batches_init(&train_eval_batches, &train_ds, o->batch_size, true, true, o->seed + 1, "training data");
+    spam_batches_init(&val_batches, &val_ds, o->batch_size, false, false, 0, "validation data");
+    spam_batches_init(&test_batches, &test_ds, o->batch_size, false, false, 0, "test data");
+    fprintf(stderr, "%d training, %d validation, %d test batches\n", train_batches.order.n_batches,
+            val_batches.order.n_batches, test_batches.order.n_batches);
 
     /* 6.4-6.5: the model with its new head, all but its top frozen */
     GPTModel *gpt = finetune_load_model(&o->model, "124M", bpe_vocab_size(bpe));
@@ -129,99 +215,58 @@ ClassifierRunResult train_classifier(const ClassifierTrainOptions *o) {
     AdamWConfig adam = adamw_default_config();
     adam.lr = o->lr;
     adam.weight_decay = o->weight_decay;
+    Optimizer optimizer = trainable_optimizer(&trainable, &adam);
 
-    /* 6.7 train_classifier_simple */
-    char *log_path, *acc_path;
-    FILE *log = finetune_open_csv(o->out_dir, "log.csv", "step,epoch,examples_seen,train_loss,val_loss,lr\n", &log_path);
-    FILE *acc_log = finetune_open_csv(o->out_dir, "accuracy.csv", "epoch,examples_seen,train_accuracy,val_accuracy\n",
-                                      &acc_path);
-    Batch buf = {xmalloc((size_t)o->batch_size * T * sizeof(int)), xmalloc((size_t)o->batch_size * sizeof(int))};
-    const long steps_per_epoch = train_dl.n_batches, total_steps = steps_per_epoch * o->epochs;
-    long global_step = -1, examples_seen = 0;
-    Progress progress;
-    progress_start(&progress, "train", "steps", total_steps);
-    const double t0 = now_seconds();
-    for (int epoch = 0; epoch < o->epochs; epoch++) {
-        example_loader_reset(&train_dl);
-        const int *idx;
-        for (int n; (n = example_loader_next(&train_dl, &idx)) > 0;) {
-            gpt->training = true;
-            spam_dataset_batch(&train_ds, idx, n, buf.ids, buf.labels);
-            trainable_zero_grad(&trainable);
-            float loss = classifier_loss_batch(c, buf.ids, buf.labels, n, T, true, NULL);
-            if (!isfinite(loss)) fatal("the training loss became %g at step %ld: lower --lr", loss, global_step + 1);
-            trainable_step(&trainable, &adam, o->lr);
-            examples_seen += n;
-            global_step++;
-            progress_update(&progress, global_step + 1);
-            if (global_step % o->eval_freq == 0) {
-                float train_loss, val_loss;
-                evaluate(c, &train_ds, &train_eval_dl, o->eval_iter, &buf, &train_loss, NULL);
-                evaluate(c, &val_ds, &val_dl, o->eval_iter, &buf, &val_loss, NULL);
-                if (isnan(result.first_train_loss)) result.first_train_loss = train_loss;
-                result.last_train_loss = train_loss;
-                progress_clear(&progress);
-                printf("Ep %d (Step %06ld): Train loss %.3f, Val loss %.3f\n", epoch + 1, global_step, train_loss,
-                       val_loss);
-                fflush(stdout);
-                fprintf(log, "%ld,%.4f,%ld,%.6f,%.6f,%.8g\n", global_step, (double)(global_step + 1) / steps_per_epoch,
-                        examples_seen, train_loss, val_loss, o->lr);
-                fflush(log);
-            }
-        }
-        /* the accuracies after each epoch, over eval_iter batches */
-        float train_acc, val_acc;
-        evaluate(c, &train_ds, &train_eval_dl, o->eval_iter, &buf, NULL, &train_acc);
-        evaluate(c, &val_ds, &val_dl, o->eval_iter, &buf, NULL, &val_acc);
-        progress_clear(&progress);
-        printf("Training accuracy: %.2f%% | Validation accuracy: %.2f%%\n", train_acc * 100, val_acc * 100);
-        fflush(stdout);
-        fprintf(acc_log, "%d,%ld,%.6f,%.6f\n", epoch + 1, examples_seen, train_acc, val_acc);
-        fflush(acc_log);
-    }
-    progress_finish(&progress);
-    fprintf(stderr, "Training completed in %.2f minutes.\n", (now_seconds() - t0) / 60);
-    finetune_close_csv(log, log_path);
-    finetune_close_csv(acc_log, acc_path);
+    /* 6.7 */
+    char *log_path = path_join(o->out_dir, "log.csv"), *acc_path = path_join(o->out_dir, "accuracy.csv");
+    TrainRun run = {.global_step = -1, .log = loss_log_open(log_path, "examples_seen", -1)};
+    FILE *acc_log = csv_log_open(acc_path, "epoch,examples_seen,train_accuracy,val_accuracy\n", -1);
+    BatchLoader train_loader = spam_batches_loader(&train_batches),
+                train_eval_loader = spam_batches_loader(&train_eval_batches),
+                val_loader = spam_batches_loader(&val_batches), test_loader = spam_batches_loader(&test_batches);
+    const double start_time = now_seconds();
+    train_classifier_simple(c, &train_loader, &train_eval_loader, &val_loader, &optimizer, o->epochs, o->eval_freq,
+                            o->eval_iter, &run, acc_log);
+    fprintf(stderr, "Training completed in %.2f minutes.\n", (now_seconds() - start_time) / 60);
+    csv_log_close(run.log, log_path);
+    csv_log_close(acc_log, acc_path);
 
     /* 6.8: save the model, then the accuracies over the whole sets */
     char *ckpt_path = path_join(o->out_dir, "checkpoint.safetensors");
     classifier_merge_lora(c); /* W += (alpha/r) A B: a plain classifier */
     classifier_save(c, ckpt_path, T);
     fprintf(stderr, "wrote %s, %s and %s\n", log_path, acc_path, ckpt_path);
-    Progress eval_progress;
-    progress_start(&eval_progress, "evaluate", "sets", 3);
-    evaluate(c, &train_ds, &train_eval_dl, 0, &buf, NULL, &result.train_accuracy);
-    progress_update(&eval_progress, 1);
-    evaluate(c, &val_ds, &val_dl, 0, &buf, NULL, &result.val_accuracy);
-    progress_update(&eval_progress, 2);
-    evaluate(c, &test_ds, &test_dl, 0, &buf, NULL, &result.test_accuracy);
-    progress_finish(&eval_progress);
-    printf("Training accuracy: %.2f%%\nValidation accuracy: %.2f%%\nTest accuracy: %.2f%%\n",
-           result.train_accuracy * 100, result.val_accuracy * 100, result.test_accuracy * 100);
+    Progress progress;
+    progress_start(&progress, "evaluate", "sets", 3);
+    float train_accuracy = calc_accuracy_loader(c, &train_eval_loader, 0);
+    progress_update(&progress, 1);
+    float val_accuracy = calc_accuracy_loader(c, &val_loader, 0);
+    progress_update(&progress, 2);
+    float test_accuracy = calc_accuracy_loader(c, &test_loader, 0);
+    progress_finish(&progress);
+    printf("Training accuracy: %.2f%%\nValidation accuracy: %.2f%%\nTest accuracy: %.2f%%\n", train_accuracy * 100,
+           val_accuracy * 100, test_accuracy * 100);
     fflush(stdout);
 
     char *loss_png = path_join(o->out_dir, "loss.png"), *acc_png = path_join(o->out_dir, "accuracy.png");
-    finetune_plot("loss.gp", log_path, loss_png, "title='Classifier: training and validation loss'; x2label='Examples seen'");
-    finetune_plot("accuracy.gp", acc_path, acc_png, "title='Classifier: training and validation accuracy'");
+    plot_csv("loss.gp", log_path, loss_png,
+             "title='Classifier: training and validation loss'; x2label='Examples seen'");
+    plot_csv("accuracy.gp", acc_path, acc_png, "title='Classifier: training and validation accuracy'");
 
     free(loss_png);
     free(acc_png);
     free(ckpt_path);
     free(log_path);
     free(acc_path);
-    free(buf.ids);
-    free(buf.labels);
     trainable_free(&trainable);
     classifier_free(c);
-    example_loader_free(&train_dl);
-    example_loader_free(&train_eval_dl);
-    example_loader_free(&val_dl);
-    example_loader_free(&test_dl);
+    spam_batches_free(&train_batches);
+    spam_batches_free(&train_eval_batches);
+    spam_batches_free(&val_batches);
+    spam_batches_free(&test_batches);
     spam_dataset_free(&train_ds);
     spam_dataset_free(&val_ds);
     spam_dataset_free(&test_ds);
     for (int i = 0; i < 3; i++) textset_free(&sets[i]);
     bpe_free(bpe);
-    return result;
 }

@@ -1,6 +1,7 @@
 /* train_classifier.h: 6.7 Finetuning the model on supervised data and 6.8
- * Using the LLM as a spam classifier: the book's train_classifier_simple
- * with its evaluation, CSV logs and figures, the checkpoint, and the final
+ * Using the LLM as a spam classifier: the book's train_classifier_simple,
+ * built from chapter 5's training functions, with the run around it: the
+ * data, the model, the CSV logs and figures, the checkpoint, and the final
  * accuracies. */
 #ifndef CH06_TRAIN_CLASSIFIER_H
 #define CH06_TRAIN_CLASSIFIER_H
@@ -28,11 +29,6 @@ typedef struct {
 
 ClassifierTrainOptions classifier_train_default_options(void);
 
-typedef struct {
-    float first_train_loss, last_train_loss; /* of the first and last evaluation */
-    float train_accuracy, val_accuracy, test_accuracy; /* over the whole sets, after training */
-} ClassifierRunResult;
-
 /* Finetune and print the book's lines on stdout ("Ep 1 (Step 000000): Train
  * loss ..., Val loss ...", the accuracies after each epoch over eval_iter
  * batches, and finally over the whole sets). Writes OUT/log.csv (step,
@@ -40,6 +36,6 @@ typedef struct {
  * figures OUT/loss.png and OUT/accuracy.png when gnuplot is installed, and
  * OUT/checkpoint.safetensors (classifier_save; LoRA adapters merged into
  * the weights first, so the final accuracies are the saved model's). */
-ClassifierRunResult train_classifier(const ClassifierTrainOptions *o);
+void train_classifier(const ClassifierTrainOptions *o);
 
 #endif

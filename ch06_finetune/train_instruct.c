@@ -28,54 +28,75 @@ InstructTrainOptions instruct_train_default_options(void) {
                                   .out_dir = "runs/instruct"};
 }
 
-/* One collated batch, its buffers grown as needed. */
-typedef struct {
-    int B, T;
-    int *inputs, *targets;
-    size_t capacity;
-    const int **seqs;
-    int *lengths;
-} Collated;
+/* ---- 7.3-7.4: batches of collated instructions --------------------------------- */
 
-/* The loader's next batch, collated (7.3); false at the end of the epoch. */
-static bool next_batch(const InstructionDataset *ds, ExampleLoader *dl, int allowed_max_length, int pad_id,
-                       Collated *b) {
-    const int *idx;
-    int n = example_loader_next(dl, &idx);
+/* An InstructionDataset's examples in batches, each collated (7.3): as long
+ * as its longest text, at most allowed_max_length, padded with pad_id, the
+ * padding after the first ignored by the loss. */
+typedef struct {
+    ExampleLoader order;
+    const InstructionDataset *ds;
+    int allowed_max_length, pad_id;
+    const int **seqs; /* the batch's texts and their lengths */
+    int *lengths;
+    int *inputs, *targets; /* the current batch, grown as needed */
+    size_t capacity;
+} InstructionBatches;
+
+/* allowed_max_length: the longest a batch may be (set it before the first batch) */
+static void instruction_batches_init(InstructionBatches *ib, const InstructionDataset *ds, int batch_size,
+                                     bool shuffle, bool drop_last, uint64_t seed, int pad_id, const char *what) {
+    char err[160];
+    if (!example_loader_init(&ib->order, ds->n, batch_size, shuffle, drop_last, seed, err, sizeof err))
+        fatal("%s: %s", what, err);
+    *ib = (InstructionBatches){.order = ib->order,
+                               .ds = ds,
+                               .pad_id = pad_id,
+                               .seqs = xmalloc((size_t)batch_size * sizeof(int *)),
+                               .lengths = xmalloc((size_t)batch_size * sizeof(int))};
+}
+
+static void instruction_batches_reset(void *self) { example_loader_reset(&((InstructionBatches *)self)->order); }
+
+static bool instruction_batches_next(void *self, Batch *batch) {
+    InstructionBatches *ib = self;
+    const int *indices;
+    int n = example_loader_next(&ib->order, &indices);
     if (n == 0) return false;
     for (int i = 0; i < n; i++) {
-        b->seqs[i] = ds->encoded[idx[i]].data;
-        b->lengths[i] = (int)ds->encoded[idx[i]].len;
+        ib->seqs[i] = ib->ds->encoded[indices[i]].data;
+        ib->lengths[i] = (int)ib->ds->encoded[indices[i]].len;
     }
-    int T = collate_length(b->lengths, n, allowed_max_length);
+    int T = collate_length(ib->lengths, n, ib->allowed_max_length);
     if (T < 1) fatal("an instruction batch has no tokens");
-    if ((size_t)n * T > b->capacity) {
-        b->capacity = (size_t)n * T;
-        b->inputs = xrealloc(b->inputs, b->capacity * sizeof(int));
-        b->targets = xrealloc(b->targets, b->capacity * sizeof(int));
+    if ((size_t)n * T > ib->capacity) {
+        ib->capacity = (size_t)n * T;
+        ib->inputs = xrealloc(ib->inputs, ib->capacity * sizeof(int));
+        ib->targets = xrealloc(ib->targets, ib->capacity * sizeof(int));
     }
-    collate_batch(b->seqs, b->lengths, n, T, pad_id, b->inputs, b->targets);
-    b->B = n;
-    b->T = T;
+    collate_batch(ib->seqs, ib->lengths, n, T, ib->pad_id, ib->inputs, ib->targets);
+    *batch = (Batch){.B = n, .T = T, .inputs = ib->inputs, .targets = ib->targets};
     return true;
 }
 
-/* calc_loss_loader: the mean batch loss over the first num_batches batches. */
-static float loss_loader(GPTModel *m, const InstructionDataset *ds, ExampleLoader *dl, int num_batches, int allowed,
-                         int pad_id, Collated *b) {
-    if (num_batches <= 0 || num_batches > dl->n_batches) num_batches = dl->n_batches;
-    bool was_training = m->training;
-    m->training = false;
-    example_loader_reset(dl);
-    double total = 0.0;
-    for (int i = 0; i < num_batches && next_batch(ds, dl, allowed, pad_id, b); i++)
-        total += calc_loss_batch(m, b->inputs, b->targets, b->B, b->T, false);
-    m->training = was_training;
-    return (float)(total / num_batches);
+static BatchLoader instruction_batches_loader(InstructionBatches *ib) {
+    return (BatchLoader){.n_batches = ib->order.n_batches,
+                         .reset = instruction_batches_reset,
+                         .next = instruction_batches_next,
+                         .self = ib};
 }
 
-InstructRunResult train_instruct(const InstructTrainOptions *o) {
-    InstructRunResult result = {NAN, NAN, NAN};
+static void instruction_batches_free(InstructionBatches *ib) {
+    example_loader_free(&ib->order);
+    free(ib->seqs);
+    free(ib->lengths);
+    free(ib->inputs);
+    free(ib->targets);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+void train_instruct(const InstructTrainOptions *o) {
     make_dirs(o->out_dir);
     Bpe *bpe = bpe_load_gpt2();
     const int pad_id = bpe_eot_id(bpe);
@@ -92,20 +113,20 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     InstructionDataset train_ds, val_ds;
     instruction_dataset_init(&train_ds, &train, bpe);
     instruction_dataset_init(&val_ds, &val, bpe);
-    ExampleLoader train_dl, train_eval_dl, val_dl;
-    char err[160];
-    if (!example_loader_init(&train_dl, train_ds.n, o->batch_size, true, true, o->seed, err, sizeof err) ||
-        !example_loader_init(&train_eval_dl, train_ds.n, o->batch_size, true, true, o->seed + 1, err, sizeof err))
-        fatal("training data: %s", err);
-    if (!example_loader_init(&val_dl, val_ds.n, o->batch_size, false, false, 0, err, sizeof err))
-        fatal("validation data: %s", err);
+    InstructionBatches train_batches, train_eval_batches, val_batches;
+    instruction_batches_init(&train_batches, &train_ds, o->batch_size, true, true, o->seed, pad_id, "training data");
+    instruction_batches_init(&train_eval_batches, &train_ds, o->batch_size, true, true, o->seed + 1, pad_id,
+                             "training data");
+    instruction_batches_init(&val_batches, &val_ds, o->batch_size, false, false, 0, pad_id, "validation data");
     fprintf(stderr, "%d training batches, %d validation batches; the longest training text has %d tokens\n",
-            train_dl.n_batches, val_dl.n_batches, instruction_dataset_longest(&train_ds));
+            train_batches.order.n_batches, val_batches.order.n_batches, instruction_dataset_longest(&train_ds));
 
-    /* 7.5: the pretrained model; every parameter trains */
+    /* 7.5: the pretrained model; every parameter trains. The batches are
+     * cut to its context. */
     GPTModel *m = finetune_load_model(&o->model, "355M", bpe_vocab_size(bpe));
     const int allowed = o->allowed_max_length < m->config.context_length ? o->allowed_max_length
                                                                           : m->config.context_length;
+    train_batches.allowed_max_length = train_eval_batches.allowed_max_length = val_batches.allowed_max_length = allowed;
     Lora *lora = NULL;
     Trainable trainable = {0};
     if (o->lora_rank > 0) {
@@ -126,54 +147,23 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     AdamWConfig adam = adamw_default_config();
     adam.lr = o->lr;
     adam.weight_decay = o->weight_decay;
-    char *start_context = format_input(&val.items[0]);
+    Optimizer optimizer = trainable_optimizer(&trainable, &adam);
 
-    /* 7.6: train_model_simple */
-    char *log_path;
-    FILE *log = finetune_open_csv(o->out_dir, "log.csv", "step,epoch,tokens_seen,train_loss,val_loss,lr\n", &log_path);
-    Collated b = {.seqs = xmalloc((size_t)o->batch_size * sizeof(int *)),
-                  .lengths = xmalloc((size_t)o->batch_size * sizeof(int))};
-    const long steps_per_epoch = train_dl.n_batches, total_steps = steps_per_epoch * o->epochs;
-    long global_step = -1, tokens_seen = 0;
-    Progress progress;
-    progress_start(&progress, "train", "steps", total_steps);
-    const double t0 = now_seconds();
-    for (int epoch = 0; epoch < o->epochs; epoch++) {
-        example_loader_reset(&train_dl);
-        while (next_batch(&train_ds, &train_dl, allowed, pad_id, &b)) {
-            m->training = true;
-            trainable_zero_grad(&trainable);
-            float loss = calc_loss_batch(m, b.inputs, b.targets, b.B, b.T, true);
-            if (!isfinite(loss)) fatal("the training loss became %g at step %ld: lower --lr", loss, global_step + 1);
-            trainable_step(&trainable, &adam, o->lr);
-            tokens_seen += (long)b.B * b.T;
-            global_step++;
-            progress_update(&progress, global_step + 1);
-            if (global_step % o->eval_freq == 0) {
-                float train_loss = loss_loader(m, &train_ds, &train_eval_dl, o->eval_iter, allowed, pad_id, &b);
-                float val_loss = loss_loader(m, &val_ds, &val_dl, o->eval_iter, allowed, pad_id, &b);
-                if (isnan(result.first_train_loss)) result.first_train_loss = train_loss;
-                result.last_train_loss = train_loss;
-                result.last_val_loss = val_loss;
-                progress_clear(&progress);
-                printf("Ep %d (Step %06ld): Train loss %.3f, Val loss %.3f\n", epoch + 1, global_step, train_loss,
-                       val_loss);
-                fflush(stdout);
-                fprintf(log, "%ld,%.4f,%ld,%.6f,%.6f,%.8g\n", global_step, (double)(global_step + 1) / steps_per_epoch,
-                        tokens_seen, train_loss, val_loss, o->lr);
-                fflush(log);
-            }
-        }
-        m->training = false;
-        if (!o->no_samples) {
-            progress_clear(&progress);
-            print_sample(m, bpe, start_context, 50);
-        }
-    }
-    progress_finish(&progress);
+    /* 7.6: chapter 5's train_model_simple, a sample of the first validation
+     * entry's response after each epoch */
+    char *log_path = path_join(o->out_dir, "log.csv");
+    TrainRun run = {.global_step = -1, .log = loss_log_open(log_path, "tokens_seen", -1)};
+    Model model = gpt_model(m);
+    BatchLoader train_loader = instruction_batches_loader(&train_batches),
+                train_eval_loader = instruction_batches_loader(&train_eval_batches),
+                val_loader = instruction_batches_loader(&val_batches);
+    char *start_context = format_input(&val.items[0]);
+    const double start_time = now_seconds();
+    train_model_simple(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, o->epochs, o->eval_freq,
+                       o->eval_iter, o->no_samples ? NULL : start_context, bpe, &run);
     m->training = false;
-    fprintf(stderr, "Training completed in %.2f minutes.\n", (now_seconds() - t0) / 60);
-    finetune_close_csv(log, log_path);
+    fprintf(stderr, "Training completed in %.2f minutes.\n", (now_seconds() - start_time) / 60);
+    csv_log_close(run.log, log_path);
     char *ckpt_path = path_join(o->out_dir, "checkpoint.safetensors");
     if (lora) { /* W += (alpha/r) A B: a plain model, which also writes the responses */
         lora_merge(lora, m->out_head);
@@ -185,7 +175,7 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     gpt_save_checkpoint(m, ckpt_path, &extras);
     fprintf(stderr, "wrote %s and %s\n", log_path, ckpt_path);
     char *png = path_join(o->out_dir, "loss.png");
-    finetune_plot("loss.gp", log_path, png, "title='Instruction finetuning: training and validation loss'");
+    plot_csv("loss.gp", log_path, png, "title='Instruction finetuning: training and validation loss'");
 
     /* 7.7: the responses to the test set */
     if (!o->no_responses && test.n > 0) {
@@ -218,15 +208,11 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     free(ckpt_path);
     free(log_path);
     free(start_context);
-    free(b.inputs);
-    free(b.targets);
-    free(b.seqs);
-    free(b.lengths);
     trainable_free(&trainable);
     gpt_free(m);
-    example_loader_free(&train_dl);
-    example_loader_free(&train_eval_dl);
-    example_loader_free(&val_dl);
+    instruction_batches_free(&train_batches);
+    instruction_batches_free(&train_eval_batches);
+    instruction_batches_free(&val_batches);
     instruction_dataset_free(&train_ds);
     instruction_dataset_free(&val_ds);
     instruction_set_free(&train);
@@ -235,5 +221,4 @@ InstructRunResult train_instruct(const InstructTrainOptions *o) {
     instruction_set_free(&all);
     free(data_path);
     bpe_free(bpe);
-    return result;
 }

@@ -1,7 +1,8 @@
-/* train_instruct.h: 7.5-7.8, instruction finetuning: the book's chapter 5
- * training loop (train_model_simple) on the collated instruction batches,
- * a sample after each epoch, the checkpoint, and the model's responses to
- * the test set (instruction-data-with-response.json). */
+/* train_instruct.h: 7.5-7.7, instruction finetuning: chapter 5's
+ * train_model_simple, called as the book's chapter 7 calls it, on the
+ * collated instruction batches (a sample after each epoch), the checkpoint,
+ * and the model's responses to the test set
+ * (instruction-data-with-response.json). */
 #ifndef CH06_TRAIN_INSTRUCT_H
 #define CH06_TRAIN_INSTRUCT_H
 
@@ -30,14 +31,10 @@ typedef struct {
 
 InstructTrainOptions instruct_train_default_options(void);
 
-typedef struct {
-    float first_train_loss, last_train_loss, last_val_loss; /* of the first and last evaluation */
-} InstructRunResult;
-
 /* Finetune and print the book's lines on stdout; writes OUT/log.csv (the
  * columns of ch05's), OUT/loss.png, OUT/checkpoint.safetensors (LoRA
  * adapters merged into the weights, the head untied from the embedding) and
  * OUT/instruction-data-with-response.json. */
-InstructRunResult train_instruct(const InstructTrainOptions *o);
+void train_instruct(const InstructTrainOptions *o);
 
 #endif

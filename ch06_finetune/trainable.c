@@ -55,3 +55,11 @@ void trainable_free(Trainable *t) {
     for (int i = 0; i < t->n_groups; i++) adamw_free(&t->groups[i].opt);
     t->n_groups = 0;
 }
+
+static void optimizer_zero_grad(void *t) { trainable_zero_grad(t); }
+
+static void optimizer_step(void *t, const AdamWConfig *config) { trainable_step(t, config, config->lr); }
+
+Optimizer trainable_optimizer(Trainable *t, const AdamWConfig *config) {
+    return (Optimizer){.config = *config, .zero_grad = optimizer_zero_grad, .step = optimizer_step, .params = t};
+}

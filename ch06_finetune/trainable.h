@@ -16,6 +16,7 @@
 
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/adamw.h"
+#include "../ch05_pretrain/train.h"
 
 enum { TRAINABLE_MAX_GROUPS = 8 };
 
@@ -45,5 +46,8 @@ void trainable_zero_grad(Trainable *t);
 /* optimizer.step(): one AdamW step (learning rate lr) on every group. */
 void trainable_step(Trainable *t, const AdamWConfig *cfg, float lr);
 void trainable_free(Trainable *t);
+/* The groups as chapter 5's loops take an optimizer: AdamW with config
+ * (its lr is the one the loops step with). t must outlive it. */
+Optimizer trainable_optimizer(Trainable *t, const AdamWConfig *config);
 
 #endif

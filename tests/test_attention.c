@@ -177,6 +177,48 @@ START_TEST(test_causal_attention_and_wrapper) {
 }
 END_TEST
 
+/* Exercise 3.1 (exercise-solutions.ipynb In [5]-[7]): SelfAttention_v2
+ * made after torch.manual_seed(123) draws three bias-free nn.Linear(3, 2),
+ * the very weights CausalAttention draws after the same seed (the
+ * fixture's causal.*, stored (d_in, d_out) as v2.W_query.weight.T, which
+ * is what the solution gives SelfAttention_v1). v1 with them prints the
+ * solution's numbers; and its last row, where no token is masked, is
+ * CausalAttention's last row in 3.5.3. */
+START_TEST(test_exercise_3_1_book_numbers) {
+    const float book_ex31[12] = {-0.5337f, -0.1051f, -0.5323f, -0.1080f, -0.5323f, -0.1079f,
+                                 -0.5297f, -0.1076f, -0.5311f, -0.1066f, -0.5299f, -0.1081f};
+    float out[12], weights[36];
+    self_attention_forward(out, weights, get("x"), get("causal.W_query"), get("causal.W_key"), get("causal.W_value"), 6,
+                           3, 2);
+    assert_all_close("book exercise 3.1", out, book_ex31, 12, 0, BOOK_TOL);
+    assert_all_close("last row vs CausalAttention", out + 10, get("causal.out") + 10, 2, REL, ABS);
+}
+END_TEST
+
+/* Exercise 3.2: MultiHeadAttentionWrapper(d_in, 1, ..., num_heads=2) after
+ * torch.manual_seed(123), against what PyTorch computes with it (the
+ * fixture's ex3_2.*). The solution notebook gives this solution in a text
+ * cell that never ran, and the numbers printed there (first row -9.1476e-02,
+ * 3.4164e-02) are not what its code gives: PyTorch's first row is
+ * -0.5740, 0.2216 (PyTorch 1.13, the fixture's, whose generator gives the
+ * book's numbers in every other test here). So this holds the wrapper to
+ * PyTorch, not to that text. */
+START_TEST(test_exercise_3_2_wrapper_of_width_one) {
+    const char *kinds[3] = {"W_query", "W_key", "W_value"};
+    const float *heads[6];
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 3; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "ex3_2.head%d.%s", h, kinds[k]);
+            ck_assert_int_eq(fixture_tensor(&fx, name)->shape[1], 1);
+            heads[3 * h + k] = get(name);
+        }
+    float out[24];
+    multihead_wrapper_forward(out, get("batch"), heads, 2, 6, 3, 1, 2);
+    assert_all_close("ex3_2.out", out, get("ex3_2.out"), 24, REL, ABS);
+}
+END_TEST
+
 /* The module, the fast version and the book's plain one, from the
  * fixture's weights under prefix; both against PyTorch's output. */
 static void run_mha(const char *prefix, const float *x, int B, int T, int d_in, int d_out, int n_heads, bool bias,
@@ -699,6 +741,8 @@ Suite *attention_suite(void) {
     tcase_add_test(tc, test_causal_mask_book_numbers);
     tcase_add_test(tc, test_causal_attention_and_wrapper);
     tcase_add_test(tc, test_multihead_attention_module);
+    tcase_add_test(tc, test_exercise_3_1_book_numbers);
+    tcase_add_test(tc, test_exercise_3_2_wrapper_of_width_one);
     tcase_add_test(tc, test_wrapper_equals_fused_module);
     tcase_add_test(tc, test_fast_version_matches_reference);
     tcase_add_test(tc, test_cached_chunks_match_whole_sequence);

@@ -39,6 +39,10 @@ END_TEST
 START_TEST(test_book_examples) {
     int book[] = {15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 286, 617, 34680, 27271, 13};
     assert_ids("Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace.", true, book, 20);
+    /* ch02.ipynb In [28] now joins "terraces" and "of" (its string pieces
+     * have no space between them): "of" is 1659 where " of" is 286 */
+    int notebook[] = {15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 1659, 617, 34680, 27271, 13};
+    assert_ids("Hello, do you like tea? <|endoftext|> In the sunlit terracesof someunknownPlace.", true, notebook, 20);
     int akwirw[] = {33901, 86, 343, 86, 220, 959};
     assert_ids("Akwirw ier", false, akwirw, 6);
 }

@@ -33,7 +33,7 @@ static void assert_one_line_error(const char *err, const char *needle) {
 }
 
 START_TEST(test_help_everywhere) {
-    const char *commands[] = {"", "walkthrough ", "tokenize ", "decode ", "batches ", "train-bpe "};
+    const char *commands[] = {"", "walkthrough ", "exercise ", "tokenize ", "decode ", "batches ", "train-bpe "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *out;
         ck_assert_int_eq(ch02(&out, NULL, "%s--help", commands[i]), 0);
@@ -189,16 +189,234 @@ START_TEST(test_train_bpe_then_use_it) {
 }
 END_TEST
 
-START_TEST(test_walkthrough_prints_the_chapter) {
+/* ---- the walkthrough and the exercises, against the notebooks ------------------- */
+
+/* The output of the cell whose marker line is "In [number]: ..." in
+ * text: the lines after the marker (and after our "# " remarks right
+ * below it) up to the next marker, remark or section banner, without the
+ * blank line that comes before a banner. malloc'd. */
+static char *cell_output(const char *text, int number) {
+    char marker[32];
+    snprintf(marker, sizeof marker, "In [%d]: ", number);
+    const char *at = strstr(text, marker);
+    while (at && at != text && at[-1] != '\n') at = strstr(at + 1, marker);
+    ck_assert_msg(at != NULL, "no cell In [%d]", number);
+    const char *start = strchr(at, '\n') + 1;
+    while (strncmp(start, "# ", 2) == 0) start = strchr(start, '\n') + 1;
+    const char *end = start;
+    while (*end && strncmp(end, "In [", 4) != 0 && strncmp(end, "# ", 2) != 0 && strncmp(end, "\n== ", 4) != 0)
+        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
+    char *block = xmalloc((size_t)(end - start) + 1);
+    memcpy(block, start, (size_t)(end - start));
+    block[end - start] = '\0';
+    return block;
+}
+
+typedef struct {
+    int cell;
+    const char *output;
+} CellOutput;
+
+static void assert_cells(const char *out, const char *notebook, const CellOutput *cells, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char *got = cell_output(out, cells[i].cell);
+        ck_assert_msg(strcmp(got, cells[i].output) == 0, "%s In [%d]: got\n%s\nwant\n%s", notebook, cells[i].cell, got,
+                      cells[i].output);
+        free(got);
+    }
+}
+
+/* Every value ch02.ipynb prints that does not depend on PyTorch's random
+ * generator, byte for byte: the outputs of its cells In [N], copied from
+ * the notebook (rasbt/LLMs-from-scratch, ch02/01_main-chapter-code). In
+ * [28] and [29] are the notebook's current text, "terracesof"; In [1],
+ * [26] and [35] print library versions, and In [44] to [46] PyTorch's
+ * random weights (the next test). */
+static const CellOutput CH02_NOTEBOOK[] = {
+    {3, "Total number of character: 20479\n"
+        "I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough--so it was no \n"},
+    {4, "['Hello,', ' ', 'world.', ' ', 'This,', ' ', 'is', ' ', 'a', ' ', 'test.']\n"},
+    {5, "['Hello', ',', '', ' ', 'world', '.', '', ' ', 'This', ',', '', ' ', 'is', ' ', 'a', ' ', 'test', '.', '']\n"},
+    {6, "['Hello', ',', 'world', '.', 'This', ',', 'is', 'a', 'test', '.']\n"},
+    {7, "['Hello', ',', 'world', '.', 'Is', 'this', '--', 'a', 'test', '?']\n"},
+    {8, "['I', 'HAD', 'always', 'thought', 'Jack', 'Gisburn', 'rather', 'a', 'cheap', 'genius', '--', 'though', "
+        "'a', 'good', 'fellow', 'enough', '--', 'so', 'it', 'was', 'no', 'great', 'surprise', 'to', 'me', 'to', "
+        "'hear', 'that', ',', 'in']\n"},
+    {9, "4690\n"},
+    {10, "1130\n"},
+    {12, "('!', 0)\n('\"', 1)\n(\"'\", 2)\n('(', 3)\n(')', 4)\n(',', 5)\n('--', 6)\n('.', 7)\n(':', 8)\n"
+         "(';', 9)\n('?', 10)\n('A', 11)\n('Ah', 12)\n('Among', 13)\n('And', 14)\n('Are', 15)\n('Arrt', 16)\n"
+         "('As', 17)\n('At', 18)\n('Be', 19)\n('Begin', 20)\n('Burlington', 21)\n('But', 22)\n('By', 23)\n"
+         "('Carlo', 24)\n('Chicago', 25)\n('Claude', 26)\n('Come', 27)\n('Croft', 28)\n('Destroyed', 29)\n"
+         "('Devonshire', 30)\n('Don', 31)\n('Dubarry', 32)\n('Emperors', 33)\n('Florence', 34)\n('For', 35)\n"
+         "('Gallery', 36)\n('Gideon', 37)\n('Gisburn', 38)\n('Gisburns', 39)\n('Grafton', 40)\n('Greek', 41)\n"
+         "('Grindle', 42)\n('Grindles', 43)\n('HAD', 44)\n('Had', 45)\n('Hang', 46)\n('Has', 47)\n('He', 48)\n"
+         "('Her', 49)\n('Hermia', 50)\n"},
+    {14, "[1, 56, 2, 850, 988, 602, 533, 746, 5, 1126, 596, 5, 1, 67, 7, 38, 851, 1108, 754, 793, 7]\n"},
+    {15, "'\" It\\' s the last he painted, you know,\" Mrs. Gisburn said with pardonable pride.'\n"},
+    {16, "'\" It\\' s the last he painted, you know,\" Mrs. Gisburn said with pardonable pride.'\n"},
+    {17, "KeyError: 'Hello'\n"},
+    {19, "1132\n"},
+    {20, "('younger', 1127)\n('your', 1128)\n('yourself', 1129)\n('<|endoftext|>', 1130)\n('<|unk|>', 1131)\n"},
+    {22, "Hello, do you like tea? <|endoftext|> In the sunlit terraces of the palace.\n"},
+    {23, "[1131, 5, 355, 1126, 628, 975, 10, 1130, 55, 988, 956, 984, 722, 988, 1131, 7]\n"},
+    {24, "'<|unk|>, do you like tea? <|endoftext|> In the sunlit terraces of the <|unk|>.'\n"},
+    {28, "[15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 1659, 617, 34680, 27271, 13]\n"},
+    {29, "Hello, do you like tea? <|endoftext|> In the sunlit terracesof someunknownPlace.\n"},
+    {30, "5145\n"},
+    {32, "x: [290, 4920, 2241, 287]\ny:      [4920, 2241, 287, 257]\n"},
+    {33, "[290] ----> 4920\n[290, 4920] ----> 2241\n[290, 4920, 2241] ----> 287\n"
+         "[290, 4920, 2241, 287] ----> 257\n"},
+    {34, " and ---->  established\n and established ---->  himself\n and established himself ---->  in\n"
+         " and established himself in ---->  a\n"},
+    {39, "[tensor([[  40,  367, 2885, 1464]]), tensor([[ 367, 2885, 1464, 1807]])]\n"},
+    {40, "[tensor([[ 367, 2885, 1464, 1807]]), tensor([[2885, 1464, 1807, 3619]])]\n"},
+    {41, "Inputs:\n tensor([[   40,   367,  2885,  1464],\n        [ 1807,  3619,   402,   271],\n"
+         "        [10899,  2138,   257,  7026],\n        [15632,   438,  2016,   257],\n"
+         "        [  922,  5891,  1576,   438],\n        [  568,   340,   373,   645],\n"
+         "        [ 1049,  5975,   284,   502],\n        [  284,  3285,   326,    11]])\n\nTargets:\n"
+         " tensor([[  367,  2885,  1464,  1807],\n        [ 3619,   402,   271, 10899],\n"
+         "        [ 2138,   257,  7026, 15632],\n        [  438,  2016,   257,   922],\n"
+         "        [ 5891,  1576,   438,   568],\n        [  340,   373,   645,  1049],\n"
+         "        [ 5975,   284,   502,   284],\n        [ 3285,   326,    11,   287]])\n"},
+    {49, "Token IDs:\n tensor([[   40,   367,  2885,  1464],\n        [ 1807,  3619,   402,   271],\n"
+         "        [10899,  2138,   257,  7026],\n        [15632,   438,  2016,   257],\n"
+         "        [  922,  5891,  1576,   438],\n        [  568,   340,   373,   645],\n"
+         "        [ 1049,  5975,   284,   502],\n        [  284,  3285,   326,    11]])\n\nInputs shape:\n"
+         " torch.Size([8, 4])\n"},
+    {50, "torch.Size([8, 4, 256])\n"},
+    {52, "torch.Size([4, 256])\n"},
+    {53, "torch.Size([8, 4, 256])\n"},
+};
+
+START_TEST(test_walkthrough_prints_the_notebooks_values) {
     char *out;
     ck_assert_int_eq(ch02(&out, NULL, "walkthrough"), 0);
-    const char *expected[] = {"Total number of character: 20479", "\n4690\n", "\n1130\n", "\n1132\n",
-                              "[1, 56, 2, 850, 988, 602, 533, 746, 5, 1126, 596, 5, 1, 67, 7, 38, 851, 1108, 754, 793, 7]",
-                              "[33901, 86, 343, 86, 220, 959]", "\n5145\n", "x: [290, 4920, 2241, 287]",
-                              "input embeddings: torch.Size([8, 4, 256])"};
-    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
-        ck_assert_msg(strstr(out, expected[i]) != NULL, "walkthrough lacks %s", expected[i]);
+    assert_cells(out, "ch02.ipynb", CH02_NOTEBOOK, sizeof CH02_NOTEBOOK / sizeof CH02_NOTEBOOK[0]);
     free(out);
+}
+END_TEST
+
+/* The sections in the notebook's order, each cell under its own section. */
+START_TEST(test_walkthrough_follows_the_notebook) {
+    char *out;
+    ck_assert_int_eq(ch02(&out, NULL, "walkthrough"), 0);
+    const struct {
+        const char *banner;
+        int first_cell;
+    } sections[] = {{"== 2.1 Understanding word embeddings ==", 0},  {"== 2.2 Tokenizing text ==", 3},
+                    {"== 2.3 Converting tokens into token IDs ==", 10}, {"== 2.4 Adding special context tokens ==", 17},
+                    {"== 2.5 BytePair encoding ==", 28},             {"== 2.6 Data sampling with a sliding window ==", 30},
+                    {"== 2.7 Creating token embeddings ==", 44},      {"== 2.8 Encoding word positions ==", 49}};
+    const char *previous = out;
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        const char *at = strstr(out, sections[i].banner);
+        ck_assert_msg(at != NULL && at > previous, "'%s' missing or out of order", sections[i].banner);
+        if (sections[i].first_cell) {
+            char marker[32];
+            snprintf(marker, sizeof marker, "\nIn [%d]: ", sections[i].first_cell);
+            const char *cell = strstr(out, marker);
+            ck_assert_msg(cell != NULL && cell > at, "In [%d] is not in %s", sections[i].first_cell,
+                          sections[i].banner);
+        }
+        previous = at;
+    }
+    free(out);
+}
+END_TEST
+
+/* The numbers of a printed tensor, in order (at most max). */
+static int tensor_values(const char *text, float *values, int max) {
+    const char *p = strstr(text, "tensor(");
+    ck_assert(p != NULL);
+    int n = 0;
+    for (p += strlen("tensor("); *p && *p != ')';) {
+        char *end;
+        float v = strtof(p, &end);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        ck_assert_int_lt(n, max);
+        values[n++] = v;
+        p = end;
+    }
+    return n;
+}
+
+/* 2.7's weights are our generator's (ch02.ipynb In [44] prints PyTorch's),
+ * which the walkthrough says once; what holds whatever the weights is
+ * that an embedding is a lookup: In [45] is row 3 of In [44], and In [46]
+ * rows 2, 3, 5, 1 (the book's input_ids). */
+START_TEST(test_walkthrough_embeddings_are_row_lookups) {
+    char *out;
+    ck_assert_int_eq(ch02(&out, NULL, "walkthrough"), 0);
+    float weight[18], one[3], four[12];
+    char *block = cell_output(out, 44);
+    ck_assert_int_eq(tensor_values(block, weight, 18), 18);
+    free(block);
+    block = cell_output(out, 45);
+    ck_assert_int_eq(tensor_values(block, one, 3), 3);
+    free(block);
+    block = cell_output(out, 46);
+    ck_assert_int_eq(tensor_values(block, four, 12), 12);
+    free(block);
+    for (int c = 0; c < 3; c++) ck_assert_float_eq(one[c], weight[3 * 3 + c]);
+    const int ids[4] = {2, 3, 5, 1};
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 3; c++) ck_assert_float_eq(four[r * 3 + c], weight[ids[r] * 3 + c]);
+    /* said once, where the first random number appears */
+    const char *said = "numbers are not the book's", *note = strstr(out, said);
+    ck_assert(note != NULL && note > strstr(out, "In [44]: "));
+    ck_assert_ptr_null(strstr(note + strlen(said), said));
+    free(out);
+}
+END_TEST
+
+/* Every value the chapter's exercise-solutions.ipynb prints (all of it
+ * deterministic, but for In [1]'s library versions), copied from it:
+ * Exercise 2.1 is In [3] to [11], Exercise 2.2 In [13] and [14]. */
+static const CellOutput CH02_EXERCISES[] = {
+    {3, "[33901, 86, 343, 86, 220, 959]\n"},
+    {4, "33901 -> Ak\n86 -> w\n343 -> ir\n86 -> w\n220 ->  \n959 -> ier\n"},
+    {5, "[33901]\n"},
+    {6, "[86]\n"},
+    {7, "[343]\n"},
+    {8, "[86]\n"},
+    {9, "[220]\n"},
+    {10, "[959]\n"},
+    {11, "'Akwirw ier'\n"},
+    {13, "tensor([[  40,  367],\n        [2885, 1464],\n        [1807, 3619],\n        [ 402,  271]])\n"},
+    {14, "tensor([[   40,   367,  2885,  1464,  1807,  3619,   402,   271],\n"
+         "        [ 2885,  1464,  1807,  3619,   402,   271, 10899,  2138],\n"
+         "        [ 1807,  3619,   402,   271, 10899,  2138,   257,  7026],\n"
+         "        [  402,   271, 10899,  2138,   257,  7026, 15632,   438]])\n"},
+};
+
+START_TEST(test_exercises_print_the_solutions_values) {
+    char *out;
+    ck_assert_int_eq(ch02(&out, NULL, "exercise"), 0);
+    assert_cells(out, "exercise-solutions.ipynb", CH02_EXERCISES, sizeof CH02_EXERCISES / sizeof CH02_EXERCISES[0]);
+    const char *first = strstr(out, "== Exercise 2.1 "), *second = strstr(out, "== Exercise 2.2 ");
+    ck_assert(first != NULL && second > first);
+    free(out);
+    /* one exercise alone: its question and solution, not the other's */
+    ck_assert_int_eq(ch02(&out, NULL, "exercise 2.2"), 0);
+    ck_assert_ptr_null(strstr(out, "Exercise 2.1"));
+    ck_assert(strstr(out, "== Exercise 2.2 Data loaders with different strides and context sizes ==\n# ") == out + 1);
+    assert_cells(out, "exercise-solutions.ipynb", CH02_EXERCISES + 9, 2);
+    free(out);
+    ck_assert_int_eq(ch02(&out, NULL, "exercise 2.1"), 0);
+    ck_assert_ptr_null(strstr(out, "Exercise 2.2"));
+    assert_cells(out, "exercise-solutions.ipynb", CH02_EXERCISES, 9);
+    free(out);
+    char *err;
+    ck_assert_int_eq(ch02(NULL, &err, "exercise 2.3"), 1);
+    assert_one_line_error(err, "no exercise '2.3' in chapter 2 (there are 2.1 and 2.2)");
+    free(err);
+    ck_assert_int_eq(ch02(NULL, &err, "exercise 2.1 2.2"), 1);
+    assert_one_line_error(err, "unexpected argument '2.2'");
+    free(err);
 }
 END_TEST
 
@@ -217,7 +435,10 @@ Suite *ch02_cli_suite(void) {
     tcase_add_test(tc, test_malformed_tokenizer_dir_names_the_file);
     tcase_add_test(tc, test_batches_counts);
     tcase_add_test(tc, test_train_bpe_then_use_it);
-    tcase_add_test(tc, test_walkthrough_prints_the_chapter);
+    tcase_add_test(tc, test_walkthrough_prints_the_notebooks_values);
+    tcase_add_test(tc, test_walkthrough_follows_the_notebook);
+    tcase_add_test(tc, test_walkthrough_embeddings_are_row_lookups);
+    tcase_add_test(tc, test_exercises_print_the_solutions_values);
     suite_add_tcase(s, tc);
     return s;
 }

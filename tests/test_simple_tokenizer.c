@@ -18,6 +18,71 @@ static void load_verdict(void) {
 
 static void free_verdict(void) { free(verdict); }
 
+/* The pieces of a TokenList against want[0..n). */
+static void assert_pieces(const TokenList *t, const char *const *want, int n) {
+    ck_assert_msg(t->count == n, "%d pieces, want %d", t->count, n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(strcmp(t->tokens[i], want[i]) == 0, "piece %d is '%s', want '%s'", i, t->tokens[i], want[i]);
+}
+
+/* 2.2's three steps on its first example, as ch02.ipynb prints them
+ * (In [4], In [5], In [6]): re.split keeps the delimiters, and empty
+ * pieces where two delimiters meet and at the end; the blank ones are
+ * then dropped. */
+START_TEST(test_regex_split_steps) {
+    const char *text = "Hello, world. This, is a test.";
+    TokenList t = regex_split(text, strlen(text), SPLIT_SPACE);
+    const char *space[] = {"Hello,", " ", "world.", " ", "This,", " ", "is", " ", "a", " ", "test."};
+    assert_pieces(&t, space, 11);
+    token_list_free(&t);
+    t = regex_split(text, strlen(text), SPLIT_COMMA_PERIOD);
+    const char *comma[] = {"Hello", ",", "", " ", "world", ".", "", " ", "This", ",", "",
+                           " ",     "is", " ", "a", " ", "test", ".", ""};
+    assert_pieces(&t, comma, 19);
+    drop_blank(&t, false);
+    const char *kept[] = {"Hello", ",", "world", ".", "This", ",", "is", "a", "test", "."};
+    assert_pieces(&t, kept, 10);
+    token_list_free(&t);
+}
+END_TEST
+
+/* Python's re.split on the edges: an empty text is one empty piece,
+ * "--" is one delimiter and a lone "-" none, and two delimiters in a
+ * row have an empty piece between them. */
+START_TEST(test_regex_split_edges) {
+    TokenList t = regex_split("", 0, SPLIT_BOOK);
+    const char *empty[] = {""};
+    assert_pieces(&t, empty, 1);
+    token_list_free(&t);
+    const char *text = "a--b-c?!";
+    t = regex_split(text, strlen(text), SPLIT_BOOK);
+    const char *book[] = {"a", "--", "b-c", "?", "", "!", ""};
+    assert_pieces(&t, book, 7);
+    token_list_free(&t);
+    /* U+3000 is white space to Python's \s: a delimiter of three bytes */
+    text = "x\xE3\x80\x80y";
+    t = regex_split(text, strlen(text), SPLIT_SPACE);
+    const char *wide[] = {"x", "\xE3\x80\x80", "y"};
+    assert_pieces(&t, wide, 3);
+    token_list_free(&t);
+}
+END_TEST
+
+/* drop_blank drops pieces that are empty or all white space (Unicode's
+ * too) and, with strip, strips the others at both ends. */
+START_TEST(test_drop_blank_and_strip) {
+    const char *pieces[] = {" a ", "", " \t", "\xC2\xA0" "b" "\xE3\x80\x80", "c"};
+    for (int strip = 0; strip <= 1; strip++) {
+        TokenList t = {xmalloc(5 * sizeof(char *)), 5};
+        for (int i = 0; i < 5; i++) t.tokens[i] = xstrdup(pieces[i]);
+        drop_blank(&t, strip);
+        const char *unstripped[] = {" a ", "\xC2\xA0" "b" "\xE3\x80\x80", "c"}, *stripped[] = {"a", "b", "c"};
+        assert_pieces(&t, strip ? stripped : unstripped, 3);
+        token_list_free(&t);
+    }
+}
+END_TEST
+
 START_TEST(test_split_example) {
     const char *text = "Hello, world. Is this-- a test?";
     TokenList t = simple_split(text, strlen(text));
@@ -167,6 +232,9 @@ Suite *simple_tokenizer_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_add_unchecked_fixture(tc, load_verdict, free_verdict);
     tcase_add_checked_fixture(tc, require_verdict, NULL);
+    tcase_add_test(tc, test_regex_split_steps);
+    tcase_add_test(tc, test_regex_split_edges);
+    tcase_add_test(tc, test_drop_blank_and_strip);
     tcase_add_test(tc, test_split_example);
     tcase_add_test(tc, test_split_dashes_and_unicode_space);
     tcase_add_test(tc, test_verdict_counts);

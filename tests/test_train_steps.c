@@ -14,11 +14,17 @@
  * 2.5e-4, no weight decay at all by 2.6e-3, beta2 0.99 by 1.7e-3 and lr 1%
  * too large by 1.3e-2.
  *
- * The final parameters: see check_final below. */
+ * The final parameters: see check_final below.
+ *
+ * Then chapter 5's loops over the same ten batches: train_model_simple
+ * takes exactly the steps of the loop above, and appendix D's train_model
+ * steps with the schedule's learning rates and clips after the warm-up. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/adamw.h"
@@ -145,12 +151,176 @@ START_TEST(test_training_without_dropout_is_eval) {
 }
 END_TEST
 
+/* ---- chapter 5's loops ----------------------------------------------------------- */
+
+/* The fixture's ten batches, in order, as a loader. */
+typedef struct {
+    int inputs[STEPS][TB * TT], targets[STEPS][TB * TT];
+    int next;
+} FixtureBatches;
+
+static void fixture_batches_init(FixtureBatches *fb) {
+    const float *in = tensor_file_expect(&fx, "inputs", 3, (int[]){STEPS, TB, TT})->data;
+    const float *tg = tensor_file_expect(&fx, "targets", 3, (int[]){STEPS, TB, TT})->data;
+    for (int step = 0; step < STEPS; step++)
+        for (int i = 0; i < TB * TT; i++) {
+            fb->inputs[step][i] = (int)in[step * TB * TT + i];
+            fb->targets[step][i] = (int)tg[step * TB * TT + i];
+        }
+    fb->next = 0;
+}
+
+static void fixture_batches_reset(void *self) { ((FixtureBatches *)self)->next = 0; }
+
+static bool fixture_batches_next(void *self, Batch *batch) {
+    FixtureBatches *fb = self;
+    if (fb->next == STEPS) return false;
+    *batch = (Batch){.B = TB, .T = TT, .inputs = fb->inputs[fb->next], .targets = fb->targets[fb->next]};
+    fb->next++;
+    return true;
+}
+
+static BatchLoader fixture_loader(FixtureBatches *fb) {
+    return (BatchLoader){.n_batches = STEPS, .reset = fixture_batches_reset, .next = fixture_batches_next, .self = fb};
+}
+
+/* AdamW over the whole model, noting each step's learning rate and the
+ * gradients' global norm as the step sees them. */
+typedef struct {
+    GPTModel *m;
+    AdamW adamw;
+    float lrs[STEPS], norms[STEPS];
+    int steps;
+} SpyAdamW;
+
+static void spy_zero_grad(void *params) { gpt_zero_grad(((SpyAdamW *)params)->m); }
+
+static void spy_step(void *params, const AdamWConfig *config) {
+    SpyAdamW *o = params;
+    double sum = 0.0;
+    for (size_t i = 0; i < o->m->n_params; i++) sum += (double)o->m->grads[i] * o->m->grads[i];
+    ck_assert_int_lt(o->steps, STEPS);
+    o->lrs[o->steps] = config->lr;
+    o->norms[o->steps] = (float)sqrt(sum);
+    o->steps++;
+    adamw_step(&o->adamw, o->m->params, o->m->grads, config, config->lr);
+}
+
+static Optimizer spy_optimizer(SpyAdamW *o, GPTModel *m) {
+    *o = (SpyAdamW){.m = m};
+    adamw_init(&o->adamw, m->n_params);
+    Optimizer optimizer = {.config = adamw_default_config(), .zero_grad = spy_zero_grad, .step = spy_step, .params = o};
+    const float *hp = get("adamw")->data;
+    optimizer.config.lr = hp[0];
+    optimizer.config.weight_decay = hp[1];
+    optimizer.config.beta1 = hp[2];
+    optimizer.config.beta2 = hp[3];
+    return optimizer;
+}
+
+static int epochs_seen;
+static Batch last_seen;
+static void note_epoch(void *user, const TrainRun *run, const Batch *last_batch) {
+    (void)user;
+    epochs_seen = run->epochs_done;
+    last_seen = *last_batch;
+}
+
+/* The loops print the book's line after each evaluation: not in the tests' output. */
+static int stdout_to_null(void) {
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    close(null);
+    return saved;
+}
+
+static void stdout_back(int saved) {
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+}
+
+/* train_model_simple over the ten batches (one epoch, evaluating every
+ * third step) takes the same steps as the loop above, bit for bit: the
+ * evaluations in between change nothing. It counts the steps and tokens,
+ * and hands the epoch's last batch to after_epoch. */
+START_TEST(test_train_model_simple_takes_the_books_steps) {
+    const float drop_rate = get("drop_rate")->data[0];
+    GPTModel *plain = gpt_from_fixture(&fx, false, drop_rate), *looped = gpt_from_fixture(&fx, false, drop_rate);
+    float losses[STEPS];
+    train_ten_steps(plain, losses);
+
+    /* the evaluations walk loaders of their own, the same batches */
+    FixtureBatches batches, eval_batches;
+    fixture_batches_init(&batches);
+    fixture_batches_init(&eval_batches);
+    BatchLoader loader = fixture_loader(&batches), eval_loader = fixture_loader(&eval_batches);
+    SpyAdamW spy;
+    Optimizer optimizer = spy_optimizer(&spy, looped);
+    Model model = gpt_model(looped);
+    TrainRun run = {.global_step = -1, .after_epoch = note_epoch};
+    epochs_seen = 0;
+    int saved = stdout_to_null();
+    train_model_simple(&model, &loader, &eval_loader, &eval_loader, &optimizer, 1, 3, 2, NULL, NULL, &run);
+    stdout_back(saved);
+    ck_assert(memcmp(plain->params, looped->params, plain->n_params * sizeof(float)) == 0);
+    ck_assert_int_eq(run.global_step, STEPS - 1);
+    ck_assert_int_eq(run.seen, (long)STEPS * TB * TT);
+    ck_assert_int_eq(run.epochs_done, 1);
+    ck_assert_int_eq(epochs_seen, 1);
+    ck_assert(last_seen.inputs == batches.inputs[STEPS - 1] && last_seen.B == TB && last_seen.T == TT);
+    for (int step = 0; step < STEPS; step++) ck_assert_float_eq(spy.lrs[step], optimizer.config.lr);
+    adamw_free(&spy.adamw);
+    gpt_free(plain);
+    gpt_free(looped);
+}
+END_TEST
+
+/* Appendix D's train_model: each step's learning rate is the schedule's,
+ * from initial_lr up to the optimizer's over the warm-up, then the cosine
+ * down to min_lr; the gradients reach the step clipped to max_norm from
+ * the warm-up's end on, and as they are before it. */
+START_TEST(test_train_model_warms_up_decays_and_clips) {
+    GPTModel *m = gpt_from_fixture(&fx, false, get("drop_rate")->data[0]);
+    FixtureBatches batches, eval_batches;
+    fixture_batches_init(&batches);
+    fixture_batches_init(&eval_batches);
+    BatchLoader loader = fixture_loader(&batches), eval_loader = fixture_loader(&eval_batches);
+    SpyAdamW spy;
+    Optimizer optimizer = spy_optimizer(&spy, m);
+    const float peak_lr = optimizer.config.lr, initial_lr = 1e-5f, min_lr = 1e-4f, max_norm = 0.5f;
+    const long warmup_steps = 4;
+    Model model = gpt_model(m);
+    TrainRun run = {.global_step = -1};
+    int saved = stdout_to_null();
+    train_model(&model, &loader, &eval_loader, &eval_loader, &optimizer, 1, 5, 1, NULL, NULL, warmup_steps, initial_lr, min_lr,
+                max_norm, &run);
+    stdout_back(saved);
+    const LrSchedule schedule = {initial_lr, peak_lr, min_lr, warmup_steps, STEPS};
+    bool clipped_before = false;
+    for (int step = 0; step < STEPS; step++) {
+        ck_assert_msg(spy.lrs[step] == lr_at_step(&schedule, step), "step %d: lr %g, the schedule's %g", step,
+                      spy.lrs[step], lr_at_step(&schedule, step));
+        if (step < warmup_steps) clipped_before |= spy.norms[step] > max_norm;
+        else ck_assert_msg(spy.norms[step] <= max_norm * 1.0001f, "step %d: norm %g", step, spy.norms[step]);
+    }
+    ck_assert_msg(clipped_before, "no gradient above max_norm in the warm-up: the test shows nothing");
+    ck_assert_float_eq(spy.lrs[0], initial_lr);
+    ck_assert(spy.lrs[warmup_steps] == peak_lr);
+    adamw_free(&spy.adamw);
+    gpt_free(m);
+}
+END_TEST
+
 Suite *train_steps_suite(void) {
     Suite *s = suite_create("train_steps");
     TCase *tc = tcase_create("pytorch");
     tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
     tcase_add_test(tc, test_ten_adamw_steps_match_pytorch);
     tcase_add_test(tc, test_training_without_dropout_is_eval);
+    tcase_add_test(tc, test_train_model_simple_takes_the_books_steps);
+    tcase_add_test(tc, test_train_model_warms_up_decays_and_clips);
     suite_add_tcase(s, tc);
     return s;
 }

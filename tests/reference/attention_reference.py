@@ -237,6 +237,16 @@ def main(path):
     out["mha64.out_proj.bias"] = mha64.out_proj.bias.detach()
     out["mha64.out"] = mha64(x64)
 
+    # Exercise 3.2: the wrapper's two heads one column wide each (d_out=1),
+    # after the same seed, so the context vectors are two numbers wide
+    torch.manual_seed(123)
+    ex3_2 = MultiHeadAttentionWrapper(d_in, 1, context_length, 0.0, num_heads=2).eval()
+    for h, head in enumerate(ex3_2.heads):
+        out[f"ex3_2.head{h}.W_query"] = linear_in_out(head.W_query)
+        out[f"ex3_2.head{h}.W_key"] = linear_in_out(head.W_key)
+        out[f"ex3_2.head{h}.W_value"] = linear_in_out(head.W_value)
+    out["ex3_2.out"] = ex3_2(batch)
+
     # cross-check the fused C layout against the modules: recompute mha64 from
     # the stored tensors exactly the way the C code does
     qkv = x64 @ out["mha64.qkv.weight"] + out["mha64.qkv.bias"]
@@ -260,6 +270,7 @@ def main(path):
     print("wrapper.out[0,0]", out["wrapper.out"][0, 0])
     print("mha.out[0]\n", out["mha.out"][0])
     print("max |mha64.out| =", out["mha64.out"].abs().max().item())
+    print("ex3_2.out[0]\n", out["ex3_2.out"][0])
 
     write_tensor_file(path, out)
     check_round_trip(path, out)

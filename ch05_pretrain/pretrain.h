@@ -1,0 +1,63 @@
+/* pretrain.h: the run of `ch05 train` around chapter 5's training loop
+ * (train.h), what the book's gpt_train.py does in its main(): the data
+ * (The Verdict, split 90/10, in windows of the context's length), the
+ * model, AdamW, the loop, the loss log and its plot; and 5.4's checkpoints,
+ * which keep the run's settings and state so that it can be resumed. */
+#ifndef CH05_PRETRAIN_H
+#define CH05_PRETRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "safetensors.h"
+
+typedef struct {
+    const char *data_path;     /* training text; NULL: The Verdict */
+    int epochs;                /* 10 */
+    int batch_size;            /* 2 */
+    int context;               /* 256: the model's context and the loaders' window and stride */
+    float lr;                  /* 4e-4 */
+    float weight_decay;        /* 0.1 */
+    float dropout;             /* 0.1 */
+    uint64_t seed;             /* 123 */
+    const char *init_model;    /* start from this MODEL (any format); NULL: random GPT_CONFIG_124M */
+    int emb_dim, n_layers, n_heads; /* the random model's size (0: GPT-2 small's) */
+    const char *out_dir;       /* "runs/pretrain" */
+    const char *resume;        /* a checkpoint of an earlier run, or NULL */
+    bool shuffle;              /* true */
+    float warmup_ratio;        /* > 0: appendix D's warm-up over this share of the steps, then cosine decay */
+    float initial_lr;          /* 1e-4: where the warm-up starts; a warm-up rises, so lr when that is lower */
+    float min_lr;              /* 1e-5: the cosine's floor */
+    float clip;                /* > 0: clip gradients to this global norm (after the warm-up) */
+    int eval_freq;             /* 5 */
+    int eval_iter;             /* 5 */
+    int save_every;            /* save a checkpoint every N epochs (0: at the end only) */
+    const char *start_context; /* "Every effort moves you" */
+    bool quiet_samples;        /* don't print a sample after each epoch */
+} TrainOptions;
+
+TrainOptions train_default_options(void);
+
+/* 5.4 resuming. Every checkpoint keeps the settings of its run as metadata
+ * "train.option.<flag>" = value, one per flag of `ch05 train` that shapes
+ * the run: data (an absolute path; "" for The Verdict), epochs, batch-size,
+ * context, lr, weight-decay, dropout, seed, no-shuffle ("true"/"false"),
+ * warmup-ratio, initial-lr, min-lr, clip, eval-freq, eval-iter, save-every,
+ * start-context, no-samples ("true"/"false"); floats with 9 significant
+ * digits, so they come back exactly. train_options_from_checkpoint sets
+ * those fields of *o from sf; its text fields then point into sf, which must
+ * stay open while o is in use. A checkpoint written before the settings were
+ * kept sets only the context, to the model's (one written before a setting
+ * was added leaves that setting at its default). */
+void train_options_from_checkpoint(TrainOptions *o, const SafetensorsFile *sf);
+/* One line on stderr: the checkpoint, its epoch, the settings used, and
+ * which of them differ from saved (the checkpoint's) because a flag said so. */
+void train_print_resume(const SafetensorsFile *sf, const TrainOptions *saved, const TrainOptions *used);
+
+/* Train as the book's train_model_simple does (appendix D's train_model
+ * with a warm-up or clipping), printing its lines on stdout; writes
+ * OUT/log.csv, OUT/checkpoint.safetensors (at the end, and every save_every
+ * epochs) and, when gnuplot is installed, OUT/loss.png. */
+void pretrain(const TrainOptions *opt);
+
+#endif

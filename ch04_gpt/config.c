@@ -43,6 +43,14 @@ bool gpt_config_preset(const char *name, GPTConfig *out) {
 
 const char *gpt_config_preset_names(void) { return "124M, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl"; }
 
+/* A dropout rate, named as in GPTConfig: 1 would drop everything and
+ * scale by 1/(1-p) = infinity. */
+static bool rate_in_range(const char *field, float rate, char *err, size_t err_size) {
+    if (rate >= 0.0f && rate < 1.0f) return true;
+    snprintf(err, err_size, "%s %g is not in [0, 1)", field, rate);
+    return false;
+}
+
 /* One size against its range, named as in GPTConfig. */
 static bool in_range(const char *field, int value, int min, int max, char *err, size_t err_size) {
     if (value < min) return snprintf(err, err_size, "%s %d is below %d", field, value, min), false;
@@ -61,9 +69,17 @@ bool gpt_config_check(const GPTConfig *c, char *err, size_t err_size) {
         snprintf(err, err_size, "emb_dim %d is not divisible by n_heads %d", c->emb_dim, c->n_heads);
         return false;
     }
-    if (!(c->drop_rate >= 0.0f && c->drop_rate < 1.0f)) {
-        snprintf(err, err_size, "drop_rate %g is not in [0, 1)", c->drop_rate);
-        return false;
-    }
+    if (!rate_in_range("drop_rate", c->drop_rate, err, err_size)) return false;
+    if (c->separate_dropout)
+        return rate_in_range("drop_rate_emb", c->drop_rate_emb, err, err_size) &&
+               rate_in_range("drop_rate_attn", c->drop_rate_attn, err, err_size) &&
+               rate_in_range("drop_rate_shortcut", c->drop_rate_shortcut, err, err_size);
     return true;
+}
+
+/* ==== Exercise 4.3: separate dropout rates ==== */
+
+GPTDropRates gpt_drop_rates(const GPTConfig *c) {
+    if (c->separate_dropout) return (GPTDropRates){c->drop_rate_emb, c->drop_rate_attn, c->drop_rate_shortcut};
+    return (GPTDropRates){c->drop_rate, c->drop_rate, c->drop_rate};
 }

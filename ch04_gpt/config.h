@@ -16,6 +16,13 @@ typedef struct {
     float drop_rate;    /* dropout during training */
     bool qkv_bias;      /* biases on the query/key/value projections */
     bool tie_weights;   /* the output head reuses the token embedding */
+    /* Exercise 4.3: a dropout rate for each place instead of drop_rate for
+     * all. false, the default (and so what every configuration that does
+     * not mention it gets): drop_rate everywhere, as in the chapter. */
+    bool separate_dropout;
+    float drop_rate_emb;      /* after the embeddings (the book's drop_emb) */
+    float drop_rate_attn;     /* on the attention weights */
+    float drop_rate_shortcut; /* on both branches before their shortcut (drop_shortcut) */
 } GPTConfig;
 
 /* The book's GPT_CONFIG_124M: GPT-2 small's shape with dropout 0.1, no qkv
@@ -41,7 +48,17 @@ const char *gpt_config_preset_names(void);
 #define GPT_MAX_LAYERS (1 << 12)
 
 /* False, with a one-line reason naming the field, when the numbers make no
- * model or exceed the limits above. */
+ * model or exceed the limits above (or, with separate_dropout, a rate is
+ * outside [0, 1)). */
 bool gpt_config_check(const GPTConfig *c, char *err, size_t err_size);
+
+/* ==== Exercise 4.3: separate dropout rates ==== */
+
+/* The rate each dropout layer uses: the three rates of a configuration
+ * with separate_dropout, otherwise drop_rate three times. */
+typedef struct {
+    float emb, attn, shortcut;
+} GPTDropRates;
+GPTDropRates gpt_drop_rates(const GPTConfig *c);
 
 #endif

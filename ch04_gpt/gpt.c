@@ -306,7 +306,8 @@ static void lay_out_activations(GPTModel *m, FloatArena *arena, int B, int T, in
  * grown if needed, then pointed into it; the dropout masks only when the
  * model trains with dropout, the logits only when with_logits. */
 static void prepare_activations(GPTModel *m, int B, int T, int past, bool with_logits) {
-    const bool dropout = m->training && m->config.drop_rate > 0.0f;
+    const GPTDropRates rates = gpt_drop_rates(&m->config);
+    const bool dropout = m->training && (rates.emb > 0.0f || rates.attn > 0.0f || rates.shortcut > 0.0f);
     FloatArena count = {0};
     lay_out_activations(m, &count, B, T, past, dropout, with_logits);
     reserve(&m->acts, &m->acts_capacity, count.used);
@@ -345,14 +346,15 @@ static void forward_to_final_norm(GPTModel *m, const int *ids, int B, int T, boo
     memcpy(m->ids, ids, (size_t)N * sizeof(int));
     /* training: drop_emb, then the blocks' dropout (the masks are laid out
      * only in training, and their presence switches dropout on) */
-    if (m->emb_dropout) dropout_forward(m->embedded, m->emb_dropout, (long)N * C, c->drop_rate, &m->rng);
+    const GPTDropRates rates = gpt_drop_rates(c);
+    if (m->emb_dropout) dropout_forward(m->embedded, m->emb_dropout, (long)N * C, rates.emb, &m->rng);
     const float *x = m->embedded;
     for (int l = 0; l < c->n_layers; l++) {
         const size_t layer = (size_t)l * c->context_length * C;
         const KVCacheLayer cached = kv ? (KVCacheLayer){kv->keys + layer, kv->values + layer, c->context_length, past}
                                        : (KVCacheLayer){0};
         transformer_block_forward(&m->block_acts[l], x, &m->blocks[l], kv ? &cached : NULL, B, T, C, c->n_heads,
-                                  c->drop_rate, &m->rng);
+                                  rates.attn, rates.shortcut, &m->rng);
         x = m->block_acts[l].out;
     }
     layernorm_forward(m->final_norm, m->final_mean, m->final_rstd, x, m->final_norm_scale, m->final_norm_shift, N, C);

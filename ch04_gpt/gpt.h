@@ -105,9 +105,10 @@ typedef struct {
     float *out_head;          /* (V,C), nn.Linear's layout; == tok_emb when tied */
 
     /* Training mode (model.train() in PyTorch): dropout with the config's
-     * drop_rate after the embeddings, on the attention weights and on both
-     * shortcut branches of every block, drawn from rng (seeded by the
-     * caller). false, the default, is evaluation: no dropout. */
+     * drop_rate (or, exercise 4.3, its separate rates: gpt_drop_rates)
+     * after the embeddings, on the attention weights and on both shortcut
+     * branches of every block, drawn from rng (seeded by the caller).
+     * false, the default, is evaluation: no dropout. */
     bool training;
     Rng rng;
 

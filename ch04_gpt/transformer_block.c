@@ -38,22 +38,23 @@ void block_activations_layout(BlockActivations *a, FloatArena *arena, int B, int
 }
 
 void transformer_block_forward(BlockActivations *a, const float *in, const BlockWeights *w, const KVCacheLayer *kv,
-                               int B, int T, int C, int n_heads, float drop_rate, Rng *rng) {
+                               int B, int T, int C, int n_heads, float drop_rate_attn, float drop_rate_shortcut,
+                               Rng *rng) {
     const int N = B * T, Tk = (kv ? kv->length : 0) + T;
     const size_t n = (size_t)N * C;
     layernorm_forward(a->norm1, a->norm1_mean, a->norm1_rstd, in, w->norm1_scale, w->norm1_shift, N, C);
     MultiHeadAttentionParams att = {w->qkv_weight, w->qkv_bias, w->out_proj_weight, w->out_proj_bias, w->qkv_hook,
                                     w->out_proj_hook};
     MultiHeadAttentionCache cache = {a->qkv, a->att, a->context, a->att_dropout};
-    if (a->att_dropout) dropout_mask(a->att_dropout, (long)B * n_heads * T * Tk, drop_rate, rng);
+    if (a->att_dropout) dropout_mask(a->att_dropout, (long)B * n_heads * T * Tk, drop_rate_attn, rng);
     multihead_attention_forward_cached(a->att_out, &cache, kv, a->norm1, &att, B, T, C, C, n_heads);
-    if (a->att_out_dropout) dropout_forward(a->att_out, a->att_out_dropout, (long)n, drop_rate, rng);
+    if (a->att_out_dropout) dropout_forward(a->att_out, a->att_out_dropout, (long)n, drop_rate_shortcut, rng);
     vec_add(a->residual1, in, a->att_out, n); /* 4.4: the shortcut around attention */
 
     layernorm_forward(a->norm2, a->norm2_mean, a->norm2_rstd, a->residual1, w->norm2_scale, w->norm2_shift, N, C);
     FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, w->fc1_hook, w->fc2_hook};
     feedforward_forward(a->ff_out, a->fc1, a->fc1_gelu, a->norm2, &ff, N, C);
-    if (a->ff_out_dropout) dropout_forward(a->ff_out, a->ff_out_dropout, (long)n, drop_rate, rng);
+    if (a->ff_out_dropout) dropout_forward(a->ff_out, a->ff_out_dropout, (long)n, drop_rate_shortcut, rng);
     vec_add(a->out, a->residual1, a->ff_out, n); /* 4.4: the shortcut around the feed-forward network */
 }
 

@@ -63,12 +63,15 @@ void block_activations_layout(BlockActivations *a, FloatArena *arena, int B, int
                               bool dropout);
 
 /* in and a->out are (B,T,C). When a has dropout masks, they are drawn from
- * rng with probability drop_rate (rng may be NULL when they are not).
+ * rng (which may be NULL when they are not), with probability
+ * drop_rate_attn on the attention weights and drop_rate_shortcut on the
+ * two branches (the same rate in the chapter; exercise 4.3 parts them).
  * kv is NULL, or (generation, chapter 4's KV cache) this block's attention
  * cache: in's tokens then come after kv->length cached ones, and their keys
  * and values are added to it (multihead_attention_forward_cached). */
 void transformer_block_forward(BlockActivations *a, const float *in, const BlockWeights *w, const KVCacheLayer *kv,
-                               int B, int T, int C, int n_heads, float drop_rate, Rng *rng);
+                               int B, int T, int C, int n_heads, float drop_rate_attn, float drop_rate_shortcut,
+                               Rng *rng);
 
 /* ==== Added in chapter 5: the backward pass ==== */
 

@@ -335,7 +335,7 @@ static double block_loss(void *ctx) {
     BlockCase *b = ctx;
     rng_seed(&b->m->rng, 7); /* the same dropout masks every time */
     transformer_block_forward(&b->m->block_acts[0], b->x, &b->m->blocks[0], NULL, BB, BT, BC, 2, b->drop_rate,
-                              &b->m->rng);
+                              b->drop_rate, &b->m->rng);
     return dot_g(b->m->block_acts[0].out, b->G, BB * BT * BC);
 }
 
@@ -489,6 +489,53 @@ START_TEST(test_dropout_modes) {
     ck_assert_int_gt(differ, 0);
     gpt_free(m);
     gpt_free(eval);
+}
+END_TEST
+
+/* Exercise 4.3: with separate_dropout each place drops at its own rate
+ * (here 0 after the embeddings, 0.5 on the attention weights, 0 on the
+ * branches, so only the attention masks may hold zeros); without it the
+ * three fields are ignored and drop_rate is used everywhere. A rate of 1
+ * is refused by name, as drop_rate's is. */
+START_TEST(test_separate_dropout_rates) {
+    GPTConfig c = {.drop_rate = 0.1f, .drop_rate_emb = 0.9f, .drop_rate_attn = 0.8f, .drop_rate_shortcut = 0.7f};
+    GPTDropRates r = gpt_drop_rates(&c);
+    ck_assert(r.emb == 0.1f && r.attn == 0.1f && r.shortcut == 0.1f);
+    c.separate_dropout = true;
+    r = gpt_drop_rates(&c);
+    ck_assert(r.emb == 0.9f && r.attn == 0.8f && r.shortcut == 0.7f);
+    char err[128];
+    GPTConfig bad = gpt_config_124m();
+    bad.separate_dropout = true;
+    bad.drop_rate_shortcut = 1.0f;
+    ck_assert(!gpt_config_check(&bad, err, sizeof err));
+    ck_assert_str_eq(err, "drop_rate_shortcut 1 is not in [0, 1)");
+    bad.separate_dropout = false; /* then the field is not used */
+    ck_assert(gpt_config_check(&bad, err, sizeof err));
+
+    const int ids[GB * GT] = {1, 5, 5, 0, 10, 3, 7, 7, 2, 9, 4, 1};
+    GPTModel *m = tiny_gpt(true, false, 0.1f);
+    m->config.separate_dropout = true;
+    m->config.drop_rate_emb = 0.0f;
+    m->config.drop_rate_attn = 0.5f;
+    m->config.drop_rate_shortcut = 0.0f;
+    m->training = true;
+    rng_seed(&m->rng, 1);
+    gpt_forward(m, ids, GB, GT);
+    const size_t N = GB * GT, C = 8, att = (size_t)GB * 2 * GT * GT;
+    for (size_t i = 0; i < N * C; i++) ck_assert_float_eq(m->emb_dropout[i], 1.0f);
+    for (int l = 0; l < 2; l++) {
+        const BlockActivations *a = &m->block_acts[l];
+        for (size_t i = 0; i < N * C; i++) {
+            ck_assert_float_eq(a->att_out_dropout[i], 1.0f);
+            ck_assert_float_eq(a->ff_out_dropout[i], 1.0f);
+        }
+        size_t zeros = 0;
+        for (size_t i = 0; i < att; i++) zeros += a->att_dropout[i] == 0.0f;
+        /* 144 draws at p = 0.5: 72 +- 6, so 42..102 is five sigma */
+        ck_assert_msg(zeros >= 42 && zeros <= 102, "layer %d dropped %zu of %zu attention weights", l, zeros, att);
+    }
+    gpt_free(m);
 }
 END_TEST
 
@@ -713,6 +760,7 @@ Suite *gpt_suite(void) {
     tcase_add_test(grad, test_gpt_backward_matches_finite_differences);
     tcase_add_test(grad, test_gpt_backward_with_dropout_matches_finite_differences);
     tcase_add_test(grad, test_dropout_modes);
+    tcase_add_test(grad, test_separate_dropout_rates);
     tcase_add_test(grad, test_buffers_fill_their_allocations);
     tcase_add_test(grad, test_gradients_match_pytorch);
     tcase_add_test(grad, test_tied_gradients_match_pytorch);

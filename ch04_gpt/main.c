@@ -209,7 +209,7 @@ static void print_text(const Bpe *bpe, const int *ids, int n) {
 }
 
 static GPTConfig preset_or_die(const char *name) {
-    GPTConfig c;
+    GPTConfig c = {0};
     if (!gpt_config_preset(name, &c)) fatal("unknown model preset '%s' (one of: %s)", name, gpt_config_preset_names());
     return c;
 }

@@ -338,7 +338,7 @@ GPTModel *gpt_from_tf_checkpoint(const GPTConfig *c, const char *config_path, co
 
 GPTModel *gpt_try_load_openai(const char *dir, char *err, size_t err_size) {
     char *hp_path = path_join(dir, "hparams.json"), *prefix = path_join(dir, "model.ckpt");
-    GPTConfig c;
+    GPTConfig c = {0};
     TfCheckpoint *ck = NULL;
     GPTModel *m = NULL;
     size_t len;
@@ -457,7 +457,7 @@ GPTModel *gpt_from_hf_safetensors(const GPTConfig *config, const char *config_pa
 
 GPTModel *gpt_try_load_huggingface(const char *dir, char *err, size_t err_size) {
     char *cfg_path = path_join(dir, "config.json"), *st_path = path_join(dir, "model.safetensors");
-    GPTConfig c;
+    GPTConfig c = {0};
     SafetensorsFile *sf = NULL;
     GPTModel *m = NULL;
     size_t len;
@@ -570,6 +570,7 @@ static bool meta_bool(const SafetensorsFile *sf, const char *key, bool *out, cha
 }
 
 static bool config_from_metadata(const SafetensorsFile *sf, GPTConfig *c, char *err, size_t err_size) {
+    *c = (GPTConfig){0}; /* fields the metadata does not name keep their defaults: off, zero */
     const char *drop_s = meta_value(sf, "drop_rate", err, err_size);
     double drop;
     if (!drop_s) return false;
@@ -585,7 +586,7 @@ static bool config_from_metadata(const SafetensorsFile *sf, GPTConfig *c, char *
 }
 
 GPTModel *gpt_from_checkpoint(const SafetensorsFile *sf, char *err, size_t err_size) {
-    GPTConfig c;
+    GPTConfig c = {0};
     if (!config_from_metadata(sf, &c, err, err_size)) return NULL;
     ConfigNames names = CHECKPOINT_FIELDS;
     names.file = sf->path;

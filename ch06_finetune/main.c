@@ -128,7 +128,7 @@ static void walkthrough_classification(Bpe *bpe, uint64_t seed) {
            last_batch);
 
     section("6.5 Adding a classification head");
-    GPTConfig small;
+    GPTConfig small = {0};
     gpt_config_preset("gpt2-small", &small);
     size_t total = gpt_param_count(&small);
     GPTConfig less = small;

@@ -486,7 +486,7 @@ END_TEST
  * with the name the file gives the field. */
 START_TEST(test_config_limits_name_the_field) {
     char err[512];
-    GPTConfig c;
+    GPTConfig c = {0};
     const char *hp = "{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 600000000, \"n_head\": 12, \"n_layer\": 12}";
     ck_assert(!gpt_config_parse_openai(hp, strlen(hp), "hparams.json", &c, err, sizeof err));
     ck_assert_str_eq(err, "hparams.json: 'n_embd' is 600000000, over the limit of 65536");
@@ -606,7 +606,7 @@ START_TEST(test_hugging_face_config_against_the_weights) {
     size_t st_len, cfg_len;
     char *st_bytes = read_file(st, &st_len), *cfg_text = read_file(cfg, &cfg_len), err[1024];
     SafetensorsFile *sf = safetensors_parse(st_bytes, st_len, "model.safetensors", err, sizeof err);
-    GPTConfig c;
+    GPTConfig c = {0};
     ck_assert(gpt_config_parse_huggingface(cfg_text, cfg_len, "config.json", &c, err, sizeof err));
     GPTModel *m = gpt_from_hf_safetensors(&c, "config.json", sf, err, sizeof err);
     ck_assert_msg(m != NULL, "%s", err);

@@ -57,7 +57,7 @@ static void build(const GPTConfig *c) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
     const char *text = (const char *)data;
-    GPTConfig c;
+    GPTConfig c = {0};
     if (gpt_config_parse_openai(text, size, "hparams.json", &c, err, sizeof err)) {
         build(&c);
         if (gpt2_index) gpt_free(gpt_from_tf_checkpoint(&c, "hparams.json", gpt2_index, err, sizeof err));

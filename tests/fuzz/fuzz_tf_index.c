@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         tf_dtype_name(ck->tensors[i].dtype);
         free(tf_checkpoint_try_load_f32(ck, ck->tensors[i].name, NULL, err, sizeof err));
     }
-    GPTConfig c;
+    GPTConfig c = {0};
     gpt_config_preset("gpt2-small", &c);
     gpt_free(gpt_from_tf_checkpoint(&c, "hparams.json", ck, err, sizeof err));
     tf_checkpoint_close(ck);

@@ -1,6 +1,6 @@
 /* ch06: Chapters 6 and 7 of the book, finetuning.
  *
- *   ch06 walkthrough          the data steps of both chapters on the real data
+ *   ch06 walkthrough          both chapters section by section, as the notebooks run
  *   ch06 prepare-spam ...     6.2: the balanced SMS spam splits as CSV files
  *   ch06 train-classifier ... 6.3-6.8: finetune a GPT to classify spam
  *   ch06 classify ...         6.8: spam or not spam, with a finetuned classifier
@@ -24,6 +24,7 @@
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch05_pretrain/loss.h"
 #include "../common/ops.h"
+#include "../common/tensor.h"
 #include "../common/cli.h"
 #include "../common/util.h"
 #include "classifier.h"
@@ -83,7 +84,253 @@ static void print_quoted_line_breaks(const char *sms) {
     csv_free(&table);
 }
 
-static void walkthrough_classification(Bpe *bpe, uint64_t seed) {
+/* 6.8 classify_review: text's ids cut to max_length (at most the model's
+ * context: the caller checks), padded with <|endoftext|> to max_length, and
+ * the argmax of the last token's logits. */
+static int classify_review(Classifier *c, Bpe *bpe, const char *text, int max_length) {
+    IntVec ids = {0};
+    bpe_encode(bpe, text, strlen(text), false, &ids);
+    int *input = xmalloc((size_t)max_length * sizeof(int));
+    for (int i = 0; i < max_length; i++) input[i] = i < (int)ids.len ? ids.data[i] : bpe_eot_id(bpe);
+    const int label = vec_argmax(classifier_forward(c, input, 1, max_length), c->n_classes);
+    free(input);
+    intvec_free(&ids);
+    return label;
+}
+
+/* Before a cell's output, "In [N]: what the cell does", N the cell's number
+ * in ch06.ipynb (ch07.ipynb in chapter 7's sections); "# " lines are ours. */
+static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
+
+/* "tensor([[5211,  345,  423,  640]])": ids as PyTorch prints them, every
+ * value right-aligned to the widest. */
+static void print_id_tensor(const int *x, int rows, int cols) {
+    int width = 1;
+    for (int i = 0; i < rows * cols; i++) {
+        int w = snprintf(NULL, 0, "%d", x[i]);
+        if (w > width) width = w;
+    }
+    fputs("tensor([", stdout);
+    for (int r = 0; r < rows; r++) {
+        fputs(r ? ",\n        [" : "[", stdout);
+        for (int c = 0; c < cols; c++) printf(c ? ", %*d" : "%*d", width, x[r * cols + c]);
+        putchar(']');
+    }
+    puts("])");
+}
+
+/* "torch.Size([1, 4, 2])" */
+static void print_size(const char *label, int ndim, const int *shape) {
+    printf("%storch.Size([", label);
+    for (int d = 0; d < ndim; d++) printf(d ? ", %d" : "%d", shape[d]);
+    puts("])");
+}
+
+/* The first num_batches batches of a loader over ds (all when
+ * num_batches <= 0), in evaluation mode: calc_loss_loader's mean batch loss
+ * and calc_accuracy_loader's share of right predictions. */
+static void loader_loss_accuracy(Classifier *c, const SpamDataset *ds, bool shuffle, uint64_t seed, int num_batches,
+                                 double *loss, double *accuracy) {
+    enum { BATCH_SIZE = 8 };
+    ExampleLoader dl;
+    char err[128];
+    if (!example_loader_init(&dl, ds->n, BATCH_SIZE, shuffle, shuffle, seed, err, sizeof err)) fatal("%s", err);
+    int *ids = xmalloc((size_t)BATCH_SIZE * ds->max_length * sizeof(int)), labels[BATCH_SIZE];
+    const bool was_training = c->gpt->training;
+    c->gpt->training = false;
+    double total = 0;
+    long correct = 0, examples = 0;
+    int batches = 0;
+    const int *idx;
+    for (int n; (num_batches <= 0 || batches < num_batches) && (n = example_loader_next(&dl, &idx)) > 0; batches++) {
+        spam_dataset_batch(ds, idx, n, ids, labels);
+        int right;
+        total += classifier_loss_batch(c, ids, labels, n, ds->max_length, false, &right);
+        correct += right;
+        examples += n;
+    }
+    c->gpt->training = was_training;
+    *loss = batches ? total / batches : NAN;
+    *accuracy = examples ? (double)correct / (double)examples : NAN;
+    free(ids);
+    example_loader_free(&dl);
+}
+
+static void print_loss_accuracy(Classifier *c, SpamDataset ds[3], uint64_t seed, int num_batches, bool loss) {
+    const char *names[3] = {"Training", "Validation", "Test"};
+    for (int i = 0; i < 3; i++) {
+        double l, a;
+        loader_loss_accuracy(c, &ds[i], i == 0, seed, num_batches, &l, &a);
+        if (loss) printf("%s loss: %.3f\n", names[i], l);
+        else printf("%s accuracy: %.2f%%\n", names[i], a * 100);
+    }
+}
+
+/* 6.4-6.8 on a model: GPT-2 small's weights when they are there (or MODEL),
+ * else a model of its shape with random weights. The steps that run over
+ * the data sets use a small model of the same code unless MODEL is given. */
+static void walkthrough_classifier(Bpe *bpe, SpamDataset ds[3], const char *model_path, uint64_t seed) {
+    section("6.4 Initializing a model with pretrained weights");
+    char *gpt2 = path_join(data_dir(), "gpt2/124M"), *hparams = path_join(gpt2, "hparams.json");
+    const bool have_gpt2 = file_exists(hparams);
+    ModelChoice mc = {.path = model_path ? model_path : gpt2};
+    cell(17, "GPT-2 small (124M) with drop_rate 0.0 and qkv_bias True");
+    if (model_path) printf("# the model: %s\n", model_path);
+    else if (have_gpt2) printf("# OpenAI's GPT-2 small from %s\n", gpt2);
+    else
+        printf("# OpenAI's GPT-2 weights are not in %s (`make gpt2-124M` fetches them): a model of the same\n"
+               "# shape with random weights (seed %llu) stands in, so the values below are ours, not the book's\n",
+               gpt2, (unsigned long long)seed);
+    GPTConfig small = {0}; /* BASE_CONFIG with gpt2-small (124M): qkv_bias True, drop_rate 0.0 */
+    gpt_config_preset("gpt2-small", &small);
+    small.drop_rate = 0;
+    GPTModel *gpt;
+    if (model_path || have_gpt2) {
+        gpt = finetune_load_model(&mc, "124M", bpe_vocab_size(bpe));
+        if (gpt->config.context_length < ds[0].max_length)
+            fatal("%s: a context of %d tokens is shorter than the padded texts' %d", mc.path, gpt->config.context_length,
+                  ds[0].max_length);
+    }
+    else {
+        gpt = gpt_create(&small);
+        gpt_init_weights(gpt, seed);
+    }
+    printf("# emb_dim %d, n_layers %d, n_heads %d, context_length %d; `ch05 generate` continues text with it (In [18]-[19])\n",
+           gpt->config.emb_dim, gpt->config.n_layers, gpt->config.n_heads, gpt->config.context_length);
+    free(hparams);
+    free(gpt2);
+
+    section("6.5 Adding a classification head");
+    size_t total = gpt_param_count(&small);
+    GPTConfig less = small;
+    less.n_layers--;
+    const size_t block = total - gpt_param_count(&less), C = (size_t)small.emb_dim;
+    const size_t n_classes = 2, head = n_classes * C + n_classes, final_norm = 2 * C; /* weight, bias; scale, shift */
+    printf("# GPT-2 small: %zu parameters; the output head (%d x %zu, tied to the embedding) gives way to a\n"
+           "# linear layer %zu -> %zu with bias: %zu parameters, applied to the last token's output only\n",
+           total, small.vocab_size, C, C, n_classes, head);
+    printf("# Trainable: the last block %zu + the final norm %zu + the head %zu = %zu\n", block, final_norm, head,
+           block + final_norm + head);
+    cell(21, "freeze every parameter; In [22]: a new out_head, Linear(emb_dim, 2), seed 123;");
+    printf("In [23]: the last transformer block and the final norm train again\n");
+    Classifier *c = classifier_create(gpt, 2, 1, seed);
+    Trainable t = {0};
+    classifier_trainable(c, &t);
+    printf("Trainable parameters: %zu (blocks %d to %d frozen, block %d, final_norm and out_head train)\n",
+           trainable_count(&t), 0, gpt->config.n_layers - 2, gpt->config.n_layers - 1);
+    trainable_free(&t);
+
+    cell(24, "the input \"Do you have time\"");
+    IntVec ids = {0};
+    const char *text = "Do you have time";
+    bpe_encode(bpe, text, strlen(text), false, &ids);
+    const int T = (int)ids.len, in_shape[2] = {1, T}, out_shape[3] = {1, T, 2};
+    fputs("Inputs: ", stdout);
+    print_id_tensor(ids.data, 1, T);
+    print_size("Inputs dimensions: ", 2, in_shape);
+    cell(25, "the model's outputs: the head on every position");
+    gpt->training = false;
+    gpt_forward_hidden(gpt, ids.data, 1, T);
+    float *outputs = xmalloc((size_t)T * 2 * sizeof(float));
+    const int E = gpt->config.emb_dim;
+    for (int p = 0; p < T; p++)
+        for (int k = 0; k < 2; k++) {
+            float s = c->bias[k];
+            for (int i = 0; i < E; i++) s += gpt->final_norm[(size_t)p * E + i] * c->weight[(size_t)k * E + i];
+            outputs[p * 2 + k] = s;
+        }
+    Tensor view = tensor_view(outputs, 3, out_shape);
+    fputs("Outputs:\n ", stdout);
+    tensor_print(stdout, &view, 4);
+    print_size("Outputs dimensions: ", 3, out_shape);
+    cell(26, "the last token's output (what the classifier computes: only that one)");
+    const float *last = classifier_forward(c, ids.data, 1, T);
+    const int last_shape[2] = {1, 2};
+    Tensor last_view = tensor_view((float *)last, 2, last_shape);
+    fputs("Last output token: ", stdout);
+    tensor_print(stdout, &last_view, 4);
+    float probs[2];
+    softmax_rows(probs, last, 1, 2);
+    cell(28, "softmax, then argmax");
+    printf("Class label: %d\n", vec_argmax(probs, 2));
+    cell(29, "argmax of the logits: the same");
+    printf("Class label: %d\n", vec_argmax(last, 2));
+    printf("# the book's (GPT-2 small's weights): [-3.5983, 3.9902], class 1\n");
+    free(outputs);
+    intvec_free(&ids);
+
+    /* 6.6-6.8 run over the data sets: GPT-2 small's size takes minutes there */
+    if (!model_path) {
+        classifier_free(c);
+        const int context = ds[0].max_length > 128 ? ds[0].max_length : 128;
+        ModelChoice tiny = {.path = "random", .emb_dim = 64, .n_layers = 2, .n_heads = 2, .context = context, .seed = seed};
+        c = classifier_create(finetune_load_model(&tiny, "124M", bpe_vocab_size(bpe)), 2, 1, seed);
+        printf("\n# From here on the same code on a small GPT (emb_dim %d, n_layers %d, n_heads %d, context %d,\n"
+               "# random weights, seed %llu): GPT-2 small takes minutes a pass on a CPU. `ch06 walkthrough\n"
+               "# --model MODEL` runs these steps on MODEL.\n",
+               tiny.emb_dim, tiny.n_layers, tiny.n_heads, tiny.context, (unsigned long long)seed);
+    }
+    section("6.6 Calculating the classification loss and accuracy");
+    enum { NUM_BATCHES = 5 };
+    cell(31, "accuracy over the first 5 batches of each loader, before finetuning");
+    print_loss_accuracy(c, ds, seed, NUM_BATCHES, false);
+    printf("# the book's, with GPT-2 small's weights: 46.25%%, 45.00%%, 48.75%%\n");
+    cell(34, "the loss over the first 5 batches");
+    print_loss_accuracy(c, ds, seed, NUM_BATCHES, true);
+    printf("# the book's: 2.453, 2.583, 2.322\n");
+
+    section("6.7 Finetuning the model on supervised data");
+    enum { STEPS = 6, EVAL_FREQ = 2, EVAL_ITER = 5, BATCH_SIZE = 8 };
+    const float lr = 5e-5f, weight_decay = 0.1f;
+    printf("# The book trains 5 epochs (AdamW, lr %g, weight decay %g, evaluating every 50 steps over 5\n"
+           "# batches): `ch06 train-classifier` does that (`--model random` and the sizes for a quick try).\n"
+           "# Here its first %d steps, evaluating every %d:\n",
+           lr, weight_decay, STEPS, EVAL_FREQ);
+    cell(37, "train_classifier_simple, the first steps");
+    Trainable tr = {0};
+    classifier_trainable(c, &tr);
+    AdamWConfig adam = adamw_default_config();
+    adam.lr = lr;
+    adam.weight_decay = weight_decay;
+    ExampleLoader dl;
+    char err[128];
+    if (!example_loader_init(&dl, ds[0].n, BATCH_SIZE, true, true, seed, err, sizeof err)) fatal("%s", err);
+    int *batch = xmalloc((size_t)BATCH_SIZE * ds[0].max_length * sizeof(int)), labels[BATCH_SIZE];
+    const int *idx;
+    long examples_seen = 0;
+    c->gpt->training = true;
+    for (int step = 0, n; step < STEPS && (n = example_loader_next(&dl, &idx)) > 0; step++) {
+        spam_dataset_batch(&ds[0], idx, n, batch, labels);
+        trainable_zero_grad(&tr);
+        classifier_loss_batch(c, batch, labels, n, ds[0].max_length, true, NULL);
+        trainable_step(&tr, &adam, lr);
+        examples_seen += n;
+        if (step % EVAL_FREQ == 0) {
+            double train_loss, val_loss, acc;
+            loader_loss_accuracy(c, &ds[0], true, seed, EVAL_ITER, &train_loss, &acc);
+            loader_loss_accuracy(c, &ds[1], false, seed, EVAL_ITER, &val_loss, &acc);
+            printf("Ep 1 (Step %06d): Train loss %.3f, Val loss %.3f\n", step, train_loss, val_loss);
+        }
+    }
+    printf("# %ld examples seen\n", examples_seen);
+    free(batch);
+    example_loader_free(&dl);
+    trainable_free(&tr);
+
+    section("6.8 Using the LLM as a spam classifier");
+    const char *texts[2] = {"You are a winner you have been specially selected to receive $1000 cash or a $2000 award.",
+                            "Hey, just wanted to check if we're still on for dinner tonight? Let me know!"};
+    for (int i = 0; i < 2; i++) {
+        cell(43 + i, i ? "classify_review(text_2, max_length=train_dataset.max_length)"
+                       : "classify_review(text_1, max_length=train_dataset.max_length)");
+        printf("%s\n", classify_review(c, bpe, texts[i], ds[0].max_length) == LABEL_SPAM ? "spam" : "not spam");
+    }
+    printf("# the book's, finetuned: spam, not spam; ours depend on the model above. `ch06 classify\n"
+           "# --model CHECKPOINT --text TEXT` asks a classifier that `ch06 train-classifier` wrote\n");
+    classifier_free(c);
+}
+
+static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_t seed) {
     section("6.2 Preparing the dataset");
     char *sms = data_file("sms_spam/SMSSpamCollection");
     TextSet all = sms_read_collection(sms);
@@ -127,26 +374,7 @@ static void walkthrough_classification(Bpe *bpe, uint64_t seed) {
     printf("Input batch dimensions: [%d, %d]\nLabel batch dimensions: [%d]\n", last_batch, ds[0].max_length,
            last_batch);
 
-    section("6.5 Adding a classification head");
-    GPTConfig small = {0};
-    gpt_config_preset("gpt2-small", &small);
-    size_t total = gpt_param_count(&small);
-    GPTConfig less = small;
-    less.n_layers--;
-    const size_t block = total - gpt_param_count(&less), C = (size_t)small.emb_dim;
-    const size_t n_classes = 2, head = n_classes * C + n_classes, final_norm = 2 * C; /* weight, bias; scale, shift */
-    printf("GPT-2 small: %zu parameters; the output head (%d x %zu, tied to the embedding) gives way to a\n"
-           "linear layer %zu -> %zu with bias: %zu parameters, applied to the last token's output only\n",
-           total, small.vocab_size, C, C, n_classes, head);
-    printf("Trainable: the last block %zu + the final norm %zu + the head %zu = %zu\n", block, final_norm, head,
-           block + final_norm + head);
-    const float last_token[2] = {-3.5983f, 3.9902f}; /* the book's logits for "Do you have time" */
-    float probs[2];
-    softmax_rows(probs, last_token, 1, 2);
-    const int label = vec_argmax(last_token, 2);
-    printf("The book's last-token logits [%.4f, %.4f]: softmax [%.4f, %.4f], class %d (%s)\n", last_token[0],
-           last_token[1], probs[0], probs[1], label, label == LABEL_SPAM ? "spam" : "not spam");
-    printf("`ch06 train-classifier` finetunes it; `ch06 classify` uses the result\n");
+    walkthrough_classifier(bpe, ds, model_path, seed);
 
     for (int i = 0; i < 3; i++) {
         spam_dataset_free(&ds[i]);
@@ -236,21 +464,30 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
 }
 
 static int cmd_walkthrough(int argc, char **argv) {
-    static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option options[] = {{"seed", required_argument, NULL, 's'},
+                                            {"model", required_argument, NULL, 'm'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
     long seed = 123;
-    for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
+    const char *model_path = NULL;
+    for (int c; (c = getopt_long(argc, argv, "s:m:h", options, NULL)) != -1;) {
         if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
+        else if (c == 'm') model_path = optarg;
         else if (c == 'h') {
-            printf("usage: ch06 walkthrough [--seed N]\n"
-                   "The data steps of the book's chapters 6 and 7 on the real data: the SMS spam counts and\n"
-                   "splits, padding and batches, the classification head's size, the instruction data set,\n"
-                   "its prompt format, the collate function and the loss that ignores padding.\n");
+            printf("usage: ch06 walkthrough [--seed N] [--model MODEL]\n"
+                   "The book's chapters 6 and 7 section by section, each notebook cell's output after\n"
+                   "\"In [N]:\": the SMS spam counts and splits, padding and batches; the model with its new\n"
+                   "head (GPT-2 small from DATA_DIR/gpt2/124M, else that shape with random weights), its\n"
+                   "outputs, loss and accuracy before finetuning, a few training steps and classify_review\n"
+                   "(on a small random GPT, fast, unless MODEL is given); the instruction data set, its\n"
+                   "prompt format, the collate function and the loss that ignores padding.\n"
+                   "  --model MODEL   the model for chapter 6's steps (slow at GPT-2 small's size)\n");
             return 0;
         } else return cli_bad_usage("walkthrough");
     }
     cli_no_arguments("walkthrough", argc, argv);
     Bpe *bpe = bpe_load_gpt2();
-    walkthrough_classification(bpe, (uint64_t)seed);
+    walkthrough_classification(bpe, model_path, (uint64_t)seed);
     walkthrough_instructions(bpe, (uint64_t)seed);
     bpe_free(bpe);
     return 0;
@@ -447,15 +684,7 @@ static int cmd_classify(int argc, char **argv) {
     const int context = c->gpt->config.context_length;
     if (max_length > context) fatal("--max-length %ld is longer than the model's context of %d", max_length, context);
     Bpe *bpe = gpt_load_tokenizer(model_path);
-    IntVec ids = {0};
-    bpe_encode(bpe, text, strlen(text), false, &ids);
-    /* input_ids[:min(max_length, context)] + padding to max_length */
-    int *input = xmalloc((size_t)max_length * sizeof(int));
-    for (int i = 0; i < max_length; i++) input[i] = i < (int)ids.len ? ids.data[i] : bpe_eot_id(bpe);
-    const float *logits = classifier_forward(c, input, 1, (int)max_length);
-    printf("%s\n", vec_argmax(logits, c->n_classes) == LABEL_SPAM ? "spam" : "not spam");
-    free(input);
-    intvec_free(&ids);
+    printf("%s\n", classify_review(c, bpe, text, (int)max_length) == LABEL_SPAM ? "spam" : "not spam");
     bpe_free(bpe);
     classifier_free(c);
     return 0;
@@ -569,7 +798,7 @@ static int cmd_instruct(int argc, char **argv) {
 }
 
 static const CliCommand commands[] = {
-    {"walkthrough", cmd_walkthrough, "the data steps of chapters 6 and 7 on the real data"},
+    {"walkthrough", cmd_walkthrough, "chapters 6 and 7 section by section, as the notebooks run"},
     {"prepare-spam", cmd_prepare_spam, "6.2: the balanced SMS spam splits as CSV files"},
     {"train-classifier", cmd_train_classifier, "6.3-6.8: finetune a GPT to classify spam"},
     {"classify", cmd_classify, "6.8: spam or not spam, with a finetuned classifier"},

@@ -213,6 +213,101 @@ START_TEST(test_help) {
 }
 END_TEST
 
+/* The text after `after` in out, up to the end of its line (malloc'd), or
+ * NULL when out lacks it. */
+static char *line_after(const char *out, const char *after) {
+    const char *p = strstr(out, after);
+    if (!p) return NULL;
+    p += strlen(after);
+    size_t n = strcspn(p, "\n");
+    char *line = malloc(n + 1);
+    memcpy(line, p, n);
+    line[n] = '\0';
+    return line;
+}
+
+/* The walkthrough's sections 6.4-6.8 (ch06.ipynb's cells In [21]-[44]): the
+ * shapes, counts and formats are the book's, whatever the weights; the
+ * values are checked against each other: the head on every position
+ * against the classifier's last-token path, the class labels against those
+ * logits, the accuracies against the 40 examples of 5 batches of 8. */
+static void check_classifier_walk(const char *out) {
+    const char *want[] = {
+        /* In [21]-[23]: what classifier_trainable hands the optimiser on GPT-2 small's shape (qkv
+           bias on): the last block, the final norm and the new head, 7087872 + 1536 + 1538 */
+        "Trainable parameters: 7090946 (blocks 0 to 10 frozen, block 11",
+        /* In [24]: tokenizer.encode("Do you have time") as a (1, 4) tensor, PyTorch's print */
+        "In [24]: the input \"Do you have time\"\nInputs: tensor([[5211,  345,  423,  640]])\n"
+        "Inputs dimensions: torch.Size([1, 4])\n",
+        /* In [25] */
+        "Outputs dimensions: torch.Size([1, 4, 2])\n",
+        /* In [37]: 6 steps of batches of 8, the log every 2 steps in the book's format */
+        "Ep 1 (Step 000000): Train loss ", "Ep 1 (Step 000002): Train loss ", "Ep 1 (Step 000004): Train loss ",
+        "# 48 examples seen\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+
+    /* In [25]-[26]: the outputs are 4 rows of 2; the last row is what classifier_forward gives */
+    const char *outputs = strstr(out, "Outputs:\n tensor([[[");
+    ck_assert_ptr_nonnull(outputs);
+    float rows[4][2];
+    const char *p = outputs + strlen("Outputs:\n tensor([[");
+    for (int r = 0; r < 4; r++) {
+        p = strchr(p, '[');
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(sscanf(p, "[%f, %f]", &rows[r][0], &rows[r][1]), 2);
+        p++;
+    }
+    char *last = line_after(out, "Last output token: tensor([[");
+    ck_assert_ptr_nonnull(last);
+    float l0, l1;
+    ck_assert_int_eq(sscanf(last, "%f, %f]])", &l0, &l1), 2);
+    /* printed to 4 decimals both times, from the same float computed in two ways (summation
+       orders differ): equal to the printed digit */
+    ck_assert_float_eq_tol(l0, rows[3][0], 1.5e-4);
+    ck_assert_float_eq_tol(l1, rows[3][1], 1.5e-4);
+    free(last);
+    /* In [28]-[29]: softmax then argmax, and argmax alone: the larger logit's index */
+    char want_label[64];
+    snprintf(want_label, sizeof want_label, "In [28]: softmax, then argmax\nClass label: %d\n", l1 > l0);
+    ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
+    snprintf(want_label, sizeof want_label, "In [29]: argmax of the logits: the same\nClass label: %d\n", l1 > l0);
+    ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
+
+    /* In [31]: over 5 batches of 8 every accuracy is k/40, printed "%.2f%%"; In [34]: "%.3f" */
+    const char *names[3] = {"Training", "Validation", "Test"};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s accuracy: ", names[i]);
+        char *acc = line_after(strstr(out, "In [31]"), key);
+        ck_assert_ptr_nonnull(acc);
+        double a;
+        ck_assert_int_eq(sscanf(acc, "%lf%%", &a), 1);
+        const double k = a * 40 / 100;
+        ck_assert_msg(fabs(k - round(k)) < 1e-9 && k >= 0 && k <= 40, "%s accuracy %s is not k/40", names[i], acc);
+        free(acc);
+        snprintf(key, sizeof key, "%s loss: ", names[i]);
+        char *loss = line_after(strstr(out, "In [34]"), key);
+        ck_assert_ptr_nonnull(loss);
+        double v;
+        int n = -1;
+        ck_assert_int_eq(sscanf(loss, "%lf%n", &v, &n), 1);
+        ck_assert_msg(n == (int)strlen(loss) && strchr(loss, '.') && strlen(strchr(loss, '.')) == 4, "loss %s", loss);
+        free(loss);
+    }
+    /* In [43]-[44]: classify_review prints one of the two answers */
+    for (int i = 0; i < 2; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "In [%d]: classify_review(text_%d, max_length=train_dataset.max_length)\n", 43 + i,
+                 i + 1);
+        char *answer = line_after(out, key);
+        ck_assert_ptr_nonnull(answer);
+        ck_assert_msg(strcmp(answer, "spam") == 0 || strcmp(answer, "not spam") == 0, "classify_review: %s", answer);
+        free(answer);
+    }
+}
+
 START_TEST(test_walkthrough_prints_the_books_numbers) {
     char *out;
     ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
@@ -235,6 +330,7 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    check_classifier_walk(out);
     free(out);
 }
 END_TEST

@@ -23,6 +23,7 @@
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch05_pretrain/loss.h"
+#include "../ch05_pretrain/train.h"
 #include "../common/ops.h"
 #include "../common/tensor.h"
 #include "../common/cli.h"
@@ -385,6 +386,150 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
     free(sms);
 }
 
+/* A Python float's repr for print("...", x): the fewest digits that read
+ * back as the same double ("3.8259105682373047", "10.0"). */
+static void print_python_float(double x) {
+    char s[40];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(s, sizeof s, "%.*g", digits, x);
+        if (strtod(s, NULL) == x) break;
+    }
+    printf("%s%s\n", s, strpbrk(s, ".eEn") ? "" : ".0");
+}
+
+/* The examples of ds at indices[0..n) collated (7.3): inputs and targets
+ * (n, *T), grown as needed. */
+static void instruction_batch(const InstructionDataset *ds, const int *indices, int n, int pad_id, int **inputs,
+                              int **targets, int *T) {
+    const int *seqs[64];
+    int lengths[64];
+    if (n > 64) fatal("instruction_batch: a batch of %d", n);
+    for (int i = 0; i < n; i++) {
+        seqs[i] = ds->encoded[indices[i]].data;
+        lengths[i] = (int)ds->encoded[indices[i]].len;
+    }
+    *T = collate_length(lengths, n, 1024);
+    *inputs = xrealloc(*inputs, (size_t)n * *T * sizeof(int));
+    *targets = xrealloc(*targets, (size_t)n * *T * sizeof(int));
+    collate_batch(seqs, lengths, n, *T, pad_id, *inputs, *targets);
+}
+
+/* calc_loss_loader over the first num_batches batches of 8, in evaluation mode. */
+static double instruction_loss(GPTModel *m, const InstructionDataset *ds, bool shuffle, uint64_t seed, int num_batches,
+                               int pad_id) {
+    ExampleLoader dl;
+    char err[128];
+    if (!example_loader_init(&dl, ds->n, 8, shuffle, shuffle, seed, err, sizeof err)) fatal("%s", err);
+    const bool was_training = m->training;
+    m->training = false;
+    int *inputs = NULL, *targets = NULL, T, batches = 0;
+    double total = 0;
+    const int *idx;
+    for (int n; batches < num_batches && (n = example_loader_next(&dl, &idx)) > 0; batches++) {
+        instruction_batch(ds, idx, n, pad_id, &inputs, &targets, &T);
+        total += calc_loss_batch(m, inputs, targets, n, T, false);
+    }
+    m->training = was_training;
+    free(inputs);
+    free(targets);
+    example_loader_free(&dl);
+    return batches ? total / batches : NAN;
+}
+
+/* 7.5-7.8 on a small GPT of the same code: GPT-2 medium's 355M parameters
+ * are minutes a step on a CPU. */
+static void walkthrough_instruction_model(Bpe *bpe, const InstructionSet *train, const InstructionSet *val,
+                                          const InstructionSet *test, uint64_t seed) {
+    section("7.5 Loading a pretrained LLM");
+    cell(28, "GPT-2 medium (355M): `make gpt2-355M` fetches it, `ch06 train-instruct` starts from it");
+    ModelChoice tiny = {.path = "random", .emb_dim = 64, .n_layers = 2, .n_heads = 2, .context = 1024, .seed = seed};
+    GPTModel *m = finetune_load_model(&tiny, "355M", bpe_vocab_size(bpe));
+    printf("# here, fast, the same code on a small GPT (emb_dim %d, n_layers %d, n_heads %d, random weights,\n"
+           "# seed %llu): what it writes and its losses are ours, the book's are beside them\n",
+           tiny.emb_dim, tiny.n_layers, tiny.n_heads, (unsigned long long)seed);
+    cell(29, "format_input(val_data[0])");
+    char *input_text = format_input(&val->items[0]);
+    printf("%s\n", input_text);
+    free(input_text);
+    enum { MAX_NEW = 35 };
+    cell(31, "its response: greedy, up to 35 new tokens or <|endoftext|>, \"### Response:\" removed, stripped");
+    char *response = instruct_response(m, bpe, &val->items[0], MAX_NEW);
+    printf("%s\n", response);
+    free(response);
+    printf("# the book's, from GPT-2 medium before finetuning: \"The chef cooks the meal every day.\" and the\n"
+           "# prompt again\n");
+
+    section("7.6 Finetuning the LLM on instruction data");
+    const int pad_id = bpe_eot_id(bpe);
+    InstructionDataset train_ds, val_ds;
+    instruction_dataset_init(&train_ds, train, bpe);
+    instruction_dataset_init(&val_ds, val, bpe);
+    enum { NUM_BATCHES = 5, STEPS = 4, EVAL_FREQ = 2, EVAL_ITER = 1, BATCH_SIZE = 8 };
+    cell(33, "the losses over the first 5 batches, before finetuning");
+    printf("Training loss: ");
+    print_python_float(instruction_loss(m, &train_ds, true, seed, NUM_BATCHES, pad_id));
+    printf("Validation loss: ");
+    print_python_float(instruction_loss(m, &val_ds, false, seed, NUM_BATCHES, pad_id));
+    printf("# the book's, GPT-2 medium's: 3.8259105682373047, 3.7619349479675295\n");
+    const float lr = 5e-5f, weight_decay = 0.1f;
+    printf("# The book trains the whole model 2 epochs (AdamW, lr %g, weight decay %g, evaluating every 5\n"
+           "# steps over 5 batches): `ch06 train-instruct` does that. Here its first %d steps, evaluating\n"
+           "# every %d over %d batch:\n",
+           lr, weight_decay, STEPS, EVAL_FREQ, EVAL_ITER);
+    cell(34, "train_model_simple, the first steps");
+    gpt_zero_grad(m);
+    Trainable t = {0};
+    trainable_add(&t, "gpt", m->params, m->grads, m->n_params);
+    AdamWConfig adam = adamw_default_config();
+    adam.lr = lr;
+    adam.weight_decay = weight_decay;
+    ExampleLoader dl;
+    char err[128];
+    if (!example_loader_init(&dl, train_ds.n, BATCH_SIZE, true, true, seed, err, sizeof err)) fatal("%s", err);
+    int *inputs = NULL, *targets = NULL, T;
+    long tokens_seen = 0;
+    const int *idx;
+    m->training = true;
+    for (int step = 0, n; step < STEPS && (n = example_loader_next(&dl, &idx)) > 0; step++) {
+        instruction_batch(&train_ds, idx, n, pad_id, &inputs, &targets, &T);
+        trainable_zero_grad(&t);
+        calc_loss_batch(m, inputs, targets, n, T, true);
+        trainable_step(&t, &adam, lr);
+        tokens_seen += (long)n * T;
+        if (step % EVAL_FREQ == 0)
+            printf("Ep 1 (Step %06d): Train loss %.3f, Val loss %.3f\n", step,
+                   instruction_loss(m, &train_ds, true, seed, EVAL_ITER, pad_id),
+                   instruction_loss(m, &val_ds, false, seed, EVAL_ITER, pad_id));
+    }
+    m->training = false;
+    printf("# %ld tokens seen (padding included, as the book counts them)\n", tokens_seen);
+    free(inputs);
+    free(targets);
+    example_loader_free(&dl);
+    trainable_free(&t);
+    instruction_dataset_free(&train_ds);
+    instruction_dataset_free(&val_ds);
+
+    section("7.7 Extracting and saving responses");
+    cell(36, "the first 3 test entries: the prompt, the dataset's response, the model's (here up to 35 tokens)");
+    for (int i = 0; i < 3 && i < test->n; i++) {
+        char *prompt = format_input(&test->items[i]);
+        char *r = instruct_response(m, bpe, &test->items[i], MAX_NEW);
+        printf("%s\n\nCorrect response:\n>> %s\n\nModel response:\n>> %s\n-------------------------------------\n",
+               prompt, test->items[i].output, r);
+        free(r);
+        free(prompt);
+    }
+    printf("# `ch06 train-instruct` writes all %d to OUT/instruction-data-with-response.json and the model to\n"
+           "# OUT/checkpoint.safetensors (In [37]-[39]); `ch06 instruct` answers one instruction\n",
+           test->n);
+
+    section("7.8 Evaluating the finetuned LLM");
+    printf("# The book scores the responses 0-100 with Llama 3 (8B) through Ollama (In [40]-[44]; its\n"
+           "# notebook: 110 of 110 scored, average 49.45). Neither is here: not done.\n");
+    gpt_free(m);
+}
+
 static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
     section("7.2 Preparing a dataset for supervised instruction finetuning");
     char *path = data_file("instruction-data.json");
@@ -453,9 +598,9 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
         if (i < 5) printf("  inputs [%d, %d], targets [%d, %d]\n", n, t, n, t);
     }
     printf("The longest batch: %d tokens (each batch is only as long as its longest text)\n", longest);
-    printf("\n`ch06 train-instruct` finetunes a model on them; `ch06 instruct` asks it something.\n");
     example_loader_free(&dl);
     instruction_dataset_free(&ds);
+    walkthrough_instruction_model(bpe, &train, &val, &test, seed);
     instruction_set_free(&train);
     instruction_set_free(&test);
     instruction_set_free(&val);
@@ -480,7 +625,8 @@ static int cmd_walkthrough(int argc, char **argv) {
                    "head (GPT-2 small from DATA_DIR/gpt2/124M, else that shape with random weights), its\n"
                    "outputs, loss and accuracy before finetuning, a few training steps and classify_review\n"
                    "(on a small random GPT, fast, unless MODEL is given); the instruction data set, its\n"
-                   "prompt format, the collate function and the loss that ignores padding.\n"
+                   "prompt format, the collate function and the loss that ignores padding; a small GPT's\n"
+                   "response, losses, first training steps and test responses (7.5-7.7).\n"
                    "  --model MODEL   the model for chapter 6's steps (slow at GPT-2 small's size)\n");
             return 0;
         } else return cli_bad_usage("walkthrough");

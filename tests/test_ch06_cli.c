@@ -308,6 +308,52 @@ static void check_classifier_walk(const char *out) {
     }
 }
 
+static int count_occurrences(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+/* The walkthrough's sections 7.5-7.8 (ch07.ipynb's In [28]-[44]): the
+ * prompts and the dataset's responses are the book's; the losses print as
+ * Python prints a float. */
+static void check_instruction_walk(const char *out) {
+    const char *want[] = {
+        /* In [29]: format_input(val_data[0]) */
+        "In [29]: format_input(val_data[0])\nBelow is an instruction that describes a task. Write a response that "
+        "appropriately completes the request.\n\n### Instruction:\nConvert the active sentence to passive: 'The chef "
+        "cooks the meal every day.'\n",
+        /* In [34]: the log's format, every 2 steps */
+        "Ep 1 (Step 000000): Train loss ", "Ep 1 (Step 000002): Train loss ",
+        /* In [36]: the first three test entries as the book prints them */
+        "### Instruction:\nRewrite the sentence using a simile.\n\n### Input:\nThe car is very fast.\n\n"
+        "Correct response:\n>> The car is as fast as lightning.\n\nModel response:\n>> ",
+        "### Instruction:\nWhat type of cloud is typically associated with thunderstorms?\n\nCorrect response:\n"
+        ">> The type of cloud typically associated with thunderstorms is cumulonimbus.\n\nModel response:\n>> ",
+        "### Instruction:\nName the author of 'Pride and Prejudice'.\n\nCorrect response:\n>> Jane Austen.\n\n"
+        "Model response:\n>> ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    ck_assert_int_eq(count_occurrences(out, "\n-------------------------------------\n"), 3);
+    /* In [33]: print("Training loss:", x) shows repr(x), the shortest digits that read back as x.
+       Before training, weights drawn with std 0.02 give logits near 0: the loss is near the
+       uniform guess's ln 50257 = 10.825 (the book's pretrained GPT-2 medium: 3.83) */
+    const char *names[2] = {"Training loss: ", "Validation loss: "};
+    for (int i = 0; i < 2; i++) {
+        char *line = line_after(strstr(out, "In [33]"), names[i]);
+        ck_assert_ptr_nonnull(line);
+        char *end;
+        double x = strtod(line, &end);
+        ck_assert_msg(*end == '\0' && strchr(line, '.'), "not a Python float: %s", line);
+        char shorter[400];
+        snprintf(shorter, sizeof shorter, "%.*g", (int)strlen(line) - 2, x); /* one digit fewer */
+        ck_assert_msg(strtod(shorter, NULL) != x, "%s has more digits than repr's", line);
+        ck_assert_double_eq_tol(x, log(50257.0), 0.5);
+        free(line);
+    }
+}
+
 START_TEST(test_walkthrough_prints_the_books_numbers) {
     char *out;
     ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
@@ -331,6 +377,7 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
     check_classifier_walk(out);
+    check_instruction_walk(out);
     free(out);
 }
 END_TEST

@@ -212,13 +212,17 @@ static void walkthrough_classifier(Bpe *bpe, SpamDataset ds[3], const char *mode
            total, small.vocab_size, C, C, n_classes, head);
     printf("# Trainable: the last block %zu + the final norm %zu + the head %zu = %zu\n", block, final_norm, head,
            block + final_norm + head);
-    cell(21, "freeze every parameter; In [22]: a new out_head, Linear(emb_dim, 2), seed 123;");
-    printf("In [23]: the last transformer block and the final norm train again\n");
+    cell(21, "freeze every parameter");
+    cell(22, "a new out_head, Linear(emb_dim, 2), drawn with seed 123");
+    cell(23, "the last transformer block and the final norm train again");
+    printf("# what the optimiser gets:\n");
     Classifier *c = classifier_create(gpt, 2, 1, seed);
     Trainable t = {0};
     classifier_trainable(c, &t);
-    printf("Trainable parameters: %zu (blocks %d to %d frozen, block %d, final_norm and out_head train)\n",
-           trainable_count(&t), 0, gpt->config.n_layers - 2, gpt->config.n_layers - 1);
+    const int L = gpt->config.n_layers;
+    printf("Trainable parameters: %zu (", trainable_count(&t));
+    if (L > 1) printf("blocks 0 to %d frozen, ", L - 2);
+    printf("block %d, final_norm and out_head train)\n", L - 1);
     trainable_free(&t);
 
     cell(24, "the input \"Do you have time\"");
@@ -335,18 +339,22 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
     section("6.2 Preparing the dataset");
     char *sms = data_file("sms_spam/SMSSpamCollection");
     TextSet all = sms_read_collection(sms);
+    cell(3, "pd.read_csv(data_file_path, sep=\"\\t\", header=None, names=[\"Label\", \"Text\"])");
     printf("%s: %d messages, read as pandas' read_csv(sep=\"\\t\") reads them\n", sms, all.n);
     print_quoted_line_breaks(sms);
+    cell(4, "df[\"Label\"].value_counts()");
     printf("Label\nham     %d\nspam    %d\n", textset_count(&all, LABEL_HAM), textset_count(&all, LABEL_SPAM));
     TextSet balanced = sms_balance(&all, seed);
+    cell(5, "create_balanced_dataset(df)");
     printf("Balanced: ham %d, spam %d (ham drawn at random with seed %llu)\n", textset_count(&balanced, LABEL_HAM),
            textset_count(&balanced, LABEL_SPAM), (unsigned long long)seed);
     TextSet sets[3];
     const double train_frac = 0.7, val_frac = 0.1;
     textset_split(&balanced, train_frac, val_frac, seed, &sets[0], &sets[1], &sets[2]);
+    cell(8, "random_split(balanced_df, 0.7, 0.1)");
     printf("Split %.0f/%.0f/%.0f after shuffling: train %d, validation %d, test %d\n", 100 * train_frac, 100 * val_frac,
            100 * (1 - train_frac - val_frac), sets[0].n, sets[1].n, sets[2].n);
-    printf("Labels mapped ham -> %d, spam -> %d; `ch06 prepare-spam --out DIR` writes them as CSV files\n", LABEL_HAM,
+    printf("# In [6] mapped the labels ham -> %d, spam -> %d; `ch06 prepare-spam --out DIR` writes them as CSV files\n", LABEL_HAM,
            LABEL_SPAM);
 
     section("6.3 Creating data loaders");
@@ -356,13 +364,17 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
     for (int i = 1; i < 3; i++) spam_dataset_init(&ds[i], &sets[i], bpe, ds[0].max_length, pad_id);
     ByteBuf pad_text = {0};
     bpe_decode(bpe, &pad_id, 1, &pad_text, NULL);
+    cell(9, "tokenizer.encode(\"<|endoftext|>\"): the padding token");
     printf("Padding token: %d (%s)\n", pad_id, pad_text.data);
     bytebuf_free(&pad_text);
+    cell(11, "train_dataset.max_length");
     printf("Longest training text: %d tokens (the book's split: 120); every text is padded to it\n", ds[0].max_length);
+    cell(12, "the validation and test sets, padded and cut to it");
     printf("Validation and test texts cut to it: %d and %d\n", ds[1].n_truncated, ds[2].n_truncated);
     const char *names[3] = {"training", "validation", "test"};
     const int batch_size = 8;
     int last_batch = 0; /* the training loader's last batch: its examples */
+    cell(15, "len() of each loader");
     for (int i = 0; i < 3; i++) {
         ExampleLoader dl;
         char err[128];
@@ -372,8 +384,10 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
         for (int n; i == 0 && (n = example_loader_next(&dl, &idx)) > 0;) last_batch = n;
         example_loader_free(&dl);
     }
-    printf("Input batch dimensions: [%d, %d]\nLabel batch dimensions: [%d]\n", last_batch, ds[0].max_length,
-           last_batch);
+    cell(14, "the training loader's last batch's shapes");
+    const int input_shape[2] = {last_batch, ds[0].max_length};
+    print_size("Input batch dimensions: ", 2, input_shape);
+    print_size("Label batch dimensions ", 1, &last_batch); /* sic: the book's print has no colon here */
 
     walkthrough_classifier(bpe, ds, model_path, seed);
 
@@ -534,17 +548,22 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
     section("7.2 Preparing a dataset for supervised instruction finetuning");
     char *path = data_file("instruction-data.json");
     InstructionSet all = instruction_data_read(path);
+    cell(2, "the instruction data");
     printf("Number of entries: %d\n", all.n);
     const int examples[2] = {50, 999};
     for (int k = 0; k < 2; k++) {
         if (examples[k] >= all.n) continue;
         char *text = format_training_text(&all.items[examples[k]]);
-        printf("\nEntry %d as the model sees it:\n%s\n", examples[k], text);
+        printf("\n");
+        cell(6 + k, k ? "format_input(data[999]) and the response" : "format_input(data[50]) and the response");
+        printf("Entry %d as the model sees it:\n%s\n", examples[k], text);
         free(text);
     }
     InstructionSet train, test, val;
     instruction_data_split(&all, &train, &test, &val);
-    printf("\nTraining set length: %d\nValidation set length: %d\nTest set length: %d\n", train.n, val.n, test.n);
+    printf("\n");
+    cell(9, "the split's sizes");
+    printf("Training set length: %d\nValidation set length: %d\nTest set length: %d\n", train.n, val.n, test.n);
 
     section("7.3 Organizing data into training batches");
     const int a[] = {0, 1, 2, 3, 4}, b[] = {5, 6}, c[] = {7, 8, 9};
@@ -553,6 +572,7 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
     const int pad_id = bpe_eot_id(bpe);
     int T = collate_length(lengths, 3, 0), inputs[15], targets[15];
     collate_batch(seqs, lengths, 3, T, pad_id, inputs, targets);
+    cell(17, "custom_collate_fn on the book's toy batch");
     printf("A toy batch: ");
     for (int i = 0; i < 3; i++) {
         if (i) printf(", ");
@@ -567,14 +587,17 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
     const float logits[6] = {-1.0f, 1.0f, -0.5f, 1.5f, -0.5f, 1.5f};
     const int targets_1[2] = {0, 1}, targets_2[3] = {0, 1, 1}, targets_3[3] = {0, 1, CROSS_ENTROPY_IGNORE_INDEX};
     float p[6];
+    cell(18, "cross entropy of two rows");
     printf("cross entropy of ");
     print_float_rows(logits, 2, 2);
     printf(" with targets ");
     print_ids(targets_1, 2);
     printf(": %.4f\n", cross_entropy_forward(NULL, p, logits, targets_1, 2, 2));
+    cell(19, "with a third row");
     printf("with a third row ");
     print_floats(logits + 4, 2);
     printf(", target %d: %.4f\n", targets_2[2], cross_entropy_forward(NULL, p, logits, targets_2, 3, 2));
+    cell(20, "the third row's target -100");
     printf("with that row's target %d: %.4f (the row takes no part)\n", targets_3[2],
            cross_entropy_forward(NULL, p, logits, targets_3, 3, 2));
 
@@ -586,6 +609,7 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
     enum { BATCH_SIZE = 8 };
     const int allowed_max_length = 1024; /* the book's collate function's */
     if (!example_loader_init(&dl, ds.n, BATCH_SIZE, true, true, seed, err, sizeof err)) fatal("%s", err);
+    cell(25, "the train loader's batches");
     printf("Train loader: %d batches of %d (shuffled, last partial batch dropped); the first ones:\n", dl.n_batches,
            BATCH_SIZE);
     const int *idx;
@@ -595,7 +619,7 @@ static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
         for (int j = 0; j < n; j++) lens[j] = (int)ds.encoded[idx[j]].len;
         int t = collate_length(lens, n, allowed_max_length);
         if (t > longest) longest = t;
-        if (i < 5) printf("  inputs [%d, %d], targets [%d, %d]\n", n, t, n, t);
+        if (i < 5) printf("torch.Size([%d, %d]) torch.Size([%d, %d])\n", n, t, n, t);
     }
     printf("The longest batch: %d tokens (each batch is only as long as its longest text)\n", longest);
     example_loader_free(&dl);
@@ -633,6 +657,8 @@ static int cmd_walkthrough(int argc, char **argv) {
     }
     cli_no_arguments("walkthrough", argc, argv);
     Bpe *bpe = bpe_load_gpt2();
+    printf("# The book's chapters 6 and 7 section by section: \"In [N]\" is cell N of ch06.ipynb, and of\n"
+           "# ch07.ipynb from section 7.2 on; lines starting \"# \" are ours.\n");
     walkthrough_classification(bpe, model_path, (uint64_t)seed);
     walkthrough_instructions(bpe, (uint64_t)seed);
     bpe_free(bpe);

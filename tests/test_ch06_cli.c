@@ -372,6 +372,15 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
         "target 1: 0.7936",
         "with that row's target -100: 1.1269",
         "Train loader: 116 batches",
+        /* each cell's output after its number in ch06.ipynb: In [4], In [14] (the book's shapes'
+           print, its batch of 8 and its "Label batch dimensions" without a colon) */
+        "In [4]: df[\"Label\"].value_counts()\nLabel\nham     4825\nspam    747\n",
+        "In [15]: len() of each loader\n130 training batches",
+        "In [14]: the training loader's last batch's shapes\nInput batch dimensions: torch.Size([8, ",
+        "])\nLabel batch dimensions torch.Size([8])\n",
+        /* ch07.ipynb In [9], In [25]: the train loader's batches, printed as torch.Size pairs */
+        "In [9]: the split's sizes\nTraining set length: 935\n",
+        "the first ones:\ntorch.Size([8, ",
         "### Input:\nOcassion\n\n### Response:\nThe correct spelling is 'Occasion.'",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

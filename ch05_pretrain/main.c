@@ -4,6 +4,7 @@
  *   ch05 train ...       the book's training run (train_model_simple) with its plot
  *   ch05 generate ...    continue a prompt with a MODEL (greedy, or sampled)
  *   ch05 loss ...        a MODEL's mean next-token loss on a text
+ *   ch05 appendix-d      appendix D's learning rates (CSV and figures) and clipping example
  *
  * MODEL is a directory with OpenAI's GPT-2 files (hparams.json and
  * model.ckpt.*; `make gpt2-124M` fetches them), a Hugging Face directory
@@ -189,6 +190,7 @@ static void usage_train(FILE *out) {
             "  --warmup-ratio X     appendix D: linear warm-up over this share of the steps, then cosine decay\n"
             "  --initial-lr X       where the warm-up starts (0.0001; a warm-up rises: --lr when that is lower)\n"
             "  --min-lr X           where the cosine decay ends (1e-5)\n"
+            "  --no-decay           appendix D.1: keep --lr after the warm-up (no cosine decay)\n"
             "  --clip X             clip gradients to this global norm (after the warm-up)\n"
             "  --eval-freq N        evaluate every N steps (5)\n"
             "  --eval-iter N        batches per evaluation (5)\n"
@@ -199,7 +201,7 @@ static void usage_train(FILE *out) {
 /* Parse train's flags into *o. Returns -1 to go on, or the exit status to
  * leave with (0 after --help, 2 after a bad flag). */
 static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
-    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, CLIP, EVAL_FREQ,
+    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, NO_DECAY, CLIP, EVAL_FREQ,
            EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
@@ -211,7 +213,7 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         {"out", required_argument, NULL, 'o'},         {"resume", required_argument, NULL, RESUME},
         {"save-every", required_argument, NULL, SAVE_EVERY}, {"no-shuffle", no_argument, NULL, NO_SHUFFLE},
         {"warmup-ratio", required_argument, NULL, WARMUP}, {"initial-lr", required_argument, NULL, INITIAL_LR},
-        {"min-lr", required_argument, NULL, MIN_LR},
+        {"min-lr", required_argument, NULL, MIN_LR},   {"no-decay", no_argument, NULL, NO_DECAY},
         {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
@@ -237,6 +239,7 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         case WARMUP: o->warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
         case INITIAL_LR: o->initial_lr = cli_float("--initial-lr", optarg, 0, 10); break;
         case MIN_LR: o->min_lr = cli_float("--min-lr", optarg, 0, 10); break;
+        case NO_DECAY: o->no_decay = true; break;
         case CLIP: o->clip = cli_float("--clip", optarg, 0, 1e6); break;
         case EVAL_FREQ: o->eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
         case EVAL_ITER: o->eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
@@ -438,11 +441,138 @@ static int cmd_loss(int argc, char **argv) {
     return 0;
 }
 
+/* ---- appendix D: Adding bells and whistles to the training loop ---------------- */
+
+/* Before each cell's output, "In [N]: what it does", N the cell's number in
+ * appendix-D.ipynb; our remarks start with "# ". */
+static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
+
+/* The learning rate of each of total_steps steps under schedule, as the
+ * notebook's track_lrs: to OUT/NAME.csv (step,lr) and its figure
+ * OUT/NAME.png; the first and last rates and the peak on stdout. */
+static void write_lrs(const char *out_dir, const char *name, const char *title, const LrSchedule *schedule) {
+    char file[64];
+    snprintf(file, sizeof file, "%s.csv", name);
+    char *csv = path_join(out_dir, file);
+    FILE *log = csv_log_open(csv, "step,lr\n", -1);
+    float peak = 0;
+    long peak_step = 0;
+    for (long step = 0; step < schedule->total_steps; step++) {
+        float lr = lr_at_step(schedule, step);
+        if (lr > peak) peak = lr, peak_step = step;
+        fprintf(log, "%ld,%.9g\n", step, lr);
+    }
+    csv_log_close(log, csv);
+    printf("track_lrs[0] = %g, track_lrs[%ld] = %g (the peak: step %ld), track_lrs[%ld] = %.4g\n",
+           lr_at_step(schedule, 0), schedule->warmup_steps - 1, lr_at_step(schedule, schedule->warmup_steps - 1),
+           peak_step, schedule->total_steps - 1, lr_at_step(schedule, schedule->total_steps - 1));
+    printf("# all %ld in %s\n", schedule->total_steps, csv);
+    snprintf(file, sizeof file, "%s.png", name);
+    char *png = path_join(out_dir, file), vars[128];
+    snprintf(vars, sizeof vars, "title='%s'", title);
+    plot_csv("lr.gp", csv, png, vars);
+    free(png);
+    free(csv);
+}
+
+/* len(train_loader) of In [3]: The Verdict split 90/10 by characters, the
+ * training part in windows of 256 tokens at stride 256, batches of 2
+ * (drop_last). */
+static int verdict_train_batches(void) {
+    char *path = data_file("the-verdict.txt");
+    size_t len, train_chars;
+    char *text = read_text_file(path, &len);
+    Bpe *tokenizer = bpe_load_gpt2();
+    size_t split = split_by_characters(text, len, 0.90, &train_chars);
+    IntVec ids = {0};
+    bpe_encode(tokenizer, text, split, false, &ids);
+    char err[256];
+    TokenDataset ds;
+    DataLoader dl;
+    if (!dataset_init(&ds, ids.data, ids.len, 256, 256, err, sizeof err) ||
+        !loader_init(&dl, &ds, 2, false, true, 0, err, sizeof err))
+        fatal("%s: %s", path, err);
+    int n = dl.n_batches;
+    loader_free(&dl);
+    intvec_free(&ids);
+    bpe_free(tokenizer);
+    free(text);
+    free(path);
+    return n;
+}
+
+static void appendix_d(const char *out_dir) {
+    make_dirs(out_dir);
+    cell(3, "the book's loaders (The Verdict, context 256, batch size 2): len(train_loader)");
+    const int batches = verdict_train_batches();
+    printf("%d\n", batches);
+
+    printf("\n== D.1 Learning rate warmup ==\n");
+    cell(4, "n_epochs = 15, initial_lr = 0.0001, peak_lr = 0.01");
+    const int n_epochs = 15;
+    const float initial_lr = 0.0001f, peak_lr = 0.01f;
+    cell(5, "print(warmup_steps): 20% of len(train_loader) * n_epochs");
+    const long total_steps = (long)batches * n_epochs, warmup_steps = (long)(0.2 * total_steps);
+    printf("%ld\n", warmup_steps);
+    printf("# of %ld steps; `ch05 train --warmup-ratio 0.2` prints the same count on stderr\n", total_steps);
+    cell(6, "warm-up from initial_lr to peak_lr, then peak_lr: track_lrs");
+    /* a cosine from peak_lr down to peak_lr is D.1's constant rate */
+    LrSchedule d1 = {.initial_lr = initial_lr, .peak_lr = peak_lr, .min_lr = peak_lr, .warmup_steps = warmup_steps,
+                     .total_steps = total_steps};
+    write_lrs(out_dir, "d1_lrs", "D.1: linear warm-up, then constant", &d1);
+    printf("# In [7]'s figure: d1_lrs.png; `ch05 train --warmup-ratio 0.2 --no-decay` trains so\n");
+
+    printf("\n== D.2 Cosine decay ==\n");
+    cell(8, "min_lr = 0.1 * initial_lr; warm-up, then cosine annealing: track_lrs");
+    LrSchedule d2 = d1;
+    d2.min_lr = 0.1f * initial_lr;
+    write_lrs(out_dir, "d2_lrs", "D.2: linear warm-up, then cosine decay", &d2);
+    printf("# In [9]'s figure: d2_lrs.png\n");
+
+    printf("\n== D.3 Gradient clipping ==\n");
+    /* In [11]/[12] clip the gradients of a model drawn from torch's random
+     * numbers, which ours are not; the markdown's worked example is exact */
+    printf("# the text's example: G = [[1, 2], [2, 4]] clipped to max_norm 1\n");
+    float g[4] = {1, 2, 2, 4};
+    float norm = clip_grad_norm(g, 4, 1.0f);
+    printf("||G||_2 = %g\n", norm);
+    printf("tensor([[%.4f, %.4f],\n        [%.4f, %.4f]])\n", g[0], g[1], g[2], g[3]);
+    printf("# In [11]-[12] on a GPT: `ch05 train --clip 1` clips every step from the end of the warm-up on\n");
+
+    printf("\n== D.4 The modified training function ==\n");
+    cell(14, "train_model's learning rates: peak_lr 0.001, initial_lr 1e-5, min_lr 1e-5, 27 warm-up steps");
+    LrSchedule d4 = {.initial_lr = 1e-5f, .peak_lr = 0.001f, .min_lr = 1e-5f, .warmup_steps = warmup_steps,
+                     .total_steps = total_steps};
+    write_lrs(out_dir, "d4_lrs", "D.4: the learning rate of train_model", &d4);
+    printf("# In [15]'s figure: d4_lrs.png. The run itself (In [14], In [16]'s losses):\n"
+           "# ch05 train --epochs 15 --lr 0.001 --warmup-ratio 0.2 --initial-lr 1e-5 --min-lr 1e-5 --clip 1 "
+           "--eval-iter 1\n");
+}
+
+static int cmd_appendix_d(int argc, char **argv) {
+    static const struct option options[] = {{"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *out_dir = "runs/appendix-d";
+    for (int c; (c = getopt_long(argc, argv, "o:h", options, NULL)) != -1;) {
+        if (c == 'o') out_dir = optarg;
+        else if (c == 'h') {
+            printf("usage: ch05 appendix-d [--out DIR]\n"
+                   "Appendix D's notebook: the warm-up step count, the learning rates of D.1, D.2 and D.4\n"
+                   "(DIR/d1_lrs.csv, d2_lrs.csv, d4_lrs.csv and their figures; DIR: runs/appendix-d) and\n"
+                   "D.3's clipping example.\n");
+            return 0;
+        } else return cli_bad_usage("appendix-d");
+    }
+    cli_no_arguments("appendix-d", argc, argv);
+    appendix_d(out_dir);
+    return 0;
+}
+
 static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "5.1's loss on an untrained model and 5.3's decoding examples"},
     {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
     {"generate", cmd_generate, "continue a prompt with a MODEL"},
     {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},
+    {"appendix-d", cmd_appendix_d, "appendix D: warm-up, cosine decay and clipping, as the notebook prints them"},
 };
 
 int main(int argc, char **argv) {

@@ -1,6 +1,6 @@
 /* ch05: Chapter 5, Pretraining on unlabeled data.
  *
- *   ch05 walkthrough     5.1's loss on an untrained model and 5.3's decoding examples
+ *   ch05 walkthrough     5.1's loss and loaders, 5.3's decoding examples, 5.5's settings
  *   ch05 train ...       the book's training run (train_model_simple) with its plot
  *   ch05 generate ...    continue a prompt with a MODEL (greedy, or sampled)
  *   ch05 loss ...        a MODEL's mean next-token loss on a text
@@ -39,6 +39,11 @@ static void print_bytes(const Bpe *bpe, const int *ids, int n) {
 /* ---- walkthrough ---------------------------------------------------------- */
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
+
+/* Before a cell's output, "In [N]: what it does", N the cell's number in
+ * the notebook (ch05.ipynb; appendix-D.ipynb for `appendix-d`); our remarks
+ * start with "# ". */
+static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
 
 /* "[[1, 2, 3], [4, 5, 6]]": ids (rows, cols) as PyTorch prints a tensor's list */
 static void print_id_rows(const char *label, const int *ids, int rows, int cols) {
@@ -84,6 +89,12 @@ static void walkthrough_loss(uint64_t seed) {
     const int V = cfg.vocab_size;
     float *probs = xmalloc((size_t)B * T * V * sizeof(float));
     float loss = cross_entropy_forward(NULL, probs, m->logits, targets, B * T, V);
+    cell(5, "probas = torch.softmax(model(inputs), dim=-1): print(probas.shape)");
+    printf("torch.Size([%d, %d, %d])\n", B, T, V);
+    cell(12, "the shapes cross_entropy is given");
+    printf("Logits shape: torch.Size([%d, %d, %d])\nTargets shape: torch.Size([%d, %d])\n", B, T, V, B, T);
+    cell(13, "flattened over the batch");
+    printf("Flattened logits: torch.Size([%d, %d])\nFlattened targets: torch.Size([%d])\n", B * T, V, B * T);
     int predicted[B * T];
     for (int i = 0; i < B * T; i++) predicted[i] = vec_argmax(probs + (size_t)i * V, V);
     printf("Token IDs (argmax of the untrained model):");
@@ -99,6 +110,68 @@ static void walkthrough_loss(uint64_t seed) {
     free(probs);
     gpt_free(m);
     bpe_free(tokenizer);
+}
+
+/* The byte offset of code point n of text (len bytes): Python's text[:n]. */
+static size_t code_point_offset(const char *text, size_t len, size_t n) {
+    size_t i = 0;
+    for (size_t seen = 0; i < len; i++)
+        if (((unsigned char)text[i] & 0xC0) != 0x80 && seen++ == n) break;
+    return i;
+}
+
+/* 5.1.3: The Verdict, split 90/10 by characters, in the loaders of the
+ * book's training run: windows of 256 tokens at stride 256, batches of 2
+ * (the training loader drops a last short batch, the validation one keeps
+ * it). */
+static void walkthrough_data(void) {
+    section("5.1.3 Calculating the training and validation set losses");
+    char *path = data_file("the-verdict.txt");
+    size_t len;
+    char *text = read_text_file(path, &len);
+    Bpe *tokenizer = bpe_load_gpt2();
+    size_t n_chars = 0;
+    for (size_t i = 0; i < len; i++) n_chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+    cell(17, "print(text_data[:99])");
+    size_t first = code_point_offset(text, len, 99), last = code_point_offset(text, len, n_chars - 99);
+    printf("%.*s\n", (int)first, text);
+    cell(18, "print(text_data[-99:])");
+    printf("%.*s\n", (int)(len - last), text + last);
+    IntVec all = {0};
+    bpe_encode(tokenizer, text, len, false, &all);
+    cell(19, "the characters and tokens of the whole text");
+    printf("Characters: %zu\nTokens: %zu\n", n_chars, all.len);
+
+    size_t split = split_by_characters(text, len, 0.90, NULL);
+    IntVec ids[2] = {{0}, {0}};
+    bpe_encode(tokenizer, text, split, false, &ids[0]);
+    bpe_encode(tokenizer, text + split, len - split, false, &ids[1]);
+    cell(22, "the shapes of each loader's batches (inputs, targets)");
+    const char *names[2] = {"Train loader:", "\nValidation loader:"};
+    long tokens[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        char err[256];
+        TokenDataset ds;
+        DataLoader dl;
+        if (!dataset_init(&ds, ids[k].data, ids[k].len, 256, 256, err, sizeof err) ||
+            !loader_init(&dl, &ds, 2, false, k == 0, 0, err, sizeof err))
+            fatal("%s: %s", path, err);
+        int *inputs = xmalloc(2 * 256 * sizeof(int)), *targets = xmalloc(2 * 256 * sizeof(int));
+        printf("%s\n", names[k]);
+        for (int rows; (rows = loader_next(&dl, inputs, targets)) > 0; tokens[k] += rows * 256)
+            printf("torch.Size([%d, 256]) torch.Size([%d, 256])\n", rows, rows);
+        free(inputs);
+        free(targets);
+        loader_free(&dl);
+        intvec_free(&ids[k]);
+    }
+    cell(23, "the tokens in each loader's inputs");
+    printf("Training tokens: %ld\nValidation tokens: %ld\nAll tokens: %ld\n", tokens[0], tokens[1], tokens[0] + tokens[1]);
+    printf("# the losses of an untrained model over these loaders (In [25]) are the first line of `ch05 train`\n");
+    intvec_free(&all);
+    bpe_free(tokenizer);
+    free(text);
+    free(path);
 }
 
 /* 5.3: the book's toy vocabulary of nine words and its next-token logits */
@@ -131,6 +204,22 @@ static void walkthrough_decoding(uint64_t seed) {
     }
 
     const int top_k = 3;
+    /* torch.topk: the k largest, largest first */
+    int top_pos[V];
+    for (int i = 0; i < V; i++) top_pos[i] = i;
+    for (int i = 0; i < top_k; i++)
+        for (int j = i + 1; j < V; j++)
+            if (next_token_logits[top_pos[j]] > next_token_logits[top_pos[i]]) {
+                int t = top_pos[i];
+                top_pos[i] = top_pos[j];
+                top_pos[j] = t;
+            }
+    cell(37, "torch.topk(next_token_logits, 3)");
+    printf("Top logits: tensor([");
+    for (int i = 0; i < top_k; i++) printf(i ? ", %.4f" : "%.4f", next_token_logits[top_pos[i]]);
+    printf("])\nTop positions: tensor([");
+    for (int i = 0; i < top_k; i++) printf(i ? ", %d" : "%d", top_pos[i]);
+    printf("])\n");
     float top[V];
     memcpy(top, next_token_logits, sizeof top);
     top_k_filter(top, V, top_k);
@@ -142,9 +231,26 @@ static void walkthrough_decoding(uint64_t seed) {
     putchar('\n');
 }
 
+/* 5.5: the settings and the parameters of OpenAI's GPT-2 small. The
+ * weights are not fetched here: the settings are GPT_CONFIG_124M's with
+ * OpenAI's context of 1024, and the token embedding is that of a model of
+ * the same shape. */
+static void walkthrough_openai(void) {
+    section("5.5 Loading pretrained weights from OpenAI");
+    printf("# `make gpt2-124M` fetches OpenAI's files; `ch05 generate --model <dir>` runs them\n");
+    GPTConfig cfg = gpt_config_124m();
+    cell(50, "print(\"Settings:\", settings), hparams.json of GPT-2 small");
+    printf("Settings: {'n_vocab': %d, 'n_ctx': %d, 'n_embd': %d, 'n_head': %d, 'n_layer': %d}\n", cfg.vocab_size,
+           cfg.context_length, cfg.emb_dim, cfg.n_heads, cfg.n_layers);
+    cell(52, "the token embedding's dimensions, params[\"wte\"].shape");
+    printf("Token embedding weight tensor dimensions: (%d, %d)\n", cfg.vocab_size, cfg.emb_dim);
+}
+
 static void walkthrough(uint64_t seed) {
     walkthrough_loss(seed);
+    walkthrough_data();
     walkthrough_decoding(seed);
+    walkthrough_openai();
     printf("\nThe training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
 }
 
@@ -155,7 +261,8 @@ static int cmd_walkthrough(int argc, char **argv) {
         if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
         else if (c == 'h') {
             printf("usage: ch05 walkthrough [--seed N]\n"
-                   "5.1's loss and perplexity on an untrained model and 5.3's decoding examples.\n");
+                   "5.1's loss and perplexity on an untrained model and the book's loaders, 5.3's decoding\n"
+                   "examples and 5.5's settings of GPT-2 small.\n");
             return 0;
         } else return cli_bad_usage("walkthrough");
     }
@@ -443,9 +550,6 @@ static int cmd_loss(int argc, char **argv) {
 
 /* ---- appendix D: Adding bells and whistles to the training loop ---------------- */
 
-/* Before each cell's output, "In [N]: what it does", N the cell's number in
- * appendix-D.ipynb; our remarks start with "# ". */
-static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
 
 /* The learning rate of each of total_steps steps under schedule, as the
  * notebook's track_lrs: to OUT/NAME.csv (step,lr) and its figure
@@ -568,7 +672,7 @@ static int cmd_appendix_d(int argc, char **argv) {
 }
 
 static const CliCommand commands[] = {
-    {"walkthrough", cmd_walkthrough, "5.1's loss on an untrained model and 5.3's decoding examples"},
+    {"walkthrough", cmd_walkthrough, "5.1's loss and loaders, 5.3's decoding examples, 5.5's settings"},
     {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
     {"generate", cmd_generate, "continue a prompt with a MODEL"},
     {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},

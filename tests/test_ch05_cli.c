@@ -430,6 +430,26 @@ START_TEST(test_help_and_walkthrough) {
     ck_assert_int_eq(ch05(&out, NULL, "walkthrough 2>/dev/null"), 0);
     ck_assert(strstr(out, "top-3 softmax: 0.0615 0.0000 0.0000 0.5775 0.0000 0.0000 0.0000 0.3610 0.0000") != NULL);
     ck_assert(strstr(out, "greedy next token: forward") != NULL);
+    /* the book's numbers (ch05.ipynb): 5.1.2's shapes, 5.1.3's text and
+     * loaders, 5.3's top-k, 5.5's settings */
+    const char *book[] = {
+        "torch.Size([2, 3, 50257])\n",
+        "Flattened logits: torch.Size([6, 50257])\nFlattened targets: torch.Size([6])\n",
+        "\nI HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough--so it was no \n",
+        "\nit for me! The Strouds stand alone, and happen once--but there's no exterminating our kind of art.\"\n",
+        "Characters: 20479\nTokens: 5145\n",
+        "Train loader:\n" "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\n\nValidation loader:\ntorch.Size([2, 256]) torch.Size([2, 256])\nIn [",
+        "Training tokens: 4608\nValidation tokens: 512\nAll tokens: 5120\n",
+        "Top logits: tensor([6.7500, 6.2800, 4.5100])\nTop positions: tensor([3, 7, 0])\n",
+        "Settings: {'n_vocab': 50257, 'n_ctx': 1024, 'n_embd': 768, 'n_head': 12, 'n_layer': 12}\n",
+        "Token embedding weight tensor dimensions: (50257, 768)\n",
+    };
+    for (size_t i = 0; i < sizeof book / sizeof book[0]; i++)
+        ck_assert_msg(strstr(out, book[i]) != NULL, "the walkthrough lacks: %s", book[i]);
     free(out);
 }
 END_TEST

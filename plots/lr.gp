@@ -20,7 +20,7 @@ if (out eq "-") {
     set output out
 }
 
-set title title
+set title title noenhanced
 set xlabel "Step"
 set ylabel "Learning rate"
 set key off

@@ -231,6 +231,8 @@ static void walkthrough_decoding(uint64_t seed) {
     putchar('\n');
 }
 
+static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
+
 /* 5.5: the settings and the parameters of OpenAI's GPT-2 small. The
  * weights are not fetched here: the settings are GPT_CONFIG_124M's with
  * OpenAI's context of 1024, and the token embedding is that of a model of
@@ -242,6 +244,36 @@ static void walkthrough_openai(void) {
     cell(50, "print(\"Settings:\", settings), hparams.json of GPT-2 small");
     printf("Settings: {'n_vocab': %d, 'n_ctx': %d, 'n_embd': %d, 'n_head': %d, 'n_layer': %d}\n", cfg.vocab_size,
            cfg.context_length, cfg.emb_dim, cfg.n_heads, cfg.n_layers);
+    /* the book's loader keeps a variable "model/hL/..." under params["blocks"][L]
+     * and any other under its last name part, in the checkpoint's (sorted) order */
+    GPTConfig small = cfg; /* OpenAI's layout (qkv bias, tied head) at a size that allocates little */
+    small.qkv_bias = small.tie_weights = true;
+    small.emb_dim = 8, small.n_heads = 2, small.n_layers = 2, small.context_length = 8;
+    GPTModel *m = gpt_create(&small);
+    char (*names)[96] = xcalloc((size_t)m->n_tensors, sizeof *names);
+    int n = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const char *openai = m->tensors[i].spec->openai;
+        if (!openai) continue;
+        if (m->tensors[i].layer >= 0) snprintf(names[n++], sizeof names[0], "model/h%d/%s", m->tensors[i].layer, openai);
+        else snprintf(names[n++], sizeof names[0], "model/%s", openai);
+    }
+    qsort(names, (size_t)n, sizeof names[0], compare_names);
+    cell(51, "print(\"Parameter dictionary keys:\", params.keys())");
+    printf("Parameter dictionary keys: dict_keys([");
+    const char *printed[8];
+    int n_keys = 0;
+    for (int i = 0; i < n; i++) {
+        const char *key = strncmp(names[i], "model/h", 7) == 0 ? "blocks" : strrchr(names[i], '/') + 1;
+        bool seen = false;
+        for (int k = 0; k < n_keys; k++) seen |= strcmp(printed[k], key) == 0;
+        if (seen || n_keys == 8) continue;
+        printf(n_keys ? ", '%s'" : "'%s'", key);
+        printed[n_keys++] = key;
+    }
+    printf("])\n");
+    free(names);
+    gpt_free(m);
     cell(52, "the token embedding's dimensions, params[\"wte\"].shape");
     printf("Token embedding weight tensor dimensions: (%d, %d)\n", cfg.vocab_size, cfg.emb_dim);
 }

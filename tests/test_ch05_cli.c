@@ -446,6 +446,7 @@ START_TEST(test_help_and_walkthrough) {
         "Training tokens: 4608\nValidation tokens: 512\nAll tokens: 5120\n",
         "Top logits: tensor([6.7500, 6.2800, 4.5100])\nTop positions: tensor([3, 7, 0])\n",
         "Settings: {'n_vocab': 50257, 'n_ctx': 1024, 'n_embd': 768, 'n_head': 12, 'n_layer': 12}\n",
+        "Parameter dictionary keys: dict_keys(['blocks', 'b', 'g', 'wpe', 'wte'])\n",
         "Token embedding weight tensor dimensions: (50257, 768)\n",
     };
     for (size_t i = 0; i < sizeof book / sizeof book[0]; i++)

@@ -1,9 +1,10 @@
 /* ch05: Chapter 5, Pretraining on unlabeled data.
  *
- *   ch05 walkthrough     5.1's loss on an untrained model and 5.3's decoding examples
+ *   ch05 walkthrough     5.1's loss and loaders, 5.3's decoding examples, 5.5's settings
  *   ch05 train ...       the book's training run (train_model_simple) with its plot
  *   ch05 generate ...    continue a prompt with a MODEL (greedy, or sampled)
  *   ch05 loss ...        a MODEL's mean next-token loss on a text
+ *   ch05 appendix-d      appendix D's learning rates (CSV and figures) and clipping example
  *
  * MODEL is a directory with OpenAI's GPT-2 files (hparams.json and
  * model.ckpt.*; `make gpt2-124M` fetches them), a Hugging Face directory
@@ -38,6 +39,11 @@ static void print_bytes(const Bpe *bpe, const int *ids, int n) {
 /* ---- walkthrough ---------------------------------------------------------- */
 
 static void section(const char *title) { printf("\n== %s ==\n", title); }
+
+/* Before a cell's output, "In [N]: what it does", N the cell's number in
+ * the notebook (ch05.ipynb; appendix-D.ipynb for `appendix-d`); our remarks
+ * start with "# ". */
+static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
 
 /* "[[1, 2, 3], [4, 5, 6]]": ids (rows, cols) as PyTorch prints a tensor's list */
 static void print_id_rows(const char *label, const int *ids, int rows, int cols) {
@@ -83,6 +89,12 @@ static void walkthrough_loss(uint64_t seed) {
     const int V = cfg.vocab_size;
     float *probs = xmalloc((size_t)B * T * V * sizeof(float));
     float loss = cross_entropy_forward(NULL, probs, m->logits, targets, B * T, V);
+    cell(5, "probas = torch.softmax(model(inputs), dim=-1): print(probas.shape)");
+    printf("torch.Size([%d, %d, %d])\n", B, T, V);
+    cell(12, "the shapes cross_entropy is given");
+    printf("Logits shape: torch.Size([%d, %d, %d])\nTargets shape: torch.Size([%d, %d])\n", B, T, V, B, T);
+    cell(13, "flattened over the batch");
+    printf("Flattened logits: torch.Size([%d, %d])\nFlattened targets: torch.Size([%d])\n", B * T, V, B * T);
     int predicted[B * T];
     for (int i = 0; i < B * T; i++) predicted[i] = vec_argmax(probs + (size_t)i * V, V);
     printf("Token IDs (argmax of the untrained model):");
@@ -98,6 +110,68 @@ static void walkthrough_loss(uint64_t seed) {
     free(probs);
     gpt_free(m);
     bpe_free(tokenizer);
+}
+
+/* The byte offset of code point n of text (len bytes): Python's text[:n]. */
+static size_t code_point_offset(const char *text, size_t len, size_t n) {
+    size_t i = 0;
+    for (size_t seen = 0; i < len; i++)
+        if (((unsigned char)text[i] & 0xC0) != 0x80 && seen++ == n) break;
+    return i;
+}
+
+/* 5.1.3: The Verdict, split 90/10 by characters, in the loaders of the
+ * book's training run: windows of 256 tokens at stride 256, batches of 2
+ * (the training loader drops a last short batch, the validation one keeps
+ * it). */
+static void walkthrough_data(void) {
+    section("5.1.3 Calculating the training and validation set losses");
+    char *path = data_file("the-verdict.txt");
+    size_t len;
+    char *text = read_text_file(path, &len);
+    Bpe *tokenizer = bpe_load_gpt2();
+    size_t n_chars = 0;
+    for (size_t i = 0; i < len; i++) n_chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+    cell(17, "print(text_data[:99])");
+    size_t first = code_point_offset(text, len, 99), last = code_point_offset(text, len, n_chars - 99);
+    printf("%.*s\n", (int)first, text);
+    cell(18, "print(text_data[-99:])");
+    printf("%.*s\n", (int)(len - last), text + last);
+    IntVec all = {0};
+    bpe_encode(tokenizer, text, len, false, &all);
+    cell(19, "the characters and tokens of the whole text");
+    printf("Characters: %zu\nTokens: %zu\n", n_chars, all.len);
+
+    size_t split = split_by_characters(text, len, 0.90, NULL);
+    IntVec ids[2] = {{0}, {0}};
+    bpe_encode(tokenizer, text, split, false, &ids[0]);
+    bpe_encode(tokenizer, text + split, len - split, false, &ids[1]);
+    cell(22, "the shapes of each loader's batches (inputs, targets)");
+    const char *names[2] = {"Train loader:", "\nValidation loader:"};
+    long tokens[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        char err[256];
+        TokenDataset ds;
+        DataLoader dl;
+        if (!dataset_init(&ds, ids[k].data, ids[k].len, 256, 256, err, sizeof err) ||
+            !loader_init(&dl, &ds, 2, false, k == 0, 0, err, sizeof err))
+            fatal("%s: %s", path, err);
+        int *inputs = xmalloc(2 * 256 * sizeof(int)), *targets = xmalloc(2 * 256 * sizeof(int));
+        printf("%s\n", names[k]);
+        for (int rows; (rows = loader_next(&dl, inputs, targets)) > 0; tokens[k] += rows * 256)
+            printf("torch.Size([%d, 256]) torch.Size([%d, 256])\n", rows, rows);
+        free(inputs);
+        free(targets);
+        loader_free(&dl);
+        intvec_free(&ids[k]);
+    }
+    cell(23, "the tokens in each loader's inputs");
+    printf("Training tokens: %ld\nValidation tokens: %ld\nAll tokens: %ld\n", tokens[0], tokens[1], tokens[0] + tokens[1]);
+    printf("# the losses of an untrained model over these loaders (In [25]) are the first line of `ch05 train`\n");
+    intvec_free(&all);
+    bpe_free(tokenizer);
+    free(text);
+    free(path);
 }
 
 /* 5.3: the book's toy vocabulary of nine words and its next-token logits */
@@ -130,6 +204,22 @@ static void walkthrough_decoding(uint64_t seed) {
     }
 
     const int top_k = 3;
+    /* torch.topk: the k largest, largest first */
+    int top_pos[V];
+    for (int i = 0; i < V; i++) top_pos[i] = i;
+    for (int i = 0; i < top_k; i++)
+        for (int j = i + 1; j < V; j++)
+            if (next_token_logits[top_pos[j]] > next_token_logits[top_pos[i]]) {
+                int t = top_pos[i];
+                top_pos[i] = top_pos[j];
+                top_pos[j] = t;
+            }
+    cell(37, "torch.topk(next_token_logits, 3)");
+    printf("Top logits: tensor([");
+    for (int i = 0; i < top_k; i++) printf(i ? ", %.4f" : "%.4f", next_token_logits[top_pos[i]]);
+    printf("])\nTop positions: tensor([");
+    for (int i = 0; i < top_k; i++) printf(i ? ", %d" : "%d", top_pos[i]);
+    printf("])\n");
     float top[V];
     memcpy(top, next_token_logits, sizeof top);
     top_k_filter(top, V, top_k);
@@ -141,9 +231,58 @@ static void walkthrough_decoding(uint64_t seed) {
     putchar('\n');
 }
 
+static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
+
+/* 5.5: the settings and the parameters of OpenAI's GPT-2 small. The
+ * weights are not fetched here: the settings are GPT_CONFIG_124M's with
+ * OpenAI's context of 1024, and the token embedding is that of a model of
+ * the same shape. */
+static void walkthrough_openai(void) {
+    section("5.5 Loading pretrained weights from OpenAI");
+    printf("# `make gpt2-124M` fetches OpenAI's files; `ch05 generate --model <dir>` runs them\n");
+    GPTConfig cfg = gpt_config_124m();
+    cell(50, "print(\"Settings:\", settings), hparams.json of GPT-2 small");
+    printf("Settings: {'n_vocab': %d, 'n_ctx': %d, 'n_embd': %d, 'n_head': %d, 'n_layer': %d}\n", cfg.vocab_size,
+           cfg.context_length, cfg.emb_dim, cfg.n_heads, cfg.n_layers);
+    /* the book's loader keeps a variable "model/hL/..." under params["blocks"][L]
+     * and any other under its last name part, in the checkpoint's (sorted) order */
+    GPTConfig small = cfg; /* OpenAI's layout (qkv bias, tied head) at a size that allocates little */
+    small.qkv_bias = small.tie_weights = true;
+    small.emb_dim = 8, small.n_heads = 2, small.n_layers = 2, small.context_length = 8;
+    GPTModel *m = gpt_create(&small);
+    char (*names)[96] = xcalloc((size_t)m->n_tensors, sizeof *names);
+    int n = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const char *openai = m->tensors[i].spec->openai;
+        if (!openai) continue;
+        if (m->tensors[i].layer >= 0) snprintf(names[n++], sizeof names[0], "model/h%d/%s", m->tensors[i].layer, openai);
+        else snprintf(names[n++], sizeof names[0], "model/%s", openai);
+    }
+    qsort(names, (size_t)n, sizeof names[0], compare_names);
+    cell(51, "print(\"Parameter dictionary keys:\", params.keys())");
+    printf("Parameter dictionary keys: dict_keys([");
+    const char *printed[8];
+    int n_keys = 0;
+    for (int i = 0; i < n; i++) {
+        const char *key = strncmp(names[i], "model/h", 7) == 0 ? "blocks" : strrchr(names[i], '/') + 1;
+        bool seen = false;
+        for (int k = 0; k < n_keys; k++) seen |= strcmp(printed[k], key) == 0;
+        if (seen || n_keys == 8) continue;
+        printf(n_keys ? ", '%s'" : "'%s'", key);
+        printed[n_keys++] = key;
+    }
+    printf("])\n");
+    free(names);
+    gpt_free(m);
+    cell(52, "the token embedding's dimensions, params[\"wte\"].shape");
+    printf("Token embedding weight tensor dimensions: (%d, %d)\n", cfg.vocab_size, cfg.emb_dim);
+}
+
 static void walkthrough(uint64_t seed) {
     walkthrough_loss(seed);
+    walkthrough_data();
     walkthrough_decoding(seed);
+    walkthrough_openai();
     printf("\nThe training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
 }
 
@@ -154,7 +293,8 @@ static int cmd_walkthrough(int argc, char **argv) {
         if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
         else if (c == 'h') {
             printf("usage: ch05 walkthrough [--seed N]\n"
-                   "5.1's loss and perplexity on an untrained model and 5.3's decoding examples.\n");
+                   "5.1's loss and perplexity on an untrained model and the book's loaders, 5.3's decoding\n"
+                   "examples and 5.5's settings of GPT-2 small.\n");
             return 0;
         } else return cli_bad_usage("walkthrough");
     }
@@ -189,6 +329,7 @@ static void usage_train(FILE *out) {
             "  --warmup-ratio X     appendix D: linear warm-up over this share of the steps, then cosine decay\n"
             "  --initial-lr X       where the warm-up starts (0.0001; a warm-up rises: --lr when that is lower)\n"
             "  --min-lr X           where the cosine decay ends (1e-5)\n"
+            "  --no-decay           appendix D.1: keep --lr after the warm-up (no cosine decay)\n"
             "  --clip X             clip gradients to this global norm (after the warm-up)\n"
             "  --eval-freq N        evaluate every N steps (5)\n"
             "  --eval-iter N        batches per evaluation (5)\n"
@@ -199,7 +340,7 @@ static void usage_train(FILE *out) {
 /* Parse train's flags into *o. Returns -1 to go on, or the exit status to
  * leave with (0 after --help, 2 after a bad flag). */
 static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
-    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, CLIP, EVAL_FREQ,
+    enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, NO_DECAY, CLIP, EVAL_FREQ,
            EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
@@ -211,7 +352,7 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         {"out", required_argument, NULL, 'o'},         {"resume", required_argument, NULL, RESUME},
         {"save-every", required_argument, NULL, SAVE_EVERY}, {"no-shuffle", no_argument, NULL, NO_SHUFFLE},
         {"warmup-ratio", required_argument, NULL, WARMUP}, {"initial-lr", required_argument, NULL, INITIAL_LR},
-        {"min-lr", required_argument, NULL, MIN_LR},
+        {"min-lr", required_argument, NULL, MIN_LR},   {"no-decay", no_argument, NULL, NO_DECAY},
         {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
@@ -237,6 +378,7 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         case WARMUP: o->warmup_ratio = cli_float("--warmup-ratio", optarg, 0, 1); break;
         case INITIAL_LR: o->initial_lr = cli_float("--initial-lr", optarg, 0, 10); break;
         case MIN_LR: o->min_lr = cli_float("--min-lr", optarg, 0, 10); break;
+        case NO_DECAY: o->no_decay = true; break;
         case CLIP: o->clip = cli_float("--clip", optarg, 0, 1e6); break;
         case EVAL_FREQ: o->eval_freq = (int)cli_long("--eval-freq", optarg, 1, 1 << 30); break;
         case EVAL_ITER: o->eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
@@ -438,11 +580,135 @@ static int cmd_loss(int argc, char **argv) {
     return 0;
 }
 
+/* ---- appendix D: Adding bells and whistles to the training loop ---------------- */
+
+
+/* The learning rate of each of total_steps steps under schedule, as the
+ * notebook's track_lrs: to OUT/NAME.csv (step,lr) and its figure
+ * OUT/NAME.png; the first and last rates and the peak on stdout. */
+static void write_lrs(const char *out_dir, const char *name, const char *title, const LrSchedule *schedule) {
+    char file[64];
+    snprintf(file, sizeof file, "%s.csv", name);
+    char *csv = path_join(out_dir, file);
+    FILE *log = csv_log_open(csv, "step,lr\n", -1);
+    float peak = 0;
+    long peak_step = 0;
+    for (long step = 0; step < schedule->total_steps; step++) {
+        float lr = lr_at_step(schedule, step);
+        if (lr > peak) peak = lr, peak_step = step;
+        fprintf(log, "%ld,%.9g\n", step, lr);
+    }
+    csv_log_close(log, csv);
+    printf("track_lrs[0] = %g, track_lrs[%ld] = %g (the peak: step %ld), track_lrs[%ld] = %.4g\n",
+           lr_at_step(schedule, 0), schedule->warmup_steps - 1, lr_at_step(schedule, schedule->warmup_steps - 1),
+           peak_step, schedule->total_steps - 1, lr_at_step(schedule, schedule->total_steps - 1));
+    printf("# all %ld in %s\n", schedule->total_steps, csv);
+    snprintf(file, sizeof file, "%s.png", name);
+    char *png = path_join(out_dir, file), vars[128];
+    snprintf(vars, sizeof vars, "title='%s'", title);
+    plot_csv("lr.gp", csv, png, vars);
+    free(png);
+    free(csv);
+}
+
+/* len(train_loader) of In [3]: The Verdict split 90/10 by characters, the
+ * training part in windows of 256 tokens at stride 256, batches of 2
+ * (drop_last). */
+static int verdict_train_batches(void) {
+    char *path = data_file("the-verdict.txt");
+    size_t len, train_chars;
+    char *text = read_text_file(path, &len);
+    Bpe *tokenizer = bpe_load_gpt2();
+    size_t split = split_by_characters(text, len, 0.90, &train_chars);
+    IntVec ids = {0};
+    bpe_encode(tokenizer, text, split, false, &ids);
+    char err[256];
+    TokenDataset ds;
+    DataLoader dl;
+    if (!dataset_init(&ds, ids.data, ids.len, 256, 256, err, sizeof err) ||
+        !loader_init(&dl, &ds, 2, false, true, 0, err, sizeof err))
+        fatal("%s: %s", path, err);
+    int n = dl.n_batches;
+    loader_free(&dl);
+    intvec_free(&ids);
+    bpe_free(tokenizer);
+    free(text);
+    free(path);
+    return n;
+}
+
+static void appendix_d(const char *out_dir) {
+    make_dirs(out_dir);
+    cell(3, "the book's loaders (The Verdict, context 256, batch size 2): len(train_loader)");
+    const int batches = verdict_train_batches();
+    printf("%d\n", batches);
+
+    printf("\n== D.1 Learning rate warmup ==\n");
+    cell(4, "n_epochs = 15, initial_lr = 0.0001, peak_lr = 0.01");
+    const int n_epochs = 15;
+    const float initial_lr = 0.0001f, peak_lr = 0.01f;
+    cell(5, "print(warmup_steps): 20% of len(train_loader) * n_epochs");
+    const long total_steps = (long)batches * n_epochs, warmup_steps = (long)(0.2 * total_steps);
+    printf("%ld\n", warmup_steps);
+    printf("# of %ld steps; `ch05 train --warmup-ratio 0.2` prints the same count on stderr\n", total_steps);
+    cell(6, "warm-up from initial_lr to peak_lr, then peak_lr: track_lrs");
+    /* a cosine from peak_lr down to peak_lr is D.1's constant rate */
+    LrSchedule d1 = {.initial_lr = initial_lr, .peak_lr = peak_lr, .min_lr = peak_lr, .warmup_steps = warmup_steps,
+                     .total_steps = total_steps};
+    write_lrs(out_dir, "d1_lrs", "D.1: linear warm-up, then constant", &d1);
+    printf("# In [7]'s figure: d1_lrs.png; `ch05 train --warmup-ratio 0.2 --no-decay` trains so\n");
+
+    printf("\n== D.2 Cosine decay ==\n");
+    cell(8, "min_lr = 0.1 * initial_lr; warm-up, then cosine annealing: track_lrs");
+    LrSchedule d2 = d1;
+    d2.min_lr = 0.1f * initial_lr;
+    write_lrs(out_dir, "d2_lrs", "D.2: linear warm-up, then cosine decay", &d2);
+    printf("# In [9]'s figure: d2_lrs.png\n");
+
+    printf("\n== D.3 Gradient clipping ==\n");
+    /* In [11]/[12] clip the gradients of a model drawn from torch's random
+     * numbers, which ours are not; the markdown's worked example is exact */
+    printf("# the text's example: G = [[1, 2], [2, 4]] clipped to max_norm 1\n");
+    float g[4] = {1, 2, 2, 4};
+    float norm = clip_grad_norm(g, 4, 1.0f);
+    printf("||G||_2 = %g\n", norm);
+    printf("tensor([[%.4f, %.4f],\n        [%.4f, %.4f]])\n", g[0], g[1], g[2], g[3]);
+    printf("# In [11]-[12] on a GPT: `ch05 train --clip 1` clips every step from the end of the warm-up on\n");
+
+    printf("\n== D.4 The modified training function ==\n");
+    cell(14, "train_model's learning rates: peak_lr 0.001, initial_lr 1e-5, min_lr 1e-5, 27 warm-up steps");
+    LrSchedule d4 = {.initial_lr = 1e-5f, .peak_lr = 0.001f, .min_lr = 1e-5f, .warmup_steps = warmup_steps,
+                     .total_steps = total_steps};
+    write_lrs(out_dir, "d4_lrs", "D.4: the learning rate of train_model", &d4);
+    printf("# In [15]'s figure: d4_lrs.png. The run itself (In [14], In [16]'s losses):\n"
+           "# ch05 train --epochs 15 --lr 0.001 --warmup-ratio 0.2 --initial-lr 1e-5 --min-lr 1e-5 --clip 1 "
+           "--eval-iter 1\n");
+}
+
+static int cmd_appendix_d(int argc, char **argv) {
+    static const struct option options[] = {{"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *out_dir = "runs/appendix-d";
+    for (int c; (c = getopt_long(argc, argv, "o:h", options, NULL)) != -1;) {
+        if (c == 'o') out_dir = optarg;
+        else if (c == 'h') {
+            printf("usage: ch05 appendix-d [--out DIR]\n"
+                   "Appendix D's notebook: the warm-up step count, the learning rates of D.1, D.2 and D.4\n"
+                   "(DIR/d1_lrs.csv, d2_lrs.csv, d4_lrs.csv and their figures; DIR: runs/appendix-d) and\n"
+                   "D.3's clipping example.\n");
+            return 0;
+        } else return cli_bad_usage("appendix-d");
+    }
+    cli_no_arguments("appendix-d", argc, argv);
+    appendix_d(out_dir);
+    return 0;
+}
+
 static const CliCommand commands[] = {
-    {"walkthrough", cmd_walkthrough, "5.1's loss on an untrained model and 5.3's decoding examples"},
+    {"walkthrough", cmd_walkthrough, "5.1's loss and loaders, 5.3's decoding examples, 5.5's settings"},
     {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
     {"generate", cmd_generate, "continue a prompt with a MODEL"},
     {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},
+    {"appendix-d", cmd_appendix_d, "appendix D: warm-up, cosine decay and clipping, as the notebook prints them"},
 };
 
 int main(int argc, char **argv) {

@@ -57,7 +57,8 @@ static const Setting SETTINGS[] = {
     SETTING("dropout", FLOAT, dropout),         SETTING("seed", SEED, seed),
     SETTING("no-shuffle", SWITCH_OFF, shuffle), SETTING("warmup-ratio", FLOAT, warmup_ratio),
     SETTING("initial-lr", FLOAT, initial_lr),   SETTING("min-lr", FLOAT, min_lr),
-    SETTING("clip", FLOAT, clip),               SETTING("eval-freq", INT, eval_freq),
+    SETTING("no-decay", SWITCH_ON, no_decay),   SETTING("clip", FLOAT, clip),
+    SETTING("eval-freq", INT, eval_freq),
     SETTING("eval-iter", INT, eval_iter),       SETTING("save-every", INT, save_every),
     SETTING("start-context", TEXT, start_context), SETTING("no-samples", SWITCH_ON, quiet_samples),
 };
@@ -428,6 +429,15 @@ void pretrain(const TrainOptions *opt) {
         long warmup_steps = (long)(opt->warmup_ratio * total_steps);
         float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
         if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
+        /* D.1 holds the peak after the warm-up: a cosine from lr down to lr */
+        if (opt->no_decay) min_lr = opt->lr;
+        /* D.1's print(warmup_steps), with the rest of the schedule */
+        fprintf(stderr, "appendix D: %ld warm-up steps of %ld, from %g to %g, then ", warmup_steps, total_steps,
+                initial_lr, opt->lr);
+        if (min_lr == opt->lr) fprintf(stderr, "%g throughout", opt->lr);
+        else fprintf(stderr, "a cosine decay to %g", min_lr);
+        if (opt->clip > 0) fprintf(stderr, "; gradients clipped to norm %g from step %ld", opt->clip, warmup_steps);
+        fputc('\n', stderr);
         train_model(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, opt->epochs, opt->eval_freq,
                     opt->eval_iter, start_context, tokenizer, warmup_steps, initial_lr, min_lr, opt->clip, &run);
     } else {

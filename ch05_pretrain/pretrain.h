@@ -28,6 +28,7 @@ typedef struct {
     float warmup_ratio;        /* > 0: appendix D's warm-up over this share of the steps, then cosine decay */
     float initial_lr;          /* 1e-4: where the warm-up starts; a warm-up rises, so lr when that is lower */
     float min_lr;              /* 1e-5: the cosine's floor */
+    bool no_decay;             /* D.1: hold lr after the warm-up instead of D.2's cosine decay */
     float clip;                /* > 0: clip gradients to this global norm (after the warm-up) */
     int eval_freq;             /* 5 */
     int eval_iter;             /* 5 */
@@ -42,7 +43,8 @@ TrainOptions train_default_options(void);
  * "train.option.<flag>" = value, one per flag of `ch05 train` that shapes
  * the run: data (an absolute path; "" for The Verdict), epochs, batch-size,
  * context, lr, weight-decay, dropout, seed, no-shuffle ("true"/"false"),
- * warmup-ratio, initial-lr, min-lr, clip, eval-freq, eval-iter, save-every,
+ * warmup-ratio, initial-lr, min-lr, no-decay ("true"/"false"), clip,
+ * eval-freq, eval-iter, save-every,
  * start-context, no-samples ("true"/"false"); floats with 9 significant
  * digits, so they come back exactly. train_options_from_checkpoint sets
  * those fields of *o from sf; its text fields then point into sf, which must

@@ -10,6 +10,7 @@
 #include "../ch02_text/utf8.h"
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch05_pretrain/sampling.h"
+#include "../common/tensor_file.h"
 #include "test_helpers.h"
 
 static char *dir, *text_path, *tiny_path;
@@ -331,8 +332,94 @@ START_TEST(test_bad_input) {
 }
 END_TEST
 
+/* The learning rates of a CSV that `ch05 appendix-d` wrote: step,lr rows
+ * from step 0, n of them. */
+static void read_lrs(const char *name, float *lrs, int n) {
+    char file[64];
+    snprintf(file, sizeof file, "ad/%s", name);
+    char *csv = read_path(dir, file);
+    ck_assert_msg(strncmp(csv, "step,lr\n", 8) == 0, "%s starts: %.20s", name, csv);
+    int rows = 0;
+    for (char *line = csv + 8; *line; line = strchr(line, '\n') + 1, rows++) {
+        long step;
+        float lr;
+        ck_assert(sscanf(line, "%ld,%f", &step, &lr) == 2);
+        ck_assert_int_eq(step, rows);
+        ck_assert(rows < n);
+        lrs[rows] = lr;
+    }
+    ck_assert_int_eq(rows, n);
+    free(csv);
+}
+
+/* Appendix D's notebook: len(train_loader) 9 (In [3]), print(warmup_steps)
+ * 27 (In [5]), the 135 learning rates of D.1, D.2 and D.4 in their CSVs,
+ * and the text's clipping example. The rates are compared with the book's
+ * loops run in Python (adamw.bin's appendix_d.d2_lrs and appendix_d.lrs,
+ * the same loop as D.4's train_model) and D.1's formula in double: the
+ * warm-up is computed in float, a few roundings of 6e-8 each, and the CSV
+ * keeps 9 digits, so 1e-6 relative (test_adamw's); a step off is 2e-4 of
+ * the value or more. */
+START_TEST(test_appendix_d) {
+    char *out, *err;
+    ck_assert_int_eq(ch05(&out, &err, "appendix-d --out %s/ad", dir), 0);
+    ck_assert_msg(strstr(out, "len(train_loader)\n9\n") != NULL, "In [3]: %s", out);
+    ck_assert_msg(strstr(out, "print(warmup_steps): 20% of len(train_loader) * n_epochs\n27\n") != NULL, "In [5]: %s",
+                  out);
+    ck_assert(strstr(out, "||G||_2 = 5\ntensor([[0.2000, 0.4000],\n        [0.4000, 0.8000]])\n") != NULL);
+    enum { STEPS = 135, WARMUP = 27 };
+    float lrs[STEPS], want[STEPS];
+    read_lrs("d1_lrs.csv", lrs, STEPS);
+    for (int step = 0; step < STEPS; step++)
+        want[step] = (float)(step < WARMUP ? 1e-4 + step * (0.01 - 1e-4) / WARMUP : 0.01);
+    assert_all_close("D.1 learning rates", lrs, want, STEPS, 1e-6f, 0);
+    TensorFile fx = read_fixture("adamw.bin");
+    read_lrs("d2_lrs.csv", lrs, STEPS);
+    const Tensor *d2 = tensor_file_expect(&fx, "appendix_d.d2_lrs", 1, (int[]){STEPS});
+    assert_all_close("D.2 learning rates", lrs, d2->data, STEPS, 1e-6f, 0);
+    read_lrs("d4_lrs.csv", lrs, STEPS);
+    const Tensor *d4 = tensor_file_expect(&fx, "appendix_d.lrs", 1, (int[]){STEPS});
+    assert_all_close("D.4 learning rates", lrs, d4->data, STEPS, 1e-6f, 0);
+    tensor_file_free(&fx);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* D.1 in training: --no-decay keeps --lr after the warm-up, where D.2's
+ * cosine would fall towards --min-lr; the warm-up count is printed. Here
+ * 2 epochs of 3 batches, 3 warm-up steps (50%). */
+START_TEST(test_train_no_decay) {
+    char *err;
+    for (int decay = 0; decay < 2; decay++) {
+        ck_assert_int_eq(ch05(NULL, &err, "train --data %s " MINI " --lr 0.001 --epochs 2 --warmup-ratio 0.5 %s --out %s/nd%d",
+                              tiny_path, decay ? "" : "--no-decay", dir, decay),
+                         0);
+        ck_assert_msg(strstr(err, "appendix D: 3 warm-up steps of 6, from 0.0001 to 0.001, then ") != NULL, "%s", err);
+        free(err);
+        char name[16];
+        snprintf(name, sizeof name, "nd%d/log.csv", decay);
+        char *log = read_path(dir, name);
+        int rows = 0;
+        for (char *line = strchr(log, '\n') + 1; *line; line = strchr(line, '\n') + 1, rows++) {
+            long step;
+            double lr;
+            ck_assert(sscanf(line, "%ld,%*f,%*d,%*f,%*f,%lf", &step, &lr) == 2);
+            /* the rates are floats (1e-4 and 1e-3 within 5e-8 of themselves),
+             * logged to 8 digits: 1e-7 relative */
+            if (step == 0) ck_assert_msg(fabs(lr - 1e-4) < 1e-11, "step 0: lr %g", lr); /* initial-lr */
+            if (step >= 3 && !decay) ck_assert_msg(fabs(lr - 1e-3) < 1e-10, "step %ld: lr %.9g, not 0.001", step, lr);
+            /* D.2: the cosine at 2/3 of the decay: 1e-5 + (1e-3 - 1e-5) * 0.25 */
+            if (step == 5 && decay) ck_assert_msg(fabs(lr - 2.575e-4) < 1e-9, "step 5: lr %.9g", lr);
+        }
+        ck_assert_int_eq(rows, 6);
+        free(log);
+    }
+}
+END_TEST
+
 START_TEST(test_help_and_walkthrough) {
-    const char *commands[] = {"", "walkthrough ", "train ", "generate ", "loss "};
+    const char *commands[] = {"", "walkthrough ", "train ", "generate ", "loss ", "appendix-d "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *out;
         ck_assert_int_eq(ch05(&out, NULL, "%s--help", commands[i]), 0);
@@ -343,6 +430,27 @@ START_TEST(test_help_and_walkthrough) {
     ck_assert_int_eq(ch05(&out, NULL, "walkthrough 2>/dev/null"), 0);
     ck_assert(strstr(out, "top-3 softmax: 0.0615 0.0000 0.0000 0.5775 0.0000 0.0000 0.0000 0.3610 0.0000") != NULL);
     ck_assert(strstr(out, "greedy next token: forward") != NULL);
+    /* the book's numbers (ch05.ipynb): 5.1.2's shapes, 5.1.3's text and
+     * loaders, 5.3's top-k, 5.5's settings */
+    const char *book[] = {
+        "torch.Size([2, 3, 50257])\n",
+        "Flattened logits: torch.Size([6, 50257])\nFlattened targets: torch.Size([6])\n",
+        "\nI HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough--so it was no \n",
+        "\nit for me! The Strouds stand alone, and happen once--but there's no exterminating our kind of art.\"\n",
+        "Characters: 20479\nTokens: 5145\n",
+        "Train loader:\n" "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+        "torch.Size([2, 256]) torch.Size([2, 256])\n\nValidation loader:\ntorch.Size([2, 256]) torch.Size([2, 256])\nIn [",
+        "Training tokens: 4608\nValidation tokens: 512\nAll tokens: 5120\n",
+        "Top logits: tensor([6.7500, 6.2800, 4.5100])\nTop positions: tensor([3, 7, 0])\n",
+        "Settings: {'n_vocab': 50257, 'n_ctx': 1024, 'n_embd': 768, 'n_head': 12, 'n_layer': 12}\n",
+        "Parameter dictionary keys: dict_keys(['blocks', 'b', 'g', 'wpe', 'wte'])\n",
+        "Token embedding weight tensor dimensions: (50257, 768)\n",
+    };
+    for (size_t i = 0; i < sizeof book / sizeof book[0]; i++)
+        ck_assert_msg(strstr(out, book[i]) != NULL, "the walkthrough lacks: %s", book[i]);
     free(out);
 }
 END_TEST
@@ -361,6 +469,8 @@ Suite *ch05_cli_suite(void) {
     tcase_add_test(tc, test_generate_writes_exact_bytes);
     tcase_add_test(tc, test_nan_loss_stops_the_run);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_appendix_d);
+    tcase_add_test(tc, test_train_no_decay);
     tcase_add_test(tc, test_help_and_walkthrough);
     suite_add_tcase(s, tc);
     return s;

@@ -397,7 +397,7 @@ START_TEST(test_train_no_decay) {
                          0);
         ck_assert_msg(strstr(err, "appendix D: 3 warm-up steps of 6, from 0.0001 to 0.001, then ") != NULL, "%s", err);
         free(err);
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "nd%d/log.csv", decay);
         char *log = read_path(dir, name);
         int rows = 0;

@@ -7,15 +7,7 @@
 #include "test_helpers.h"
 
 /* Run "<root>/ch02_text/ch02 <args>" through the shell. */
-static int ch02(char **out, char **err, const char *fmt, ...) {
-    char args[2048], command[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(command, sizeof command, "%s/ch02_text/ch02 %s", repo_root(), args);
-    return run_command(command, out, err);
-}
+static const char CH02[] = "ch02_text/ch02";
 
 /* The same with `input` on its standard input. */
 static int ch02_input(char **out, char **err, const char *input, const char *args) {
@@ -36,7 +28,7 @@ START_TEST(test_help_everywhere) {
     const char *commands[] = {"", "walkthrough ", "exercise ", "tokenize ", "decode ", "batches ", "train-bpe "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *out;
-        ck_assert_int_eq(ch02(&out, NULL, "%s--help", commands[i]), 0);
+        ck_assert_int_eq(run_program(&out, NULL, CH02, "%s--help", commands[i]), 0);
         ck_assert_msg(strstr(out, "usage: ch02") != NULL, "no usage for '%s--help'", commands[i]);
         free(out);
     }
@@ -45,16 +37,16 @@ END_TEST
 
 START_TEST(test_tokenize_and_decode) {
     char *out;
-    ck_assert_int_eq(ch02(&out, NULL, "tokenize --text 'Hello, world'"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "tokenize --text 'Hello, world'"), 0);
     ck_assert_str_eq(out, "15496\n11\n995\n");
     free(out);
-    ck_assert_int_eq(ch02(&out, NULL, "tokenize --allow-special --text '<|endoftext|>'"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "tokenize --allow-special --text '<|endoftext|>'"), 0);
     ck_assert_str_eq(out, "50256\n");
     free(out);
-    ck_assert_int_eq(ch02(&out, NULL, "tokenize --tokenizer simple --text 'Hello, do you like tea?'"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "tokenize --tokenizer simple --text 'Hello, do you like tea?'"), 0);
     ck_assert_str_eq(out, "1131\n5\n355\n1126\n628\n975\n10\n");
     free(out);
-    ck_assert_int_eq(ch02(&out, NULL, "decode < /dev/null"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "decode < /dev/null"), 0);
     ck_assert_str_eq(out, "");
     free(out);
     ck_assert_int_eq(ch02_input(&out, NULL, "15496 11 995\\n", "decode"), 0);
@@ -72,7 +64,7 @@ START_TEST(test_file_round_trip_is_exact) {
     char command[1024];
     snprintf(command, sizeof command, "tokenize --file %s > %s && %s/ch02_text/ch02 decode --file %s", path, ids_path,
              repo_root(), ids_path);
-    ck_assert_int_eq(ch02(&out, NULL, "%s", command), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "%s", command), 0);
     ck_assert_str_eq(out, text);
     free(out);
     remove_tree(dir);
@@ -85,7 +77,7 @@ END_TEST
 START_TEST(test_invalid_utf8_becomes_replacement_character) {
     char *out;
     /* a lone 0xFF byte becomes U+FFFD, which tiktoken encodes "a\uFFFD" as 64 4210 */
-    ck_assert_int_eq(ch02(&out, NULL, "tokenize --text \"$(printf 'a\\377')\""), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "tokenize --text \"$(printf 'a\\377')\""), 0);
     ck_assert_str_eq(out, "64\n4210\n");
     free(out);
 }
@@ -99,32 +91,32 @@ START_TEST(test_bad_input_gets_one_line_and_nonzero_status) {
     ck_assert_int_eq(ch02_input(NULL, &err, "99999", "decode"), 1);
     assert_one_line_error(err, "token id 99999 is outside the vocabulary (0..50256)");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "frobnicate"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "frobnicate"), 1);
     assert_one_line_error(err, "unknown command 'frobnicate'");
     free(err);
     /* getopt's line, then where to look */
-    ck_assert_int_eq(ch02(NULL, &err, "tokenize --no-such-flag"), 2);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "tokenize --no-such-flag"), 2);
     ck_assert_str_eq(err, "tokenize: unrecognized option '--no-such-flag'\nch02: try 'ch02 tokenize --help'\n");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "tokenize"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "tokenize"), 1);
     assert_one_line_error(err, "exactly one of --file FILE and --text TEXT");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "tokenize --file /nonexistent/x.txt"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "tokenize --file /nonexistent/x.txt"), 1);
     assert_one_line_error(err, "/nonexistent/x.txt: No such file or directory");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "tokenize --tokenizer /nonexistent --text hi"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "tokenize --tokenizer /nonexistent --text hi"), 1);
     assert_one_line_error(err, "expected gpt2, simple, or a directory");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "batches --stride -1"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "batches --stride -1"), 1);
     assert_one_line_error(err, "--stride: '-1' is not a whole number");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "batches --max-length 6000"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "batches --max-length 6000"), 1);
     assert_one_line_error(err, "max_length 6000 needs a text of more than 6000 tokens (it has 5145)");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "train-bpe --vocab-size 10 --out /tmp/x"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "train-bpe --vocab-size 10 --out /tmp/x"), 1);
     assert_one_line_error(err, "--vocab-size: '10' is not a whole number in 257..");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "walkthrough extra"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "walkthrough extra"), 1);
     assert_one_line_error(err, "unexpected argument 'extra'");
     free(err);
 }
@@ -146,7 +138,7 @@ START_TEST(test_malformed_tokenizer_dir_names_the_file) {
     write_file_atomic(enc, "{\n\"a\": 0,\n\"b\": oops}", 21);
     write_file_atomic(merges, "#version: 0.2\n", 14);
     char *err;
-    ck_assert_int_eq(ch02(NULL, &err, "tokenize --tokenizer %s --text hi", dir), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "tokenize --tokenizer %s --text hi", dir), 1);
     assert_one_line_error(err, "encoder.json: malformed JSON near line 3");
     free(err);
     remove_tree(dir);
@@ -158,11 +150,11 @@ END_TEST
 
 START_TEST(test_batches_counts) {
     char *out;
-    ck_assert_int_eq(ch02(&out, NULL, "batches --batch-size 1 --max-length 4 --stride 1 --limit 1"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "batches --batch-size 1 --max-length 4 --stride 1 --limit 1"), 0);
     ck_assert_str_eq(out, "tokens 5145 samples 5141 batches 5141\nbatch 1\ninputs:\ntensor([[  40,  367, 2885, 1464]])\n"
                           "targets:\ntensor([[ 367, 2885, 1464, 1807]])\n");
     free(out);
-    ck_assert_int_eq(ch02(&out, NULL, "batches --batch-size 8 --max-length 256 --stride 128 --limit 1 --shuffle --drop-last"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "batches --batch-size 8 --max-length 256 --stride 128 --limit 1 --shuffle --drop-last"), 0);
     const char *header = "tokens 5145 samples 39 batches 4\n";
     ck_assert(strncmp(out, header, strlen(header)) == 0);
     free(out);
@@ -173,11 +165,11 @@ START_TEST(test_train_bpe_then_use_it) {
     char *dir = make_temp_dir();
     char *out_dir = path_join(dir, "bpe");
     char *out, *err;
-    ck_assert_int_eq(ch02(&out, &err, "train-bpe --vocab-size 1000 --out %s", out_dir), 0);
+    ck_assert_int_eq(run_program(&out, &err, CH02, "train-bpe --vocab-size 1000 --out %s", out_dir), 0);
     ck_assert_str_eq(out, "merges 743 vocabulary 1000\n");
     free(out);
     free(err);
-    ck_assert_int_eq(ch02(&out, NULL, "tokenize --tokenizer %s --text 'Jack embraced beauty through art and life.' "
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "tokenize --tokenizer %s --text 'Jack embraced beauty through art and life.' "
                                       "| %s/ch02_text/ch02 decode --tokenizer %s",
                           out_dir, repo_root(), out_dir),
                      0);
@@ -190,27 +182,6 @@ START_TEST(test_train_bpe_then_use_it) {
 END_TEST
 
 /* ---- the walkthrough and the exercises, against the notebooks ------------------- */
-
-/* The output of the cell whose marker line is "In [number]: ..." in
- * text: the lines after the marker (and after our "# " remarks right
- * below it) up to the next marker, remark or section banner, without the
- * blank line that comes before a banner. malloc'd. */
-static char *cell_output(const char *text, int number) {
-    char marker[32];
-    snprintf(marker, sizeof marker, "In [%d]: ", number);
-    const char *at = strstr(text, marker);
-    while (at && at != text && at[-1] != '\n') at = strstr(at + 1, marker);
-    ck_assert_msg(at != NULL, "no cell In [%d]", number);
-    const char *start = strchr(at, '\n') + 1;
-    while (strncmp(start, "# ", 2) == 0) start = strchr(start, '\n') + 1;
-    const char *end = start;
-    while (*end && strncmp(end, "In [", 4) != 0 && strncmp(end, "# ", 2) != 0 && strncmp(end, "\n== ", 4) != 0)
-        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
-    char *block = xmalloc((size_t)(end - start) + 1);
-    memcpy(block, start, (size_t)(end - start));
-    block[end - start] = '\0';
-    return block;
-}
 
 typedef struct {
     int cell;
@@ -291,7 +262,7 @@ static const CellOutput CH02_NOTEBOOK[] = {
 
 START_TEST(test_walkthrough_prints_the_notebooks_values) {
     char *out;
-    ck_assert_int_eq(ch02(&out, NULL, "walkthrough"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "walkthrough"), 0);
     assert_cells(out, "ch02.ipynb", CH02_NOTEBOOK, sizeof CH02_NOTEBOOK / sizeof CH02_NOTEBOOK[0]);
     free(out);
 }
@@ -300,7 +271,7 @@ END_TEST
 /* The sections in the notebook's order, each cell under its own section. */
 START_TEST(test_walkthrough_follows_the_notebook) {
     char *out;
-    ck_assert_int_eq(ch02(&out, NULL, "walkthrough"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "walkthrough"), 0);
     const struct {
         const char *banner;
         int first_cell;
@@ -350,7 +321,7 @@ static int tensor_values(const char *text, float *values, int max) {
  * rows 2, 3, 5, 1 (the book's input_ids). */
 START_TEST(test_walkthrough_embeddings_are_row_lookups) {
     char *out;
-    ck_assert_int_eq(ch02(&out, NULL, "walkthrough"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "walkthrough"), 0);
     float weight[18], one[3], four[12];
     char *block = cell_output(out, 44);
     ck_assert_int_eq(tensor_values(block, weight, 18), 18);
@@ -395,26 +366,26 @@ static const CellOutput CH02_EXERCISES[] = {
 
 START_TEST(test_exercises_print_the_solutions_values) {
     char *out;
-    ck_assert_int_eq(ch02(&out, NULL, "exercise"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "exercise"), 0);
     assert_cells(out, "exercise-solutions.ipynb", CH02_EXERCISES, sizeof CH02_EXERCISES / sizeof CH02_EXERCISES[0]);
     const char *first = strstr(out, "== Exercise 2.1 "), *second = strstr(out, "== Exercise 2.2 ");
     ck_assert(first != NULL && second > first);
     free(out);
     /* one exercise alone: its question and solution, not the other's */
-    ck_assert_int_eq(ch02(&out, NULL, "exercise 2.2"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "exercise 2.2"), 0);
     ck_assert_ptr_null(strstr(out, "Exercise 2.1"));
     ck_assert(strstr(out, "== Exercise 2.2 Data loaders with different strides and context sizes ==\n# ") == out + 1);
     assert_cells(out, "exercise-solutions.ipynb", CH02_EXERCISES + 9, 2);
     free(out);
-    ck_assert_int_eq(ch02(&out, NULL, "exercise 2.1"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH02, "exercise 2.1"), 0);
     ck_assert_ptr_null(strstr(out, "Exercise 2.2"));
     assert_cells(out, "exercise-solutions.ipynb", CH02_EXERCISES, 9);
     free(out);
     char *err;
-    ck_assert_int_eq(ch02(NULL, &err, "exercise 2.3"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "exercise 2.3"), 1);
     assert_one_line_error(err, "no exercise '2.3' in chapter 2 (there are 2.1 and 2.2)");
     free(err);
-    ck_assert_int_eq(ch02(NULL, &err, "exercise 2.1 2.2"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH02, "exercise 2.1 2.2"), 1);
     assert_one_line_error(err, "unexpected argument '2.2'");
     free(err);
 }

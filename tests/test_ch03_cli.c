@@ -22,44 +22,7 @@
 
 #define PRINTED_TOL 5.1e-5
 
-static int ch03(char **out, char **err, const char *args) {
-    char command[1024];
-    snprintf(command, sizeof command, "%s/ch03_attention/ch03 %s", repo_root(), args);
-    return run_command(command, out, err);
-}
-
-/* The output of the cell whose marker line starts with marker ("In [12]: "
- * or "In [ ]: ") at or after from: the lines after the marker (and after
- * our "# " remarks right below it) up to the next marker, remark or
- * section banner, without the blank line that comes before a banner.
- * malloc'd. */
-static char *cell_block(const char *from, const char *marker) {
-    const char *at = strstr(from, marker);
-    while (at && at != from && at[-1] != '\n') at = strstr(at + 1, marker);
-    ck_assert_msg(at != NULL, "no cell %s", marker);
-    const char *start = strchr(at, '\n') + 1;
-    while (strncmp(start, "# ", 2) == 0) start = strchr(start, '\n') + 1;
-    const char *end = start;
-    while (*end && strncmp(end, "In [", 4) != 0 && strncmp(end, "# ", 2) != 0 && strncmp(end, "\n== ", 4) != 0)
-        end = strchr(end, '\n') ? strchr(end, '\n') + 1 : end + strlen(end);
-    char *block = xmalloc((size_t)(end - start) + 1);
-    memcpy(block, start, (size_t)(end - start));
-    block[end - start] = '\0';
-    return block;
-}
-
-static char *cell_n(const char *from, int number) {
-    char marker[32];
-    snprintf(marker, sizeof marker, "In [%d]: ", number);
-    return cell_block(from, marker);
-}
-
-/* Where label first appears in text at or after from; the test fails if nowhere. */
-static const char *find(const char *from, const char *label) {
-    const char *at = strstr(from, label);
-    ck_assert_msg(at != NULL, "the output lacks '%s' after: %.60s", label, from);
-    return at;
-}
+static const char CH03[] = "ch03_attention/ch03";
 
 /* A printed tensor: its values in order and its shape, read from the
  * brackets of PyTorch's format. */
@@ -72,7 +35,7 @@ typedef struct {
 /* The first "tensor(...)" after label (found at or after from). */
 static Printed tensor_after(const char *from, const char *label) {
     Printed t = {0};
-    const char *p = find(find(from, label), "tensor(") + strlen("tensor(");
+    const char *p = find_text(find_text(from, label), "tensor(") + strlen("tensor(");
     int depth = 0, commas[4] = {0};
     bool counted[4] = {false};
     do {
@@ -106,7 +69,7 @@ static Printed tensor_after(const char *from, const char *label) {
 
 /* The number right after label. */
 static double number_after(const char *from, const char *label) {
-    const char *p = find(from, label) + strlen(label);
+    const char *p = find_text(from, label) + strlen(label);
     char *end;
     double v = strtod(p, &end);
     ck_assert_msg(end != p, "no number after '%s'", label);
@@ -117,7 +80,7 @@ static double number_after(const char *from, const char *label) {
 static int shape_after(const char *from, const char *name, int *shape) {
     char label[64];
     snprintf(label, sizeof label, "%s.shape: torch.Size([", name);
-    const char *p = find(from, label) + strlen(label);
+    const char *p = find_text(from, label) + strlen(label);
     int ndim = 0;
     for (char *end;; p = end + 1) {
         ck_assert_int_lt(ndim, 4);
@@ -218,9 +181,9 @@ static const struct {
 
 START_TEST(test_walkthrough_prints_the_notebooks_values) {
     char *out;
-    ck_assert_int_eq(ch03(&out, NULL, "walkthrough"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "walkthrough"), 0);
     for (size_t i = 0; i < sizeof CH03_NOTEBOOK / sizeof CH03_NOTEBOOK[0]; i++) {
-        char *got = cell_n(out, CH03_NOTEBOOK[i].cell);
+        char *got = cell_output(out, CH03_NOTEBOOK[i].cell);
         ck_assert_msg(strcmp(got, CH03_NOTEBOOK[i].output) == 0, "ch03.ipynb In [%d]: got\n%s\nwant\n%s",
                       CH03_NOTEBOOK[i].cell, got, CH03_NOTEBOOK[i].output);
         free(got);
@@ -233,7 +196,7 @@ START_TEST(test_walkthrough_prints_the_notebooks_values) {
                   {35, "context_vecs.shape: torch.Size([2, 6, 4])\n"},
                   {36, "context_vecs.shape: torch.Size([2, 6, 2])\n"}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        char *got = cell_n(out, shapes[i].cell);
+        char *got = cell_output(out, shapes[i].cell);
         size_t n = strlen(got), m = strlen(shapes[i].shape);
         ck_assert_msg(n > m && strcmp(got + n - m, shapes[i].shape) == 0, "In [%d] does not end in %s", shapes[i].cell,
                       shapes[i].shape);
@@ -250,7 +213,7 @@ END_TEST
 /* The notebook's sections in order, each cell under its own section. */
 START_TEST(test_walkthrough_follows_the_notebook) {
     char *out;
-    ck_assert_int_eq(ch03(&out, NULL, "walkthrough"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "walkthrough"), 0);
     const struct {
         const char *banner;
         int first_cell;
@@ -357,7 +320,7 @@ static void causal_head(double *out, const float *Wq, const float *Wk, const flo
 
 /* The printed tensor of cell In [number] against want. */
 static void assert_cell(const char *out, int number, int ndim, const int *shape, const double *want) {
-    char *block = cell_n(out, number), what[32];
+    char *block = cell_output(out, number), what[32];
     snprintf(what, sizeof what, "In [%d]", number);
     Printed t = tensor_after(block, "");
     assert_printed(what, &t, ndim, shape, want);
@@ -374,7 +337,7 @@ static void assert_batch_cell(const char *out, int number, const double *one, in
 static void check_walkthrough_against_double(long seed) {
     char args[64], *out;
     snprintf(args, sizeof args, "walkthrough --seed %ld", seed);
-    ck_assert_int_eq(ch03(&out, NULL, args), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "%s", args), 0);
     Rng rng;
 
     /* 3.4.1 (In [17]-[22]): W_query, W_key, W_value = torch.rand(3, 2) after the seed */
@@ -396,7 +359,7 @@ static void check_walkthrough_against_double(long seed) {
         for (int t = 0; t < T; t++) context_2[c] += weights_2[t] * values[t * D_OUT + c];
     }
     assert_cell(out, 17, 1, (int[]){D_OUT}, query_2);
-    char *block = cell_n(out, 19);
+    char *block = cell_output(out, 19);
     ck_assert_double_eq_tol(number_after(block, "tensor("), scores_2[1], PRINTED_TOL);
     free(block);
     assert_cell(out, 20, 1, (int[]){T}, scores_2);
@@ -498,19 +461,19 @@ END_TEST
  * first head, drawn first after the seed, is CausalAttention's output. */
 START_TEST(test_walkthrough_keeps_the_books_relations) {
     char *out;
-    ck_assert_int_eq(ch03(&out, NULL, "walkthrough"), 0);
-    char *c22 = cell_n(out, 22), *c23 = cell_n(out, 23);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "walkthrough"), 0);
+    char *c22 = cell_output(out, 22), *c23 = cell_output(out, 23);
     Printed context_2 = tensor_after(c22, ""), sa_v1 = tensor_after(c23, "");
     for (int c = 0; c < D_OUT; c++) ck_assert_float_eq(sa_v1.values[1 * D_OUT + c], context_2.values[c]);
-    char *c28 = cell_n(out, 28), *c30 = cell_n(out, 30);
+    char *c28 = cell_output(out, 28), *c30 = cell_output(out, 30);
     ck_assert_str_eq(c28, c30);
-    char *c31 = cell_n(out, 31), *c32 = cell_n(out, 32);
+    char *c31 = cell_output(out, 31), *c32 = cell_output(out, 32);
     Printed example = tensor_after(c31, ""), dropped = tensor_after(c32, ""), causal = tensor_after(c30, "");
     for (int i = 0; i < T * T; i++) {
         ck_assert(example.values[i] == 0.0f || example.values[i] == 2.0f);
         ck_assert_double_eq_tol(dropped.values[i], example.values[i] * causal.values[i], 2 * PRINTED_TOL);
     }
-    char *c34 = cell_n(out, 34), *c35 = cell_n(out, 35);
+    char *c34 = cell_output(out, 34), *c35 = cell_output(out, 35);
     Printed ca = tensor_after(c34, ""), wrapper = tensor_after(c35, "");
     for (int token = 0; token < B * T; token++)
         for (int c = 0; c < D_OUT; c++)
@@ -528,7 +491,7 @@ END_TEST
 static Printed exercise_tensor(const char *out, const char *banner, const char *marker) {
     const char *at = strstr(out, banner);
     ck_assert_msg(at != NULL, "no %s", banner);
-    char *block = cell_block(at, marker);
+    char *block = cell_after_marker(at, marker);
     Printed t = tensor_after(block, "");
     free(block);
     return t;
@@ -543,13 +506,13 @@ static Printed exercise_tensor(const char *out, const char *banner, const char *
  * column wide. Exercise 3.3: the solution's parameter count. */
 START_TEST(test_exercises) {
     char *out, *walk;
-    ck_assert_int_eq(ch03(&out, NULL, "exercise"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "exercise"), 0);
     const char *b31 = strstr(out, "== Exercise 3.1 Comparing SelfAttention_v1 and SelfAttention_v2 ==\n# ");
     const char *b32 = strstr(out, "== Exercise 3.2 Returning two-dimensional embedding vectors ==\n# ");
     const char *b33 = strstr(out, "== Exercise 3.3 Initializing GPT-2 size attention modules ==\n# ");
     ck_assert(b31 != NULL && b32 > b31 && b33 > b32);
 
-    char *v1 = cell_block(b31, "In [6]: "), *v2 = cell_block(b31, "In [7]: ");
+    char *v1 = cell_after_marker(b31, "In [6]: "), *v2 = cell_after_marker(b31, "In [7]: ");
     ck_assert_str_eq(v1, v2);
     Rng rng;
     float Wq[D_IN * D_OUT], Wk[D_IN * D_OUT], Wv[D_IN * D_OUT];
@@ -564,14 +527,14 @@ START_TEST(test_exercises) {
     assert_printed("exercise 3.1", &t, 2, (int[]){T, D_OUT}, sa);
     ck_assert_double_eq(number_after(b31, "# the two differ by at most "), 0.0);
     ck_assert_double_gt(number_after(b31, "before the copy, by up to "), 0.01);
-    ck_assert_int_eq(ch03(&walk, NULL, "walkthrough"), 0);
-    char *c34 = cell_n(walk, 34);
+    ck_assert_int_eq(run_program(&walk, NULL, CH03, "walkthrough"), 0);
+    char *c34 = cell_output(walk, 34);
     Printed ca = tensor_after(c34, "");
     for (int c = 0; c < D_OUT; c++) ck_assert_float_eq(t.values[(T - 1) * D_OUT + c], ca.values[(T - 1) * D_OUT + c]);
     free(c34), free(walk), free(v1), free(v2);
 
     /* 3.2: two CausalAttention heads of nn.Linear(3, 1) after the seed */
-    char *c32 = cell_block(b32, "In [ ]: ");
+    char *c32 = cell_after_marker(b32, "In [ ]: ");
     const char *shape_line = "context_vecs.shape: torch.Size([2, 6, 2])\n"; /* the solution's text */
     ck_assert_str_eq(c32 + strlen(c32) - strlen(shape_line), shape_line);
     free(c32);
@@ -591,7 +554,7 @@ START_TEST(test_exercises) {
     assert_printed("exercise 3.2", &t, 3, (int[]){B, T, 2}, both);
 
     /* 3.3: the solution's count, 2360064 */
-    char *c33 = cell_block(b33, "In [ ]: ");
+    char *c33 = cell_after_marker(b33, "In [ ]: ");
     ck_assert_str_eq(c33, "2360064\n");
     free(c33);
     ck_assert(strstr(b33, "# 1769472 in the three projections (768 x 768 each), 589824 in out_proj and 768 in its "
@@ -600,7 +563,7 @@ START_TEST(test_exercises) {
     free(out);
 
     /* one exercise alone */
-    ck_assert_int_eq(ch03(&out, NULL, "exercise 3.3"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "exercise 3.3"), 0);
     ck_assert_ptr_null(strstr(out, "Exercise 3.1"));
     ck_assert_ptr_null(strstr(out, "Exercise 3.2"));
     ck_assert(strstr(out, "\n2360064\n") != NULL);
@@ -614,7 +577,7 @@ END_TEST
  * "%.4e", right-aligned to one width, as torch prints them. */
 START_TEST(test_scientific_notation) {
     char *out;
-    ck_assert_int_eq(ch03(&out, NULL, "exercise 3.2 --seed 114"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "exercise 3.2 --seed 114"), 0);
     Printed t = exercise_tensor(out, "== Exercise 3.2", "In [ ]: ");
     float smallest = INFINITY, largest = 0;
     for (int i = 0; i < t.n; i++) {
@@ -634,7 +597,7 @@ START_TEST(test_scientific_notation) {
         used += snprintf(want + used, sizeof want - used, "]");
     }
     snprintf(want + used, sizeof want - used, "])\ncontext_vecs.shape: torch.Size([2, 6, 2])\n");
-    char *block = cell_block(out, "In [ ]: ");
+    char *block = cell_after_marker(out, "In [ ]: ");
     ck_assert_str_eq(block, want);
     free(block);
     free(out);
@@ -643,13 +606,13 @@ END_TEST
 
 START_TEST(test_exercise_bad_input) {
     char *err;
-    ck_assert_int_eq(ch03(NULL, &err, "exercise 3.4"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH03, "exercise 3.4"), 1);
     ck_assert_str_eq(err, "ch03: exercise: no exercise '3.4' in chapter 3 (there are 3.1, 3.2 and 3.3)\n");
     free(err);
-    ck_assert_int_eq(ch03(NULL, &err, "exercise 3.1 3.2"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH03, "exercise 3.1 3.2"), 1);
     ck_assert_str_eq(err, "ch03: exercise: unexpected argument '3.2'\n");
     free(err);
-    ck_assert_int_eq(ch03(NULL, &err, "exercise --seed x"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH03, "exercise --seed x"), 1);
     ck_assert_msg(strncmp(err, "ch03: --seed: 'x' is not a whole number", 39) == 0, "%s", err);
     free(err);
 }
@@ -658,7 +621,7 @@ END_TEST
 START_TEST(test_mha_and_bad_input) {
     char *out, *err;
     int shape[4];
-    ck_assert_int_eq(ch03(&out, &err, "mha --batch 2 --tokens 70 --d-in 24 --d-out 32 --heads 4 --qkv-bias --reference"), 0);
+    ck_assert_int_eq(run_program(&out, &err, CH03, "mha --batch 2 --tokens 70 --d-in 24 --d-out 32 --heads 4 --qkv-bias --reference"), 0);
     assert_shape("output", shape, shape_after(out, "output", shape), (int[]){2, 70, 32}, 3);
     Printed row = tensor_after(out, "first output row");
     ck_assert_int_eq(row.n, 6);
@@ -670,24 +633,24 @@ START_TEST(test_mha_and_bad_input) {
     ck_assert_msg(fabs(rate * seconds - 140) <= 0.0005 * rate + 0.5 * seconds + 1e-9, "%s", err);
     free(out);
     free(err);
-    ck_assert_int_eq(ch03(&out, NULL, "mha --batch 3 --tokens 5 --d-in 7 --d-out 4 --heads 2"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH03, "mha --batch 3 --tokens 5 --d-in 7 --d-out 4 --heads 2"), 0);
     assert_shape("output", shape, shape_after(out, "output", shape), (int[]){3, 5, 4}, 3);
     ck_assert_int_eq(tensor_after(out, "first output row").n, 4);
     free(out);
-    ck_assert_int_eq(ch03(NULL, &err, "mha --d-out 10 --heads 3"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH03, "mha --d-out 10 --heads 3"), 1);
     ck_assert_str_eq(err, "ch03: mha: --d-out 10 is not divisible by --heads 3\n");
     free(err);
-    ck_assert_int_eq(ch03(NULL, &err, "mha --tokens 0"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH03, "mha --tokens 0"), 1);
     ck_assert_msg(strncmp(err, "ch03: --tokens: '0' is not a whole number in 1..65536", 53) == 0, "%s", err);
     free(err);
-    ck_assert_int_eq(ch03(NULL, &err, "mha --bogus"), 2);
+    ck_assert_int_eq(run_program(NULL, &err, CH03, "mha --bogus"), 2);
     ck_assert_msg(strstr(err, "try 'ch03 mha --help'") != NULL, "%s", err);
     free(err);
     const char *commands[] = {"", "walkthrough ", "exercise ", "mha "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char args[64];
         snprintf(args, sizeof args, "%s--help", commands[i]);
-        ck_assert_int_eq(ch03(&out, NULL, args), 0);
+        ck_assert_int_eq(run_program(&out, NULL, CH03, "%s", args), 0);
         ck_assert_msg(strstr(out, "usage: ch03") != NULL, "no usage for '%s'", args);
         free(out);
     }

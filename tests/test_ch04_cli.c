@@ -20,31 +20,9 @@
 #include "../common/rng.h"
 #include "test_helpers.h"
 
-static int ch04(char **out, char **err, const char *args) {
-    char command[1024];
-    snprintf(command, sizeof command, "%s/ch04_gpt/ch04 %s", repo_root(), args);
-    return run_command(command, out, err);
-}
+static const char CH04[] = "ch04_gpt/ch04";
 
 /* ---- reading the output ------------------------------------------------------------ */
-
-/* Where needle first is in text; the test fails, quoting the start of
- * text, when it is not there. */
-static const char *find(const char *text, const char *needle) {
-    const char *at = strstr(text, needle);
-    ck_assert_msg(at != NULL, "no '%s' in: %.80s", needle, text);
-    return at;
-}
-
-/* What cell n printed: the lines after its "In [n]: ..." line, up to the
- * next cell's label or section banner (malloc'd). */
-static char *cell_text(const char *out, int n) {
-    char label[32];
-    snprintf(label, sizeof label, "In [%d]: ", n);
-    const char *start = strchr(find(out, label), '\n') + 1, *end = start;
-    while (*end && strncmp(end, "In [", 4) != 0 && strncmp(end, "\n== ", 4) != 0) end = strchr(end, '\n') + 1;
-    return strndup(start, end - start);
-}
 
 static bool starts_with(const char *text, const char *prefix) { return strncmp(text, prefix, strlen(prefix)) == 0; }
 
@@ -57,7 +35,7 @@ static void assert_cell_is(const char *out, int n, const char *want) {
 /* The numbers of the first tensor(...) after label in text (at most max),
  * in the order printed; returns how many. */
 static int tensor_values(const char *text, const char *label, double *v, int max) {
-    const char *p = find(find(text, label), "tensor(") + strlen("tensor(");
+    const char *p = find_text(find_text(text, label), "tensor(") + strlen("tensor(");
     int n = 0;
     for (; *p && *p != ')'; p++)
         if (isdigit((unsigned char)*p) || (*p == '-' && isdigit((unsigned char)p[1]))) {
@@ -79,7 +57,7 @@ static int walk_status = -1;
  * test with the file's name. */
 static void run_walkthrough(void) {
     if (have_data_file("gpt2/encoder.json") && have_data_file("gpt2/vocab.bpe"))
-        walk_status = ch04(&walk_out, NULL, "walkthrough");
+        walk_status = run_program(&walk_out, NULL, CH04, "walkthrough");
 }
 
 static void free_walkthrough(void) {
@@ -115,7 +93,7 @@ START_TEST(test_walkthrough_walks_every_printing_cell) {
                               "== 4.6 Coding the GPT model ==",
                               "== 4.7 Generating text =="};
     const char *at = walkthrough();
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) at = find(at, sections[i]);
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) at = find_text(at, sections[i]);
 }
 END_TEST
 
@@ -145,8 +123,8 @@ START_TEST(test_walkthrough_shapes) {
     const char *out = walkthrough();
     char *c5 = cell_text(out, 5), *c24 = cell_text(out, 24), *c31 = cell_text(out, 31);
     ck_assert_msg(starts_with(c5, "Output shape: torch.Size([2, 4, 50257])\ntensor("), "In [5]: %s", c5);
-    find(c24, "\n\nOutput shape: torch.Size([2, 4, 50257])\ntensor(");
-    find(c31, "\nOutput length: 10\n");
+    find_text(c24, "\n\nOutput shape: torch.Size([2, 4, 50257])\ntensor(");
+    find_text(c31, "\nOutput length: 10\n");
     assert_cell_is(out, 16, "768\n");
     assert_cell_is(out, 17, "torch.Size([2, 3, 768])\n");
     assert_cell_is(out, 22, "Input shape: torch.Size([2, 4, 768])\nOutput shape: torch.Size([2, 4, 768])\n");
@@ -176,7 +154,7 @@ START_TEST(test_walkthrough_prints_like_pytorch) {
     const int cells[] = {5, 24};
     for (int i = 0; i < 2; i++) {
         char *c = cell_text(out, cells[i]);
-        const char *t = find(c, "tensor([[[");
+        const char *t = find_text(c, "tensor([[[");
         int rows = 0;
         for (const char *line = t; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
             const char *dots = strstr(line, ",  ..., ");
@@ -190,13 +168,13 @@ START_TEST(test_walkthrough_prints_like_pytorch) {
             rows++;
         }
         ck_assert_int_eq(rows, 8);
-        find(t, "]],\n\n        [[");
+        find_text(t, "]],\n\n        [[");
         ck_assert(strstr(t, "]]])\n") != NULL);
         free(c);
     }
     char *c31 = cell_text(out, 31);
     int id[10], n = 0;
-    const char *p = find(c31, "tensor([[") + strlen("tensor([[");
+    const char *p = find_text(c31, "tensor([[") + strlen("tensor([[");
     /* ids of up to 5 digits, each right-aligned to 5 columns */
     for (; n < 10; n++, p += 7) {
         ck_assert_msg(p[5] == (n == 9 ? ']' : ','), "id %d is not 5 columns wide: %.12s", n, p);
@@ -377,7 +355,7 @@ START_TEST(test_walkthrough_shortcut_gradients) {
         for (int l = 0; l < LAYERS; l++) {
             char label[64];
             snprintf(label, sizeof label, "layers.%d.0.weight has gradient mean of ", l);
-            p = find(p, label) + strlen(label);
+            p = find_text(p, label) + strlen(label);
             char *end, repr[32];
             printed[s][l] = strtod(p, &end);
             snprintf(repr, sizeof repr, "%.*s", (int)(end - p), p);
@@ -404,7 +382,7 @@ END_TEST
  * them: the block as PyTorch lists it, and the two modules' counts. */
 START_TEST(test_exercise_4_1) {
     char *out;
-    ck_assert_int_eq(ch04(&out, NULL, "exercise 4.1"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "exercise 4.1"), 0);
     ck_assert(starts_with(out, "\n== Exercise 4.1 Parameters in the feed forward versus attention module ==\n# "));
     assert_cell_is(out, 2,
                    "TransformerBlock(\n"
@@ -442,7 +420,7 @@ START_TEST(test_exercise_4_1) {
         "# in all 12 blocks: feed forward 56,669,184, attention 28,320,768\n",
     };
     const char *p = c4;
-    for (size_t i = 0; i < sizeof breakdown / sizeof breakdown[0]; i++) p = find(p, breakdown[i]);
+    for (size_t i = 0; i < sizeof breakdown / sizeof breakdown[0]; i++) p = find_text(p, breakdown[i]);
     free(c4);
     free(out);
 }
@@ -453,7 +431,7 @@ END_TEST
  * 1,638,022,400 of OpenAI's checkpoint with its qkv biases). */
 START_TEST(test_exercise_4_2) {
     char *out;
-    ck_assert_int_eq(ch04(&out, NULL, "exercise 4.2"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "exercise 4.2"), 0);
     ck_assert(starts_with(out, "\n== Exercise 4.2 Initialize larger GPT models ==\n# "));
     char *c6 = cell_text(out, 6);
     ck_assert_msg(strncmp(c6,
@@ -475,7 +453,7 @@ START_TEST(test_exercise_4_2) {
                           "Total size of the model: 6247.68 MB\n",
                           strlen(c6) - strlen(strstr(c6, "\n# OpenAI"))) == 0,
                   "In [6]:\n%s", c6);
-    find(c6, "1,638,022,400.\n");
+    find_text(c6, "1,638,022,400.\n");
     free(c6);
     free(out);
 }
@@ -483,7 +461,7 @@ END_TEST
 
 /* The share of zeros in line "field rate: zeroed K of N ... (P%)" of out. */
 static double dropped_share(const char *out, const char *field_rate) {
-    const char *p = find(out, field_rate);
+    const char *p = find_text(out, field_rate);
     const char *open = strchr(p, '(');
     ck_assert_ptr_nonnull(open);
     return atof(open + 1) / 100;
@@ -499,9 +477,9 @@ static double dropped_share(const char *out, const char *field_rate) {
  * at rate 0 nothing is dropped. */
 START_TEST(test_exercise_4_3) {
     char *out;
-    ck_assert_int_eq(ch04(&out, NULL, "exercise"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "exercise"), 0);
     ck_assert(starts_with(out, "\n== Exercise 4.1 "));
-    char *c7 = cell_text(find(find(out, "\n== Exercise 4.2 "), "\n== Exercise 4.3 Using separate dropout parameters ==\n# "), 7);
+    char *c7 = cell_text(find_text(find_text(out, "\n== Exercise 4.2 "), "\n== Exercise 4.3 Using separate dropout parameters ==\n# "), 7);
     ck_assert_str_eq(c7, "GPT_CONFIG_124M = {\n"
                          "    \"vocab_size\": 50257,\n"
                          "    \"context_length\": 1024,\n"
@@ -522,11 +500,11 @@ START_TEST(test_exercise_4_3) {
     for (int i = 0; i < 3; i++)
         ck_assert_double_eq_tol(dropped_share(out, places[i].line), 0.1, 5 * sqrt(0.1 * 0.9 / places[i].n));
     free(out);
-    ck_assert_int_eq(ch04(&out, NULL, "exercise 4.3 --drop-rate-emb 0.5 --drop-rate-attn 0 --drop-rate-shortcut 0.25"),
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "exercise 4.3 --drop-rate-emb 0.5 --drop-rate-attn 0 --drop-rate-shortcut 0.25"),
                      0);
     ck_assert(strstr(out, "    \"drop_rate_emb\": 0.5,\n    \"drop_rate_attn\": 0,\n    \"drop_rate_shortcut\": 0.25,\n"));
     ck_assert_double_eq_tol(dropped_share(out, "drop_rate_emb 0.5: zeroed"), 0.5, 5 * sqrt(0.25 / 6144));
-    find(out, "drop_rate_attn 0: zeroed 0 of 4,608 attention weights (0.00%)\n");
+    find_text(out, "drop_rate_attn 0: zeroed 0 of 4,608 attention weights (0.00%)\n");
     ck_assert_double_eq_tol(dropped_share(out, "drop_rate_shortcut 0.25: zeroed"), 0.25,
                             5 * sqrt(0.25 * 0.75 / 147456));
     free(out);
@@ -535,23 +513,23 @@ END_TEST
 
 START_TEST(test_exercise_bad_input) {
     char *err;
-    ck_assert_int_eq(ch04(NULL, &err, "exercise 4.4"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "exercise 4.4"), 1);
     ck_assert_str_eq(err, "ch04: exercise: no exercise '4.4' in chapter 4 (there are 4.1, 4.2 and 4.3)\n");
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "exercise 4.1 4.2"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "exercise 4.1 4.2"), 1);
     ck_assert_str_eq(err, "ch04: exercise: unexpected argument '4.2'\n");
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "exercise 4.1 --drop-rate-emb 0.2"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "exercise 4.1 --drop-rate-emb 0.2"), 1);
     ck_assert_str_eq(err, "ch04: exercise 4.1 takes no flags (they are exercise 4.3's)\n");
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "exercise 4.3 --drop-rate-attn 1"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "exercise 4.3 --drop-rate-attn 1"), 1);
     ck_assert_str_eq(err, "ch04: exercise 4.3: drop_rate_attn 1 is not in [0, 1)\n");
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "exercise 4.3 --drop-rate-shortcut x"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "exercise 4.3 --drop-rate-shortcut x"), 1);
     ck_assert_str_eq(err, "ch04: --drop-rate-shortcut: 'x' is not a number in 0..1\n");
     free(err);
     char *out;
-    ck_assert_int_eq(ch04(&out, NULL, "exercise --help"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "exercise --help"), 0);
     ck_assert(strstr(out, "4.3   separate dropout rates") != NULL);
     free(out);
 }
@@ -561,14 +539,14 @@ END_TEST
 
 START_TEST(test_params_prints_the_books_counts) {
     char *out;
-    ck_assert_int_eq(ch04(&out, NULL, "params"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "params"), 0);
     ck_assert_str_eq(out, "Total number of parameters: 163,009,536\n"
                           "Token embedding layer shape: torch.Size([50257, 768])\n"
                           "Output layer shape: torch.Size([50257, 768])\n"
                           "Number of trainable parameters considering weight tying: 124,412,160\n"
                           "Total size of the model: 621.83 MB\n");
     free(out);
-    ck_assert_int_eq(ch04(&out, NULL, "params --preset gpt2-xl"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "params --preset gpt2-xl"), 0);
     ck_assert(strstr(out, "Total number of parameters: 1,638,022,400\n") != NULL);
     free(out);
 }
@@ -576,8 +554,8 @@ END_TEST
 
 START_TEST(test_generate_with_and_without_cache_agree) {
     char *cached, *uncached;
-    ck_assert_int_eq(ch04(&cached, NULL, "generate --prompt 'Hello, I am' --max-new-tokens 3"), 0);
-    ck_assert_int_eq(ch04(&uncached, NULL, "generate --prompt 'Hello, I am' --max-new-tokens 3 --no-cache"), 0);
+    ck_assert_int_eq(run_program(&cached, NULL, CH04, "generate --prompt 'Hello, I am' --max-new-tokens 3"), 0);
+    ck_assert_int_eq(run_program(&uncached, NULL, CH04, "generate --prompt 'Hello, I am' --max-new-tokens 3 --no-cache"), 0);
     ck_assert(strncmp(cached, "Hello, I am", 11) == 0);
     ck_assert_uint_gt(strlen(cached), 12);
     ck_assert_str_eq(cached, uncached);
@@ -588,20 +566,20 @@ END_TEST
 
 START_TEST(test_bad_input) {
     char *err;
-    ck_assert_int_eq(ch04(NULL, &err, "params --preset gpt5"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "params --preset gpt5"), 1);
     ck_assert(strstr(err, "ch04: unknown model preset 'gpt5' (one of: 124M, gpt2-small") != NULL);
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "generate --max-new-tokens -3"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "generate --max-new-tokens -3"), 1);
     ck_assert(strstr(err, "--max-new-tokens: '-3' is not a whole number") != NULL);
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "generate --prompt ''"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "generate --prompt ''"), 1);
     ck_assert(strstr(err, "the prompt is empty") != NULL);
     free(err);
-    ck_assert_int_eq(ch04(NULL, &err, "nonsense"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH04, "nonsense"), 1);
     ck_assert_str_eq(err, "ch04: unknown command 'nonsense' (try --help)\n");
     free(err);
     char *out;
-    ck_assert_int_eq(ch04(&out, NULL, "generate --help"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH04, "generate --help"), 0);
     ck_assert(strstr(out, "--no-cache") != NULL);
     free(out);
 }

@@ -37,15 +37,7 @@ static void remove_run_dir(void) {
     free(dir);
 }
 
-static int ch05(char **out, char **err, const char *fmt, ...) {
-    char args[2048], command[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(command, sizeof command, "%s/ch05_pretrain/ch05 %s", repo_root(), args);
-    return run_command(command, out, err);
-}
+static const char CH05[] = "ch05_pretrain/ch05";
 
 #define TINY "--emb-dim 16 --n-layers 1 --n-heads 2 --context 16 --batch-size 2 --eval-freq 2 --eval-iter 1 --no-samples"
 /* Smaller still, for tiny.txt (the first 100 characters: 22 training tokens,
@@ -62,7 +54,7 @@ static char *read_path(const char *a, const char *b) {
 
 START_TEST(test_train_writes_log_and_checkpoint) {
     char *out, *err;
-    ck_assert_int_eq(ch05(&out, &err, "train --data %s " TINY " --epochs 2 --out %s/a", text_path, dir), 0);
+    ck_assert_int_eq(run_program(&out, &err, CH05, "train --data %s " TINY " --epochs 2 --out %s/a", text_path, dir), 0);
     ck_assert_msg(strncmp(out, "Ep 1 (Step 000000): Train loss ", 31) == 0, "first line: %.60s", out);
     ck_assert(strstr(out, "Ep 2 (Step 000040): Train loss ") != NULL); /* 2 epochs x 21 batches, every 2nd step */
     char *log = read_path(dir, "a/log.csv");
@@ -90,11 +82,11 @@ END_TEST
  * never stopped: same weights, AdamW moments, shuffling and dropout draws. */
 START_TEST(test_resume_matches_uninterrupted_run) {
     char *out;
-    ck_assert_int_eq(ch05(&out, NULL, "train --data %s " TINY " --epochs 3 --out %s/full 2>/dev/null", text_path, dir), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "train --data %s " TINY " --epochs 3 --out %s/full 2>/dev/null", text_path, dir), 0);
     free(out);
-    ck_assert_int_eq(ch05(&out, NULL, "train --data %s " TINY " --epochs 2 --out %s/part 2>/dev/null", text_path, dir), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "train --data %s " TINY " --epochs 2 --out %s/part 2>/dev/null", text_path, dir), 0);
     free(out);
-    ck_assert_int_eq(ch05(&out, NULL, "train --data %s " TINY " --epochs 3 --out %s/part --resume %s/part/checkpoint.safetensors 2>/dev/null",
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "train --data %s " TINY " --epochs 3 --out %s/part --resume %s/part/checkpoint.safetensors 2>/dev/null",
                           text_path, dir, dir),
                      0);
     ck_assert_msg(strncmp(out, "Ep 3 (Step 000042)", 18) == 0, "resumed run starts with: %.40s", out);
@@ -108,20 +100,20 @@ END_TEST
 
 START_TEST(test_generate_and_loss_with_checkpoint) {
     char *out, *again;
-    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " TINY " --epochs 1 --out %s/g 2>/dev/null", text_path, dir), 0);
-    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --max-new-tokens 5 2>/dev/null", dir), 0);
+    ck_assert_int_eq(run_program(NULL, NULL, CH05, "train --data %s " TINY " --epochs 1 --out %s/g 2>/dev/null", text_path, dir), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --max-new-tokens 5 2>/dev/null", dir), 0);
     ck_assert_msg(strncmp(out, "Every effort", 12) == 0 && strlen(out) > 13, "generate printed: %s", out);
-    ck_assert_int_eq(ch05(&again, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --max-new-tokens 5 2>/dev/null", dir), 0);
+    ck_assert_int_eq(run_program(&again, NULL, CH05, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --max-new-tokens 5 2>/dev/null", dir), 0);
     ck_assert_str_eq(out, again); /* greedy: the same every time */
     free(out);
     free(again);
-    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --temperature 1.5 --top-k 50 --seed 7 --max-new-tokens 8 2>/dev/null", dir), 0);
-    ck_assert_int_eq(ch05(&again, NULL, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --temperature 1.5 --top-k 50 --seed 7 --max-new-tokens 8 2>/dev/null", dir), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --temperature 1.5 --top-k 50 --seed 7 --max-new-tokens 8 2>/dev/null", dir), 0);
+    ck_assert_int_eq(run_program(&again, NULL, CH05, "generate --model %s/g/checkpoint.safetensors --prompt 'Every effort' --temperature 1.5 --top-k 50 --seed 7 --max-new-tokens 8 2>/dev/null", dir), 0);
     ck_assert_str_eq(out, again); /* seeded sampling is reproducible */
     free(out);
     free(again);
     char *err;
-    ck_assert_int_eq(ch05(&out, &err, "loss --model %s/g/checkpoint.safetensors --text-file %s --context 16", dir, text_path), 0);
+    ck_assert_int_eq(run_program(&out, &err, CH05, "loss --model %s/g/checkpoint.safetensors --text-file %s --context 16", dir, text_path), 0);
     /* 5.1's loss over small.txt, recomputed here: the windows of 16 tokens
      * at stride 16 (the book's dataset: a window starts at every i < n - 16),
      * each token's -log softmax(logits)[target] in double, their mean. The
@@ -167,10 +159,10 @@ END_TEST
  * a flag given with --resume overrides that one setting only. */
 START_TEST(test_resume_takes_settings_from_checkpoint) {
     char *err;
-    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --lr 0.001 --epochs 1 --out %s/s 2>/dev/null", tiny_path, dir), 0);
-    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --lr 0.001 --epochs 2 --out %s/s-ref 2>/dev/null", tiny_path, dir), 0);
+    ck_assert_int_eq(run_program(NULL, NULL, CH05, "train --data %s " MINI " --lr 0.001 --epochs 1 --out %s/s 2>/dev/null", tiny_path, dir), 0);
+    ck_assert_int_eq(run_program(NULL, NULL, CH05, "train --data %s " MINI " --lr 0.001 --epochs 2 --out %s/s-ref 2>/dev/null", tiny_path, dir), 0);
     /* only --epochs: the rest, the run directory included, come from the checkpoint */
-    ck_assert_int_eq(ch05(NULL, &err, "train --resume %s/s/checkpoint.safetensors --epochs 2", dir), 0);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --resume %s/s/checkpoint.safetensors --epochs 2", dir), 0);
     ck_assert_msg(strstr(err, "s/checkpoint.safetensors after epoch 1 of 2: ") &&
                       strstr(err, " --batch-size 3 --context 2 --lr 0.001 ") &&
                       strstr(err, "(from the checkpoint; from the command line: --epochs)\n"),
@@ -181,7 +173,7 @@ START_TEST(test_resume_takes_settings_from_checkpoint) {
     free(log);
     free(ref);
 
-    ck_assert_int_eq(ch05(NULL, &err, "train --resume %s/s/checkpoint.safetensors --epochs 3 --lr 0.0005", dir), 0);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --resume %s/s/checkpoint.safetensors --epochs 3 --lr 0.0005", dir), 0);
     ck_assert_msg(strstr(err, "from the command line: --epochs, --lr)\n") && strstr(err, " --context 2 --lr 0.0005 "),
                   "the resume line: %s", err);
     free(err);
@@ -197,7 +189,7 @@ START_TEST(test_resume_takes_settings_from_checkpoint) {
     ck_assert_int_eq(rows, 9); /* steps 0-8 */
     free(log);
     /* the model's size is the checkpoint's: repeating it is fine, changing it is an error */
-    ck_assert_int_eq(ch05(NULL, &err, "train --resume %s/s/checkpoint.safetensors --emb-dim 8", dir), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --resume %s/s/checkpoint.safetensors --emb-dim 8", dir), 1);
     ck_assert_msg(strstr(err, "ch05: train: --emb-dim 8, but the model in ") && strstr(err, " has 2: a resumed run keeps its model\n"),
                   "%s", err);
     free(err);
@@ -207,9 +199,9 @@ END_TEST
 /* Into a pipe, generate writes exactly the prompt and the continuation the
  * model produced (no newline of its own); on a terminal it ends the line. */
 START_TEST(test_generate_writes_exact_bytes) {
-    ck_assert_int_eq(ch05(NULL, NULL, "train --data %s " MINI " --epochs 1 --out %s/p 2>/dev/null", tiny_path, dir), 0);
+    ck_assert_int_eq(run_program(NULL, NULL, CH05, "train --data %s " MINI " --epochs 1 --out %s/p 2>/dev/null", tiny_path, dir), 0);
     char *ckpt = path_join(dir, "p/checkpoint.safetensors"), *out;
-    ck_assert_int_eq(ch05(&out, NULL, "generate --model %s --prompt 'I HAD always' --max-new-tokens 6 2>/dev/null", ckpt), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "generate --model %s --prompt 'I HAD always' --max-new-tokens 6 2>/dev/null", ckpt), 0);
 
     /* the same generation here: greedy, 6 tokens after the prompt's */
     GPTModel *m = gpt_load_checkpoint(ckpt, NULL);
@@ -264,7 +256,7 @@ static const char *last_line(const char *err) {
 START_TEST(test_nan_loss_stops_the_run) {
     char *err;
     /* inside an epoch (112 steps of 3 windows of small.txt): the step's loss */
-    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " MINI " --epochs 1 --lr 10 --weight-decay 10 --out %s/nan", text_path, dir), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --data %s " MINI " --epochs 1 --lr 10 --weight-decay 10 --out %s/nan", text_path, dir), 1);
     int epoch;
     long step;
     char what[8];
@@ -282,7 +274,7 @@ START_TEST(test_nan_loss_stops_the_run) {
      * each: the update that breaks the weights is the epoch's last, so only
      * the check before saving stands between them and the checkpoint. The
      * checkpoint left is the last good one. */
-    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " MINI " --batch-size 10 --epochs 100 --save-every 1 --lr 10 --weight-decay 10 --out %s/nan1", tiny_path, dir), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --data %s " MINI " --batch-size 10 --epochs 100 --save-every 1 --lr 10 --weight-decay 10 --out %s/nan1", tiny_path, dir), 1);
     line = last_line(err);
     const char *after = strstr(line, " after epoch ");
     ck_assert_msg(strncmp(line, "ch05: train: ", 13) == 0 && after && sscanf(after, " after epoch %d step %ld", &epoch, &step) == 2 &&
@@ -304,28 +296,28 @@ END_TEST
 
 START_TEST(test_bad_input) {
     char *err;
-    ck_assert_int_eq(ch05(NULL, &err, "train --epochs 0"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --epochs 0"), 1);
     ck_assert(strstr(err, "ch05: --epochs: '0' is not a whole number in 1..") != NULL);
     free(err);
-    ck_assert_int_eq(ch05(NULL, &err, "train --lr abc"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --lr abc"), 1);
     ck_assert(strstr(err, "--lr: 'abc' is not a number") != NULL);
     free(err);
-    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --resume %s/none.safetensors --out %s/x", text_path, dir, dir), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --data %s " TINY " --resume %s/none.safetensors --out %s/x", text_path, dir, dir), 1);
     ck_assert(strstr(err, "none.safetensors: No such file or directory") != NULL);
     free(err);
-    ck_assert_int_eq(ch05(NULL, &err, "generate --prompt hi"), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "generate --prompt hi"), 1);
     ck_assert(strstr(err, "--model and --prompt are required") != NULL);
     free(err);
     /* a directory with neither OpenAI's nor Hugging Face's files: the
      * message names it and what was looked for */
     char want[1024];
-    ck_assert_int_eq(ch05(NULL, &err, "loss --model %s --text-file %s", dir, text_path), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "loss --model %s --text-file %s", dir, text_path), 1);
     snprintf(want, sizeof want, "ch05: %s: no model in this directory: looked for hparams.json and model.ckpt.index "
              "(OpenAI's GPT-2 release) and for config.json and model.safetensors (Hugging Face)\n", dir);
     ck_assert_str_eq(err, want);
     free(err);
     /* windows of 2000 tokens from small.txt's 2700 training characters (676 tokens) */
-    ck_assert_int_eq(ch05(NULL, &err, "train --data %s " TINY " --context 2000 --out %s/x", text_path, dir), 1);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "train --data %s " TINY " --context 2000 --out %s/x", text_path, dir), 1);
     ck_assert_str_eq(last_line(err),
                      "ch05: training data: max_length 2000 needs a text of more than 2000 tokens (it has 676)\n");
     free(err);
@@ -362,7 +354,7 @@ static void read_lrs(const char *name, float *lrs, int n) {
  * the value or more. */
 START_TEST(test_appendix_d) {
     char *out, *err;
-    ck_assert_int_eq(ch05(&out, &err, "appendix-d --out %s/ad", dir), 0);
+    ck_assert_int_eq(run_program(&out, &err, CH05, "appendix-d --out %s/ad", dir), 0);
     ck_assert_msg(strstr(out, "len(train_loader)\n9\n") != NULL, "In [3]: %s", out);
     ck_assert_msg(strstr(out, "print(warmup_steps): 20% of len(train_loader) * n_epochs\n27\n") != NULL, "In [5]: %s",
                   out);
@@ -392,7 +384,7 @@ END_TEST
 START_TEST(test_train_no_decay) {
     char *err;
     for (int decay = 0; decay < 2; decay++) {
-        ck_assert_int_eq(ch05(NULL, &err, "train --data %s " MINI " --lr 0.001 --epochs 2 --warmup-ratio 0.5 %s --out %s/nd%d",
+        ck_assert_int_eq(run_program(NULL, &err, CH05, "train --data %s " MINI " --lr 0.001 --epochs 2 --warmup-ratio 0.5 %s --out %s/nd%d",
                               tiny_path, decay ? "" : "--no-decay", dir, decay),
                          0);
         ck_assert_msg(strstr(err, "appendix D: 3 warm-up steps of 6, from 0.0001 to 0.001, then ") != NULL, "%s", err);
@@ -422,12 +414,12 @@ START_TEST(test_help_and_walkthrough) {
     const char *commands[] = {"", "walkthrough ", "train ", "generate ", "loss ", "appendix-d "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *out;
-        ck_assert_int_eq(ch05(&out, NULL, "%s--help", commands[i]), 0);
+        ck_assert_int_eq(run_program(&out, NULL, CH05, "%s--help", commands[i]), 0);
         ck_assert_msg(strstr(out, "usage: ch05") != NULL, "no usage for '%s--help'", commands[i]);
         free(out);
     }
     char *out;
-    ck_assert_int_eq(ch05(&out, NULL, "walkthrough 2>/dev/null"), 0);
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "walkthrough 2>/dev/null"), 0);
     ck_assert(strstr(out, "top-3 softmax: 0.0615 0.0000 0.0000 0.5775 0.0000 0.0000 0.0000 0.3610 0.0000") != NULL);
     ck_assert(strstr(out, "greedy next token: forward") != NULL);
     /* the book's numbers (ch05.ipynb): 5.1.2's shapes, 5.1.3's text and

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,58 @@ int run_command(const char *command, char **out, char **err) {
     if (err) *err = err_text;
     else free(err_text);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_program(char **out, char **err, const char *program, const char *fmt, ...) {
+    char args[4096], command[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof args) fatal("run_program: arguments too long for %s", program);
+    snprintf(command, sizeof command, "%s/%s %s", repo_root(), program, args);
+    return run_command(command, out, err);
+}
+
+const char *find_text(const char *text, const char *needle) {
+    const char *at = strstr(text, needle);
+    ck_assert_msg(at != NULL, "the output lacks '%s' in: %.80s", needle, text);
+    return at;
+}
+
+/* The start of the next line after p, or the end of the text. */
+static const char *next_line(const char *p) {
+    const char *newline = strchr(p, '\n');
+    return newline ? newline + 1 : p + strlen(p);
+}
+
+/* The lines after marker's line up to the next marker or banner, and
+ * with_remarks false: without the "# " remarks, and ending at one. */
+static char *cell_lines(const char *text, const char *marker, bool with_remarks) {
+    const char *at = strstr(text, marker);
+    while (at && at != text && at[-1] != '\n') at = strstr(at + 1, marker); /* only at a line's start */
+    ck_assert_msg(at != NULL, "the output has no cell %s", marker);
+    const char *start = next_line(at);
+    while (!with_remarks && strncmp(start, "# ", 2) == 0) start = next_line(start);
+    const char *end = start;
+    while (*end && strncmp(end, "In [", 4) != 0 && strncmp(end, "\n== ", 4) != 0 &&
+           (with_remarks || strncmp(end, "# ", 2) != 0))
+        end = next_line(end);
+    return strndup(start, (size_t)(end - start));
+}
+
+char *cell_after_marker(const char *text, const char *marker) { return cell_lines(text, marker, false); }
+
+char *cell_output(const char *text, int number) {
+    char marker[32];
+    snprintf(marker, sizeof marker, "In [%d]: ", number);
+    return cell_lines(text, marker, false);
+}
+
+char *cell_text(const char *text, int number) {
+    char marker[32];
+    snprintf(marker, sizeof marker, "In [%d]: ", number);
+    return cell_lines(text, marker, true);
 }
 
 void assert_all_close(const char *what, const float *got, const float *want, size_t n, float rel_tol, float abs_tol) {

@@ -52,6 +52,28 @@ void fixture_lines_free(FixtureLines *f);
 /* Run a shell command; captures stdout and stderr (malloc'd) and returns
  * the exit status (or -1 if it did not exit normally). */
 int run_command(const char *command, char **out, char **err);
+/* Run one of the chapters' programs, "<root>/<program> <args>" (program
+ * as "ch02_text/ch02", args formatted as printf does), as run_command. */
+int run_program(char **out, char **err, const char *program, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Reading a walkthrough's output, where each notebook cell's output
+ * follows a line "In [N]: what the cell does" and our remarks are "# "
+ * lines. */
+/* Where needle first is in text; the test fails, quoting text's start, if nowhere. */
+const char *find_text(const char *text, const char *needle);
+/* The output of the first cell at or after text whose marker line starts
+ * with marker ("In [12]: ", or "In [ ]: " for a cell the notebook did not
+ * number): the lines after the marker and after the "# " remarks right
+ * below it, up to the next marker, remark or section banner ("== "),
+ * without the blank line before a banner. The test fails if there is no
+ * such cell. malloc'd. */
+char *cell_after_marker(const char *text, const char *marker);
+/* The same for the cell "In [number]: ". */
+char *cell_output(const char *text, int number);
+/* Everything after the marker line "In [number]: " up to the next marker
+ * or banner, our "# " remarks included. malloc'd. */
+char *cell_text(const char *text, int number);
 
 /* Assert that got[0..n) matches want within |got - want| <= abs_tol +
  * rel_tol * |want| everywhere; the message names what and the worst index. */

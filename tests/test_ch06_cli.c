@@ -565,6 +565,45 @@ START_TEST(test_exercise_first_token_bound) {
 }
 END_TEST
 
+/* 7.3 with alpaca_data.json there (a stand-in: the book's first 20
+ * entries, in a DATA_DIR of links to the real data): the split is the
+ * file's, and the quick run trains on its first ten entries with the
+ * book's batch size 4. */
+START_TEST(test_exercise_7_3_reads_the_alpaca_file) {
+    char *data = in_dir("alpaca-data"), *gpt2 = in_dir("alpaca-data/gpt2"), *alpaca = in_dir("alpaca-data/alpaca_data.json");
+    make_dirs(gpt2);
+    char command[2048];
+    snprintf(command, sizeof command, "ln -sf %s/gpt2/encoder.json %s/gpt2/vocab.bpe %s/ && ln -sf %s/sms_spam %s/",
+             data_dir(), data_dir(), gpt2, data_dir(), data);
+    ck_assert_int_eq(system(command), 0);
+    char *book = data_file("instruction-data.json");
+    InstructionSet all = instruction_data_read(book);
+    InstructionSet first = {all.items, 20};
+    char **outputs = malloc(20 * sizeof(char *));
+    for (int i = 0; i < 20; i++) outputs[i] = all.items[i].output;
+    instruction_data_write_responses(alpaca, &first, outputs); /* the extra key is ignored when read */
+    free(outputs);
+    instruction_set_free(&all);
+    char *out, *err;
+    snprintf(command, sizeof command, "DATA_DIR=%s OMP_NUM_THREADS=1 %s/ch06_finetune/ch06 exercise 7.3 --out %s/ex73",
+             data, repo_root(), dir);
+    ck_assert_int_eq(run_command(command, &out, &err), 0);
+    /* int(20 * 0.85) = 17, int(20 * 0.1) = 2, the rest 1 */
+    ck_assert_msg(strstr(out, "alpaca_data.json: 20 entries\nTraining set length: 17\nValidation set length: 1\n"
+                              "Test set length: 2\n") != NULL, "%s", out);
+    ck_assert(strstr(out, "--batch-size 4 ") != NULL && strstr(out, "--allowed-max-length 512 --data ") != NULL);
+    ck_assert_msg(strstr(err, "alpaca-small.json: 10 entries: 8 train, 1 test, 1 validate\n2 training batches") != NULL,
+                  "%s", err);
+    ck_assert(strstr(out, "Ep 1 (Step 000000): Train loss ") != NULL);
+    free(out);
+    free(err);
+    free(book);
+    free(alpaca);
+    free(gpt2);
+    free(data);
+}
+END_TEST
+
 /* The quick version of 6.3: train-classifier --token first on the tiny
  * model; the checkpoint says so, and its final accuracies are those of the
  * first-token classifier it holds (accuracy_on reads the token from it). */
@@ -752,6 +791,7 @@ Suite *ch06_cli_suite(void) {
     tcase_add_test(tc, test_exercise_prints_the_notebooks_numbers);
     tcase_add_test(tc, test_exercise_first_token_bound);
     tcase_add_test(tc, test_exercise_6_3_quick_run);
+    tcase_add_test(tc, test_exercise_7_3_reads_the_alpaca_file);
     tcase_add_test(tc, test_exercise_7_1_quick_run);
     tcase_add_test(tc, test_new_training_options_change_the_runs);
     tcase_add_test(tc, test_bad_input);

@@ -9,6 +9,7 @@
 #   make data    download the data into DATA_DIR (default: ./data)
 #   make plot    redraw the latest run's loss curves (runs/*/loss.png and a preview)
 #   make gpt2-124M (355M, 774M, 1558M)   download OpenAI's GPT-2 weights into DATA_DIR/gpt2/SIZE
+#   make alpaca  download Stanford Alpaca's 52k instructions (exercise 7.3) into DATA_DIR
 #   make bench   install the references (OpenBLAS, PyTorch, tiktoken), build, run the
 #                benchmarks (figures in the README)
 #   make clean
@@ -57,7 +58,7 @@ CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_ch
             ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c ch05_pretrain/pretrain.c
 CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c ch06_finetune/lora.c \
             ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
-            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c
+            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c ch06_finetune/exercises.c
 # Every tests/test_NAME.c defines a suite (Suite *NAME_suite(void)), and
 # run_tests runs them all: the list is made from the files at build time
 # (rule below), so a new test file runs without being added anywhere.
@@ -277,6 +278,8 @@ GPT2_URL := https://openaipublic.blob.core.windows.net/gpt-2/models/124M
 SMS_URL := https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip
 SMS_BACKUP_URL := https://f001.backblazeb2.com/file/LLMs-from-scratch/sms%2Bspam%2Bcollection.zip
 INSTRUCTIONS_URL := https://raw.githubusercontent.com/rasbt/LLMs-from-scratch/main/ch07/01_main-chapter-code/instruction-data.json
+# exercise 7.3: the original Stanford Alpaca data (52,002 entries, 22 MB), not part of `make data`
+ALPACA_URL := https://raw.githubusercontent.com/tatsu-lab/stanford_alpaca/main/alpaca_data.json
 download = mkdir -p $(dir $(2)) && curl -fsSL --retry 3 -o $(2).part '$(1)' && mv $(2).part $(2)
 
 # Real sample files of the two weight formats chapter 5 reads, which the
@@ -322,6 +325,11 @@ $(DATA_DIR)/gpt2/vocab.bpe:
 	$(call download,$(GPT2_URL)/vocab.bpe,$@)
 $(DATA_DIR)/instruction-data.json:
 	$(call download,$(INSTRUCTIONS_URL),$@)
+# exercise 7.3's data: ch06_finetune/ch06 train-instruct --data $(DATA_DIR)/alpaca_data.json ...
+.PHONY: alpaca
+alpaca: $(DATA_DIR)/alpaca_data.json
+$(DATA_DIR)/alpaca_data.json:
+	$(call download,$(ALPACA_URL),$@)
 $(DATA_DIR)/sms_spam/SMSSpamCollection:
 	mkdir -p $(dir $@)
 	(curl -fL --retry 3 -o $@.zip '$(SMS_URL)' || curl -fL --retry 3 -o $@.zip '$(SMS_BACKUP_URL)') && \

@@ -12,6 +12,15 @@
 #include "../common/rng.h"
 #include "../common/util.h"
 
+const char *classifier_token_name(ClassifierToken token) { return token == CLASSIFIER_TOKEN_FIRST ? "first" : "last"; }
+
+bool classifier_token_parse(const char *name, ClassifierToken *out) {
+    if (strcmp(name, "last") == 0) *out = CLASSIFIER_TOKEN_LAST;
+    else if (strcmp(name, "first") == 0) *out = CLASSIFIER_TOKEN_FIRST;
+    else return false;
+    return true;
+}
+
 static Classifier *classifier_alloc(GPTModel *gpt, int n_classes, int trainable_blocks) {
     if (n_classes < 2) fatal("a classifier needs at least 2 classes, not %d", n_classes);
     const int C = gpt->config.emb_dim;
@@ -61,10 +70,14 @@ void classifier_free(Classifier *c) {
     free(c);
 }
 
-/* The final norm's output at the last position of row b. */
-static const float *last_hidden(const Classifier *c, int b) {
+/* The position the head reads: model(input)[:, -1, :] or, exercise 6.3,
+ * model(input)[:, 0, :]. */
+static int token_position(const Classifier *c) { return c->token == CLASSIFIER_TOKEN_FIRST ? 0 : c->T - 1; }
+
+/* The final norm's output at that position of row b. */
+static const float *token_hidden(const Classifier *c, int b) {
     const int C = c->gpt->config.emb_dim;
-    return c->gpt->final_norm + ((size_t)b * c->T + (c->T - 1)) * C;
+    return c->gpt->final_norm + ((size_t)b * c->T + token_position(c)) * C;
 }
 
 const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
@@ -78,14 +91,14 @@ const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
         c->last = xrealloc(c->last, checked_mul((size_t)B * C, sizeof(float)));
         c->grad_last = xrealloc(c->grad_last, checked_mul((size_t)B * C, sizeof(float)));
     }
-    /* model(input)[:, -1, :] with the new out_head */
+    /* model(input)[:, -1, :] (or [:, 0, :]) with the new out_head */
     for (int b = 0; b < B; b++) {
-        const float *h = last_hidden(c, b);
+        const float *h = token_hidden(c, b);
         for (int k = 0; k < K; k++)
             c->logits[b * K + k] = c->bias[k] + vec_dot(h, c->weight + (size_t)k * C, (size_t)C);
     }
     if (c->lora) { /* the head's adapter, on the last positions gathered into rows */
-        for (int b = 0; b < B; b++) memcpy(c->last + (size_t)b * C, last_hidden(c, b), (size_t)C * sizeof(float));
+        for (int b = 0; b < B; b++) memcpy(c->last + (size_t)b * C, token_hidden(c, b), (size_t)C * sizeof(float));
         lora_linear_forward(lora_head(c->lora), c->logits, c->last, B);
     }
     return c->logits;
@@ -100,15 +113,15 @@ void classifier_backward(Classifier *c, const float *grad_logits) {
         c->grad_hidden = xmalloc(checked_mul(n_hidden, sizeof(float)));
         c->grad_hidden_capacity = n_hidden;
     }
-    /* only the last position reaches the loss: the other rows pass back 0 */
+    /* only the head's position reaches the loss: the other rows pass back 0 */
     memset(c->grad_hidden, 0, n_hidden * sizeof(float));
     if (c->lora) { /* the head's adapter, into its gathered rows */
         memset(c->grad_last, 0, (size_t)B * C * sizeof(float));
         lora_linear_backward(lora_head(c->lora), c->grad_last, grad_logits, c->last, B);
     }
     for (int b = 0; b < B; b++) {
-        const float *h = last_hidden(c, b);
-        float *grad_h = c->grad_hidden + ((size_t)b * T + (T - 1)) * C;
+        const float *h = token_hidden(c, b);
+        float *grad_h = c->grad_hidden + ((size_t)b * T + token_position(c)) * C;
         for (int k = 0; k < K; k++) {
             const float g = grad_logits[b * K + k];
             const float *w = c->weight + (size_t)k * C;
@@ -183,9 +196,9 @@ void classifier_save(const Classifier *c, const char *path, int max_length) {
     char classes[16], length[16];
     snprintf(classes, sizeof classes, "%d", K);
     snprintf(length, sizeof length, "%d", max_length);
-    const char *keys[] = {"task", "classifier.num_classes", "classifier.max_length"};
-    const char *values[] = {"classification", classes, length};
-    CheckpointExtras extras = {.n_tensors = 2, .tensors = head, .n_meta = 3, .meta_keys = keys, .meta_values = values};
+    const char *keys[] = {"task", "classifier.num_classes", "classifier.max_length", "classifier.token"};
+    const char *values[] = {"classification", classes, length, classifier_token_name(c->token)};
+    CheckpointExtras extras = {.n_tensors = 2, .tensors = head, .n_meta = 4, .meta_keys = keys, .meta_values = values};
     gpt_save_checkpoint(c->gpt, path, &extras);
 }
 
@@ -208,6 +221,9 @@ Classifier *classifier_load(const char *path, int *max_length) {
     Classifier *c = classifier_alloc(gpt, K, 1 <= gpt->config.n_layers ? 1 : 0);
     safetensors_read_f32(sf, safetensors_expect(sf, "classifier.weight", 2, (int64_t[]){K, C}), c->weight);
     safetensors_read_f32(sf, safetensors_expect(sf, "classifier.bias", 1, (int64_t[]){K}), c->bias);
+    const char *token = safetensors_metadata(sf, "classifier.token"); /* absent before exercise 6.3: the last */
+    if (token && !classifier_token_parse(token, &c->token))
+        fatal("%s: metadata 'classifier.token' is '%s', not 'last' or 'first'", path, token);
     safetensors_close(sf);
     return c;
 }

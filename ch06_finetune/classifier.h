@@ -25,10 +25,19 @@
 #include "lora.h"
 #include "trainable.h"
 
+/* Which position's output the head reads: the last (the book's chapter 6:
+ * through causal attention the only one that has seen the whole text) or
+ * the first (exercise 6.3: it has seen the first token only). */
+typedef enum { CLASSIFIER_TOKEN_LAST = 0, CLASSIFIER_TOKEN_FIRST = 1 } ClassifierToken;
+/* "last", "first"; parsing returns false for anything else. */
+const char *classifier_token_name(ClassifierToken token);
+bool classifier_token_parse(const char *name, ClassifierToken *out);
+
 typedef struct {
     GPTModel *gpt;
     int n_classes;        /* K */
     int first_trainable;  /* the lowest trainable block (n_layers - trainable_blocks) */
+    ClassifierToken token; /* the position the head reads (0, the default: the last) */
     float *head;          /* weight (K,C), then bias (K): one buffer */
     float *weight, *bias;
     float *head_grads;    /* the same layout */
@@ -51,7 +60,8 @@ void classifier_free(Classifier *c);
 /* Which blocks train (as in classifier_create). */
 void classifier_set_trainable_blocks(Classifier *c, int trainable_blocks);
 
-/* The last position's logits (B,K) for ids (B,T); valid until the next call. */
+/* The logits (B,K) at the classifier's token (the last position unless
+ * c->token says the first) for ids (B,T); valid until the next call. */
 const float *classifier_forward(Classifier *c, const int *ids, int B, int T);
 /* The gradients of the last forward's loss, given grad_logits (B,K); they
  * accumulate into the head's gradients and the GPT's trainable ones. */
@@ -68,7 +78,7 @@ void classifier_use_lora(Classifier *c, int rank, float alpha, uint64_t seed);
  * classifier is an ordinary one again, computing what it computed. */
 void classifier_merge_lora(Classifier *c);
 
-/* 6.6 calc_loss_batch: cross entropy of the last token's logits against
+/* 6.6 calc_loss_batch: cross entropy of the classifier's token's logits against
  * labels (B). With backward, the gradients accumulate as above. When
  * n_correct is not NULL it gets how many argmax predictions are right. */
 float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, int B, int T, bool backward,
@@ -76,11 +86,13 @@ float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, in
 
 /* 6.8's torch.save (merge LoRA adapters first): the GPT through gpt_save_checkpoint, plus the head
  * (classifier.weight, classifier.bias) and metadata task "classification",
- * classifier.num_classes and classifier.max_length (the padded length the
- * model was trained on, which classification must use again). */
+ * classifier.num_classes, classifier.max_length (the padded length the
+ * model was trained on, which classification must use again) and
+ * classifier.token (the position it reads, "last" or "first"). */
 void classifier_save(const Classifier *c, const char *path, int max_length);
 /* Read such a checkpoint; a checkpoint without a head exits with a message
- * that says so. *max_length gets the stored padded length. */
+ * that says so. *max_length gets the stored padded length; the token comes
+ * from the metadata (the last when a checkpoint has none). */
 Classifier *classifier_load(const char *path, int *max_length);
 
 #endif

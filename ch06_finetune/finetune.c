@@ -6,6 +6,7 @@
 
 #include "../ch02_text/utf8.h"
 #include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/safetensors.h"
 #include "../ch05_pretrain/sampling.h"
 #include "../common/util.h"
 
@@ -45,8 +46,8 @@ GPTModel *finetune_load_model(const ModelChoice *mc, const char *default_size, i
 
 static bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
 
-char *instruct_response(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int max_new_tokens) {
-    char *prompt = format_input(e);
+char *instruct_response_as(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int max_new_tokens, PromptStyle style) {
+    char *prompt = format_input_as(e, style);
     IntVec ids = {0};
     bpe_encode(bpe, prompt, strlen(prompt), false, &ids);
     int *seq = xmalloc((ids.len + (size_t)max_new_tokens) * sizeof(int));
@@ -62,11 +63,12 @@ char *instruct_response(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int ma
         fatal("the model produced an id outside the tokenizer's vocabulary");
     size_t len;
     char *text = utf8_sanitize(bytes.data ? bytes.data : "", bytes.len, &len);
-    /* .replace("### Response:", "") */
-    static const char tag[] = "### Response:";
+    /* .replace("### Response:", "") (Phi-3: "<|assistant|>:") */
+    const char *tag = prompt_response_tag(style);
+    const size_t tag_len = strlen(tag);
     char *w = text;
     for (const char *r = text; *r;) {
-        if (strncmp(r, tag, sizeof tag - 1) == 0) r += sizeof tag - 1;
+        if (strncmp(r, tag, tag_len) == 0) r += tag_len;
         else *w++ = *r++;
     }
     *w = '\0';
@@ -83,4 +85,23 @@ char *instruct_response(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int ma
     intvec_free(&ids);
     free(prompt);
     return out;
+}
+
+char *instruct_response(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int max_new_tokens) {
+    return instruct_response_as(m, bpe, e, max_new_tokens, PROMPT_ALPACA);
+}
+
+PromptStyle instruct_checkpoint_style(const char *model_path) {
+    size_t n = strlen(model_path);
+    static const char ext[] = ".safetensors";
+    if (n < sizeof ext - 1 || strcmp(model_path + n - (sizeof ext - 1), ext) != 0) return PROMPT_ALPACA;
+    char err[256];
+    SafetensorsFile *sf = safetensors_try_open(model_path, err, sizeof err);
+    if (!sf) return PROMPT_ALPACA; /* loading the model says what is wrong */
+    const char *name = safetensors_metadata(sf, "instruction.prompt_style");
+    PromptStyle style = PROMPT_ALPACA;
+    if (name && !prompt_style_parse(name, &style))
+        fatal("%s: metadata 'instruction.prompt_style' is '%s', not 'alpaca' or 'phi3'", model_path, name);
+    safetensors_close(sf);
+    return style;
 }

@@ -27,9 +27,15 @@ typedef struct {
 GPTModel *finetune_load_model(const ModelChoice *mc, const char *default_size, int vocab_size);
 
 /* 7.7: the model's answer to an entry, as the book extracts it: greedy
- * generation of up to max_new_tokens after format_input(entry), stopping at
- * <|endoftext|>, with "### Response:" removed and the white space around it
- * stripped (malloc'd). */
+ * generation of up to max_new_tokens after format_input_as(entry, style),
+ * stopping at <|endoftext|>, with the style's tag ("### Response:", or
+ * exercise 7.1's "<|assistant|>:") removed and the white space around it
+ * stripped (malloc'd). instruct_response: the Alpaca style. */
+char *instruct_response_as(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int max_new_tokens, PromptStyle style);
 char *instruct_response(GPTModel *m, Bpe *bpe, const InstructionEntry *e, int max_new_tokens);
+
+/* The prompt style a checkpoint of `ch06 train-instruct` was trained with
+ * (its metadata instruction.prompt_style); Alpaca for any other model. */
+PromptStyle instruct_checkpoint_style(const char *model_path);
 
 #endif

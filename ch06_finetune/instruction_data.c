@@ -96,10 +96,17 @@ static InstructionSet copy_range(const InstructionSet *all, int begin, int end) 
     return s;
 }
 
+void instruction_split_sizes(int n, int *train, int *test, int *val) {
+    /* Python's int(len(data) * 0.85) and int(len(data) * 0.1) */
+    *train = (int)((double)n * 0.85);
+    *test = (int)((double)n * 0.1);
+    *val = n - *train - *test;
+}
+
 void instruction_data_split(const InstructionSet *all, InstructionSet *train, InstructionSet *test,
                             InstructionSet *val) {
-    /* Python's int(len(data) * 0.85) and int(len(data) * 0.1) */
-    int train_n = (int)((double)all->n * 0.85), test_n = (int)((double)all->n * 0.1);
+    int train_n, test_n, val_n;
+    instruction_split_sizes(all->n, &train_n, &test_n, &val_n);
     *train = copy_range(all, 0, train_n);
     *test = copy_range(all, train_n, train_n + test_n);
     *val = copy_range(all, train_n + test_n, all->n);
@@ -118,7 +125,22 @@ static char *concat(const char *const parts[], int n) {
     return out;
 }
 
-char *format_input(const InstructionEntry *e) {
+const char *prompt_style_name(PromptStyle style) { return style == PROMPT_PHI3 ? "phi3" : "alpaca"; }
+
+bool prompt_style_parse(const char *name, PromptStyle *out) {
+    if (strcmp(name, "alpaca") == 0) *out = PROMPT_ALPACA;
+    else if (strcmp(name, "phi3") == 0) *out = PROMPT_PHI3;
+    else return false;
+    return true;
+}
+
+const char *prompt_response_tag(PromptStyle style) { return style == PROMPT_PHI3 ? "<|assistant|>:" : "### Response:"; }
+
+char *format_input_as(const InstructionEntry *e, PromptStyle style) {
+    if (style == PROMPT_PHI3) {
+        const char *parts[] = {"<|user|>\n", e->instruction, e->input[0] ? "\n" : "", e->input};
+        return concat(parts, 4);
+    }
     const char *parts[] = {"Below is an instruction that describes a task. "
                            "Write a response that appropriately completes the request."
                            "\n\n### Instruction:\n",
@@ -126,27 +148,48 @@ char *format_input(const InstructionEntry *e) {
     return concat(parts, 4);
 }
 
-char *format_training_text(const InstructionEntry *e) {
-    char *prompt = format_input(e);
-    const char *parts[] = {prompt, "\n\n### Response:\n", e->output};
-    char *text = concat(parts, 3);
+char *format_input(const InstructionEntry *e) { return format_input_as(e, PROMPT_ALPACA); }
+
+char *format_training_text_as(const InstructionEntry *e, PromptStyle style) {
+    char *prompt = format_input_as(e, style);
+    /* the tag on a line of its own: "\n\n### Response:\n", "\n<|assistant|>:\n" */
+    const char *parts[] = {prompt, style == PROMPT_PHI3 ? "\n" : "\n\n", prompt_response_tag(style), "\n", e->output};
+    char *text = concat(parts, 5);
     free(prompt);
     return text;
 }
 
-void instruction_dataset_init(InstructionDataset *ds, const InstructionSet *s, Bpe *bpe) {
+char *format_training_text(const InstructionEntry *e) { return format_training_text_as(e, PROMPT_ALPACA); }
+
+static int encoded_length(Bpe *bpe, const char *text) {
+    IntVec ids = {0};
+    bpe_encode(bpe, text, strlen(text), false, &ids);
+    int n = (int)ids.len;
+    intvec_free(&ids);
+    return n;
+}
+
+void instruction_dataset_init_as(InstructionDataset *ds, const InstructionSet *s, Bpe *bpe, PromptStyle style) {
     ds->n = s->n;
     ds->encoded = xcalloc((size_t)(s->n > 0 ? s->n : 1), sizeof(IntVec));
+    ds->prompt_lengths = xcalloc((size_t)(s->n > 0 ? s->n : 1), sizeof(int));
     for (int i = 0; i < s->n; i++) {
-        char *text = format_training_text(&s->items[i]);
+        char *text = format_training_text_as(&s->items[i], style), *prompt = format_input_as(&s->items[i], style);
         bpe_encode(bpe, text, strlen(text), false, &ds->encoded[i]);
+        ds->prompt_lengths[i] = encoded_length(bpe, prompt);
         free(text);
+        free(prompt);
     }
+}
+
+void instruction_dataset_init(InstructionDataset *ds, const InstructionSet *s, Bpe *bpe) {
+    instruction_dataset_init_as(ds, s, bpe, PROMPT_ALPACA);
 }
 
 void instruction_dataset_free(InstructionDataset *ds) {
     for (int i = 0; i < ds->n; i++) intvec_free(&ds->encoded[i]);
     free(ds->encoded);
+    free(ds->prompt_lengths);
     *ds = (InstructionDataset){0};
 }
 
@@ -186,6 +229,11 @@ void collate_batch(const int *const *seqs, const int *lengths, int n, int T, int
             tg[j] = next;
         }
     }
+}
+
+void collate_mask_prompts(int *targets, int n, int T, const int *prompt_lengths) {
+    for (int b = 0; b < n; b++)
+        for (int j = 0; j < prompt_lengths[b] - 1 && j < T; j++) targets[(size_t)b * T + j] = CROSS_ENTROPY_IGNORE_INDEX;
 }
 
 /* ---- the responses, as Python's json.dump(indent=4) ------------------------------- */

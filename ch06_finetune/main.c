@@ -6,6 +6,7 @@
  *   ch06 classify ...         6.8: spam or not spam, with a finetuned classifier
  *   ch06 train-instruct ...   7.2-7.7: finetune a GPT to follow instructions
  *   ch06 instruct ...         7.7: a finetuned model's response to an instruction
+ *   ch06 exercise [N.M]       the exercises of chapters 6 and 7, solved (exercises.c)
  *
  * MODEL is a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging
  * Face directory (config.json and model.safetensors), a checkpoint written by
@@ -29,6 +30,7 @@
 #include "classifier.h"
 #include "csv.h"
 #include "example_loader.h"
+#include "exercises.h"
 #include "finetune.h"
 #include "instruction_data.h"
 #include "spam_data.h"
@@ -310,7 +312,7 @@ static int cmd_prepare_spam(int argc, char **argv) {
 enum {
     OPT_EMB = 256, OPT_LAYERS, OPT_HEADS, OPT_CONTEXT, OPT_DROPOUT, OPT_WD, OPT_BATCH, OPT_EVAL_FREQ, OPT_EVAL_ITER,
     OPT_MAX_LENGTH, OPT_TRAINABLE, OPT_DATA_DIR, OPT_ALLOWED, OPT_MAX_NEW, OPT_NO_SAMPLES, OPT_NO_RESPONSES,
-    OPT_INSTRUCTION, OPT_INPUT, OPT_LORA_RANK, OPT_LORA_ALPHA,
+    OPT_INSTRUCTION, OPT_INPUT, OPT_LORA_RANK, OPT_LORA_ALPHA, OPT_TOKEN, OPT_PROMPT_STYLE, OPT_MASK,
 };
 
 #define MODEL_FLAGS_HELP                                                                                    \
@@ -372,8 +374,11 @@ static void usage_train_classifier(FILE *out) {
             "  --lr X               AdamW learning rate (5e-5)\n"
             "  --weight-decay X     AdamW weight decay (0.1)\n"
             "  --batch-size N       (8)\n"
-            "  --max-length N       pad and cut every text to N tokens (default: the longest training text)\n"
-            "  --trainable-blocks N train the last N transformer blocks (1); all of them trains the whole model\n"
+            "  --max-length N       pad and cut every text to N tokens (default: the longest training text);\n"
+            "                       `context`: the model's context length (exercise 6.1)\n"
+            "  --trainable-blocks N train the last N transformer blocks (1), with the final norm and the head;\n"
+            "                       `all`: every parameter, the embeddings too (exercise 6.2)\n"
+            "  --token first|last   the token whose output the head reads (last; exercise 6.3: first)\n"
             LORA_FLAGS_HELP
             "  --seed N             seed of the split, the new head, shuffling, dropout and LoRA's A (123)\n"
             "  --eval-freq N        evaluate the losses every N steps (50)\n"
@@ -386,9 +391,9 @@ static int cmd_train_classifier(int argc, char **argv) {
                                             {"data-dir", required_argument, NULL, OPT_DATA_DIR},
                                             {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
                                             {"trainable-blocks", required_argument, NULL, OPT_TRAINABLE},
+                                            {"token", required_argument, NULL, OPT_TOKEN},
                                             {0}};
     ClassifierTrainOptions o = classifier_train_default_options();
-    long trainable = -1;
     for (int c; (c = getopt_long(argc, argv, "m:e:l:s:o:h", options, NULL)) != -1;) {
         if (model_flag(c, &o.model)) continue;
         if (lora_flag(c, &o.lora_rank, &o.lora_alpha)) continue;
@@ -402,14 +407,22 @@ static int cmd_train_classifier(int argc, char **argv) {
         case OPT_EVAL_ITER: o.eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
         case 'o': o.out_dir = optarg; break;
         case OPT_DATA_DIR: o.data_dir = optarg; break;
-        case OPT_MAX_LENGTH: o.max_length = (int)cli_long("--max-length", optarg, 1, 1 << 20); break;
-        case OPT_TRAINABLE: trainable = cli_long("--trainable-blocks", optarg, 0, 1024); break;
+        case OPT_MAX_LENGTH:
+            o.max_length = strcmp(optarg, "context") == 0 ? CLASSIFIER_MAX_LENGTH_CONTEXT
+                                                          : (int)cli_long("--max-length", optarg, 1, 1 << 20);
+            break;
+        case OPT_TRAINABLE:
+            o.trainable_blocks = strcmp(optarg, "all") == 0 ? CLASSIFIER_TRAINABLE_ALL
+                                                            : (int)cli_long("--trainable-blocks", optarg, 0, 1024);
+            break;
+        case OPT_TOKEN:
+            if (!classifier_token_parse(optarg, &o.token)) fatal("--token: '%s' is not 'first' or 'last'", optarg);
+            break;
         case 'h': usage_train_classifier(stdout); return 0;
         default: return cli_bad_usage("train-classifier");
         }
     }
     cli_no_arguments("train-classifier", argc, argv);
-    if (trainable >= 0) o.trainable_blocks = (int)trainable;
     o.model.seed = o.seed;
     train_classifier(&o);
     return 0;
@@ -434,7 +447,8 @@ static int cmd_classify(int argc, char **argv) {
             printf("usage: ch06 classify --model CHECKPOINT --text TEXT [--max-length N]\n"
                    "6.8 classify_review: prints \"spam\" or \"not spam\" for TEXT, using a checkpoint written by\n"
                    "`ch06 train-classifier`. The text is cut and padded to the length the model was trained\n"
-                   "on (stored in the checkpoint), or to N tokens.\n");
+                   "on (stored in the checkpoint), or to N tokens; the head reads the token it was trained on\n"
+                   "(the last, or the first: stored too).\n");
             return 0;
         default: return cli_bad_usage("classify");
         }
@@ -478,6 +492,9 @@ static void usage_train_instruct(FILE *out) {
             "  --batch-size N       (8)\n"
             "  --allowed-max-length N   cut batches to N tokens (1024, or the model's context if shorter)\n"
             "  --max-new-tokens N   the longest response generated for the test set (256)\n"
+            "  --prompt-style S     alpaca (the book's) or phi3 (exercise 7.1: <|user|> ... <|assistant|>:)\n"
+            "  --mask-instructions  the loss counts the responses only: the prompts' targets are -100 too\n"
+            "                       (exercise 7.2)\n"
             LORA_FLAGS_HELP
             "  --seed N             seed of shuffling, dropout and LoRA's A (123)\n"
             "  --eval-freq N        evaluate the losses every N steps (5)\n"
@@ -494,6 +511,8 @@ static int cmd_train_instruct(int argc, char **argv) {
                                             {"max-new-tokens", required_argument, NULL, OPT_MAX_NEW},
                                             {"no-samples", no_argument, NULL, OPT_NO_SAMPLES},
                                             {"no-responses", no_argument, NULL, OPT_NO_RESPONSES},
+                                            {"prompt-style", required_argument, NULL, OPT_PROMPT_STYLE},
+                                            {"mask-instructions", no_argument, NULL, OPT_MASK},
                                             {0}};
     InstructTrainOptions o = instruct_train_default_options();
     for (int c; (c = getopt_long(argc, argv, "m:d:e:l:s:o:h", options, NULL)) != -1;) {
@@ -513,6 +532,11 @@ static int cmd_train_instruct(int argc, char **argv) {
         case OPT_MAX_NEW: o.max_new_tokens = (int)cli_long("--max-new-tokens", optarg, 0, 1 << 20); break;
         case OPT_NO_SAMPLES: o.no_samples = true; break;
         case OPT_NO_RESPONSES: o.no_responses = true; break;
+        case OPT_PROMPT_STYLE:
+            if (!prompt_style_parse(optarg, &o.prompt_style))
+                fatal("--prompt-style: '%s' is not 'alpaca' or 'phi3'", optarg);
+            break;
+        case OPT_MASK: o.mask_instructions = true; break;
         case 'h': usage_train_instruct(stdout); return 0;
         default: return cli_bad_usage("train-instruct");
         }
@@ -530,9 +554,10 @@ static int cmd_instruct(int argc, char **argv) {
                                             {"instruction", required_argument, NULL, OPT_INSTRUCTION},
                                             {"input", required_argument, NULL, OPT_INPUT},
                                             {"max-new-tokens", required_argument, NULL, OPT_MAX_NEW},
+                                            {"prompt-style", required_argument, NULL, OPT_PROMPT_STYLE},
                                             {"help", no_argument, NULL, 'h'},
                                             {0}};
-    const char *model_path = NULL, *instruction = NULL, *input = "";
+    const char *model_path = NULL, *instruction = NULL, *input = "", *style_name = NULL;
     long max_new = 256;
     for (int c; (c = getopt_long(argc, argv, "m:h", options, NULL)) != -1;) {
         switch (c) {
@@ -540,24 +565,31 @@ static int cmd_instruct(int argc, char **argv) {
         case OPT_INSTRUCTION: instruction = optarg; break;
         case OPT_INPUT: input = optarg; break;
         case OPT_MAX_NEW: max_new = cli_long("--max-new-tokens", optarg, 0, 1 << 20); break;
+        case OPT_PROMPT_STYLE: style_name = optarg; break;
         case 'h':
             printf("usage: ch06 instruct --model MODEL --instruction TEXT [--input TEXT] [--max-new-tokens N]\n"
+                   "                     [--prompt-style alpaca|phi3]\n"
                    "7.7: the model's response to an instruction (and its input), as the book extracts it:\n"
-                   "greedy decoding after the Alpaca-style prompt, stopping at <|endoftext|> or after N tokens\n"
-                   "(256). Prints the response only.\n");
+                   "greedy decoding after the prompt, stopping at <|endoftext|> or after N tokens (256).\n"
+                   "Prints the response only. The prompt's style is the one the checkpoint was trained with\n"
+                   "(`train-instruct --prompt-style`; Alpaca's for other models) unless given.\n");
             return 0;
         default: return cli_bad_usage("instruct");
         }
     }
     cli_no_arguments("instruct", argc, argv);
     if (!model_path || !instruction) fatal("instruct: --model and --instruction are required");
+    PromptStyle style;
+    if (style_name && !prompt_style_parse(style_name, &style))
+        fatal("--prompt-style: '%s' is not 'alpaca' or 'phi3'", style_name);
+    if (!style_name) style = instruct_checkpoint_style(model_path);
     GPTModel *m = gpt_load_any(model_path);
     Bpe *bpe = gpt_load_tokenizer(model_path);
     if (m->config.vocab_size != bpe_vocab_size(bpe))
         fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size, bpe_vocab_size(bpe));
     InstructionEntry e = {utf8_sanitize(instruction, strlen(instruction), NULL), utf8_sanitize(input, strlen(input), NULL),
                           xstrdup("")};
-    char *response = instruct_response(m, bpe, &e, (int)max_new);
+    char *response = instruct_response_as(m, bpe, &e, (int)max_new, style);
     printf("%s\n", response);
     free(response);
     free(e.instruction);
@@ -575,6 +607,7 @@ static const CliCommand commands[] = {
     {"classify", cmd_classify, "6.8: spam or not spam, with a finetuned classifier"},
     {"train-instruct", cmd_train_instruct, "7.2-7.7: finetune a GPT to follow instructions"},
     {"instruct", cmd_instruct, "7.7: a finetuned model's response to an instruction"},
+    {"exercise", cmd_exercise, "the chapters' exercises solved: 6.1-6.3, 7.1-7.4"},
 };
 
 int main(int argc, char **argv) {

@@ -174,17 +174,25 @@ void train_classifier(const ClassifierTrainOptions *o) {
     Bpe *bpe = bpe_load_gpt2();
     const int pad_id = bpe_eot_id(bpe);
 
+    /* 6.4: the model first, as its context may set the padded length */
+    GPTModel *gpt = finetune_load_model(&o->model, "124M", bpe_vocab_size(bpe));
+    const int context = gpt->config.context_length;
+    const int max_length = o->max_length == CLASSIFIER_MAX_LENGTH_CONTEXT ? context : o->max_length;
+
     /* 6.2-6.3: the data sets and loaders */
     TextSet sets[3];
     load_splits(o, sets);
     if (sets[0].n == 0) fatal("the training set is empty");
     SpamDataset train_ds, val_ds, test_ds;
-    spam_dataset_init(&train_ds, &sets[0], bpe, o->max_length, pad_id);
+    spam_dataset_init(&train_ds, &sets[0], bpe, max_length, pad_id);
     spam_dataset_init(&val_ds, &sets[1], bpe, train_ds.max_length, pad_id);
     spam_dataset_init(&test_ds, &sets[2], bpe, train_ds.max_length, pad_id);
     const int T = train_ds.max_length;
     fprintf(stderr, "%d training, %d validation, %d test texts, padded to %d tokens (%d, %d, %d cut to it)\n", sets[0].n,
             sets[1].n, sets[2].n, T, train_ds.n_truncated, val_ds.n_truncated, test_ds.n_truncated);
+    if (T > context)
+        fatal("the texts are padded to %d tokens, more than the model's context of %d: give a smaller --max-length", T,
+              context);
     SpamBatches train_batches, train_eval_batches, val_batches, test_batches;
     spam_batches_init(&train_batches, &train_ds, o->batch_size, true, true, o->seed, "training data");
     /* evaluation walks the training set in its own shuffled order, as a
@@ -195,24 +203,30 @@ void train_classifier(const ClassifierTrainOptions *o) {
     fprintf(stderr, "%d training, %d validation, %d test batches\n", train_batches.order.n_batches,
             val_batches.order.n_batches, test_batches.order.n_batches);
 
-    /* 6.4-6.5: the model with its new head, all but its top frozen */
-    GPTModel *gpt = finetune_load_model(&o->model, "124M", bpe_vocab_size(bpe));
-    if (T > gpt->config.context_length)
-        fatal("the texts are padded to %d tokens, more than the model's context of %d: give a smaller --max-length", T,
-              gpt->config.context_length);
+    /* 6.5: the new head, all but the model's top frozen */
     make_dirs(o->out_dir); /* only now: a run refused above leaves no directory behind */
-    Classifier *c = classifier_create(gpt, 2, o->trainable_blocks, o->seed);
+    const int L = gpt->config.n_layers;
+    const int blocks = o->trainable_blocks == CLASSIFIER_TRAINABLE_ALL ? L : o->trainable_blocks;
+    Classifier *c = classifier_create(gpt, 2, blocks, o->seed);
+    c->token = o->token;
     rng_seed(&gpt->rng, o->seed + 2); /* dropout, if any */
     if (o->lora_rank > 0) classifier_use_lora(c, o->lora_rank, o->lora_alpha, o->seed + 3);
     Trainable trainable = {0};
     classifier_trainable(c, &trainable);
-    const size_t total = gpt->n_params + (size_t)c->n_classes * (gpt->config.emb_dim + 1);
+    /* the classifier's parameters: the GPT's, less an untied vocabulary head
+     * (the new head replaces it; a tied one is the token embedding), and the new head */
+    const size_t old_head = gpt->config.tie_weights ? 0 : (size_t)gpt->config.vocab_size * gpt->config.emb_dim;
+    const size_t total = gpt->n_params - old_head + (size_t)c->n_classes * (gpt->config.emb_dim + 1);
     if (c->lora)
         fprintf(stderr, "%zu LoRA parameters train (rank %d, alpha %g); the model's %zu are frozen\n",
                 trainable_count(&trainable), o->lora_rank, o->lora_alpha, total);
+    else if (blocks == L) /* exercise 6.2: gpt_tail_range from block 0 holds the embeddings too */
+        fprintf(stderr, "%zu of %zu parameters train (all: the embeddings, the %d blocks, the final norm, the head)\n",
+                trainable_count(&trainable), total, L);
     else
         fprintf(stderr, "%zu of %zu parameters train (the last %d block%s, the final norm and the head)\n",
-                trainable_count(&trainable), total, o->trainable_blocks, o->trainable_blocks == 1 ? "" : "s");
+                trainable_count(&trainable), total, blocks, blocks == 1 ? "" : "s");
+    fprintf(stderr, "the head reads the %s token's output\n", classifier_token_name(c->token));
     AdamWConfig adam = adamw_default_config();
     adam.lr = o->lr;
     adam.weight_decay = o->weight_decay;

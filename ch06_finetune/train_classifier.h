@@ -8,7 +8,14 @@
 
 #include <stdint.h>
 
+#include "classifier.h"
 #include "finetune.h"
+
+/* max_length: pad every text to the model's context length (exercise 6.1,
+ * the book's max_length = BASE_CONFIG["context_length"]). */
+enum { CLASSIFIER_MAX_LENGTH_CONTEXT = -1 };
+/* trainable_blocks: every parameter trains (exercise 6.2). */
+enum { CLASSIFIER_TRAINABLE_ALL = -1 };
 
 typedef struct {
     ModelChoice model;       /* path NULL: GPT-2 small (DATA_DIR/gpt2/124M), as the book */
@@ -16,8 +23,11 @@ typedef struct {
                                 DATA_DIR/sms_spam/SMSSpamCollection (and written to out_dir) */
     int epochs;              /* 5 */
     int batch_size;          /* 8 */
-    int max_length;          /* 0: the longest training text (the book's 120) */
-    int trainable_blocks;    /* 1: the last block (with the final norm and the head) */
+    int max_length;          /* 0: the longest training text (the book's 120);
+                                CLASSIFIER_MAX_LENGTH_CONTEXT: the model's context */
+    int trainable_blocks;    /* 1: the last block (with the final norm and the head);
+                                CLASSIFIER_TRAINABLE_ALL: the whole model */
+    ClassifierToken token;   /* the position the head reads: the last (exercise 6.3: the first) */
     int lora_rank;           /* appendix E: 0, off; else LoRA adapters of this rank, all else frozen */
     float lora_alpha;        /* 16 (the book's rank and alpha: 16, 16) */
     float lr;                /* 5e-5 */

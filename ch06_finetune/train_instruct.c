@@ -32,13 +32,15 @@ InstructTrainOptions instruct_train_default_options(void) {
 
 /* An InstructionDataset's examples in batches, each collated (7.3): as long
  * as its longest text, at most allowed_max_length, padded with pad_id, the
- * padding after the first ignored by the loss. */
+ * padding after the first ignored by the loss (and, with mask_prompts,
+ * exercise 7.2, the prompts too). */
 typedef struct {
     ExampleLoader order;
     const InstructionDataset *ds;
     int allowed_max_length, pad_id;
-    const int **seqs; /* the batch's texts and their lengths */
-    int *lengths;
+    bool mask_prompts;
+    const int **seqs; /* the batch's texts, their lengths and their prompts' */
+    int *lengths, *prompt_lengths;
     int *inputs, *targets; /* the current batch, grown as needed */
     size_t capacity;
 } InstructionBatches;
@@ -53,7 +55,8 @@ static void instruction_batches_init(InstructionBatches *ib, const InstructionDa
                                .ds = ds,
                                .pad_id = pad_id,
                                .seqs = xmalloc((size_t)batch_size * sizeof(int *)),
-                               .lengths = xmalloc((size_t)batch_size * sizeof(int))};
+                               .lengths = xmalloc((size_t)batch_size * sizeof(int)),
+                               .prompt_lengths = xmalloc((size_t)batch_size * sizeof(int))};
 }
 
 static void instruction_batches_reset(void *self) { example_loader_reset(&((InstructionBatches *)self)->order); }
@@ -66,6 +69,7 @@ static bool instruction_batches_next(void *self, Batch *batch) {
     for (int i = 0; i < n; i++) {
         ib->seqs[i] = ib->ds->encoded[indices[i]].data;
         ib->lengths[i] = (int)ib->ds->encoded[indices[i]].len;
+        ib->prompt_lengths[i] = ib->ds->prompt_lengths[indices[i]];
     }
     int T = collate_length(ib->lengths, n, ib->allowed_max_length);
     if (T < 1) fatal("an instruction batch has no tokens");
@@ -75,6 +79,7 @@ static bool instruction_batches_next(void *self, Batch *batch) {
         ib->targets = xrealloc(ib->targets, ib->capacity * sizeof(int));
     }
     collate_batch(ib->seqs, ib->lengths, n, T, ib->pad_id, ib->inputs, ib->targets);
+    if (ib->mask_prompts) collate_mask_prompts(ib->targets, n, T, ib->prompt_lengths);
     *batch = (Batch){.B = n, .T = T, .inputs = ib->inputs, .targets = ib->targets};
     return true;
 }
@@ -90,6 +95,7 @@ static void instruction_batches_free(InstructionBatches *ib) {
     example_loader_free(&ib->order);
     free(ib->seqs);
     free(ib->lengths);
+    free(ib->prompt_lengths);
     free(ib->inputs);
     free(ib->targets);
 }
@@ -110,15 +116,18 @@ void train_instruct(const InstructTrainOptions *o) {
 
     /* 7.3-7.4: data sets and loaders */
     InstructionDataset train_ds, val_ds;
-    instruction_dataset_init(&train_ds, &train, bpe);
-    instruction_dataset_init(&val_ds, &val, bpe);
+    instruction_dataset_init_as(&train_ds, &train, bpe, o->prompt_style);
+    instruction_dataset_init_as(&val_ds, &val, bpe, o->prompt_style);
     InstructionBatches train_batches, train_eval_batches, val_batches;
     instruction_batches_init(&train_batches, &train_ds, o->batch_size, true, true, o->seed, pad_id, "training data");
     instruction_batches_init(&train_eval_batches, &train_ds, o->batch_size, true, true, o->seed + 1, pad_id,
                              "training data");
     instruction_batches_init(&val_batches, &val_ds, o->batch_size, false, false, 0, pad_id, "validation data");
+    train_batches.mask_prompts = train_eval_batches.mask_prompts = val_batches.mask_prompts = o->mask_instructions;
     fprintf(stderr, "%d training batches, %d validation batches; the longest training text has %d tokens\n",
             train_batches.order.n_batches, val_batches.order.n_batches, instruction_dataset_longest(&train_ds));
+    fprintf(stderr, "%s prompts; the loss counts %s\n", o->prompt_style == PROMPT_PHI3 ? "Phi-3" : "Alpaca",
+            o->mask_instructions ? "the responses only (the prompts masked)" : "the prompts and the responses");
 
     /* 7.5: the pretrained model; every parameter trains. The batches are
      * cut to its context. */
@@ -157,7 +166,7 @@ void train_instruct(const InstructTrainOptions *o) {
     BatchLoader train_loader = instruction_batches_loader(&train_batches),
                 train_eval_loader = instruction_batches_loader(&train_eval_batches),
                 val_loader = instruction_batches_loader(&val_batches);
-    char *start_context = format_input(&val.items[0]);
+    char *start_context = format_input_as(&val.items[0], o->prompt_style);
     const double start_time = now_seconds();
     train_model_simple(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, o->epochs, o->eval_freq,
                        o->eval_iter, o->no_samples ? NULL : start_context, bpe, &run);
@@ -170,8 +179,9 @@ void train_instruct(const InstructTrainOptions *o) {
         lora_free(lora);
         lora = NULL;
     }
-    const char *keys[] = {"task"}, *values[] = {"instruction"};
-    CheckpointExtras extras = {.n_meta = 1, .meta_keys = keys, .meta_values = values};
+    const char *keys[] = {"task", "instruction.prompt_style"};
+    const char *values[] = {"instruction", prompt_style_name(o->prompt_style)};
+    CheckpointExtras extras = {.n_meta = 2, .meta_keys = keys, .meta_values = values};
     gpt_save_checkpoint(m, ckpt_path, &extras);
     fprintf(stderr, "wrote %s and %s\n", log_path, ckpt_path);
     char *png = path_join(o->out_dir, "loss.png");
@@ -183,11 +193,11 @@ void train_instruct(const InstructTrainOptions *o) {
         Progress gen;
         progress_start(&gen, "responses", "entries", test.n);
         for (int i = 0; i < test.n; i++) {
-            responses[i] = instruct_response(m, bpe, &test.items[i], o->max_new_tokens);
+            responses[i] = instruct_response_as(m, bpe, &test.items[i], o->max_new_tokens, o->prompt_style);
             progress_update(&gen, i + 1);
             if (i < 3) { /* the book shows the first three */
                 progress_clear(&gen);
-                char *prompt = format_input(&test.items[i]);
+                char *prompt = format_input_as(&test.items[i], o->prompt_style);
                 printf("%s\n\nCorrect response:\n>> %s\n\nModel response:\n>> %s\n"
                        "-------------------------------------\n",
                        prompt, test.items[i].output, responses[i]);

@@ -23,6 +23,8 @@ typedef struct {
     float lora_alpha;         /* 16 */
     int eval_freq, eval_iter; /* 5, 5 */
     int max_new_tokens;       /* 256: the longest response generated for the test set */
+    PromptStyle prompt_style; /* Alpaca's (exercise 7.1: Phi-3's); stored in the checkpoint */
+    bool mask_instructions;   /* exercise 7.2: the prompts' targets ignored by the loss too */
     uint64_t seed;            /* 123 */
     const char *out_dir;      /* runs/instruct */
     bool no_samples;          /* no sample after each epoch */
@@ -33,7 +35,8 @@ InstructTrainOptions instruct_train_default_options(void);
 
 /* Finetune and print the book's lines on stdout; writes OUT/log.csv (the
  * columns of ch05's), OUT/loss.png, OUT/checkpoint.safetensors (LoRA
- * adapters merged into the weights, the head untied from the embedding) and
+ * adapters merged into the weights, the head untied from the embedding;
+ * metadata task "instruction" and instruction.prompt_style) and
  * OUT/instruction-data-with-response.json. */
 void train_instruct(const InstructTrainOptions *o);
 

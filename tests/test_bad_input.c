@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ch04_gpt/gpt.h"
+#include "../ch05_pretrain/gpt_weights.h"
+#include "../ch06_finetune/classifier.h"
 #include "test_helpers.h"
 
 /* In a row's command, $D is the fixture's directory, $R the checkout, and
@@ -71,6 +74,11 @@ static const BadInput ROWS[] = {
     {"instruction JSON not a list",
      "$R/ch06_finetune/ch06 train-instruct --model random " TINY " --data $D/not-a-list.json --out $D/out", 1,
      "not-a-list.json: not a JSON list of entries"},
+    {"classifier checkpoint reading an unknown token", "$R/ch06_finetune/ch06 classify --model $D/bad-token.safetensors --text hi",
+     1, "bad-token.safetensors: metadata 'classifier.token' is 'tail', not 'last' or 'first'"},
+    {"instruction checkpoint of an unknown prompt style",
+     "$R/ch06_finetune/ch06 instruct --model $D/bad-style.safetensors --instruction hi", 1,
+     "bad-style.safetensors: metadata 'instruction.prompt_style' is 'chatml', not 'alpaca' or 'phi3'"},
     /* the command line */
     {"unknown flag", "$R/ch05_pretrain/ch05 train --bogus", 2, "unrecognized option '--bogus'"},
     {"number out of range", "$R/ch05_pretrain/ch05 train --epochs 0", 1, "--epochs: '0' is not a whole number in 1.."},
@@ -175,6 +183,28 @@ static void make_inputs(void) {
              "{\"n_vocab\": 50257, \"n_ctx\": 1024, \"n_embd\": 900000000, \"n_head\": 12, \"n_layer\": 12}");
     free(index);
     free(index_path);
+    /* chapter 6's checkpoints with metadata they cannot have: a classifier
+     * whose token (written "last") reads "tail", an instruction model whose
+     * prompt style is "chatml" */
+    GPTConfig cfg = {.vocab_size = 50257, .context_length = 8, .emb_dim = 8, .n_heads = 2, .n_layers = 1};
+    Classifier *c = classifier_create(gpt_create(&cfg), 2, 1, 1);
+    char *token_path = path_join(dir, "bad-token.safetensors");
+    classifier_save(c, token_path, 8);
+    classifier_free(c);
+    size_t token_len;
+    char *bytes = read_file(token_path, &token_len);
+    char *token = strstr(bytes + 8, "\"classifier.token\":\"last\"");
+    if (token) memcpy(token + strlen("\"classifier.token\":\""), "tail", 4);
+    write_file_atomic(token_path, bytes, token_len);
+    free(bytes);
+    free(token_path);
+    GPTModel *m = gpt_create(&cfg);
+    const char *keys[] = {"task", "instruction.prompt_style"}, *values[] = {"instruction", "chatml"};
+    CheckpointExtras extras = {.n_meta = 2, .meta_keys = keys, .meta_values = values};
+    char *style_path = path_join(dir, "bad-style.safetensors");
+    gpt_save_checkpoint(m, style_path, &extras);
+    gpt_free(m);
+    free(style_path);
 }
 
 static void remove_inputs(void) {

@@ -396,6 +396,77 @@ START_TEST(test_tiny_classifier_loss_falls) {
 }
 END_TEST
 
+/* ---- the exercises: the first token, the whole model -------------------------------------------- */
+
+/* Exercise 6.3: with the first token the head reads position 0, which under
+ * causal attention has seen the first token only: rows that share it get
+ * the same logits whatever follows, while the last token's differ; the
+ * logits are the head applied to the final norm's row 0. And the backward
+ * pass goes in at position 0: finite differences of the head and of the
+ * layers below agree with the gradients. */
+START_TEST(test_first_token_reads_position_zero) {
+    enum { B = 2, T = 6, K = 2 };
+    const int ids[B * T] = {5, 11, 12, 13, 14, 15, 5, 21, 22, 23, 24, 25}, labels[B] = {1, 0};
+    Classifier *c = classifier_create(small_gpt(40, 2, 31), K, 2, 32);
+    const float *last = classifier_forward(c, ids, B, T);
+    ck_assert_msg(last[0] != last[2] || last[1] != last[3], "the last tokens' logits agree");
+    c->token = CLASSIFIER_TOKEN_FIRST;
+    float first[B * K];
+    memcpy(first, classifier_forward(c, ids, B, T), sizeof first);
+    ck_assert_int_eq(memcmp(first, first + K, K * sizeof(float)), 0);
+    const int C = c->gpt->config.emb_dim;
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++) {
+            const float *h = c->gpt->final_norm + (size_t)b * T * C; /* row b, position 0 */
+            double want = c->bias[k];
+            for (int j = 0; j < C; j++) want += (double)h[j] * c->weight[k * C + j];
+            ck_assert_msg(fabs(first[b * K + k] - want) < 1e-5, "logit %d,%d: %g, not %g", b, k, first[b * K + k], want);
+        }
+    Trainable t = {0};
+    classifier_trainable(c, &t);
+    trainable_zero_grad(&t);
+    classifier_loss_batch(c, ids, labels, B, T, true, NULL);
+    LossCtx ctx = {c, ids, labels, B, T};
+    double numeric_w[K * C];
+    for (int i = 0; i < K * C; i++) numeric_w[i] = central_difference_f32(&c->weight[i], 1e-3f, classifier_loss, &ctx);
+    assert_gradient_close("head weight (first token)", c->grad_weight, numeric_w, K * C, 1e-3);
+    const char *names[] = {"final_norm.scale", "blocks.0.norm1.scale", "tok_emb.weight"};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        const ParamTensor *p = gpt_find_param(c->gpt, names[n]);
+        const size_t count = p->size < 64 ? p->size : 64;
+        const size_t from = strcmp(names[n], "tok_emb.weight") == 0 ? 5 * (size_t)C : 0; /* token 5's row */
+        double numeric[64];
+        for (size_t i = 0; i < count; i++)
+            numeric[i] = central_difference_f32(&c->gpt->params[p->offset + from + i], 1e-2f, classifier_loss, &ctx);
+        assert_gradient_close(names[n], c->gpt->grads + p->offset + from, numeric, count, 1e-2);
+    }
+    /* only the first position reaches the loss: tokens after it get no gradient */
+    const ParamTensor *emb = gpt_find_param(c->gpt, "tok_emb.weight");
+    for (int j = 1; j < T; j++)
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < C; k++)
+                ck_assert_msg(c->gpt->grads[emb->offset + (size_t)ids[b * T + j] * C + k] == 0.0f,
+                              "token %d has a gradient", ids[b * T + j]);
+    trainable_free(&t);
+    classifier_free(c);
+}
+END_TEST
+
+/* Exercise 6.2: all the blocks trainable is every parameter of the
+ * classifier, the embeddings included: the GPT's but its untied vocabulary
+ * head (which the new head replaces), and the new head. */
+START_TEST(test_all_blocks_train_every_parameter) {
+    Classifier *c = classifier_create(small_gpt(40, 3, 33), 2, 3, 34);
+    Trainable t = {0};
+    classifier_trainable(c, &t);
+    const GPTModel *m = c->gpt;
+    const size_t head = gpt_find_param(m, "out_head.weight")->size;
+    ck_assert_uint_eq(trainable_count(&t), m->n_params - head + 2 * 16 + 2);
+    trainable_free(&t);
+    classifier_free(c);
+}
+END_TEST
+
 /* ---- checkpoints --------------------------------------------------------------------------------- */
 
 static char *tmp_dir;
@@ -428,6 +499,25 @@ START_TEST(test_checkpoint_round_trip) {
 }
 END_TEST
 
+/* The token the head reads is stored: a first-token classifier loads as one. */
+START_TEST(test_checkpoint_keeps_the_token) {
+    Classifier *c = classifier_create(small_gpt(30, 2, 35), 2, 1, 36);
+    c->token = CLASSIFIER_TOKEN_FIRST;
+    const int ids[2 * 5] = {1, 2, 3, 4, 5, 9, 8, 7, 6, 5};
+    float before[4];
+    memcpy(before, classifier_forward(c, ids, 2, 5), sizeof before);
+    char *path = path_join(tmp_dir, "first.safetensors");
+    classifier_save(c, path, 5);
+    int max_length;
+    Classifier *back = classifier_load(path, &max_length);
+    ck_assert_int_eq(back->token, CLASSIFIER_TOKEN_FIRST);
+    ck_assert_int_eq(memcmp(before, classifier_forward(back, ids, 2, 5), sizeof before), 0);
+    classifier_free(back);
+    classifier_free(c);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_loading_a_plain_gpt_as_classifier_exits) {
     GPTModel *m = small_gpt(30, 1, 16);
     char *path = path_join(tmp_dir, "plain.safetensors");
@@ -453,10 +543,13 @@ Suite *ch06_classifier_suite(void) {
     tcase_add_test(core, test_backward_stops_at_the_trainable_blocks);
     tcase_add_test(core, test_hidden_passes_agree_with_full_ones);
     tcase_add_test(core, test_tiny_classifier_loss_falls);
+    tcase_add_test(core, test_first_token_reads_position_zero);
+    tcase_add_test(core, test_all_blocks_train_every_parameter);
     suite_add_tcase(s, core);
     TCase *files = tcase_create("checkpoints");
     tcase_add_unchecked_fixture(files, make_tmp_dir, remove_tmp_dir);
     tcase_add_test(files, test_checkpoint_round_trip);
+    tcase_add_test(files, test_checkpoint_keeps_the_token);
     tcase_add_exit_test(files, test_loading_a_plain_gpt_as_classifier_exits, 1);
     suite_add_tcase(s, files);
     return s;

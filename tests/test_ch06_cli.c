@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ch04_gpt/config.h"
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch06_finetune/classifier.h"
@@ -200,7 +201,7 @@ static GPTModel *constant_gpt(int token) {
 
 START_TEST(test_help) {
     const char *commands[] = {"", "walkthrough ", "prepare-spam ", "train-classifier ", "classify ",
-                              "train-instruct ", "instruct "};
+                              "train-instruct ", "instruct ", "exercise "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *out;
         ck_assert_int_eq(ch06(&out, NULL, "%s--help", commands[i]), 0);
@@ -467,6 +468,241 @@ START_TEST(test_lora_runs_write_plain_models) {
 }
 END_TEST
 
+/* ---- the exercises ------------------------------------------------------------------------------- */
+
+/* What `ch06 exercise` computes without training, against the numbers
+ * the solutions notebooks print (and the book's model sizes). */
+START_TEST(test_exercise_prints_the_notebooks_numbers) {
+    char *out;
+    ck_assert_int_eq(ch06(&out, NULL, "exercise --no-run"), 0);
+    const char *want[] = {
+        /* 6.1: max_length = BASE_CONFIG["context_length"]; our split's longest text (the README's 104) */
+        "max_length = BASE_CONFIG[\"context_length\"] = 1024",
+        "Our training split: 1045 texts",
+        "the longest 104 (the book's split: 120)",
+        "ch06_finetune/ch06 train-classifier --max-length context",
+        /* 6.2: appendix E's "Total trainable parameters before: 124,441,346"; the chapter's 7,090,946 */
+        "Trainable parameters: 124,441,346 (all); the book's chapter 6: 7,090,946",
+        "token embedding 38,597,376 + position embedding 786,432 + 12 blocks 85,054,464 + final norm 1,536 + head 1,538",
+        "ch06_finetune/ch06 train-classifier --trainable-blocks all",
+        "ch06_finetune/ch06 train-classifier --token first",
+        /* 7.1: In [2], and the tip's token ids */
+        "In [2]: format_input in the Phi-3 style, an entry with an input and one without\n<|user|>\n"
+        "Identify the correct spelling of the following word.\nOcassion\n\n<|user|>\n"
+        "What is an antonym of 'complicated'?\n",
+        "<|user|> is 5 tokens, (27, 91, 7220, 91, 29)",
+        "ch06_finetune/ch06 train-instruct --prompt-style phi3",
+        /* 7.2: In [10]-[13] */
+        "Train loader:\ntorch.Size([3, 64]) torch.Size([3, 64])\n",
+        "Inputs:\n tensor([21106,   318,   281, 12064,   326,  8477,   257,  4876,    13, 19430,\n"
+        "          257,  2882,   326, 20431, 32543,   262,  2581,    13,   198,   198,\n"
+        "        21017, 46486,    25,   198, 42758,   262,  1708,  1351,   287, 24830,\n"
+        "          605,  1502,    13,   198,   198, 21017, 23412,    25,   198,    57,\n"
+        "        37052,    11, 42651,    11,  9325, 19815,   576,   198,   198, 21017,\n"
+        "        18261,    25,   198,    34, 12204,   375,   576,    11, 42651,    11,\n"
+        "         1168, 37052, 50256, 50256])\n\n\nTargets:\n"
+        " tensor([ -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,\n"
+        "         -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,\n"
+        "         -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,\n"
+        "         -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,  -100,\n"
+        "         -100,  -100,  -100,  -100,  -100,  -100,   198,   198, 21017, 18261,\n"
+        "           25,   198,    34, 12204,   375,   576,    11, 42651,    11,  1168,\n"
+        "        37052, 50256,  -100,  -100])\n",
+        "### Response:\nCrocodile, Elephant, Zebra<|endoftext|><|endoftext|>\nIn [13]",
+        "In [13]: the targets that are not -100, decoded\n\n\n### Response:\nCrocodile, Elephant, Zebra<|endoftext|>\n",
+        "ch06_finetune/ch06 train-instruct --mask-instructions",
+        /* 7.3 (DATA_DIR has no alpaca_data.json: the split of its 52,002 entries) */
+        "Training set length: 44201\nValidation set length: 2601\nTest set length: 5200\n",
+        "make alpaca\nch06_finetune/ch06 train-instruct --data DATA_DIR/alpaca_data.json --batch-size 4 "
+        "--allowed-max-length 512",
+        /* 7.4 */
+        "Total trainable parameters before: 406,286,336\nTotal trainable parameters after: 0\n"
+        "Total trainable LoRA parameters: 7,898,384\n",
+        "ch06_finetune/ch06 train-instruct --lora-rank 16 --lora-alpha 256",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "exercise lacks: %s", want[i]);
+    ck_assert(strstr(out, "# quick version") == NULL); /* --no-run */
+    free(out);
+    /* one exercise alone */
+    ck_assert_int_eq(ch06(&out, NULL, "exercise 7.4 --no-run"), 0);
+    ck_assert(strncmp(out, "\n== Exercise 7.4 ", 17) == 0);
+    ck_assert(strstr(out, "Exercise 7.3") == NULL);
+    free(out);
+}
+END_TEST
+
+/* 6.3's first-token bound, recomputed here from the split: each first
+ * token's majority label on the training texts. */
+START_TEST(test_exercise_first_token_bound) {
+    char *out;
+    ck_assert_int_eq(ch06(&out, NULL, "exercise 6.3 --no-run"), 0);
+    char *csv = in_dir("spam/train.csv"); /* the book's split, seed 123, as the exercise's */
+    TextSet train = textset_read_csv(csv);
+    Bpe *bpe = gpt_load_tokenizer(csv);
+    int *counts = calloc(2 * 50257, sizeof(int)), distinct = 0, right = 0; /* (first token, label) */
+    for (int i = 0; i < train.n; i++) {
+        IntVec ids = {0};
+        bpe_encode(bpe, train.items[i].text, strlen(train.items[i].text), false, &ids);
+        if (ids.len) {
+            int *c = counts + 2 * ids.data[0];
+            if (c[0] + c[1] == 0) distinct++;
+            c[train.items[i].label]++;
+        }
+        intvec_free(&ids);
+    }
+    for (int v = 0; v < 50257; v++) right += counts[2 * v] > counts[2 * v + 1] ? counts[2 * v] : counts[2 * v + 1];
+    char want[160];
+    snprintf(want, sizeof want, "Training texts: %d, with %d different first tokens\n", train.n, distinct);
+    ck_assert_msg(strstr(out, want) != NULL, "no '%s' in %s", want, out);
+    snprintf(want, sizeof want, "training accuracy %.2f%%", 100.0 * right / train.n);
+    ck_assert_msg(strstr(out, want) != NULL, "no '%s' in %s", want, out);
+    free(counts);
+    bpe_free(bpe);
+    textset_free(&train);
+    free(csv);
+    free(out);
+}
+END_TEST
+
+/* 7.3 with alpaca_data.json there (a stand-in: the book's first 20
+ * entries, in a DATA_DIR of links to the real data): the split is the
+ * file's, and the quick run trains on its first ten entries with the
+ * book's batch size 4. */
+START_TEST(test_exercise_7_3_reads_the_alpaca_file) {
+    char *data = in_dir("alpaca-data"), *gpt2 = in_dir("alpaca-data/gpt2"), *alpaca = in_dir("alpaca-data/alpaca_data.json");
+    make_dirs(gpt2);
+    char command[2048];
+    snprintf(command, sizeof command, "ln -sf %s/gpt2/encoder.json %s/gpt2/vocab.bpe %s/ && ln -sf %s/sms_spam %s/",
+             data_dir(), data_dir(), gpt2, data_dir(), data);
+    ck_assert_int_eq(system(command), 0);
+    char *book = data_file("instruction-data.json");
+    InstructionSet all = instruction_data_read(book);
+    InstructionSet first = {all.items, 20};
+    char **outputs = malloc(20 * sizeof(char *));
+    for (int i = 0; i < 20; i++) outputs[i] = all.items[i].output;
+    instruction_data_write_responses(alpaca, &first, outputs); /* the extra key is ignored when read */
+    free(outputs);
+    instruction_set_free(&all);
+    char *out, *err;
+    snprintf(command, sizeof command, "DATA_DIR=%s OMP_NUM_THREADS=1 %s/ch06_finetune/ch06 exercise 7.3 --out %s/ex73",
+             data, repo_root(), dir);
+    ck_assert_int_eq(run_command(command, &out, &err), 0);
+    /* int(20 * 0.85) = 17, int(20 * 0.1) = 2, the rest 1 */
+    ck_assert_msg(strstr(out, "alpaca_data.json: 20 entries\nTraining set length: 17\nValidation set length: 1\n"
+                              "Test set length: 2\n") != NULL, "%s", out);
+    ck_assert(strstr(out, "--batch-size 4 ") != NULL && strstr(out, "--allowed-max-length 512 --data ") != NULL);
+    ck_assert_msg(strstr(err, "alpaca-small.json: 10 entries: 8 train, 1 test, 1 validate\n2 training batches") != NULL,
+                  "%s", err);
+    ck_assert(strstr(out, "Ep 1 (Step 000000): Train loss ") != NULL);
+    free(out);
+    free(err);
+    free(book);
+    free(alpaca);
+    free(gpt2);
+    free(data);
+}
+END_TEST
+
+/* The quick version of 6.3: train-classifier --token first on the tiny
+ * model; the checkpoint says so, and its final accuracies are those of the
+ * first-token classifier it holds (accuracy_on reads the token from it). */
+START_TEST(test_exercise_6_3_quick_run) {
+    char *out, *err;
+    ck_assert_int_eq(ch06(&out, &err, "exercise 6.3 --out %s/ex", dir), 0);
+    ck_assert(strstr(out, "# quick version") != NULL && strstr(out, "--token first --data-dir") != NULL);
+    ck_assert_msg(strstr(err, "the head reads the first token's output") != NULL, "%s", err);
+    char *ckpt = in_dir("ex/6.3/checkpoint.safetensors"), *csv = in_dir("ex/data/spam-small/test.csv");
+    Loaded l = load_classifier(ckpt);
+    ck_assert_int_eq(l.c->token, CLASSIFIER_TOKEN_FIRST);
+    free_classifier(&l);
+    double accuracy = accuracy_on(ckpt, csv);
+    ck_assert_msg(fabs(number_after_last(out, "\nTest accuracy: ") - accuracy) < 0.006, "%.2f%% counted", accuracy);
+    free(ckpt);
+    free(csv);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* The quick version of 7.1: Phi-3 prompts in the sample, the style in the
+ * checkpoint, and instruct, reading it from there, answers as
+ * instruct_response_as with Phi-3 prompts does. */
+START_TEST(test_exercise_7_1_quick_run) {
+    char *out;
+    ck_assert_int_eq(ch06(&out, NULL, "exercise 7.1 --out %s/ex", dir), 0);
+    ck_assert(strstr(out, "--prompt-style phi3 --data") != NULL);
+    ck_assert_msg(strstr(out, "\n<|user|> Convert the active sentence to passive") != NULL, "%s", out); /* the sample */
+    ck_assert(strstr(out, "<|user|>\nRewrite the following sentence so that it is in active voice.\n"
+                          "The cake was baked by Sarah.\n\nCorrect response:") != NULL);
+    free(out);
+    char *ckpt = in_dir("ex/7.1/checkpoint.safetensors");
+    ck_assert_int_eq(instruct_checkpoint_style(ckpt), PROMPT_PHI3);
+    GPTModel *m = gpt_load_any(ckpt);
+    Bpe *bpe = gpt_load_tokenizer(ckpt);
+    InstructionEntry e = {"Name a color.", "", ""};
+    char *phi3 = instruct_response_as(m, bpe, &e, 6, PROMPT_PHI3), *alpaca = instruct_response_as(m, bpe, &e, 6, PROMPT_ALPACA);
+    ck_assert_str_ne(phi3, alpaca);
+    ck_assert_int_eq(ch06(&out, NULL, "instruct --model %s --instruction 'Name a color.' --max-new-tokens 6", ckpt), 0);
+    out[strlen(out) - 1] = '\0';
+    ck_assert_str_eq(out, phi3);
+    free(out);
+    ck_assert_int_eq(
+        ch06(&out, NULL, "instruct --model %s --instruction 'Name a color.' --max-new-tokens 6 --prompt-style alpaca",
+             ckpt),
+        0);
+    out[strlen(out) - 1] = '\0';
+    ck_assert_str_eq(out, alpaca);
+    free(out);
+    free(phi3);
+    free(alpaca);
+    bpe_free(bpe);
+    gpt_free(m);
+    free(ckpt);
+}
+END_TEST
+
+/* --mask-instructions changes what the loss counts: the same seeded run's
+ * first losses differ (the unit tests show which targets it masks). And
+ * --max-length context pads to the model's context, --trainable-blocks
+ * all trains every parameter. */
+START_TEST(test_new_training_options_change_the_runs) {
+    char *plain, *masked, *err;
+    ck_assert_int_eq(ch06(&plain, NULL, "train-instruct " TINY_INSTRUCT " --no-samples --no-responses --data %s/small.json "
+                                        "--out %s/m0", dir, dir), 0);
+    ck_assert_int_eq(ch06(&masked, &err, "train-instruct " TINY_INSTRUCT " --no-samples --no-responses "
+                                         "--mask-instructions --data %s/small.json --out %s/m1", dir, dir), 0);
+    ck_assert_msg(strstr(err, "the loss counts the responses only") != NULL, "%s", err);
+    double a0, a1, b0, b1;
+    first_and_last_train_loss(plain, &a0, &a1);
+    first_and_last_train_loss(masked, &b0, &b1);
+    ck_assert_msg(a0 != b0, "the first losses agree: %.3f", a0);
+    free(plain);
+    free(masked);
+    free(err);
+    ck_assert_int_eq(ch06(&plain, &err, "train-classifier " TINY_CLASSIFIER " --epochs 1 --max-length context "
+                                        "--trainable-blocks all --data-dir %s/small --out %s/ctx", dir, dir), 0);
+    ck_assert_msg(strstr(err, "padded to 64 tokens") != NULL, "%s", err);
+    long trained = 0, total = -1;
+    const char *at = strstr(err, " parameters train (all: the embeddings");
+    ck_assert_msg(at != NULL, "%s", err);
+    while (at > err && at[-1] != '\n') at--;
+    ck_assert_int_eq(sscanf(at, "%ld of %ld", &trained, &total), 2);
+    /* the random model of TINY_CLASSIFIER, untied: its parameters less the vocabulary head, plus the new head */
+    GPTConfig cfg = gpt_config_124m();
+    cfg.emb_dim = 16, cfg.n_layers = 2, cfg.n_heads = 2, cfg.context_length = 64;
+    ck_assert_int_eq(trained, total);
+    ck_assert_int_eq(trained, (long)(gpt_param_count(&cfg) - (size_t)cfg.vocab_size * 16 + 2 * 16 + 2));
+    char *ckpt = in_dir("ctx/checkpoint.safetensors");
+    Loaded l = load_classifier(ckpt);
+    ck_assert_int_eq(l.max_length, 64);
+    free_classifier(&l);
+    free(ckpt);
+    free(plain);
+    free(err);
+}
+END_TEST
+
 static void expect_error(int want_status, const char *want, const char *fmt, ...) {
     char args[2048];
     va_list ap;
@@ -497,6 +733,12 @@ START_TEST(test_bad_input) {
     expect_error(1, "--trainable-blocks", "train-classifier --trainable-blocks x");
     expect_error(1, "--lora-rank: '-1' is not a whole number in 0..", "train-classifier --lora-rank -1");
     expect_error(1, "--lora-alpha: '0' is not a number", "train-instruct --lora-alpha 0");
+    expect_error(1, "--token: 'middle' is not 'first' or 'last'", "train-classifier --token middle");
+    expect_error(1, "--prompt-style: 'phi' is not 'alpaca' or 'phi3'", "train-instruct --prompt-style phi");
+    expect_error(1, "--prompt-style: 'x' is not 'alpaca' or 'phi3'", "instruct --model m --instruction i --prompt-style x");
+    expect_error(1, "--max-length: 'contexts' is not a whole number", "train-classifier --max-length contexts");
+    expect_error(1, "exercise: no exercise '6.4' in chapters 6 and 7", "exercise 6.4");
+    expect_error(1, "exercise: unexpected argument '7.2'", "exercise 7.1 7.2");
     expect_error(1, "3 trainable blocks: the model has 2", "train-classifier " TINY_CLASSIFIER
                  " --trainable-blocks 3 --data-dir %s/small --out %s/x", dir, dir);
     /* a GPT without a classification head */
@@ -546,6 +788,12 @@ Suite *ch06_cli_suite(void) {
     tcase_add_test(tc, test_instruct_known_answers);
     tcase_add_test(tc, test_lora_runs_write_plain_models);
     tcase_add_test(tc, test_train_instruct_then_instruct);
+    tcase_add_test(tc, test_exercise_prints_the_notebooks_numbers);
+    tcase_add_test(tc, test_exercise_first_token_bound);
+    tcase_add_test(tc, test_exercise_6_3_quick_run);
+    tcase_add_test(tc, test_exercise_7_3_reads_the_alpaca_file);
+    tcase_add_test(tc, test_exercise_7_1_quick_run);
+    tcase_add_test(tc, test_new_training_options_change_the_runs);
     tcase_add_test(tc, test_bad_input);
     suite_add_tcase(s, tc);
     return s;

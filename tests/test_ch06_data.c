@@ -543,6 +543,134 @@ START_TEST(test_collate_toy_batch_matches_book) {
 }
 END_TEST
 
+/* ---- the exercises' prompt style and masking ------------------------------------------------ */
+
+/* In [2] of ch07's exercise solutions: the Phi-3 prompts of an entry with an
+ * input and of one without; the training text adds "\n<|assistant|>:\n"
+ * and the output (the notebook's InstructionDatasetPhi). */
+START_TEST(test_phi3_format_matches_notebook) {
+    InstructionEntry spelling = {"Identify the correct spelling of the following word.", "Ocassion",
+                                 "The correct spelling is 'Occasion.'"};
+    InstructionEntry antonym = {"What is an antonym of 'complicated'?", "", "An antonym of 'complicated' is 'simple'."};
+    char *a = format_input_as(&spelling, PROMPT_PHI3), *b = format_input_as(&antonym, PROMPT_PHI3);
+    ck_assert_str_eq(a, "<|user|>\nIdentify the correct spelling of the following word.\nOcassion");
+    ck_assert_str_eq(b, "<|user|>\nWhat is an antonym of 'complicated'?");
+    char *text = format_training_text_as(&antonym, PROMPT_PHI3);
+    ck_assert_str_eq(text, "<|user|>\nWhat is an antonym of 'complicated'?\n<|assistant|>:\n"
+                           "An antonym of 'complicated' is 'simple'.");
+    ck_assert_str_eq(prompt_response_tag(PROMPT_PHI3), "<|assistant|>:");
+    /* the Alpaca style is format_input's, unchanged */
+    char *alpaca = format_input_as(&antonym, PROMPT_ALPACA), *plain = format_input(&antonym);
+    ck_assert_str_eq(alpaca, plain);
+    PromptStyle style;
+    ck_assert(prompt_style_parse("phi3", &style) && style == PROMPT_PHI3);
+    ck_assert(prompt_style_parse("alpaca", &style) && style == PROMPT_ALPACA);
+    ck_assert(!prompt_style_parse("Phi-3", &style));
+    free(a);
+    free(b);
+    free(text);
+    free(alpaca);
+    free(plain);
+}
+END_TEST
+
+/* The notebook's tip: GPT-2's tokenizer splits <|user|> into 27, 91, 7220,
+ * 91, 29; the dataset's prompt lengths count the Phi-3 prompt's tokens. */
+START_TEST(test_phi3_tokens_match_notebook) {
+    IntVec ids = {0};
+    bpe_encode(bpe, "<|user|>", 8, false, &ids);
+    const int want[5] = {27, 91, 7220, 91, 29};
+    ck_assert_int_eq((int)ids.len, 5);
+    ck_assert_int_eq(memcmp(ids.data, want, sizeof want), 0);
+    intvec_free(&ids);
+    InstructionEntry e = {"Name a color.", "", "Blue."};
+    InstructionSet one = {&e, 1};
+    InstructionDataset ds;
+    instruction_dataset_init_as(&ds, &one, bpe, PROMPT_PHI3);
+    char *text = format_training_text_as(&e, PROMPT_PHI3);
+    bpe_encode(bpe, text, strlen(text), false, &ids);
+    ck_assert_int_eq((int)ds.encoded[0].len, (int)ids.len);
+    ck_assert_int_eq(memcmp(ds.encoded[0].data, ids.data, ids.len * sizeof(int)), 0);
+    ck_assert_int_eq(ds.prompt_lengths[0], 5 + 5); /* <|user|> \n Name a color . */
+    intvec_free(&ids);
+    free(text);
+    instruction_dataset_free(&ds);
+}
+END_TEST
+
+/* Exercise 7.2, In [8]-[13]: the three sample entries collated with the
+ * prompts masked; the second row's inputs and targets are the notebook's
+ * printed tensors, and masking changes exactly the targets of the first
+ * prompt_length - 1 positions (the unmasked collate's otherwise). */
+START_TEST(test_masked_batch_matches_notebook) {
+    InstructionEntry entries[3] = {
+        {"What is an antonym of 'complicated'?", "", "An antonym of 'complicated' is 'simple'."},
+        {"Sort the following list in alphabetical order.", "Zebra, Elephant, Crocodile", "Crocodile, Elephant, Zebra"},
+        {"Arrange the given numbers in descending order.", "5, 12, 8, 3, 15", "15, 12, 8, 5, 3."}};
+    InstructionSet sample = {entries, 3};
+    InstructionDataset ds;
+    instruction_dataset_init(&ds, &sample, bpe);
+    const int *seqs[3];
+    int lengths[3];
+    for (int i = 0; i < 3; i++) seqs[i] = ds.encoded[i].data, lengths[i] = (int)ds.encoded[i].len;
+    const int T = collate_length(lengths, 3, 0);
+    ck_assert_int_eq(T, 64); /* torch.Size([3, 64]) */
+    int inputs[3 * 64], targets[3 * 64], unmasked[3 * 64];
+    collate_batch(seqs, lengths, 3, T, 50256, inputs, unmasked);
+    memcpy(targets, unmasked, sizeof targets);
+    collate_mask_prompts(targets, 3, T, ds.prompt_lengths);
+    const int want_inputs[64] = {
+        21106, 318,   281,   12064, 326,   8477,  257,   4876,  13,    19430, 257,   2882,  326,
+        20431, 32543, 262,   2581,  13,    198,   198,   21017, 46486, 25,    198,   42758, 262,
+        1708,  1351,  287,   24830, 605,   1502,  13,    198,   198,   21017, 23412, 25,    198,
+        57,    37052, 11,    42651, 11,    9325,  19815, 576,   198,   198,   21017, 18261, 25,
+        198,   34,    12204, 375,   576,   11,    42651, 11,    1168,  37052, 50256, 50256};
+    int want_targets[64];
+    for (int j = 0; j < 46; j++) want_targets[j] = -100;
+    const int response[18] = {198, 198, 21017, 18261, 25, 198, 34, 12204, 375, 576, 11, 42651, 11, 1168, 37052, 50256,
+                              -100, -100};
+    memcpy(want_targets + 46, response, sizeof response);
+    ck_assert_int_eq(memcmp(inputs + 64, want_inputs, sizeof want_inputs), 0);
+    ck_assert_int_eq(memcmp(targets + 64, want_targets, sizeof want_targets), 0);
+    ck_assert_int_eq(ds.prompt_lengths[1], 47);
+    for (int b = 0; b < 3; b++)
+        for (int j = 0; j < T; j++) {
+            int want = j < ds.prompt_lengths[b] - 1 ? -100 : unmasked[b * T + j];
+            ck_assert_msg(targets[b * T + j] == want, "row %d, position %d: %d, not %d", b, j, targets[b * T + j], want);
+        }
+    /* In [13]: what the loss still sees */
+    int kept[64], n = 0;
+    for (int j = 0; j < T; j++)
+        if (targets[64 + j] != -100) kept[n++] = targets[64 + j];
+    ByteBuf text = {0};
+    ck_assert(bpe_decode(bpe, kept, (size_t)n, &text, NULL));
+    bytebuf_append(&text, "", 1);
+    ck_assert_str_eq(text.data, "\n\n### Response:\nCrocodile, Elephant, Zebra<|endoftext|>");
+    bytebuf_free(&text);
+    /* masking is cut with the batch: a prompt longer than T masks all of it */
+    int short_targets[3 * 10];
+    collate_batch(seqs, lengths, 3, 10, 50256, inputs, short_targets);
+    collate_mask_prompts(short_targets, 3, 10, ds.prompt_lengths);
+    for (int i = 0; i < 30; i++) ck_assert_int_eq(short_targets[i], -100);
+    instruction_dataset_free(&ds);
+}
+END_TEST
+
+/* Exercise 7.3: the split of Alpaca's 52,002 entries the notebook prints,
+ * and the book's 1,100. */
+START_TEST(test_split_sizes_match_notebook) {
+    int train, test, val;
+    instruction_split_sizes(52002, &train, &test, &val);
+    ck_assert_int_eq(train, 44201);
+    ck_assert_int_eq(val, 2601);
+    ck_assert_int_eq(test, 5200);
+    instruction_split_sizes(1100, &train, &test, &val);
+    ck_assert_int_eq(train, 935);
+    ck_assert_int_eq(val, 55);
+    ck_assert_int_eq(test, 110);
+}
+END_TEST
+
 Suite *ch06_data_suite(void) {
     Suite *s = suite_create("ch06_data");
     TCase *csv = tcase_create("csv");
@@ -579,6 +707,14 @@ Suite *ch06_data_suite(void) {
     tcase_add_test(instruct, test_instruction_repeated_key_last_wins);
     tcase_add_exit_test(instruct, test_instruction_file_errors_exit, 1);
     tcase_add_test(instruct, test_collate_toy_batch_matches_book);
+    tcase_add_test(instruct, test_phi3_format_matches_notebook);
+    tcase_add_test(instruct, test_split_sizes_match_notebook);
     suite_add_tcase(s, instruct);
+    TCase *exercises = tcase_create("exercises");
+    tcase_add_unchecked_fixture(exercises, load_bpe, free_bpe);
+    tcase_add_checked_fixture(exercises, require_gpt2_tokenizer, NULL);
+    tcase_add_test(exercises, test_phi3_tokens_match_notebook);
+    tcase_add_test(exercises, test_masked_batch_matches_notebook);
+    suite_add_tcase(s, exercises);
     return s;
 }

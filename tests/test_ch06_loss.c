@@ -1,10 +1,12 @@
 /* Tests for the cross entropy's ignore index (ch05_pretrain/loss.c), which
  * chapter 7's collate function relies on: the book's numbers of section 7.3,
- * and that an ignored position adds nothing to the loss or the gradient. */
+ * and that an ignored position adds nothing to the loss or the gradient;
+ * and exercise 7.2's prompts masked out of it. */
 #include <math.h>
 #include <string.h>
 
 #include "../ch05_pretrain/loss.h"
+#include "../ch06_finetune/instruction_data.h"
 #include "../common/rng.h"
 #include "gradient_check.h"
 #include "test_helpers.h"
@@ -100,6 +102,44 @@ START_TEST(test_ignore_index_gradient_matches_finite_differences) {
 END_TEST
 
 /* Every position ignored: PyTorch's 0/0, NaN, and a zero gradient. */
+/* Exercise 7.2's masking through the loss: a batch collated and then
+ * masked (collate_mask_prompts) counts only the positions from each
+ * prompt's last token on, up to the first end-of-text: the mean of those
+ * positions' cross entropies, computed here in double from the logits;
+ * unmasked, every position but the padding after the first counts. */
+START_TEST(test_masked_prompts_leave_the_responses_loss) {
+    enum { B = 2, V = 12, PAD = 11 };
+    const int a[] = {1, 2, 3, 4, 5, 6}, b[] = {7, 8, 9, 10};
+    const int *seqs[B] = {a, b};
+    const int lengths[B] = {6, 4}, prompts[B] = {3, 2}; /* prompt tokens: 1 2 3 | 7 8 */
+    const int T = collate_length(lengths, B, 0);
+    int inputs[B * 6], targets[B * 6], masked[B * 6];
+    collate_batch(seqs, lengths, B, T, PAD, inputs, targets);
+    memcpy(masked, targets, sizeof targets);
+    collate_mask_prompts(masked, B, T, prompts);
+    Rng rng;
+    rng_seed(&rng, 17);
+    float logits[B * 6 * V], probs[B * 6 * V];
+    rng_fill_normal(&rng, logits, B * T * V, 0.0f, 1.5f);
+    /* the response's positions: a's 2.. (targets 4 5 6 PAD), b's 1.. (targets 9 10 PAD) */
+    const int counted[][2] = {{0, 2}, {0, 3}, {0, 4}, {0, 5}, {1, 1}, {1, 2}, {1, 3}};
+    double want = 0;
+    for (size_t k = 0; k < sizeof counted / sizeof counted[0]; k++) {
+        const int n = counted[k][0] * T + counted[k][1];
+        const float *l = logits + (size_t)n * V;
+        double max = l[0], sum = 0;
+        for (int v = 1; v < V; v++) max = fmax(max, l[v]);
+        for (int v = 0; v < V; v++) sum += exp(l[v] - max);
+        want += log(sum) + max - l[targets[n]];
+    }
+    want /= (double)(sizeof counted / sizeof counted[0]);
+    float loss = cross_entropy_forward(NULL, probs, logits, masked, B * T, V);
+    ck_assert_msg(fabs(loss - want) < 1e-5, "masked loss %.7f, the responses' %.7f", loss, want);
+    float unmasked = cross_entropy_forward(NULL, probs, logits, targets, B * T, V);
+    ck_assert_msg(fabs(unmasked - want) > 1e-3, "masking changed nothing: %.7f", unmasked);
+}
+END_TEST
+
 START_TEST(test_all_ignored_is_nan) {
     const float logits[4] = {1, 2, 3, 4};
     float probs[4], d[4];
@@ -124,6 +164,7 @@ Suite *ch06_loss_suite(void) {
     tcase_add_test(tc, test_book_example_ignores_minus_100);
     tcase_add_test(tc, test_ignored_rows_get_zero_gradient);
     tcase_add_test(tc, test_ignore_index_gradient_matches_finite_differences);
+    tcase_add_test(tc, test_masked_prompts_leave_the_responses_loss);
     tcase_add_test(tc, test_all_ignored_is_nan);
     tcase_add_exit_test(tc, test_other_negative_target_exits, 1);
     suite_add_tcase(s, tc);

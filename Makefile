@@ -57,7 +57,7 @@ CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_ch
             ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c ch05_pretrain/pretrain.c
 CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c ch06_finetune/lora.c \
             ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
-            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c
+            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c ch06_finetune/appendix_e.c
 # Every tests/test_NAME.c defines a suite (Suite *NAME_suite(void)), and
 # run_tests runs them all: the list is made from the files at build time
 # (rule below), so a new test file runs without being added anywhere.
@@ -68,7 +68,7 @@ TEST_ORDER := util rng np_random tensor tensor_file ops matmul \
               attention ch03_cli \
               layernorm gelu gpt generate ch04_cli \
               crc32c safetensors tf_checkpoint gpt_weights loss adamw sampling ch05_cli train_steps checkpoint \
-              ch06_data ch06_loss ch06_classifier ch06_lora ch06_cli \
+              ch06_data ch06_loss ch06_classifier ch06_lora ch06_appendix_e ch06_cli \
               bad_input
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(filter-out tests/test_helpers.c,$(wildcard tests/test_*.c)))
 TEST_FILES := $(patsubst %,tests/test_%.c,$(foreach n,$(TEST_ORDER),$(filter $(n),$(TEST_NAMES))) \

@@ -6,6 +6,7 @@
  *   ch06 classify ...         6.8: spam or not spam, with a finetuned classifier
  *   ch06 train-instruct ...   7.2-7.7: finetune a GPT to follow instructions
  *   ch06 instruct ...         7.7: a finetuned model's response to an instruction
+ *   ch06 appendix-e ...       appendix E: LoRA, the notebook cell by cell
  *
  * MODEL is a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging
  * Face directory (config.json and model.safetensors), a checkpoint written by
@@ -26,6 +27,7 @@
 #include "../common/ops.h"
 #include "../common/cli.h"
 #include "../common/util.h"
+#include "appendix_e.h"
 #include "classifier.h"
 #include "csv.h"
 #include "example_loader.h"
@@ -575,6 +577,7 @@ static const CliCommand commands[] = {
     {"classify", cmd_classify, "6.8: spam or not spam, with a finetuned classifier"},
     {"train-instruct", cmd_train_instruct, "7.2-7.7: finetune a GPT to follow instructions"},
     {"instruct", cmd_instruct, "7.7: a finetuned model's response to an instruction"},
+    {"appendix-e", cmd_appendix_e, "appendix E: LoRA, the notebook cell by cell (appendix_e.c)"},
 };
 
 int main(int argc, char **argv) {

@@ -140,7 +140,10 @@ static GPTModel *load_model(const char *model, int vocab_size, uint64_t seed, bo
         m = gpt_create(&c);
         gpt_init_weights(m, seed);
         if (random) printf("# --model random:");
-        else printf("# %s has no OpenAI weights: `make gpt2-124M` fetches them (or give --model MODEL).\n# Until then", dir);
+        else
+            printf("# %s has no OpenAI weights: `make gpt2-124M` fetches them (or give --model MODEL).\n"
+                   "# Until then",
+                   dir);
         printf(" the cells that run the model run a random GPT of the same code, drawn with seed %llu:\n",
                (unsigned long long)seed);
         printf("stand-in: %d layers, emb_dim %d, %d heads, context %d\n", c.n_layers, c.emb_dim, c.n_heads,
@@ -198,7 +201,8 @@ static void print_dropout(const char *indent, const char *name, float p) {
 
 static void print_linear_with_lora(const char *indent, const char *name, int in, int out, bool bias) {
     printf("%s(%s): LinearWithLoRA(\n", indent, name);
-    printf("%s  (linear): Linear(in_features=%d, out_features=%d, bias=%s)\n", indent, in, out, bias ? "True" : "False");
+    printf("%s  (linear): Linear(in_features=%d, out_features=%d, bias=%s)\n", indent, in, out,
+           bias ? "True" : "False");
     printf("%s  (lora): LoRALayer()\n%s)\n", indent, indent);
 }
 
@@ -375,7 +379,8 @@ static void appendix_e(const AppendixEOptions *o) {
     printf("# %.1f times fewer than before\n", (double)total / (double)book_lora->n_params);
     if (stand_in) printf("# the stand-in: %s\n", with_commas(trainable_count(&trainable), buf));
     const LoraLinear *first = &c->lora->layers[0];
-    const size_t n_A = (size_t)first->in * first->parts * LORA_RANK, n_B = (size_t)first->parts * LORA_RANK * first->out;
+    const size_t n_A = (size_t)first->in * first->parts * LORA_RANK;
+    const size_t n_B = (size_t)first->parts * LORA_RANK * first->out;
     printf("# each adapter: A (in, %d) uniform in +-1/sqrt(%d) (the first's largest |A|: %.4f), B (%d, out) zero\n"
            "# (largest |B|: %g), scaled by alpha/rank = %g\n",
            LORA_RANK, LORA_RANK, largest_abs(first->A, n_A), LORA_RANK, largest_abs(first->B, n_B), first->scale);
@@ -402,12 +407,14 @@ static void appendix_e(const AppendixEOptions *o) {
     printf("# In [20]'s loss figure: `ch06 train-classifier --lora-rank 16 --lora-alpha 16 --lr 8e-4` draws it\n");
 
     cell(21, "calc_accuracy_loader over the whole of each loader");
-    if (!o->full) printf("# (the quick run: over the first %d batches of each, as In [11]; --full: all)\n", ACCURACY_BATCHES);
+    if (!o->full)
+        printf("# (the quick run: over the first %d batches of each, as In [11]; --full: all)\n", ACCURACY_BATCHES);
     print_accuracies(c, &d, o->full ? 0 : ACCURACY_BATCHES, o->seed, after);
     if (stand_in || !o->full)
         printf("# the book's GPT-2 small after its run (--full with OpenAI's weights): 99.81%%, 97.99%%, 96.67%%\n");
     else
-        printf("# the book's: 99.81%%, 97.99%%, 96.67%% (our loaders' order and A are drawn by our generator, not torch's)\n");
+        printf("# the book's: 99.81%%, 97.99%%, 96.67%% (our loaders' order and A are drawn by our generator,\n"
+               "# not torch's)\n");
     trainable_free(&trainable);
     classifier_free(c);
     free_data(&d);

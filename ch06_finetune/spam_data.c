@@ -77,7 +77,8 @@ void textset_free(TextSet *s) {
 
 /* pandas' random_state=seed: NumPy's RandomState(seed), which takes 32 bits */
 static uint32_t pandas_seed(uint64_t seed) {
-    if (seed > UINT32_MAX) fatal("seed %llu: pandas' random_state takes 0..%lu", (unsigned long long)seed, (unsigned long)UINT32_MAX);
+    if (seed > UINT32_MAX)
+        fatal("seed %llu: pandas' random_state takes 0..%lu", (unsigned long long)seed, (unsigned long)UINT32_MAX);
     return (uint32_t)seed;
 }
 

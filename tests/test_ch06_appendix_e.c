@@ -10,6 +10,7 @@
  * it runs without OpenAI's weights, which would take minutes) and
  * OMP_NUM_THREADS=1 (the model is tiny: threads only add synchronisation),
  * in the test case's unchecked fixture; the tests read its output. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,8 @@ START_TEST(test_data_cells_match_the_book) {
     ck_assert_int_eq(status, 0);
     expect_cell(2, "train_df: 1045 rows, validation_df: 149 rows, test_df: 300 rows\n");
     expect_cell(3, "train_dataset.max_length: 120\n");
-    expect_cell(5, "Train loader:\nInput batch dimensions: torch.Size([8, 120])\nLabel batch dimensions torch.Size([8])\n");
+    expect_cell(5, "Train loader:\nInput batch dimensions: torch.Size([8, 120])\n"
+                   "Label batch dimensions torch.Size([8])\n");
     expect_cell(6, "130 training batches\n19 validation batches\n38 test batches\n");
 }
 END_TEST
@@ -186,14 +188,14 @@ START_TEST(test_adapters_leave_the_outputs_unchanged) {
         double pct;
         ck_assert_int_eq(sscanf(find_text(first, labels[i]) + strlen(labels[i]), "%lf", &pct), 1);
         ck_assert(pct >= 0 && pct <= 100);
-        double in_80ths = pct / 1.25;
-        ck_assert_msg(in_80ths - (double)(long)(in_80ths + 0.5) < 1e-6 && (double)(long)(in_80ths + 0.5) - in_80ths < 1e-6,
-                      "%s%.2f%% is not a count out of 80", labels[i], pct);
+        const double in_80ths = pct / 1.25;
+        ck_assert_msg(fabs(in_80ths - round(in_80ths)) < 1e-6, "%s%.2f%% is not a count out of 80", labels[i], pct);
     }
     free(first);
     free(again);
     char *text = cell_text(out, 18);
-    find_text(text, "# the same as In [11]: B = 0, so x A B = 0; the last validation batch's logits changed by at most 0\n");
+    find_text(text, "# the same as In [11]: B = 0, so x A B = 0; the last validation batch's logits changed by at "
+                    "most 0\n");
     free(text);
 }
 END_TEST

@@ -276,8 +276,9 @@ START_TEST(test_train_classifier_then_classify) {
     char *out;
     /* both blocks train: the last alone is too little for this tiny
      * model to tell the texts of the split apart in 30 steps */
-    ck_assert_int_eq(ch06(&out, NULL, "train-classifier " TINY_CLASSIFIER " --trainable-blocks 2 --data-dir %s/small --out %s/cls",
-                          dir, dir),
+    ck_assert_int_eq(ch06(&out, NULL,
+                          "train-classifier " TINY_CLASSIFIER " --trainable-blocks 2 --data-dir %s/small --out %s/cls", dir,
+                          dir),
                      0);
     /* 40 texts: 10 batches of 4 per epoch, 30 steps, evaluated every 5th
      * over all 10 batches (fewer make the losses too noisy to fall) */

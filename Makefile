@@ -48,7 +48,7 @@ LDFLAGS := -fopenmp $(SAN_LDFLAGS)
 LDLIBS := -lcjson -lm
 
 # ---- sources -------------------------------------------------------------
-COMMON_SRC := common/util.c common/cli.c common/rng.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
+COMMON_SRC := common/util.c common/cli.c common/rng.c common/np_random.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
 CH03_SRC := ch03_attention/attention.c ch03_attention/attention_fast.c
@@ -58,18 +58,18 @@ CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_ch
             ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c ch05_pretrain/pretrain.c
 CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c ch06_finetune/lora.c \
             ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
-            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c ch06_finetune/exercises.c
+            ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c ch06_finetune/exercises.c ch06_finetune/appendix_e.c
 # Every tests/test_NAME.c defines a suite (Suite *NAME_suite(void)), and
 # run_tests runs them all: the list is made from the files at build time
 # (rule below), so a new test file runs without being added anywhere.
 # TEST_ORDER only orders them, chapter by chapter as the book goes; a file
 # not named in it runs after these.
-TEST_ORDER := util rng tensor tensor_file ops matmul \
+TEST_ORDER := util rng np_random tensor tensor_file ops matmul \
               utf8 simple_tokenizer bpe bpe_train dataloader embedding ch02_cli \
               attention ch03_cli \
               layernorm gelu gpt generate ch04_cli \
               crc32c safetensors tf_checkpoint gpt_weights loss adamw sampling ch05_cli train_steps checkpoint \
-              ch06_data ch06_loss ch06_classifier ch06_lora ch06_cli \
+              ch06_data ch06_loss ch06_classifier ch06_lora ch06_appendix_e ch06_cli \
               bad_input
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(filter-out tests/test_helpers.c,$(wildcard tests/test_*.c)))
 TEST_FILES := $(patsubst %,tests/test_%.c,$(foreach n,$(TEST_ORDER),$(filter $(n),$(TEST_NAMES))) \

@@ -101,6 +101,7 @@ static void quick_banner(const Exercises *x, const char *command) {
 static const char *quick_spam_dir(Exercises *x) {
     if (x->spam_dir) return x->spam_dir;
     x->spam_dir = path_join(x->out_dir, "data/spam-small");
+    if (!x->run) return x->spam_dir; /* --no-run: only the commands, nothing written */
     make_dirs(x->spam_dir);
     char *sms = data_file("sms_spam/SMSSpamCollection");
     TextSet sets[3];
@@ -142,6 +143,10 @@ static char *write_first_entries(const char *from, const char *to) {
 static const char *quick_instructions(Exercises *x) {
     if (x->instr_path) return x->instr_path;
     char *dir = path_join(x->out_dir, "data"), *to = path_join(dir, "instructions-small.json");
+    if (!x->run) { /* --no-run: only the commands, nothing written */
+        free(dir);
+        return x->instr_path = to;
+    }
     make_dirs(dir);
     char *from = data_file("instruction-data.json");
     x->instr_path = write_first_entries(from, to);
@@ -244,7 +249,7 @@ static void exercise_6_1(Exercises *x) {
     const int n = s.sets[0].n;
     printf("max_length = BASE_CONFIG[\"context_length\"] = %d (GPT-2 small's pos_emb has %d rows)\n",
            small.context_length, small.context_length);
-    printf("Our training split: %d texts of %.1f tokens on average, the longest %d (the book's split: 120)\n", n,
+    printf("The training split (the book's rows): %d texts of %.1f tokens on average, the longest %d\n", n,
            (double)tokens / n, longest);
     printf("Padding: %.1f%% of the inputs' positions padded to %d tokens, %.1f%% padded to %d\n",
            100.0 * (1.0 - (double)tokens / ((double)n * longest)), longest,
@@ -349,7 +354,7 @@ static void exercise_6_3(Exercises *x) {
     double train_acc, test_acc;
     first_token_bound(&s, x->bpe, &distinct, &train_acc, &test_acc);
     printf("# Under causal attention the first position has seen the first token only, so a first-token\n"
-           "# classifier answers from the first token alone. On our split:\n");
+           "# classifier answers from the first token alone. On the training split:\n");
     printf("Training texts: %d, with %d different first tokens\n", s.sets[0].n, distinct);
     printf("The best answer from the first token (each one's majority label): training accuracy %.2f%%,\n"
            "test accuracy %.2f%% (that table applied to the test texts)\n",
@@ -494,8 +499,8 @@ static void exercise_7_3(Exercises *x) {
              "--allowed-max-length 512 --out runs/exercise-7.3");
     if (have) { /* its first ten entries */
         char *dir = path_join(x->out_dir, "data"), *to = path_join(dir, "alpaca-small.json");
-        make_dirs(dir);
-        char *small = write_first_entries(path, to);
+        if (x->run) make_dirs(dir);
+        char *small = x->run ? write_first_entries(path, to) : xstrdup(to);
         InstructTrainOptions o = quick_instruct(x, "7.3", small);
         o.batch_size = 4;
         o.allowed_max_length = 512;

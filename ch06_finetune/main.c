@@ -7,6 +7,7 @@
  *   ch06 train-instruct ...   7.2-7.7: finetune a GPT to follow instructions
  *   ch06 instruct ...         7.7: a finetuned model's response to an instruction
  *   ch06 exercise [N.M]       the exercises of chapters 6 and 7, solved (exercises.c)
+ *   ch06 appendix-e ...       appendix E: LoRA, the notebook cell by cell
  *
  * MODEL is a directory with OpenAI's GPT-2 files (make gpt2-124M), a Hugging
  * Face directory (config.json and model.safetensors), a checkpoint written by
@@ -27,6 +28,7 @@
 #include "../common/ops.h"
 #include "../common/cli.h"
 #include "../common/util.h"
+#include "appendix_e.h"
 #include "classifier.h"
 #include "csv.h"
 #include "example_loader.h"
@@ -608,6 +610,7 @@ static const CliCommand commands[] = {
     {"train-instruct", cmd_train_instruct, "7.2-7.7: finetune a GPT to follow instructions"},
     {"instruct", cmd_instruct, "7.7: a finetuned model's response to an instruction"},
     {"exercise", cmd_exercise, "the chapters' exercises solved: 6.1-6.3, 7.1-7.4"},
+    {"appendix-e", cmd_appendix_e, "appendix E: LoRA, the notebook cell by cell (appendix_e.c)"},
 };
 
 int main(int argc, char **argv) {

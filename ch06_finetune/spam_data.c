@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/rng.h"
+#include "../common/np_random.h"
 #include "../common/util.h"
 #include "csv.h"
 
@@ -75,26 +75,31 @@ void textset_free(TextSet *s) {
     *s = (TextSet){0};
 }
 
+/* pandas' random_state=seed: NumPy's RandomState(seed), which takes 32 bits */
+static uint32_t pandas_seed(uint64_t seed) {
+    if (seed > UINT32_MAX)
+        fatal("seed %llu: pandas' random_state takes 0..%lu", (unsigned long long)seed, (unsigned long)UINT32_MAX);
+    return (uint32_t)seed;
+}
+
 TextSet sms_balance(const TextSet *all, uint64_t seed) {
     int n_spam = textset_count(all, LABEL_SPAM), n_ham = all->n - n_spam;
     if (n_spam > n_ham) fatal("cannot balance: %d spam messages but only %d ham", n_spam, n_ham);
     int *ham = xmalloc((size_t)(n_ham > 0 ? n_ham : 1) * sizeof(int));
     for (int i = 0, k = 0; i < all->n; i++)
         if (all->items[i].label == LABEL_HAM) ham[k++] = i;
-    /* df[ham].sample(n_spam): the first n_spam draws of a Fisher-Yates shuffle */
-    Rng rng;
-    rng_seed(&rng, seed);
-    for (int i = 0; i < n_spam; i++) {
-        int j = i + (int)rng_below(&rng, (uint64_t)(n_ham - i));
-        int tmp = ham[i];
-        ham[i] = ham[j];
-        ham[j] = tmp;
-    }
+    /* df[ham].sample(n_spam, random_state=seed): the first n_spam of
+     * NumPy's permutation of the ham rows */
+    int *order = xmalloc((size_t)(n_ham > 0 ? n_ham : 1) * sizeof(int));
+    NpRandomState rs;
+    np_random_seed(&rs, pandas_seed(seed));
+    np_random_permutation(&rs, order, n_ham);
     TextSet out = {0};
     int cap = 0;
-    for (int i = 0; i < n_spam; i++) textset_push(&out, &cap, LABEL_HAM, all->items[ham[i]].text);
+    for (int i = 0; i < n_spam; i++) textset_push(&out, &cap, LABEL_HAM, all->items[ham[order[i]]].text);
     for (int i = 0; i < all->n; i++)
         if (all->items[i].label == LABEL_SPAM) textset_push(&out, &cap, LABEL_SPAM, all->items[i].text);
+    free(order);
     free(ham);
     return out;
 }
@@ -109,10 +114,9 @@ static TextSet textset_slice(const TextSet *all, const int *order, int begin, in
 void textset_split(const TextSet *all, double train_frac, double val_frac, uint64_t seed, TextSet *train, TextSet *val,
                    TextSet *test) {
     int *order = xmalloc((size_t)(all->n > 0 ? all->n : 1) * sizeof(int));
-    for (int i = 0; i < all->n; i++) order[i] = i;
-    Rng rng;
-    rng_seed(&rng, seed);
-    rng_shuffle(&rng, order, (size_t)all->n); /* df.sample(frac=1) */
+    NpRandomState rs;
+    np_random_seed(&rs, pandas_seed(seed));
+    np_random_permutation(&rs, order, all->n); /* df.sample(frac=1, random_state=seed) */
     /* Python's int(len(df) * frac): truncation of the double product */
     int train_end = (int)((double)all->n * train_frac);
     int val_end = train_end + (int)((double)all->n * val_frac);

@@ -5,8 +5,9 @@
  * csv.h explains). The book balances it by keeping all the spam and as many
  * ham messages drawn at random, shuffles the 1494, and cuts them 70/10/20
  * into 1045 training, 149 validation and 300 test messages, labels mapped
- * ham -> 0 and spam -> 1. Our random generator is not pandas', so the rows
- * drawn differ from the book's; the counts are the same.
+ * ham -> 0 and spam -> 1. Both draws are pandas' DataFrame.sample with
+ * random_state=seed, made with NumPy's stream (common/np_random.h): with
+ * the book's seed 123 the rows are the book's.
  *
  * The data set encodes each text with GPT-2's tokenizer and pads it with
  * <|endoftext|> (50256) to one length: the longest training text (120

@@ -7,9 +7,13 @@
 #define CH06_TRAIN_CLASSIFIER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
+#include "../ch05_pretrain/train.h"
 #include "classifier.h"
+#include "example_loader.h"
 #include "finetune.h"
+#include "spam_data.h"
 
 /* max_length: pad every text to the model's context length (exercise 6.1,
  * the book's max_length = BASE_CONFIG["context_length"]). */
@@ -38,6 +42,40 @@ typedef struct {
 } ClassifierTrainOptions;
 
 ClassifierTrainOptions classifier_train_default_options(void);
+
+/* ---- 6.3 Creating data loaders ---------------------------------------------------- */
+
+/* A SpamDataset's examples in batches, as chapter 5's loops take a loader
+ * (spam_batches_loader): inputs the padded ids (B, max_length), targets
+ * the labels (B). */
+typedef struct {
+    ExampleLoader order;
+    const SpamDataset *ds;
+    int *ids, *labels; /* the current batch */
+} SpamBatches;
+
+/* DataLoader(ds, batch_size, shuffle, drop_last); the order drawn with
+ * seed. Exits, naming what, when the numbers make no batches. */
+void spam_batches_init(SpamBatches *sb, const SpamDataset *ds, int batch_size, bool shuffle, bool drop_last,
+                       uint64_t seed, const char *what);
+BatchLoader spam_batches_loader(SpamBatches *sb);
+void spam_batches_free(SpamBatches *sb);
+
+/* ---- 6.6-6.7 ---------------------------------------------------------------------- */
+
+/* calc_accuracy_loader: the share of right predictions (the argmax of the
+ * last token's logits) over the loader's first num_batches batches (all
+ * when num_batches <= 0), in evaluation mode (no dropout). */
+float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches);
+
+/* The book's train_classifier_simple: chapter 5's train_model_simple with
+ * the classifier's loss, examples counted in place of tokens, and after
+ * each epoch the accuracies over eval_iter batches (printed, and appended
+ * to accuracy_log unless it is NULL) in place of a sample. run is a fresh
+ * TrainRun ({.global_step = -1}, its log NULL or loss_log_open's). */
+void train_classifier_simple(Classifier *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
+                             BatchLoader *val_loader, Optimizer *optimizer, int num_epochs, int eval_freq,
+                             int eval_iter, TrainRun *run, FILE *accuracy_log);
 
 /* Finetune and print the book's lines on stdout ("Ep 1 (Step 000000): Train
  * loss ..., Val loss ...", the accuracies after each epoch over eval_iter

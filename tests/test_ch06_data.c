@@ -302,6 +302,31 @@ static void free_bpe(void) {
     if (bpe) bpe_free(bpe);
 }
 
+/* The split is the book's (pandas' sample with random_state=123 is NumPy's
+ * permutation): its longest training text is the 120 tokens every text of
+ * the book's loaders is padded to, and nothing of validation or test is
+ * longer. (The first training text is the one NumPy 1.24's permutations
+ * put first when the two pandas steps are redone with them in Python.) */
+START_TEST(test_split_pads_to_the_books_length) {
+    char *path = test_data_file("sms_spam/SMSSpamCollection");
+    TextSet sets[3];
+    spam_prepare_splits(path, 123, &sets[0], &sets[1], &sets[2]);
+    ck_assert_str_eq(sets[0].items[0].text, "Dude how do you like the buff wind.");
+    SpamDataset ds[3];
+    spam_dataset_init(&ds[0], &sets[0], bpe, 0, 50256);
+    ck_assert_int_eq(ds[0].max_length, 120);
+    for (int i = 1; i < 3; i++) {
+        spam_dataset_init(&ds[i], &sets[i], bpe, ds[0].max_length, 50256);
+        ck_assert_int_eq(ds[i].n_truncated, 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        spam_dataset_free(&ds[i]);
+        textset_free(&sets[i]);
+    }
+    free(path);
+}
+END_TEST
+
 START_TEST(test_dataset_pads_to_longest) {
     LabeledText items[] = {{0, "Hi"}, {1, "Hello, do you like tea?"}, {0, ""}};
     TextSet s = {items, 3};
@@ -693,6 +718,7 @@ Suite *ch06_data_suite(void) {
     tcase_add_unchecked_fixture(dataset, load_bpe, free_bpe);
     tcase_add_checked_fixture(dataset, require_gpt2_tokenizer, NULL);
     tcase_add_test(dataset, test_dataset_pads_to_longest);
+    tcase_add_test(dataset, test_split_pads_to_the_books_length);
     tcase_add_exit_test(dataset, test_all_empty_texts_exit, 1);
     tcase_add_test(dataset, test_loader_batch_counts_match_book);
     tcase_add_test(dataset, test_loader_shuffles_every_epoch);

@@ -177,29 +177,21 @@ static void walkthrough_data(void) {
                "decrease the `training_ratio`\n");
     printf("# (nothing printed: %.0f and %.0f tokens, each at least %d)\n", all.len * train_ratio,
            all.len * (1 - train_ratio), context);
-    size_t split = split_by_characters(text, len, train_ratio, NULL);
-    IntVec ids[2] = {{0}, {0}};
-    bpe_encode(tokenizer, text, split, false, &ids[0]);
-    bpe_encode(tokenizer, text + split, len - split, false, &ids[1]);
+    /* the loaders of `ch05 train` with its defaults are the book's */
+    TrainOptions book = train_default_options();
+    PretrainData data;
+    pretrain_data_init(&data, &book);
+    BatchLoader loaders[2] = {token_batches_loader(&data.train), token_batches_loader(&data.val)};
     cell(22, "the shapes of each loader's batches (inputs, targets)");
     const char *names[2] = {"Train loader:", "\nValidation loader:"};
     long tokens[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
-        char err[256];
-        TokenDataset ds;
-        DataLoader dl;
-        if (!dataset_init(&ds, ids[k].data, ids[k].len, 256, 256, err, sizeof err) ||
-            !loader_init(&dl, &ds, 2, false, k == 0, 0, err, sizeof err))
-            fatal("%s: %s", path, err);
-        int *inputs = xmalloc(2 * 256 * sizeof(int)), *targets = xmalloc(2 * 256 * sizeof(int));
         printf("%s\n", names[k]);
-        for (int rows; (rows = loader_next(&dl, inputs, targets)) > 0; tokens[k] += rows * 256)
-            printf("torch.Size([%d, 256]) torch.Size([%d, 256])\n", rows, rows);
-        free(inputs);
-        free(targets);
-        loader_free(&dl);
-        intvec_free(&ids[k]);
+        loaders[k].reset(loaders[k].self);
+        for (Batch b; loaders[k].next(loaders[k].self, &b); tokens[k] += (long)b.B * b.T)
+            printf("torch.Size([%d, %d]) torch.Size([%d, %d])\n", b.B, b.T, b.B, b.T);
     }
+    pretrain_data_free(&data);
     cell(23, "the tokens in each loader's inputs");
     printf("Training tokens: %ld\nValidation tokens: %ld\nAll tokens: %ld\n", tokens[0], tokens[1], tokens[0] + tokens[1]);
     printf("# the losses of an untrained model over these loaders (In [25]) are the first line of `ch05 train`\n");
@@ -658,25 +650,11 @@ static void write_lrs(const char *out_dir, const char *name, const char *title, 
  * training part in windows of 256 tokens at stride 256, batches of 2
  * (drop_last). */
 static int verdict_train_batches(void) {
-    char *path = data_file("the-verdict.txt");
-    size_t len, train_chars;
-    char *text = read_text_file(path, &len);
-    Bpe *tokenizer = bpe_load_gpt2();
-    size_t split = split_by_characters(text, len, 0.90, &train_chars);
-    IntVec ids = {0};
-    bpe_encode(tokenizer, text, split, false, &ids);
-    char err[256];
-    TokenDataset ds;
-    DataLoader dl;
-    if (!dataset_init(&ds, ids.data, ids.len, 256, 256, err, sizeof err) ||
-        !loader_init(&dl, &ds, 2, false, true, 0, err, sizeof err))
-        fatal("%s: %s", path, err);
-    int n = dl.n_batches;
-    loader_free(&dl);
-    intvec_free(&ids);
-    bpe_free(tokenizer);
-    free(text);
-    free(path);
+    TrainOptions book = train_default_options();
+    PretrainData data;
+    pretrain_data_init(&data, &book);
+    int n = data.train.loader.n_batches;
+    pretrain_data_free(&data);
     return n;
 }
 

@@ -50,6 +50,9 @@ static LoadedModel exercise_model(const char *path, int small_context) {
     if (path) {
         lm.gpt = gpt_load_any(path);
         lm.tokenizer = gpt_load_tokenizer(path);
+        if (bpe_vocab_size(lm.tokenizer) > lm.gpt->config.vocab_size)
+            fatal("the tokenizer has %d tokens but the model only %d", bpe_vocab_size(lm.tokenizer),
+                  lm.gpt->config.vocab_size);
         printf("# the model: %s\n", path);
     } else {
         lm.gpt = small_gpt(small_context);
@@ -310,6 +313,9 @@ static void exercise_5_4(const char *out_dir) {
  * Verdict, context 256, batch size 2) */
 static void verdict_losses(GPTModel *m, float *train_loss, float *val_loss) {
     TrainOptions o = train_default_options(); /* the book's loaders: context 256, batch size 2, seed 123 */
+    if (m->config.context_length < o.context)
+        fatal("exercise 5.5: the book's loaders have windows of %d tokens, more than the model's context of %d",
+              o.context, m->config.context_length);
     PretrainData data;
     pretrain_data_init(&data, &o);
     m->training = false;

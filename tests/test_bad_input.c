@@ -78,6 +78,8 @@ static const BadInput ROWS[] = {
     {"no such exercise", "$R/ch05_pretrain/ch05 exercise 5.9", 1, "exercise: no exercise '5.9' in chapter 5 (there are 5.1 to 5.6)"},
     {"an exercise's flag given to another", "$R/ch05_pretrain/ch05 exercise 5.6 --model $D/tiny", 1,
      "exercise 5.6 takes no --model (5.2, 5.3 and 5.5 do)"},
+    {"exercise model's vocabulary smaller than the tokenizer's", "$R/ch05_pretrain/ch05 exercise 5.3 --model $D/tiny", 1,
+     "the tokenizer has 50257 tokens but the model only 21"},
     {"exercise model missing", "$R/ch05_pretrain/ch05 exercise 5.3 --model $D/none.safetensors", 1, "none.safetensors"},
     {"context longer than the model's",
      "$R/ch05_pretrain/ch05 loss --model $D/tiny --text-file $D/small.txt --context 5000", 1,

@@ -56,6 +56,8 @@ CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feed
             ch04_gpt/transformer_block.c ch04_gpt/gpt.c ch04_gpt/generate.c
 CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_checkpoint.c ch05_pretrain/gpt_weights.c \
             ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c ch05_pretrain/pretrain.c
+# the ch05 program: its commands (main.c), the exercises, and what both print alike
+CH05_PROGRAM_SRC := ch05_pretrain/main.c ch05_pretrain/exercises.c ch05_pretrain/notebook.c
 CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c ch06_finetune/lora.c \
             ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
             ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c ch06_finetune/exercises.c ch06_finetune/appendix_e.c
@@ -130,7 +132,7 @@ ch03_attention/ch03: $(call obj,ch03_attention/main.c) $(LIBCH03) $(LIBCOMMON) F
 ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
 	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
-ch05_pretrain/ch05: $(call obj,ch05_pretrain/main.c) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
+ch05_pretrain/ch05: $(call obj,$(CH05_PROGRAM_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
 	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
 ch06_finetune/ch06: $(call obj,ch06_finetune/main.c) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE

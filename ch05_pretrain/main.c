@@ -4,6 +4,7 @@
  *   ch05 train ...       the book's training run (train_model_simple) with its plot
  *   ch05 generate ...    continue a prompt with a MODEL (greedy, or sampled)
  *   ch05 loss ...        a MODEL's mean next-token loss on a text
+ *   ch05 exercise [N.M]  the chapter's exercises (5.1 to 5.6), solved (exercises.c)
  *   ch05 appendix-d      appendix D's learning rates (CSV and figures) and clipping example
  *
  * MODEL is a directory with OpenAI's GPT-2 files (hparams.json and
@@ -21,10 +22,13 @@
 #include "../ch02_text/dataloader.h"
 #include "../ch02_text/utf8.h"
 #include "../common/ops.h"
+#include "../common/tensor.h"
 #include "../common/cli.h"
 #include "../common/util.h"
+#include "exercises.h"
 #include "gpt_weights.h"
 #include "loss.h"
+#include "notebook.h"
 #include "pretrain.h"
 #include "sampling.h"
 #include "train.h"
@@ -38,22 +42,16 @@ static void print_bytes(const Bpe *bpe, const int *ids, int n) {
 
 /* ---- walkthrough ---------------------------------------------------------- */
 
-static void section(const char *title) { printf("\n== %s ==\n", title); }
+/* The cells are numbered as in ch05.ipynb (appendix-D.ipynb for
+ * `appendix-d`): notebook.h. */
 
-/* Before a cell's output, "In [N]: what it does", N the cell's number in
- * the notebook (ch05.ipynb; appendix-D.ipynb for `appendix-d`); our remarks
- * start with "# ". */
-static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
-
-/* "[[1, 2, 3], [4, 5, 6]]": ids (rows, cols) as PyTorch prints a tensor's list */
-static void print_id_rows(const char *label, const int *ids, int rows, int cols) {
-    printf("%s[", label);
-    for (int r = 0; r < rows; r++) {
-        printf(r ? ", [" : "[");
-        for (int c = 0; c < cols; c++) printf(c ? ", %d" : "%d", ids[r * cols + c]);
-        putchar(']');
-    }
-    printf("]\n");
+/* Token ids of shape (ndim dimensions) as print(tensor) shows an integer
+ * tensor: ids are exact in float, and 0 decimals print them as integers. */
+static void print_id_tensor(const int *ids, int ndim, const int shape[]) {
+    Tensor t = tensor_zeros(ndim, shape);
+    for (size_t i = 0; i < t.size; i++) t.data[i] = (float)ids[i];
+    tensor_print(stdout, &t, 0);
+    tensor_free(&t);
 }
 
 static void print_text(const char *label, const Bpe *tokenizer, const int *ids, int n) {
@@ -78,8 +76,10 @@ static void walkthrough_loss(uint64_t seed) {
         memcpy(targets + b * T, ids.data + 1, T * sizeof(int));
         intvec_free(&ids);
     }
-    print_id_rows("inputs:  ", inputs, B, T);
-    print_id_rows("targets: ", targets, B, T);
+    cell(4, "inputs and targets: \"every effort moves\", \"I really like\", and each one token on");
+    printf("# the cell prints nothing; print(inputs) and print(targets) show our tokenizer's ids\n");
+    print_id_tensor(inputs, 2, (int[]){B, T});
+    print_id_tensor(targets, 2, (int[]){B, T});
 
     GPTConfig cfg = gpt_config_124m();
     cfg.context_length = 256; /* the book shortens the context for training */
@@ -87,27 +87,49 @@ static void walkthrough_loss(uint64_t seed) {
     gpt_init_weights(m, seed);
     gpt_forward(m, inputs, B, T);
     const int V = cfg.vocab_size;
-    float *probs = xmalloc((size_t)B * T * V * sizeof(float));
-    float loss = cross_entropy_forward(NULL, probs, m->logits, targets, B * T, V);
+    float *probas = xmalloc((size_t)B * T * V * sizeof(float));
+    float loss = cross_entropy_forward(NULL, probas, m->logits, targets, B * T, V);
     cell(5, "probas = torch.softmax(model(inputs), dim=-1): print(probas.shape)");
+    printf("# the model is GPT_CONFIG_124M with our random weights (seed %llu), not torch's: the ids,\n"
+           "# probabilities and losses of In [6]-[11], [14] and [15] are ours, not the book's\n",
+           (unsigned long long)seed);
     printf("torch.Size([%d, %d, %d])\n", B, T, V);
+    int token_ids[B * T];
+    for (int i = 0; i < B * T; i++) token_ids[i] = vec_argmax(probas + (size_t)i * V, V);
+    cell(6, "token_ids = torch.argmax(probas, dim=-1, keepdim=True)");
+    printf("Token IDs:\n ");
+    print_id_tensor(token_ids, 3, (int[]){B, T, 1}); /* keepdim=True */
+    cell(7, "the first text's targets and the untrained model's outputs, as text");
+    print_text("Targets batch 1: ", tokenizer, targets, T);
+    print_text("Outputs batch 1: ", tokenizer, token_ids, T);
+    float target_probas[B * T], log_probas[B * T], avg_log_probas = 0;
+    for (int i = 0; i < B * T; i++) {
+        target_probas[i] = probas[(size_t)i * V + targets[i]];
+        log_probas[i] = logf(target_probas[i]);
+        avg_log_probas += log_probas[i] / (B * T);
+    }
+    cell(8, "each text's probabilities of its targets: probas[text_idx, [0, 1, 2], targets[text_idx]]");
+    for (int b = 0; b < B; b++) {
+        printf("Text %d: ", b + 1);
+        print_torch_vector(target_probas + b * T, T);
+    }
+    cell(9, "log_probas = torch.log(torch.cat((target_probas_1, target_probas_2)))");
+    print_torch_vector(log_probas, B * T);
+    cell(10, "avg_log_probas = torch.mean(log_probas)");
+    print_torch_scalar(avg_log_probas);
+    cell(11, "neg_avg_log_probas = avg_log_probas * -1");
+    print_torch_scalar(-avg_log_probas);
     cell(12, "the shapes cross_entropy is given");
     printf("Logits shape: torch.Size([%d, %d, %d])\nTargets shape: torch.Size([%d, %d])\n", B, T, V, B, T);
     cell(13, "flattened over the batch");
     printf("Flattened logits: torch.Size([%d, %d])\nFlattened targets: torch.Size([%d])\n", B * T, V, B * T);
-    int predicted[B * T];
-    for (int i = 0; i < B * T; i++) predicted[i] = vec_argmax(probs + (size_t)i * V, V);
-    printf("Token IDs (argmax of the untrained model):");
-    for (int i = 0; i < B * T; i++) printf(" %d", predicted[i]);
-    putchar('\n');
-    print_text("Targets batch 1: ", tokenizer, targets, T);
-    print_text("Outputs batch 1: ", tokenizer, predicted, T);
-    printf("Target probabilities:");
-    for (int i = 0; i < B * T; i++) printf(" %.4e", probs[(size_t)i * V + targets[i]]);
-    printf("\nMean of the negative log probabilities (cross entropy): %.4f\n", loss);
-    printf("Perplexity: %.1f (an untrained model is about as unsure as a uniform guess over %d tokens)\n", expf(loss),
-           V);
-    free(probs);
+    cell(14, "loss = torch.nn.functional.cross_entropy(logits_flat, targets_flat)");
+    printf("# computed from the logits, not from In [11]'s probabilities: the same number\n");
+    print_torch_scalar(loss);
+    cell(15, "perplexity = torch.exp(loss)");
+    printf("# an untrained model is about as unsure as a uniform guess over the %d tokens\n", V);
+    print_torch_scalar(expf(loss));
+    free(probas);
     gpt_free(m);
     bpe_free(tokenizer);
 }
@@ -142,29 +164,34 @@ static void walkthrough_data(void) {
     cell(19, "the characters and tokens of the whole text");
     printf("Characters: %zu\nTokens: %zu\n", n_chars, all.len);
 
-    size_t split = split_by_characters(text, len, 0.90, NULL);
-    IntVec ids[2] = {{0}, {0}};
-    bpe_encode(tokenizer, text, split, false, &ids[0]);
-    bpe_encode(tokenizer, text + split, len - split, false, &ids[1]);
+    /* the notebook's sanity check: each part's share of the tokens must
+     * fill one window of the context (256) */
+    const double train_ratio = 0.90;
+    const int context = 256;
+    cell(21, "the sanity check: enough tokens for each loader?");
+    if (all.len * train_ratio < context)
+        printf("Not enough tokens for the training loader. Try to lower the `GPT_CONFIG_124M['context_length']` or "
+               "increase the `training_ratio`\n");
+    if (all.len * (1 - train_ratio) < context)
+        printf("Not enough tokens for the validation loader. Try to lower the `GPT_CONFIG_124M['context_length']` or "
+               "decrease the `training_ratio`\n");
+    printf("# (nothing printed: %.0f and %.0f tokens, each at least %d)\n", all.len * train_ratio,
+           all.len * (1 - train_ratio), context);
+    /* the loaders of `ch05 train` with its defaults are the book's */
+    TrainOptions book = train_default_options();
+    PretrainData data;
+    pretrain_data_init(&data, &book);
+    BatchLoader loaders[2] = {token_batches_loader(&data.train), token_batches_loader(&data.val)};
     cell(22, "the shapes of each loader's batches (inputs, targets)");
     const char *names[2] = {"Train loader:", "\nValidation loader:"};
     long tokens[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
-        char err[256];
-        TokenDataset ds;
-        DataLoader dl;
-        if (!dataset_init(&ds, ids[k].data, ids[k].len, 256, 256, err, sizeof err) ||
-            !loader_init(&dl, &ds, 2, false, k == 0, 0, err, sizeof err))
-            fatal("%s: %s", path, err);
-        int *inputs = xmalloc(2 * 256 * sizeof(int)), *targets = xmalloc(2 * 256 * sizeof(int));
         printf("%s\n", names[k]);
-        for (int rows; (rows = loader_next(&dl, inputs, targets)) > 0; tokens[k] += rows * 256)
-            printf("torch.Size([%d, 256]) torch.Size([%d, 256])\n", rows, rows);
-        free(inputs);
-        free(targets);
-        loader_free(&dl);
-        intvec_free(&ids[k]);
+        loaders[k].reset(loaders[k].self);
+        for (Batch b; loaders[k].next(loaders[k].self, &b); tokens[k] += (long)b.B * b.T)
+            printf("torch.Size([%d, %d]) torch.Size([%d, %d])\n", b.B, b.T, b.B, b.T);
     }
+    pretrain_data_free(&data);
     cell(23, "the tokens in each loader's inputs");
     printf("Training tokens: %ld\nValidation tokens: %ld\nAll tokens: %ld\n", tokens[0], tokens[1], tokens[0] + tokens[1]);
     printf("# the losses of an untrained model over these loaders (In [25]) are the first line of `ch05 train`\n");
@@ -177,31 +204,37 @@ static void walkthrough_data(void) {
 /* 5.3: the book's toy vocabulary of nine words and its next-token logits */
 static void walkthrough_decoding(uint64_t seed) {
     section("5.3 Decoding strategies to control randomness");
-    const char *vocab[] = {"closer", "every", "effort", "forward", "inches", "moves", "pizza", "toward", "you"};
-    const float next_token_logits[] = {4.51f, 0.89f, -1.90f, 6.75f, 1.63f, -1.62f, -1.89f, 6.28f, 1.79f};
-    enum { V = sizeof next_token_logits / sizeof next_token_logits[0] };
+    enum { V = TOY_VOCAB_SIZE };
+    const float *next_token_logits = TOY_NEXT_TOKEN_LOGITS;
     float probas[V];
     softmax_rows(probas, next_token_logits, 1, V);
-    printf("probas:");
-    for (int i = 0; i < V; i++) printf(" %.4f", probas[i]);
-    printf("\ngreedy next token: %s\n", vocab[vec_argmax(probas, V)]);
+    cell(30, "probas = torch.softmax(next_token_logits, dim=0); the argmax's word");
+    printf("# probas itself is In [34]'s first line (temperature 1)\n");
+    printf("%s\n", TOY_VOCAB[vec_argmax(probas, V)]);
+    cell(31, "torch.manual_seed(123); one token drawn by torch.multinomial(probas)");
+    printf("# the draws of In [31]-[36] come from torch's random generator in the book; these are ours\n"
+           "# (seed %llu), so the counts differ a little from the book's\n",
+           (unsigned long long)seed);
+    Rng rng;
+    rng_seed(&rng, seed);
+    printf("%s\n", TOY_VOCAB[multinomial_draw(&rng, probas, V)]);
+    cell(32, "print_sampled_tokens(probas): 1000 draws");
+    print_sampled_tokens(probas, seed, V, NULL);
 
     const float temperatures[] = {1.0f, 0.1f, 5.0f};
-    const int n_samples = 1000;
-    for (int t = 0; t < (int)(sizeof temperatures / sizeof temperatures[0]); t++) {
-        Sampler s = {.temperature = temperatures[t], .eos_id = -1};
-        rng_seed(&s.rng, seed);
-        int counts[V] = {0};
-        for (int i = 0; i < n_samples; i++) {
-            float logits[V];
-            memcpy(logits, next_token_logits, sizeof logits);
-            counts[sample_next_token(&s, logits, V)]++;
-        }
-        printf("%d samples at temperature %.1f:", n_samples, temperatures[t]);
-        for (int i = 0; i < V; i++)
-            if (counts[i]) printf(" %d x %s", counts[i], vocab[i]);
-        putchar('\n');
+    enum { N_T = sizeof temperatures / sizeof temperatures[0] };
+    float scaled_probas[N_T][V];
+    for (int t = 0; t < N_T; t++) softmax_with_temperature(scaled_probas[t], next_token_logits, V, temperatures[t]);
+    cell(34, "the figure of scaled_probas = softmax_with_temperature(next_token_logits, T), T = 1, 0.1, 5");
+    printf("# the figure's bars, temperature by temperature\n");
+    for (int t = 0; t < N_T; t++) {
+        printf("Temperature = %g: ", temperatures[t]);
+        print_torch_vector(scaled_probas[t], V);
     }
+    cell(35, "print_sampled_tokens(scaled_probas[1]): temperature 0.1");
+    print_sampled_tokens(scaled_probas[1], seed, V, NULL);
+    cell(36, "print_sampled_tokens(scaled_probas[2]): temperature 5");
+    print_sampled_tokens(scaled_probas[2], seed, V, NULL);
 
     const int top_k = 3;
     /* torch.topk: the k largest, largest first */
@@ -214,21 +247,23 @@ static void walkthrough_decoding(uint64_t seed) {
                 top_pos[i] = top_pos[j];
                 top_pos[j] = t;
             }
+    float top_logits[V];
+    for (int i = 0; i < top_k; i++) top_logits[i] = next_token_logits[top_pos[i]];
     cell(37, "torch.topk(next_token_logits, 3)");
-    printf("Top logits: tensor([");
-    for (int i = 0; i < top_k; i++) printf(i ? ", %.4f" : "%.4f", next_token_logits[top_pos[i]]);
-    printf("])\nTop positions: tensor([");
+    printf("Top logits: ");
+    print_torch_vector(top_logits, top_k);
+    printf("Top positions: tensor([");
     for (int i = 0; i < top_k; i++) printf(i ? ", %d" : "%d", top_pos[i]);
     printf("])\n");
-    float top[V];
-    memcpy(top, next_token_logits, sizeof top);
-    top_k_filter(top, V, top_k);
-    printf("top-%d logits:", top_k);
-    for (int i = 0; i < V; i++) printf(isinf(top[i]) ? " -inf" : " %.4f", top[i]);
-    softmax_rows(top, top, 1, V);
-    printf("\ntop-%d softmax:", top_k);
-    for (int i = 0; i < V; i++) printf(" %.4f", top[i]);
-    putchar('\n');
+    float new_logits[V];
+    memcpy(new_logits, next_token_logits, sizeof new_logits);
+    top_k_filter(new_logits, V, top_k);
+    cell(38, "new_logits: -inf below the third largest logit");
+    print_torch_vector(new_logits, V);
+    float topk_probas[V];
+    softmax_rows(topk_probas, new_logits, 1, V);
+    cell(39, "topk_probas = torch.softmax(new_logits, dim=0)");
+    print_torch_vector(topk_probas, V);
 }
 
 static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
@@ -283,7 +318,7 @@ static void walkthrough(uint64_t seed) {
     walkthrough_data();
     walkthrough_decoding(seed);
     walkthrough_openai();
-    printf("\nThe training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
+    printf("# The training run of 5.2 is `ch05 train`; loading OpenAI's weights (5.5) is `ch05 generate --model DIR`.\n");
 }
 
 static int cmd_walkthrough(int argc, char **argv) {
@@ -615,25 +650,11 @@ static void write_lrs(const char *out_dir, const char *name, const char *title, 
  * training part in windows of 256 tokens at stride 256, batches of 2
  * (drop_last). */
 static int verdict_train_batches(void) {
-    char *path = data_file("the-verdict.txt");
-    size_t len, train_chars;
-    char *text = read_text_file(path, &len);
-    Bpe *tokenizer = bpe_load_gpt2();
-    size_t split = split_by_characters(text, len, 0.90, &train_chars);
-    IntVec ids = {0};
-    bpe_encode(tokenizer, text, split, false, &ids);
-    char err[256];
-    TokenDataset ds;
-    DataLoader dl;
-    if (!dataset_init(&ds, ids.data, ids.len, 256, 256, err, sizeof err) ||
-        !loader_init(&dl, &ds, 2, false, true, 0, err, sizeof err))
-        fatal("%s: %s", path, err);
-    int n = dl.n_batches;
-    loader_free(&dl);
-    intvec_free(&ids);
-    bpe_free(tokenizer);
-    free(text);
-    free(path);
+    TrainOptions book = train_default_options();
+    PretrainData data;
+    pretrain_data_init(&data, &book);
+    int n = data.train.loader.n_batches;
+    pretrain_data_free(&data);
     return n;
 }
 
@@ -708,6 +729,7 @@ static const CliCommand commands[] = {
     {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
     {"generate", cmd_generate, "continue a prompt with a MODEL"},
     {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},
+    {"exercise", cmd_exercise, "the chapter's exercises solved: 5.1 to 5.6"},
     {"appendix-d", cmd_appendix_d, "appendix D: warm-up, cosine decay and clipping, as the notebook prints them"},
 };
 

@@ -159,11 +159,6 @@ void train_print_resume(const SafetensorsFile *sf, const TrainOptions *saved, co
 
 /* ---- 5.2's data loaders: chapter 2's token windows, a batch at a time ----------- */
 
-typedef struct {
-    DataLoader loader;
-    int *inputs, *targets; /* the current batch: (batch_size, max_length) each */
-} TokenBatches;
-
 static void token_batches_init(TokenBatches *tb, const TokenDataset *ds, int batch_size, bool shuffle,
                                bool drop_last, uint64_t seed, const char *what) {
     char err[256];
@@ -183,7 +178,7 @@ static bool token_batches_next(void *self, Batch *batch) {
     return true;
 }
 
-static BatchLoader token_batches_loader(TokenBatches *tb) {
+BatchLoader token_batches_loader(TokenBatches *tb) {
     return (BatchLoader){.n_batches = tb->loader.n_batches,
                          .reset = token_batches_reset,
                          .next = token_batches_next,
@@ -344,20 +339,51 @@ static GPTModel *initial_model(const TrainOptions *opt, SafetensorsFile **resume
     return m;
 }
 
-void pretrain(const TrainOptions *opt) {
-    char *data_path = opt->data_path ? xstrdup(opt->data_path) : data_file("the-verdict.txt");
+void pretrain_data_init(PretrainData *d, const TrainOptions *opt) {
+    d->path = opt->data_path ? xstrdup(opt->data_path) : data_file("the-verdict.txt");
     size_t len;
-    char *text = read_text_file(data_path, &len);
-    Bpe *tokenizer = bpe_load_gpt2();
+    char *text = read_text_file(d->path, &len);
+    d->tokenizer = bpe_load_gpt2();
 
     /* 5.1.2: 90% of the characters for training, the rest for validation */
     size_t train_chars;
     size_t split = split_by_characters(text, len, 0.90, &train_chars);
-    IntVec train_ids = {0}, val_ids = {0};
-    bpe_encode(tokenizer, text, split, false, &train_ids);
-    bpe_encode(tokenizer, text + split, len - split, false, &val_ids);
-    fprintf(stderr, "%s: %zu characters for training, %zu tokens; %zu for validation\n", data_path, train_chars,
-            train_ids.len, val_ids.len);
+    d->train_ids = d->val_ids = (IntVec){0};
+    bpe_encode(d->tokenizer, text, split, false, &d->train_ids);
+    bpe_encode(d->tokenizer, text + split, len - split, false, &d->val_ids);
+    fprintf(stderr, "%s: %zu characters for training, %zu tokens; %zu for validation\n", d->path, train_chars,
+            d->train_ids.len, d->val_ids.len);
+    free(text);
+
+    /* windows of the context's length, one after the other (stride = length) */
+    char err[256];
+    if (!dataset_init(&d->train_ds, d->train_ids.data, d->train_ids.len, opt->context, opt->context, err, sizeof err))
+        fatal("training data: %s", err);
+    if (!dataset_init(&d->val_ds, d->val_ids.data, d->val_ids.len, opt->context, opt->context, err, sizeof err))
+        fatal("validation data: %s", err);
+    token_batches_init(&d->train, &d->train_ds, opt->batch_size, opt->shuffle, true, opt->seed, "training loader");
+    /* evaluation walks the training set in its own shuffled order, as a
+     * fresh pass over a shuffling PyTorch DataLoader would */
+    token_batches_init(&d->train_eval, &d->train_ds, opt->batch_size, opt->shuffle, true, opt->seed + 1, "loaders");
+    token_batches_init(&d->val, &d->val_ds, opt->batch_size, false, false, 0, "loaders");
+    fprintf(stderr, "%d training batches, %d validation batches per epoch\n", d->train.loader.n_batches,
+            d->val.loader.n_batches);
+}
+
+void pretrain_data_free(PretrainData *d) {
+    token_batches_free(&d->train);
+    token_batches_free(&d->train_eval);
+    token_batches_free(&d->val);
+    intvec_free(&d->train_ids);
+    intvec_free(&d->val_ids);
+    bpe_free(d->tokenizer);
+    free(d->path);
+}
+
+void pretrain(const TrainOptions *opt) {
+    PretrainData data;
+    pretrain_data_init(&data, opt);
+    Bpe *tokenizer = data.tokenizer;
 
     /* the checkpoints keep the settings, the data file by its absolute path so
      * a resumed run finds it from any directory */
@@ -371,22 +397,6 @@ void pretrain(const TrainOptions *opt) {
         fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size,
               bpe_vocab_size(tokenizer));
 
-    /* windows of the context's length, one after the other (stride = length) */
-    char err[256];
-    TokenDataset train_ds, val_ds;
-    if (!dataset_init(&train_ds, train_ids.data, train_ids.len, opt->context, opt->context, err, sizeof err))
-        fatal("training data: %s", err);
-    if (!dataset_init(&val_ds, val_ids.data, val_ids.len, opt->context, opt->context, err, sizeof err))
-        fatal("validation data: %s", err);
-    TokenBatches train_batches, train_eval_batches, val_batches;
-    token_batches_init(&train_batches, &train_ds, opt->batch_size, opt->shuffle, true, opt->seed, "training loader");
-    /* evaluation walks the training set in its own shuffled order, as a
-     * fresh pass over a shuffling PyTorch DataLoader would */
-    token_batches_init(&train_eval_batches, &train_ds, opt->batch_size, opt->shuffle, true, opt->seed + 1, "loaders");
-    token_batches_init(&val_batches, &val_ds, opt->batch_size, false, false, 0, "loaders");
-    fprintf(stderr, "%d training batches, %d validation batches per epoch\n", train_batches.loader.n_batches,
-            val_batches.loader.n_batches);
-
     /* torch.optim.AdamW(model.parameters(), lr=0.0004, weight_decay=0.1) */
     ModelAdamW adamw = {.model = m};
     adamw_init(&adamw.adamw, m->n_params);
@@ -399,7 +409,7 @@ void pretrain(const TrainOptions *opt) {
     TrainRun run = {.global_step = -1};
     rng_seed(&m->rng, opt->seed + 2); /* dropout */
     if (resume_file) {
-        resume_from(resume_file, &run, &adamw, &train_batches.loader, &train_eval_batches.loader);
+        resume_from(resume_file, &run, &adamw, &data.train.loader, &data.train_eval.loader);
         safetensors_close(resume_file);
     }
 
@@ -410,22 +420,21 @@ void pretrain(const TrainOptions *opt) {
     run.log = loss_log_open(log_path, "tokens_seen", opt->resume ? run.global_step : -1);
     Checkpoint ckpt = {.path = ckpt_path,
                        .optimizer = &adamw,
-                       .train = &train_batches.loader,
-                       .train_eval = &train_eval_batches.loader,
+                       .train = &data.train.loader,
+                       .train_eval = &data.train_eval.loader,
                        .settings = &settings};
     run.after_epoch = save_after_epoch;
     run.user = &ckpt;
 
     Model model = gpt_model(m);
-    BatchLoader train_loader = token_batches_loader(&train_batches),
-                train_eval_loader = token_batches_loader(&train_eval_batches),
-                val_loader = token_batches_loader(&val_batches);
+    BatchLoader train_loader = token_batches_loader(&data.train),
+                train_eval_loader = token_batches_loader(&data.train_eval), val_loader = token_batches_loader(&data.val);
     const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
     if (opt->warmup_ratio > 0 || opt->clip > 0) {
         /* appendix D. A warm-up rises: it starts at initial_lr, or at lr when
          * that is lower. Clipping alone keeps lr throughout: a schedule
          * that starts, peaks and ends there. */
-        const long total_steps = (long)train_batches.loader.n_batches * opt->epochs;
+        const long total_steps = (long)data.train.loader.n_batches * opt->epochs;
         long warmup_steps = (long)(opt->warmup_ratio * total_steps);
         float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
         if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
@@ -453,14 +462,7 @@ void pretrain(const TrainOptions *opt) {
     free(log_path);
     free(ckpt_path);
     adamw_free(&adamw.adamw);
-    token_batches_free(&train_batches);
-    token_batches_free(&train_eval_batches);
-    token_batches_free(&val_batches);
     gpt_free(m);
-    intvec_free(&train_ids);
-    intvec_free(&val_ids);
-    bpe_free(tokenizer);
-    free(text);
-    free(data_path);
+    pretrain_data_free(&data);
     free(data_abs);
 }

@@ -9,7 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../ch02_text/bpe.h"
+#include "../ch02_text/dataloader.h"
+#include "../common/util.h"
 #include "safetensors.h"
+#include "train.h"
 
 typedef struct {
     const char *data_path;     /* training text; NULL: The Verdict */
@@ -55,6 +59,34 @@ void train_options_from_checkpoint(TrainOptions *o, const SafetensorsFile *sf);
 /* One line on stderr: the checkpoint, its epoch, the settings used, and
  * which of them differ from saved (the checkpoint's) because a flag said so. */
 void train_print_resume(const SafetensorsFile *sf, const TrainOptions *saved, const TrainOptions *used);
+
+/* ---- 5.1.3 the data: the book's train_loader and val_loader ---------------- */
+
+/* Chapter 2's loader of token windows as the loops' BatchLoader
+ * (token_batches_loader), with the buffers of its current batch. */
+typedef struct {
+    DataLoader loader;
+    int *inputs, *targets; /* the current batch: (batch_size, max_length) each */
+} TokenBatches;
+BatchLoader token_batches_loader(TokenBatches *tb);
+
+/* A run's text (opt->data_path, or The Verdict) split 90/10 by characters,
+ * each part in windows of opt->context tokens at stride opt->context, in
+ * batches of opt->batch_size: the book's loaders (create_dataloader_v1).
+ * The training loader shuffles (seeded with opt->seed, unless --no-shuffle)
+ * and drops a last short batch; train_eval walks the same batches in an
+ * order of its own (the training losses' evaluation); val keeps every
+ * window in order. The sizes go to stderr; a text too short for one window
+ * exits. */
+typedef struct {
+    char *path;                     /* the text's file */
+    Bpe *tokenizer;                 /* GPT-2's */
+    IntVec train_ids, val_ids;      /* the two parts' tokens */
+    TokenDataset train_ds, val_ds;  /* their windows */
+    TokenBatches train, train_eval, val;
+} PretrainData;
+void pretrain_data_init(PretrainData *d, const TrainOptions *opt);
+void pretrain_data_free(PretrainData *d);
 
 /* Train as the book's train_model_simple does (appendix D's train_model
  * with a warm-up or clipping), printing its lines on stdout; writes

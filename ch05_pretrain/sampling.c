@@ -46,27 +46,31 @@ static void top_p_filter(float *probs, int V, float p) {
     free(sorted);
 }
 
-int sample_next_token(Sampler *s, float *logits, int V) {
-    int next;
-    if (s->temperature <= 0.0f) {
-        next = vec_argmax(logits, V); /* greedy; top-k cannot change the maximum */
-    } else {
-        top_k_filter(logits, V, s->top_k);
-        vec_scale(logits, 1.0f / s->temperature, (size_t)V);
-        softmax_rows(logits, logits, 1, V);
-        if (s->top_p > 0.0f && s->top_p < 1.0f) top_p_filter(logits, V, s->top_p);
-        /* torch.multinomial: walk the cumulative distribution to a uniform draw */
-        float u = rng_uniform(&s->rng), cumulative = 0.0f;
-        next = -1;
-        for (int i = 0; i < V && next < 0; i++) {
-            cumulative += logits[i];
-            if (u < cumulative) next = i;
-        }
-        if (next < 0) /* u fell in the rounding gap at the top: take the last possible token */
-            for (int i = V - 1; i >= 0 && next < 0; i--)
-                if (logits[i] > 0.0f) next = i;
+void softmax_with_temperature(float *probas, const float *logits, int V, float temperature) {
+    if (probas != logits) memcpy(probas, logits, (size_t)V * sizeof(float));
+    vec_scale(probas, 1.0f / temperature, (size_t)V);
+    softmax_rows(probas, probas, 1, V);
+}
+
+int multinomial_draw(Rng *rng, const float *probas, int V) {
+    /* walk the cumulative distribution to a uniform draw */
+    float u = rng_uniform(rng), cumulative = 0.0f;
+    for (int i = 0; i < V; i++) {
+        cumulative += probas[i];
+        if (u < cumulative) return i;
     }
-    return next;
+    /* u fell in the rounding gap at the top: take the last possible token */
+    for (int i = V - 1; i >= 0; i--)
+        if (probas[i] > 0.0f) return i;
+    return V - 1;
+}
+
+int sample_next_token(Sampler *s, float *logits, int V) {
+    if (s->temperature <= 0.0f) return vec_argmax(logits, V); /* greedy; top-k cannot change the maximum */
+    top_k_filter(logits, V, s->top_k);
+    softmax_with_temperature(logits, logits, V, s->temperature);
+    if (s->top_p > 0.0f && s->top_p < 1.0f) top_p_filter(logits, V, s->top_p);
+    return multinomial_draw(&s->rng, logits, V);
 }
 
 static int pick_with_sampler(float *logits, int V, void *user) {

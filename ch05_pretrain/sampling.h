@@ -18,6 +18,13 @@ typedef struct {
     Rng rng;
 } Sampler;
 
+/* The book's softmax_with_temperature: softmax(logits / temperature) into
+ * probas (V values; it may be logits itself). */
+void softmax_with_temperature(float *probas, const float *logits, int V, float temperature);
+/* torch.multinomial(probas, num_samples=1): one token drawn from rng with
+ * the probabilities probas (V values that sum to 1). */
+int multinomial_draw(Rng *rng, const float *probas, int V);
+
 /* Keep the k largest logits (ties with the k-th kept, as the book's
  * torch.where(logits < min_val, -inf, logits) does), set the rest to -inf. */
 void top_k_filter(float *logits, int V, int k);

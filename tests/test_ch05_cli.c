@@ -1,5 +1,7 @@
 /* Tests for the ch05 program: a tiny training run, its log and checkpoint,
- * resuming it, generating and scoring with the checkpoint, and bad input.
+ * resuming it, generating and scoring with the checkpoint, bad input, the
+ * walkthrough's cells against ch05.ipynb and the exercises against the
+ * solutions notebook.
  * The model is tiny (16 channels, 1 layer) but keeps GPT-2's vocabulary, so
  * the runs take a second or two. */
 #include <math.h>
@@ -410,40 +412,287 @@ START_TEST(test_train_no_decay) {
 }
 END_TEST
 
-START_TEST(test_help_and_walkthrough) {
-    const char *commands[] = {"", "walkthrough ", "train ", "generate ", "loss ", "appendix-d "};
+/* The output of cell n equals the notebook's (want). */
+static void expect_cell(const char *out, int n, const char *want) {
+    char *got = cell_output(out, n);
+    ck_assert_msg(strcmp(got, want) == 0, "In [%d] printed:\n%s\nthe notebook's:\n%s", n, got, want);
+    free(got);
+}
+
+/* The numbers of a printed "tensor([a, b, ...])" after label (n of them). */
+static void read_tensor_values(const char *text, const char *label, float *values, int n) {
+    const char *p = find_text(find_text(text, label), "tensor([") + strlen("tensor([");
+    for (int i = 0; i < n; i++) {
+        char *end;
+        values[i] = strtof(p, &end);
+        ck_assert_msg(end != p, "value %d of %s is not a number: %.20s", i, label, p);
+        p = end + strspn(end, ", \n");
+    }
+    ck_assert_msg(strncmp(p, "])", 2) == 0, "%s has more than %d values: %.20s", label, n, p);
+}
+
+/* The value of "tensor(x)" in a cell's output. */
+static double cell_scalar(const char *out, int n) {
+    char *c = cell_output(out, n);
+    double x;
+    ck_assert_msg(sscanf(c, "tensor(%lf)\n", &x) == 1, "In [%d]: %s", n, c);
+    free(c);
+    return x;
+}
+
+/* print_sampled_tokens' lines, "N x word" for each of the nine words: the counts sum to 1000. */
+static void check_sample_counts(const char *lines, int *counts) {
+    static const char *const vocab[] = {"closer", "every", "effort", "forward", "inches", "moves", "pizza", "toward", "you"};
+    int total = 0;
+    const char *p = lines;
+    for (int i = 0; i < 9; i++) {
+        char word[16];
+        ck_assert_msg(sscanf(p, "%d x %15s\n", &counts[i], word) == 2 && strcmp(word, vocab[i]) == 0, "line %d: %.30s", i, p);
+        total += counts[i];
+        p = strchr(p, '\n') + 1;
+    }
+    ck_assert_int_eq(total, 1000);
+}
+
+START_TEST(test_help) {
+    const char *commands[] = {"", "walkthrough ", "train ", "generate ", "loss ", "exercise ", "appendix-d "};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         char *out;
         ck_assert_int_eq(run_program(&out, NULL, CH05, "%s--help", commands[i]), 0);
         ck_assert_msg(strstr(out, "usage: ch05") != NULL, "no usage for '%s--help'", commands[i]);
         free(out);
     }
+}
+END_TEST
+
+/* Every cell of ch05.ipynb whose output depends neither on torch's random
+ * numbers nor on OpenAI's weights, against the notebook's output; and the
+ * cells whose values are ours, against how they follow from each other. */
+START_TEST(test_walkthrough) {
     char *out;
     ck_assert_int_eq(run_program(&out, NULL, CH05, "walkthrough 2>/dev/null"), 0);
-    ck_assert(strstr(out, "top-3 softmax: 0.0615 0.0000 0.0000 0.5775 0.0000 0.0000 0.0000 0.3610 0.0000") != NULL);
-    ck_assert(strstr(out, "greedy next token: forward") != NULL);
-    /* the book's numbers (ch05.ipynb): 5.1.2's shapes, 5.1.3's text and
-     * loaders, 5.3's top-k, 5.5's settings */
-    const char *book[] = {
-        "torch.Size([2, 3, 50257])\n",
-        "Flattened logits: torch.Size([6, 50257])\nFlattened targets: torch.Size([6])\n",
-        "\nI HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough--so it was no \n",
-        "\nit for me! The Strouds stand alone, and happen once--but there's no exterminating our kind of art.\"\n",
-        "Characters: 20479\nTokens: 5145\n",
-        "Train loader:\n" "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
-        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
-        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
-        "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
-        "torch.Size([2, 256]) torch.Size([2, 256])\n\nValidation loader:\ntorch.Size([2, 256]) torch.Size([2, 256])\nIn [",
-        "Training tokens: 4608\nValidation tokens: 512\nAll tokens: 5120\n",
-        "Top logits: tensor([6.7500, 6.2800, 4.5100])\nTop positions: tensor([3, 7, 0])\n",
-        "Settings: {'n_vocab': 50257, 'n_ctx': 1024, 'n_embd': 768, 'n_head': 12, 'n_layer': 12}\n",
-        "Parameter dictionary keys: dict_keys(['blocks', 'b', 'g', 'wpe', 'wte'])\n",
-        "Token embedding weight tensor dimensions: (50257, 768)\n",
-    };
-    for (size_t i = 0; i < sizeof book / sizeof book[0]; i++)
-        ck_assert_msg(strstr(out, book[i]) != NULL, "the walkthrough lacks: %s", book[i]);
+    /* 5.1.2: the tensors of In [4]'s source, and the shapes */
+    expect_cell(out, 4, "tensor([[16833,  3626,  6100],\n        [   40,  1107,   588]])\n"
+                        "tensor([[ 3626,  6100,   345],\n        [ 1107,   588, 11311]])\n");
+    expect_cell(out, 5, "torch.Size([2, 3, 50257])\n");
+    char *c6 = cell_output(out, 6);
+    ck_assert_msg(strncmp(c6, "Token IDs:\n tensor([[[", 22) == 0 && strstr(c6, "]],\n\n        [[") &&
+                      strcmp(c6 + strlen(c6) - 5, "]]])\n") == 0,
+                  "In [6]: %s", c6);
+    free(c6);
+    char *c7 = cell_output(out, 7);
+    ck_assert_msg(strncmp(c7, "Targets batch 1:  effort moves you\nOutputs batch 1: ", 52) == 0, "In [7]: %s", c7);
+    free(c7);
+    expect_cell(out, 12, "Logits shape: torch.Size([2, 3, 50257])\nTargets shape: torch.Size([2, 3])\n");
+    expect_cell(out, 13, "Flattened logits: torch.Size([6, 50257])\nFlattened targets: torch.Size([6])\n");
+    /* our model's numbers, printed to 5 significant digits or 4 decimals:
+     * In [9] is the log of In [8]'s six probabilities, In [10] their mean,
+     * In [11] its negative, and cross_entropy (In [14]) the same loss
+     * computed from the logits; In [15] its exp */
+    char *c8 = cell_output(out, 8), *c9 = cell_output(out, 9);
+    float probas[6], logs[6];
+    read_tensor_values(c8, "Text 1: ", probas, 3);
+    read_tensor_values(c8, "Text 2: ", probas + 3, 3);
+    read_tensor_values(c9, "", logs, 6);
+    double mean = 0;
+    for (int i = 0; i < 6; i++) {
+        ck_assert_msg(fabs(log(probas[i]) - logs[i]) < 2e-4, "log(%g) = %g, not %g", probas[i], log(probas[i]), logs[i]);
+        mean += logs[i] / 6;
+    }
+    free(c8);
+    free(c9);
+    double avg = cell_scalar(out, 10), neg = cell_scalar(out, 11), loss = cell_scalar(out, 14);
+    ck_assert_msg(fabs(avg - mean) < 1.5e-4 && neg == -avg && fabs(loss - neg) < 1.5e-4, "In [10] %g, In [11] %g, In [14] %g", avg, neg, loss);
+    ck_assert_msg(fabs(cell_scalar(out, 15) - exp(loss)) < exp(loss) * 1e-4, "In [15] is not exp(%g)", loss);
+
+    /* 5.1.3 */
+    expect_cell(out, 17, "I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough--so it was no \n");
+    expect_cell(out, 18, "it for me! The Strouds stand alone, and happen once--but there's no exterminating our kind of art.\"\n");
+    expect_cell(out, 19, "Characters: 20479\nTokens: 5145\n");
+    expect_cell(out, 21, ""); /* the sanity check passes: nothing printed */
+    expect_cell(out, 22, "Train loader:\n"
+                         "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+                         "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+                         "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+                         "torch.Size([2, 256]) torch.Size([2, 256])\ntorch.Size([2, 256]) torch.Size([2, 256])\n"
+                         "torch.Size([2, 256]) torch.Size([2, 256])\n\nValidation loader:\n"
+                         "torch.Size([2, 256]) torch.Size([2, 256])\n");
+    expect_cell(out, 23, "Training tokens: 4608\nValidation tokens: 512\nAll tokens: 5120\n");
+
+    /* 5.3: the toy vocabulary */
+    expect_cell(out, 30, "forward\n");
+    int counts[9];
+    const int cells[] = {32, 35, 36};
+    for (int i = 0; i < 3; i++) {
+        char *c = cell_output(out, cells[i]);
+        check_sample_counts(c, counts);
+        free(c);
+    }
+    /* In [34]'s bars: softmax(logits / T), here in double */
+    static const double logits[9] = {4.51, 0.89, -1.90, 6.75, 1.63, -1.62, -1.89, 6.28, 1.79};
+    char *c34 = cell_output(out, 34);
+    const char *labels[] = {"Temperature = 1: ", "Temperature = 0.1: ", "Temperature = 5: "};
+    const double temperatures[] = {1, 0.1, 5};
+    for (int t = 0; t < 3; t++) {
+        float got[9];
+        read_tensor_values(c34, labels[t], got, 9);
+        double z = 0;
+        for (int i = 0; i < 9; i++) z += exp(logits[i] / temperatures[t]);
+        for (int i = 0; i < 9; i++) {
+            double want = exp(logits[i] / temperatures[t]) / z;
+            /* 5 significant digits, or 4 decimals */
+            ck_assert_msg(fabs(got[i] - want) <= 6e-5 * want + (t == 2 ? 5e-5 : 1e-44), "T %g, %d: %g, want %g", temperatures[t], i, got[i], want);
+        }
+    }
+    free(c34);
+    expect_cell(out, 37, "Top logits: tensor([6.7500, 6.2800, 4.5100])\nTop positions: tensor([3, 7, 0])\n");
+    expect_cell(out, 38, "tensor([4.5100,   -inf,   -inf, 6.7500,   -inf,   -inf,   -inf, 6.2800,   -inf])\n");
+    expect_cell(out, 39, "tensor([0.0615, 0.0000, 0.0000, 0.5775, 0.0000, 0.0000, 0.0000, 0.3610, 0.0000])\n");
+
+    /* 5.5 */
+    expect_cell(out, 50, "Settings: {'n_vocab': 50257, 'n_ctx': 1024, 'n_embd': 768, 'n_head': 12, 'n_layer': 12}\n");
+    expect_cell(out, 51, "Parameter dictionary keys: dict_keys(['blocks', 'b', 'g', 'wpe', 'wte'])\n");
+    expect_cell(out, 52, "Token embedding weight tensor dimensions: (50257, 768)\n");
     free(out);
+}
+END_TEST
+
+/* ---- the exercises (exercise-solutions.ipynb) ---- */
+
+START_TEST(test_exercise_5_1) {
+    char *out;
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "exercise 5.1"), 0);
+    find_text(out, "== Exercise 5.1 Temperature-scaled softmax scores and sampling probabilities ==\n");
+    expect_cell(out, 4, "tensor(0.0430)\n"); /* the notebook's scaled_probas[2][6] */
+    char *c2 = cell_output(out, 2);
+    find_text(c2, "Temperature 5: tensor([0.1546, 0.0750, 0.0429, 0.2421, 0.0869, 0.0454, 0.0430, 0.2203, 0.0898])\n");
+    free(c2);
+    /* 1000 draws each: at temperature 5 "pizza" (p = 0.043, 6.4 draws' standard
+     * deviation) within 3 standard deviations of 43; at 0.1, only "forward" and
+     * "toward" have a chance (bincount stops at the last one drawn) */
+    char *c3 = cell_output(out, 3);
+    int counts[9];
+    const char *t5 = find_text(c3, "\n\nTemperature: 5\n") + strlen("\n\nTemperature: 5\n");
+    check_sample_counts(t5, counts);
+    ck_assert_msg(abs(counts[6] - 43) <= 19, "pizza drawn %d times at temperature 5", counts[6]);
+    const char *t01 = find_text(c3, "\n\nTemperature: 0.1\n0 x closer\n0 x every\n0 x effort\n");
+    int forward, toward;
+    ck_assert(sscanf(t01 + strlen("\n\nTemperature: 0.1\n0 x closer\n0 x every\n0 x effort\n"),
+                     "%d x forward\n0 x inches\n0 x moves\n0 x pizza\n%d x toward\n\n", &forward, &toward) == 2);
+    ck_assert_int_eq(forward + toward, 1000);
+    free(c3);
+    free(out);
+}
+END_TEST
+
+/* Entropy falls with the temperature and top-k: at most log2(5) bits with top-k 5. */
+START_TEST(test_exercise_5_2) {
+    char *out;
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "exercise 5.2"), 0);
+    const char *settings[] = {"temperature 0.5, top-k 5: ", "temperature 1.4, top-k 25: ", "temperature 3, top-k 0: "};
+    double bits[3];
+    for (int i = 0; i < 3; i++) {
+        const char *p = find_text(out, settings[i]) + strlen(settings[i]);
+        ck_assert(sscanf(p, "the first token's distribution has %lf bits of entropy\n", &bits[i]) == 1);
+        p = strchr(p, '\n') + 1;
+        for (int seed = 1; seed <= 3; seed++) {
+            char want[64];
+            snprintf(want, sizeof want, "  seed %d: Every effort moves you", seed);
+            ck_assert_msg(strncmp(p, want, strlen(want)) == 0, "%s", p);
+            p = strchr(p, '\n') + 1;
+        }
+    }
+    ck_assert_msg(bits[0] <= log2(5) + 1e-6 && bits[0] < bits[1] && bits[1] < bits[2], "%g %g %g", bits[0], bits[1], bits[2]);
+    free(out);
+}
+END_TEST
+
+/* generate_text_simple, generate() at temperature 0 twice, and at top-k 1
+ * with three seeds: one text. */
+START_TEST(test_exercise_5_3) {
+    char *out;
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "exercise 5.3 2>/dev/null"), 0);
+    char *c7 = cell_output(out, 7), *c8 = cell_output(out, 8), *c9 = cell_output(out, 9);
+    ck_assert_msg(strncmp(c7, "Output text:\n Every effort moves you", 36) == 0 && strlen(c7) > 40, "In [7]: %s", c7);
+    ck_assert_str_eq(c8, c7);
+    ck_assert_str_eq(c9, c7);
+    find_text(out, "# In [7], [8] and [9] give the same text: yes\n"
+                   "# generate(top_k=1, temperature=1.0) with the seeds 1, 2 and 3 gives it too: yes\n");
+    free(c7);
+    free(c8);
+    free(c9);
+    free(out);
+}
+END_TEST
+
+/* The resumed run goes on from the checkpoint's losses, not a fresh model's. */
+START_TEST(test_exercise_5_4) {
+    char *out;
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "exercise 5.4 --out %s/ex54 2>/dev/null", dir), 0);
+    find_text(out, "ch05_pretrain/ch05 train --resume runs/verdict-124M/checkpoint.safetensors --epochs 11\n");
+    /* 2700 characters train: 21 batches of 2 windows of 16 an epoch, an evaluation every 5 steps */
+    char *c12 = cell_output(out, 12);
+    ck_assert_msg(strncmp(c12, "Ep 2 (Step 000025): Train loss ", 31) == 0, "In [12]: %s", c12);
+    free(c12);
+    long s0, s1, s2;
+    double fresh_train, fresh_val, saved_train, saved_val, next_train, next_val;
+    const char *p = find_text(out, "# losses at step ");
+    ck_assert(sscanf(p, "# losses at step %ld (a fresh model): train %lf, val %lf; step %ld (the checkpoint): train %lf,\n"
+                        "# val %lf; step %ld (the first evaluation after resuming): train %lf, val %lf\n",
+                     &s0, &fresh_train, &fresh_val, &s1, &saved_train, &saved_val, &s2, &next_train, &next_val) == 9);
+    ck_assert(s0 == 0 && s1 == 20 && s2 == 25);
+    /* a fresh model is near ln(50257) = 10.8; a step of training moves the loss far less than an epoch */
+    ck_assert_msg(fresh_train > 10.5 && next_train < fresh_train - 1 && fabs(next_train - saved_train) < 0.6,
+                  "fresh %g, checkpoint %g, resumed %g", fresh_train, saved_train, next_train);
+    find_text(out, "# the resumed run continues from the checkpoint, not from scratch: yes\n");
+    free(out);
+}
+END_TEST
+
+/* Without OpenAI's weights: the command that fetches them, the book's
+ * numbers, and the same code on a random model (near ln(50257) = 10.8);
+ * 5.6's configurations with the sizes counted from them. */
+START_TEST(test_exercise_5_5_and_5_6) {
+    char *out;
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "exercise 5.5 2>/dev/null"), 0);
+    char *c18 = cell_output(out, 18);
+    double train, val;
+    ck_assert(sscanf(c18, "Training loss: %lf\nValidation loss: %lf\n", &train, &val) == 2);
+    ck_assert_msg(fabs(train - log(50257)) < 0.5 && fabs(val - log(50257)) < 0.5, "losses %g and %g", train, val);
+    free(c18);
+    if (!have_data_file("gpt2/124M/model.ckpt.index")) find_text(out, "`make gpt2-124M` fetches them");
+    find_text(out, "3.7547486888037787 and 3.5596182346343994");
+    find_text(out, "3.3046312861972384 and 3.1195147037506104");
+    free(out);
+
+    ck_assert_int_eq(run_program(&out, NULL, CH05, "exercise 5.6 2>/dev/null"), 0);
+    char *c21 = cell_output(out, 21);
+    find_text(c21, "model_configs = {\n"
+                   "    \"gpt2-small (124M)\": {\"emb_dim\": 768, \"n_layers\": 12, \"n_heads\": 12},\n"
+                   "    \"gpt2-medium (355M)\": {\"emb_dim\": 1024, \"n_layers\": 24, \"n_heads\": 16},\n"
+                   "    \"gpt2-large (774M)\": {\"emb_dim\": 1280, \"n_layers\": 36, \"n_heads\": 20},\n"
+                   "    \"gpt2-xl (1558M)\": {\"emb_dim\": 1600, \"n_layers\": 48, \"n_heads\": 25},\n}\n");
+    free(c21);
+    find_text(out, "# parameters: 124439808, 354823168, 774030080 and 1557611200\n");
+    if (!have_data_file("gpt2/1558M/model.ckpt.index")) find_text(out, "`make gpt2-1558M` fetches GPT-2 XL");
+    char *c23 = cell_output(out, 23);
+    ck_assert_msg(strncmp(c23, "Output text:\n Every effort moves you", 36) == 0, "In [23]: %s", c23);
+    free(c23);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_exercise_bad_input) {
+    char *err;
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "exercise 5.7"), 1);
+    ck_assert_str_eq(err, "ch05: exercise: no exercise '5.7' in chapter 5 (there are 5.1 to 5.6)\n");
+    free(err);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "exercise 5.1 --model x"), 1);
+    ck_assert_str_eq(err, "ch05: exercise 5.1 takes no --model (5.2, 5.3 and 5.5 do)\n");
+    free(err);
+    ck_assert_int_eq(run_program(NULL, &err, CH05, "exercise 5.5 --out x"), 1);
+    ck_assert_str_eq(err, "ch05: exercise 5.5 takes no --out (5.4 does)\n");
+    free(err);
 }
 END_TEST
 
@@ -463,7 +712,14 @@ Suite *ch05_cli_suite(void) {
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_appendix_d);
     tcase_add_test(tc, test_train_no_decay);
-    tcase_add_test(tc, test_help_and_walkthrough);
+    tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_walkthrough);
+    tcase_add_test(tc, test_exercise_5_1);
+    tcase_add_test(tc, test_exercise_5_2);
+    tcase_add_test(tc, test_exercise_5_3);
+    tcase_add_test(tc, test_exercise_5_4);
+    tcase_add_test(tc, test_exercise_5_5_and_5_6);
+    tcase_add_test(tc, test_exercise_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -71,12 +71,46 @@ START_TEST(test_sampling_frequencies) {
 }
 END_TEST
 
+/* Exercise 5.1: softmax_with_temperature at T = 5 against the formula in
+ * double, and the book's scaled_probas[2][6], "pizza": tensor(0.0430). */
+START_TEST(test_softmax_with_temperature) {
+    float probas[9];
+    softmax_with_temperature(probas, BOOK_LOGITS, 9, 5.0f);
+    double z = 0, want[9];
+    for (int i = 0; i < 9; i++) z += exp(BOOK_LOGITS[i] / 5.0);
+    for (int i = 0; i < 9; i++) want[i] = exp(BOOK_LOGITS[i] / 5.0) / z;
+    for (int i = 0; i < 9; i++) ck_assert_msg(fabs(probas[i] - want[i]) < 1e-6, "%d: %g, want %g", i, probas[i], want[i]);
+    ck_assert_msg(fabs(probas[6] - 0.0430) < 5e-5, "pizza: %g, the book prints 0.0430", probas[6]);
+    /* in place, as sample_next_token uses it */
+    float logits[9];
+    memcpy(logits, BOOK_LOGITS, sizeof logits);
+    softmax_with_temperature(logits, logits, 9, 5.0f);
+    ck_assert_mem_eq(logits, probas, sizeof probas);
+}
+END_TEST
+
+/* torch.multinomial: never a token of probability 0, and the only token of probability 1. */
+START_TEST(test_multinomial_draw) {
+    Rng rng;
+    rng_seed(&rng, 7);
+    const float one_hot[5] = {0, 0, 1, 0, 0}, two[5] = {0, 0.5f, 0, 0.5f, 0};
+    int seen[5] = {0};
+    for (int i = 0; i < 1000; i++) {
+        ck_assert_int_eq(multinomial_draw(&rng, one_hot, 5), 2);
+        seen[multinomial_draw(&rng, two, 5)]++;
+    }
+    ck_assert(seen[0] == 0 && seen[2] == 0 && seen[4] == 0 && seen[1] > 400 && seen[3] > 400);
+}
+END_TEST
+
 Suite *sampling_suite(void) {
     Suite *s = suite_create("sampling");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_top_k_matches_book);
     tcase_add_test(tc, test_temperature_zero_is_greedy);
     tcase_add_test(tc, test_sampling_frequencies);
+    tcase_add_test(tc, test_softmax_with_temperature);
+    tcase_add_test(tc, test_multinomial_draw);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -213,6 +213,147 @@ START_TEST(test_help) {
 }
 END_TEST
 
+/* The text after `after` in out, up to the end of its line (malloc'd), or
+ * NULL when out lacks it. */
+static char *line_after(const char *out, const char *after) {
+    const char *p = strstr(out, after);
+    if (!p) return NULL;
+    p += strlen(after);
+    size_t n = strcspn(p, "\n");
+    char *line = malloc(n + 1);
+    memcpy(line, p, n);
+    line[n] = '\0';
+    return line;
+}
+
+/* The walkthrough's sections 6.4-6.8 (ch06.ipynb's cells In [21]-[44]): the
+ * shapes, counts and formats are the book's, whatever the weights; the
+ * values are checked against each other: the head on every position
+ * against the classifier's last-token path, the class labels against those
+ * logits, the accuracies against the 40 examples of 5 batches of 8. */
+static void check_classifier_walk(const char *out) {
+    const char *want[] = {
+        /* In [21]-[23]: what classifier_trainable hands the optimiser on GPT-2 small's shape (qkv
+           bias on): the last block, the final norm and the new head, 7087872 + 1536 + 1538 */
+        "Trainable parameters: 7090946 (blocks 0 to 10 frozen, block 11",
+        /* In [24]: tokenizer.encode("Do you have time") as a (1, 4) tensor, PyTorch's print */
+        "In [24]: the input \"Do you have time\"\nInputs: tensor([[5211,  345,  423,  640]])\n"
+        "Inputs dimensions: torch.Size([1, 4])\n",
+        /* In [25] */
+        "Outputs dimensions: torch.Size([1, 4, 2])\n",
+        /* In [37]: 6 steps of batches of 8, the log every 2 steps in the book's format */
+        "Ep 1 (Step 000000): Train loss ", "Ep 1 (Step 000002): Train loss ", "Ep 1 (Step 000004): Train loss ",
+        "# 48 examples seen\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+
+    /* In [25]-[26]: the outputs are 4 rows of 2; the last row is what classifier_forward gives */
+    const char *outputs = strstr(out, "Outputs:\n tensor([[[");
+    ck_assert_ptr_nonnull(outputs);
+    float rows[4][2];
+    const char *p = outputs + strlen("Outputs:\n tensor([[");
+    for (int r = 0; r < 4; r++) {
+        p = strchr(p, '[');
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(sscanf(p, "[%f, %f]", &rows[r][0], &rows[r][1]), 2);
+        p++;
+    }
+    char *last = line_after(out, "Last output token: tensor([[");
+    ck_assert_ptr_nonnull(last);
+    float l0, l1;
+    ck_assert_int_eq(sscanf(last, "%f, %f]])", &l0, &l1), 2);
+    /* printed to 4 decimals both times, from the same float computed in two ways (summation
+       orders differ): equal to the printed digit */
+    ck_assert_float_eq_tol(l0, rows[3][0], 1.5e-4);
+    ck_assert_float_eq_tol(l1, rows[3][1], 1.5e-4);
+    free(last);
+    /* In [28]-[29]: softmax then argmax, and argmax alone: the larger logit's index */
+    char want_label[64];
+    snprintf(want_label, sizeof want_label, "In [28]: softmax, then argmax\nClass label: %d\n", l1 > l0);
+    ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
+    snprintf(want_label, sizeof want_label, "In [29]: argmax of the logits: the same\nClass label: %d\n", l1 > l0);
+    ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
+
+    /* In [31]: over 5 batches of 8 every accuracy is k/40, printed "%.2f%%"; In [34]: "%.3f" */
+    const char *names[3] = {"Training", "Validation", "Test"};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s accuracy: ", names[i]);
+        char *acc = line_after(strstr(out, "In [31]"), key);
+        ck_assert_ptr_nonnull(acc);
+        double a;
+        ck_assert_int_eq(sscanf(acc, "%lf%%", &a), 1);
+        const double k = a * 40 / 100;
+        ck_assert_msg(fabs(k - round(k)) < 1e-9 && k >= 0 && k <= 40, "%s accuracy %s is not k/40", names[i], acc);
+        free(acc);
+        snprintf(key, sizeof key, "%s loss: ", names[i]);
+        char *loss = line_after(strstr(out, "In [34]"), key);
+        ck_assert_ptr_nonnull(loss);
+        double v;
+        int n = -1;
+        ck_assert_int_eq(sscanf(loss, "%lf%n", &v, &n), 1);
+        ck_assert_msg(n == (int)strlen(loss) && strchr(loss, '.') && strlen(strchr(loss, '.')) == 4, "loss %s", loss);
+        free(loss);
+    }
+    /* In [43]-[44]: classify_review prints one of the two answers */
+    for (int i = 0; i < 2; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "In [%d]: classify_review(text_%d, max_length=train_dataset.max_length)\n", 43 + i,
+                 i + 1);
+        char *answer = line_after(out, key);
+        ck_assert_ptr_nonnull(answer);
+        ck_assert_msg(strcmp(answer, "spam") == 0 || strcmp(answer, "not spam") == 0, "classify_review: %s", answer);
+        free(answer);
+    }
+}
+
+static int count_occurrences(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+/* The walkthrough's sections 7.5-7.8 (ch07.ipynb's In [28]-[44]): the
+ * prompts and the dataset's responses are the book's; the losses print as
+ * Python prints a float. */
+static void check_instruction_walk(const char *out) {
+    const char *want[] = {
+        /* In [29]: format_input(val_data[0]) */
+        "In [29]: format_input(val_data[0])\nBelow is an instruction that describes a task. Write a response that "
+        "appropriately completes the request.\n\n### Instruction:\nConvert the active sentence to passive: 'The chef "
+        "cooks the meal every day.'\n",
+        /* In [34]: the log's format, every 2 steps */
+        "Ep 1 (Step 000000): Train loss ", "Ep 1 (Step 000002): Train loss ",
+        /* In [36]: the first three test entries as the book prints them */
+        "### Instruction:\nRewrite the sentence using a simile.\n\n### Input:\nThe car is very fast.\n\n"
+        "Correct response:\n>> The car is as fast as lightning.\n\nModel response:\n>> ",
+        "### Instruction:\nWhat type of cloud is typically associated with thunderstorms?\n\nCorrect response:\n"
+        ">> The type of cloud typically associated with thunderstorms is cumulonimbus.\n\nModel response:\n>> ",
+        "### Instruction:\nName the author of 'Pride and Prejudice'.\n\nCorrect response:\n>> Jane Austen.\n\n"
+        "Model response:\n>> ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    ck_assert_int_eq(count_occurrences(out, "\n-------------------------------------\n"), 3);
+    /* In [33]: print("Training loss:", x) shows repr(x), the shortest digits that read back as x.
+       Before training, weights drawn with std 0.02 give logits near 0: the loss is near the
+       uniform guess's ln 50257 = 10.825 (the book's pretrained GPT-2 medium: 3.83) */
+    const char *names[2] = {"Training loss: ", "Validation loss: "};
+    for (int i = 0; i < 2; i++) {
+        char *line = line_after(strstr(out, "In [33]"), names[i]);
+        ck_assert_ptr_nonnull(line);
+        char *end;
+        double x = strtod(line, &end);
+        ck_assert_msg(*end == '\0' && strchr(line, '.'), "not a Python float: %s", line);
+        char shorter[400];
+        snprintf(shorter, sizeof shorter, "%.*g", (int)strlen(line) - 2, x); /* one digit fewer */
+        ck_assert_msg(strtod(shorter, NULL) != x, "%s has more digits than repr's", line);
+        ck_assert_double_eq_tol(x, log(50257.0), 0.5);
+        free(line);
+    }
+}
+
 START_TEST(test_walkthrough_prints_the_books_numbers) {
     char *out;
     ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
@@ -231,10 +372,21 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
         "target 1: 0.7936",
         "with that row's target -100: 1.1269",
         "Train loader: 116 batches",
+        /* each cell's output after its number in ch06.ipynb: In [4], In [14] (the book's shapes'
+           print, its batch of 8 and its "Label batch dimensions" without a colon) */
+        "In [4]: df[\"Label\"].value_counts()\nLabel\nham     4825\nspam    747\n",
+        "In [15]: len() of each loader\n130 training batches",
+        "In [14]: the training loader's last batch's shapes\nInput batch dimensions: torch.Size([8, ",
+        "])\nLabel batch dimensions torch.Size([8])\n",
+        /* ch07.ipynb In [9], In [25]: the train loader's batches, printed as torch.Size pairs */
+        "In [9]: the split's sizes\nTraining set length: 935\n",
+        "the first ones:\ntorch.Size([8, ",
         "### Input:\nOcassion\n\n### Response:\nThe correct spelling is 'Occasion.'",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    check_classifier_walk(out);
+    check_instruction_walk(out);
     free(out);
 }
 END_TEST

@@ -125,11 +125,8 @@ static void train_classifier_simple(Classifier *model, BatchLoader *train_loader
             run->seen += batch.B; /* examples_seen += input_batch.shape[0] */
             run->global_step++;
             progress_update(&run->progress, run->global_step + 1);
-            if (run->global_step % eval_freq == 0) {
-                float train_loss, val_loss;
-                evaluate_model(&classifier, train_eval_loader, val_loader, eval_iter, &train_loss, &val_loss);
-                record_losses(run, epoch + 1, train_loss, val_loss, optimizer->config.lr);
-            }
+            evaluate_if_due(&classifier, train_eval_loader, val_loader, eval_freq, eval_iter, epoch + 1,
+                            optimizer->config.lr, run);
         }
         float train_accuracy = calc_accuracy_loader(model, train_eval_loader, eval_iter);
         float val_accuracy = calc_accuracy_loader(model, val_loader, eval_iter);

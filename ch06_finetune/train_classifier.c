@@ -29,16 +29,8 @@ ClassifierTrainOptions classifier_train_default_options(void) {
 
 /* ---- 6.3 Creating data loaders ------------------------------------------------- */
 
-/* A SpamDataset's examples in batches: inputs the padded ids (B,
- * max_length), targets the labels (B). */
-typedef struct {
-    ExampleLoader order;
-    const SpamDataset *ds;
-    int *ids, *labels; /* the current batch */
-} SpamBatches;
-
-static void spam_batches_init(SpamBatches *sb, const SpamDataset *ds, int batch_size, bool shuffle, bool drop_last,
-                              uint64_t seed, const char *what) {
+void spam_batches_init(SpamBatches *sb, const SpamDataset *ds, int batch_size, bool shuffle, bool drop_last,
+                       uint64_t seed, const char *what) {
     char err[160];
     if (!example_loader_init(&sb->order, ds->n, batch_size, shuffle, drop_last, seed, err, sizeof err))
         fatal("%s: %s", what, err);
@@ -59,14 +51,14 @@ static bool spam_batches_next(void *self, Batch *batch) {
     return true;
 }
 
-static BatchLoader spam_batches_loader(SpamBatches *sb) {
+BatchLoader spam_batches_loader(SpamBatches *sb) {
     return (BatchLoader){.n_batches = sb->order.n_batches,
                          .reset = spam_batches_reset,
                          .next = spam_batches_next,
                          .self = sb};
 }
 
-static void spam_batches_free(SpamBatches *sb) {
+void spam_batches_free(SpamBatches *sb) {
     example_loader_free(&sb->order);
     free(sb->ids);
     free(sb->labels);
@@ -79,15 +71,11 @@ static float classifier_loss(void *c, const Batch *batch, bool backward) {
     return classifier_loss_batch(c, batch->inputs, batch->targets, batch->B, batch->T, backward, NULL);
 }
 
-/* The classifier as chapter 5's loops take a model. */
-static Model classifier_model(Classifier *c) {
+Model classifier_model(Classifier *c) {
     return (Model){.gpt = c->gpt, .loss_batch = classifier_loss, .self = c};
 }
 
-/* calc_accuracy_loader: the share of right predictions (the argmax of the
- * last token's logits) over the loader's first num_batches batches (all
- * when num_batches <= 0), in evaluation mode (no dropout). */
-static float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches) {
+float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches) {
     if (num_batches <= 0 || num_batches > loader->n_batches) num_batches = loader->n_batches;
     bool was_training = model->gpt->training;
     model->gpt->training = false;
@@ -106,13 +94,9 @@ static float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int nu
 
 /* ---- 6.7 Finetuning the model on supervised data ------------------------------------ */
 
-/* The book's train_classifier_simple: chapter 5's train_model_simple with
- * the classifier's loss, examples counted in place of tokens, and after
- * each epoch the accuracies over eval_iter batches (printed, and appended
- * to accuracy_log) in place of a sample. */
-static void train_classifier_simple(Classifier *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
-                                    BatchLoader *val_loader, Optimizer *optimizer, int num_epochs, int eval_freq,
-                                    int eval_iter, TrainRun *run, FILE *accuracy_log) {
+void train_classifier_simple(Classifier *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
+                             BatchLoader *val_loader, Optimizer *optimizer, int num_epochs, int eval_freq,
+                             int eval_iter, TrainRun *run, FILE *accuracy_log) {
     const Model classifier = classifier_model(model);
     train_run_begin(run, train_loader, num_epochs);
     for (int epoch = run->epochs_done; epoch < num_epochs; epoch++) {
@@ -133,8 +117,10 @@ static void train_classifier_simple(Classifier *model, BatchLoader *train_loader
         progress_clear(&run->progress);
         printf("Training accuracy: %.2f%% | Validation accuracy: %.2f%%\n", train_accuracy * 100, val_accuracy * 100);
         fflush(stdout);
-        fprintf(accuracy_log, "%d,%ld,%.6f,%.6f\n", epoch + 1, run->seen, train_accuracy, val_accuracy);
-        fflush(accuracy_log);
+        if (accuracy_log) {
+            fprintf(accuracy_log, "%d,%ld,%.6f,%.6f\n", epoch + 1, run->seen, train_accuracy, val_accuracy);
+            fflush(accuracy_log);
+        }
         run->epochs_done = epoch + 1;
         if (run->after_epoch) run->after_epoch(run->user, run, &batch);
     }

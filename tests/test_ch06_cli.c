@@ -16,6 +16,7 @@
 
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/train.h"
 #include "../ch06_finetune/classifier.h"
 #include "../ch06_finetune/finetune.h"
 #include "../ch06_finetune/instruction_data.h"
@@ -226,29 +227,78 @@ static char *line_after(const char *out, const char *after) {
     return line;
 }
 
-/* The walkthrough's sections 6.4-6.8 (ch06.ipynb's cells In [21]-[44]): the
- * shapes, counts and formats are the book's, whatever the weights; the
- * values are checked against each other: the head on every position
- * against the classifier's last-token path, the class labels against those
- * logits, the accuracies against the 40 examples of 5 batches of 8. */
+/* GPT-2's parameters counted here from the shapes of its tensors, as
+ * OpenAI's checkpoints hold them: the token and position embeddings
+ * (V x C, ctx x C), per block the attention's query, key, value and output
+ * projections with their biases (4 C^2 + 4 C), the feed forward's two
+ * layers (C x 4C + 4C, 4C x C + C) and two norms' scales and shifts (4 C),
+ * the final norm (2 C); the output head is the token embedding. Without qkv
+ * bias a block has 3 C fewer. */
+static size_t block_params(size_t C, bool qkv_bias) { return 12 * C * C + (qkv_bias ? 13 : 10) * C; }
+static size_t gpt2_params(size_t V, size_t ctx, size_t C, size_t L) {
+    return V * C + ctx * C + L * block_params(C, true) + 2 * C;
+}
+
+/* The small GPT the walkthrough says it runs on ("emb_dim C, n_layers L,
+ * n_heads H,\n# context_length N"), after `after`. */
+static ModelChoice walkthrough_small_model(const char *out, const char *after) {
+    const char *p = strstr(out, after);
+    ck_assert_ptr_nonnull(p);
+    p = strstr(p, "a SMALL GPT of the same code, fast on a CPU: ");
+    ck_assert_ptr_nonnull(p);
+    ModelChoice mc = {.path = "random", .seed = 123};
+    ck_assert_int_eq(sscanf(p, "a SMALL GPT of the same code, fast on a CPU: emb_dim %d, n_layers %d, n_heads %d,\n"
+                               "# context_length %d, random weights (seed 123)",
+                            &mc.emb_dim, &mc.n_layers, &mc.n_heads, &mc.context),
+                     4);
+    return mc;
+}
+
+/* Two numbers printed "%.4f" from floats computed in different summation
+ * orders: equal to the printed digit. */
+#define ck_assert_printed_eq(printed, computed) ck_assert_float_eq_tol(printed, computed, 1.5e-4)
+
+/* The walkthrough's sections 6.4-6.8 (ch06.ipynb's cells In [17]-[44]) on
+ * its small GPT: the shapes, counts and formats are the book's; GPT-2
+ * small's counts are recomputed here from its shapes, the small GPT's
+ * trainable count from its; the model is built here again (the same
+ * seed) to recompute its outputs: every position's head output is the
+ * classifier's on the text up to that position (causal attention). */
 static void check_classifier_walk(const char *out) {
     const char *want[] = {
-        /* In [21]-[23]: what classifier_trainable hands the optimiser on GPT-2 small's shape (qkv
-           bias on): the last block, the final norm and the new head, 7087872 + 1536 + 1538 */
-        "Trainable parameters: 7090946 (blocks 0 to 10 frozen, block 11",
         /* In [24]: tokenizer.encode("Do you have time") as a (1, 4) tensor, PyTorch's print */
         "In [24]: the input \"Do you have time\"\nInputs: tensor([[5211,  345,  423,  640]])\n"
         "Inputs dimensions: torch.Size([1, 4])\n",
         /* In [25] */
         "Outputs dimensions: torch.Size([1, 4, 2])\n",
-        /* In [37]: 6 steps of batches of 8, the log every 2 steps in the book's format */
-        "Ep 1 (Step 000000): Train loss ", "Ep 1 (Step 000002): Train loss ", "Ep 1 (Step 000004): Train loss ",
-        "# 48 examples seen\n",
+        /* In [37]: 6 steps of batches of 8, the log every 2 steps in the book's format, then
+           train_classifier_simple's line after the epoch */
+        "In [37]: train_classifier_simple, the first 6 steps: losses, then the epoch's accuracies\n"
+        "Ep 1 (Step 000000): Train loss ",
+        "\nEp 1 (Step 000002): Train loss ", "\nEp 1 (Step 000004): Train loss ", "\n# 48 examples seen\n",
+        /* how to run it on the book's model */
+        "`make gpt2-124M` downloads OpenAI's weights, then `ch06 walkthrough --model ",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    ck_assert_ptr_null(strstr(out, "Ep 1 (Step 000006)"));
 
-    /* In [25]-[26]: the outputs are 4 rows of 2; the last row is what classifier_forward gives */
+    /* In [17], [21]-[23]: GPT-2 small's size and what trains in it, from its shapes; what the
+       optimiser gets on the small GPT (GPT_CONFIG_124M's: no qkv bias), from its */
+    char line[256];
+    snprintf(line, sizeof line, "tied to the token embedding: %zu parameters", gpt2_params(50257, 1024, 768, 12));
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+    const size_t block = block_params(768, true), head = 2 * 768 + 2;
+    snprintf(line, sizeof line, "# Trainable: the last block %zu + the final norm %d + the head %zu = %zu\n", block,
+             2 * 768, head, block + 2 * 768 + head);
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+    const ModelChoice mc = walkthrough_small_model(out, "In [17]");
+    const size_t C = (size_t)mc.emb_dim;
+    ck_assert_int_ge(mc.n_layers, 2);
+    snprintf(line, sizeof line, "Trainable parameters: %zu (", block_params(C, false) + 2 * C + 2 * C + 2);
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+
+    /* In [25]-[26]: 4 rows of 2; row p is the classifier's output on the first p + 1 tokens */
     const char *outputs = strstr(out, "Outputs:\n tensor([[[");
     ck_assert_ptr_nonnull(outputs);
     float rows[4][2];
@@ -259,14 +309,20 @@ static void check_classifier_walk(const char *out) {
         ck_assert_int_eq(sscanf(p, "[%f, %f]", &rows[r][0], &rows[r][1]), 2);
         p++;
     }
+    Classifier *c = classifier_create(finetune_load_model(&mc, "124M", 50257), 2, 1, 123);
+    const int ids[4] = {5211, 345, 423, 640};
+    for (int r = 0; r < 4; r++) {
+        const float *logits = classifier_forward(c, ids, 1, r + 1);
+        ck_assert_printed_eq(rows[r][0], logits[0]);
+        ck_assert_printed_eq(rows[r][1], logits[1]);
+    }
+    classifier_free(c);
     char *last = line_after(out, "Last output token: tensor([[");
     ck_assert_ptr_nonnull(last);
     float l0, l1;
     ck_assert_int_eq(sscanf(last, "%f, %f]])", &l0, &l1), 2);
-    /* printed to 4 decimals both times, from the same float computed in two ways (summation
-       orders differ): equal to the printed digit */
-    ck_assert_float_eq_tol(l0, rows[3][0], 1.5e-4);
-    ck_assert_float_eq_tol(l1, rows[3][1], 1.5e-4);
+    ck_assert_printed_eq(l0, rows[3][0]);
+    ck_assert_printed_eq(l1, rows[3][1]);
     free(last);
     /* In [28]-[29]: softmax then argmax, and argmax alone: the larger logit's index */
     char want_label[64];
@@ -275,7 +331,8 @@ static void check_classifier_walk(const char *out) {
     snprintf(want_label, sizeof want_label, "In [29]: argmax of the logits: the same\nClass label: %d\n", l1 > l0);
     ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
 
-    /* In [31]: over 5 batches of 8 every accuracy is k/40, printed "%.2f%%"; In [34]: "%.3f" */
+    /* In [31]: over 10 batches of 8 every accuracy is k/80, printed "%.2f%%"; In [34]: "%.3f";
+       In [37]: the epoch's accuracies over 1 batch of 8 each: k/8 */
     const char *names[3] = {"Training", "Validation", "Test"};
     for (int i = 0; i < 3; i++) {
         char key[64];
@@ -284,8 +341,8 @@ static void check_classifier_walk(const char *out) {
         ck_assert_ptr_nonnull(acc);
         double a;
         ck_assert_int_eq(sscanf(acc, "%lf%%", &a), 1);
-        const double k = a * 40 / 100;
-        ck_assert_msg(fabs(k - round(k)) < 1e-9 && k >= 0 && k <= 40, "%s accuracy %s is not k/40", names[i], acc);
+        const double k = a * 80 / 100;
+        ck_assert_msg(fabs(k - round(k)) < 1e-9 && k >= 0 && k <= 80, "%s accuracy %s is not k/80", names[i], acc);
         free(acc);
         snprintf(key, sizeof key, "%s loss: ", names[i]);
         char *loss = line_after(strstr(out, "In [34]"), key);
@@ -296,6 +353,13 @@ static void check_classifier_walk(const char *out) {
         ck_assert_msg(n == (int)strlen(loss) && strchr(loss, '.') && strlen(strchr(loss, '.')) == 4, "loss %s", loss);
         free(loss);
     }
+    char *epoch = line_after(strstr(out, "In [37]"), "Training accuracy: ");
+    ck_assert_ptr_nonnull(epoch);
+    double ta, va;
+    ck_assert_int_eq(sscanf(epoch, "%lf%% | Validation accuracy: %lf%%", &ta, &va), 2);
+    ck_assert_double_eq_tol(ta * 8 / 100, round(ta * 8 / 100), 1e-9);
+    ck_assert_double_eq_tol(va * 8 / 100, round(va * 8 / 100), 1e-9);
+    free(epoch);
     /* In [43]-[44]: classify_review prints one of the two answers */
     for (int i = 0; i < 2; i++) {
         char key[96];
@@ -314,17 +378,32 @@ static int count_occurrences(const char *s, const char *what) {
     return n;
 }
 
-/* The walkthrough's sections 7.5-7.8 (ch07.ipynb's In [28]-[44]): the
- * prompts and the dataset's responses are the book's; the losses print as
- * Python prints a float. */
+/* A Python float as print() shows it (repr): it reads back as x, and one
+ * digit fewer does not. */
+static void assert_python_float(const char *line, double *x) {
+    char *end;
+    *x = strtod(line, &end);
+    ck_assert_msg(*end == '\0' && strchr(line, '.'), "not a Python float: %s", line);
+    char shorter[400];
+    snprintf(shorter, sizeof shorter, "%.*g", (int)strlen(line) - 2, *x); /* one digit fewer */
+    ck_assert_msg(strtod(shorter, NULL) != *x, "%s has more digits than repr's", line);
+}
+
+/* The walkthrough's sections 7.5-7.8 (ch07.ipynb's In [28]-[44]) on its
+ * small GPT: the prompts and the dataset's responses are the book's;
+ * GPT-2 medium's size is recomputed from its shapes; the model is built
+ * here again to recompute its response to val_data[0] and its loss on the
+ * first validation batch; the tokens seen are those of 7.4's first two
+ * training batches (In [25]), which the steps take, as in the book. */
 static void check_instruction_walk(const char *out) {
     const char *want[] = {
         /* In [29]: format_input(val_data[0]) */
         "In [29]: format_input(val_data[0])\nBelow is an instruction that describes a task. Write a response that "
         "appropriately completes the request.\n\n### Instruction:\nConvert the active sentence to passive: 'The chef "
         "cooks the meal every day.'\n",
-        /* In [34]: the log's format, every 2 steps */
-        "Ep 1 (Step 000000): Train loss ", "Ep 1 (Step 000002): Train loss ",
+        /* In [34]: the log's format, every step of 2 */
+        "In [34]: train_model_simple, the first 2 steps\nEp 1 (Step 000000): Train loss ",
+        "\nEp 1 (Step 000001): Train loss ",
         /* In [36]: the first three test entries as the book prints them */
         "### Instruction:\nRewrite the sentence using a simile.\n\n### Input:\nThe car is very fast.\n\n"
         "Correct response:\n>> The car is as fast as lightning.\n\nModel response:\n>> ",
@@ -332,26 +411,73 @@ static void check_instruction_walk(const char *out) {
         ">> The type of cloud typically associated with thunderstorms is cumulonimbus.\n\nModel response:\n>> ",
         "### Instruction:\nName the author of 'Pride and Prejudice'.\n\nCorrect response:\n>> Jane Austen.\n\n"
         "Model response:\n>> ",
+        "`make gpt2-355M` downloads OpenAI's weights, then `ch06 walkthrough --instruct-model ",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
     ck_assert_int_eq(count_occurrences(out, "\n-------------------------------------\n"), 3);
-    /* In [33]: print("Training loss:", x) shows repr(x), the shortest digits that read back as x.
-       Before training, weights drawn with std 0.02 give logits near 0: the loss is near the
-       uniform guess's ln 50257 = 10.825 (the book's pretrained GPT-2 medium: 3.83) */
+    char line[256];
+    snprintf(line, sizeof line, "tied to the token embedding: %zu parameters", gpt2_params(50257, 1024, 1024, 24));
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+
+    /* In [25] -> In [34]: tokens_seen = 8 x the first two batches' lengths */
+    const char *shapes = strstr(out, "the first ones:\n");
+    ck_assert_ptr_nonnull(shapes);
+    int b1, t1, b2, t2;
+    ck_assert_int_eq(sscanf(shapes, "the first ones:\ntorch.Size([%d, %d]) torch.Size([%*d, %*d])\n"
+                                    "torch.Size([%d, %d])",
+                            &b1, &t1, &b2, &t2),
+                     4);
+    snprintf(line, sizeof line, "\n# %d tokens seen (padding included", b1 * t1 + b2 * t2);
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+
+    /* In [31] and In [33] recomputed on the same model */
+    const ModelChoice mc = walkthrough_small_model(out, "In [28]");
+    GPTModel *m = finetune_load_model(&mc, "355M", 50257);
+    Bpe *bpe = bpe_load_gpt2();
+    char *data = data_file("instruction-data.json");
+    InstructionSet all = instruction_data_read(data), train, test, val;
+    instruction_data_split(&all, &train, &test, &val);
+    char *response = instruct_response(m, bpe, &val.items[0], 35);
+    char *printed = malloc(strlen(response) + 128);
+    sprintf(printed, "\"### Response:\" removed, stripped\n%s\n# the book's, from GPT-2 medium", response);
+    ck_assert_msg(strstr(out, printed), "In [31] is not the model's response: %s", response);
+    /* the first validation batch: the first 8 entries in order, collated */
+    InstructionDataset val_ds;
+    instruction_dataset_init(&val_ds, &val, bpe);
+    const int *seqs[8];
+    int lengths[8];
+    for (int i = 0; i < 8; i++) seqs[i] = val_ds.encoded[i].data, lengths[i] = (int)val_ds.encoded[i].len;
+    const int T = collate_length(lengths, 8, mc.context);
+    int *inputs = malloc(8 * (size_t)T * sizeof(int)), *targets = malloc(8 * (size_t)T * sizeof(int));
+    collate_batch(seqs, lengths, 8, T, 50256, inputs, targets);
+    m->training = false;
+    const double val_loss = calc_loss_batch(m, inputs, targets, 8, T, false);
+    /* In [33]: print("Training loss:", x) shows repr(x). Before training, weights drawn with std
+       0.02 give logits near 0: the loss is near the uniform guess's ln 50257 = 10.825 (the book's
+       pretrained GPT-2 medium: 3.83) */
     const char *names[2] = {"Training loss: ", "Validation loss: "};
     for (int i = 0; i < 2; i++) {
-        char *line = line_after(strstr(out, "In [33]"), names[i]);
-        ck_assert_ptr_nonnull(line);
-        char *end;
-        double x = strtod(line, &end);
-        ck_assert_msg(*end == '\0' && strchr(line, '.'), "not a Python float: %s", line);
-        char shorter[400];
-        snprintf(shorter, sizeof shorter, "%.*g", (int)strlen(line) - 2, x); /* one digit fewer */
-        ck_assert_msg(strtod(shorter, NULL) != x, "%s has more digits than repr's", line);
+        char *loss = line_after(strstr(out, "In [33]"), names[i]);
+        ck_assert_ptr_nonnull(loss);
+        double x;
+        assert_python_float(loss, &x);
         ck_assert_double_eq_tol(x, log(50257.0), 0.5);
-        free(line);
+        if (i == 1) ck_assert_msg(x == val_loss, "validation loss %s, recomputed %.17g", loss, val_loss);
+        free(loss);
     }
+    free(inputs);
+    free(targets);
+    instruction_dataset_free(&val_ds);
+    free(printed);
+    free(response);
+    instruction_set_free(&train);
+    instruction_set_free(&test);
+    instruction_set_free(&val);
+    instruction_set_free(&all);
+    free(data);
+    bpe_free(bpe);
+    gpt_free(m);
 }
 
 START_TEST(test_walkthrough_prints_the_books_numbers) {
@@ -364,7 +490,6 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
         "130 training batches",
         "19 validation batches",
         "38 test batches",
-        "Trainable: the last block 7087872 + the final norm 1536 + the head 1538 = 7090946",
         "Training set length: 935\nValidation set length: 55\nTest set length: 110\n",
         "inputs: [[0, 1, 2, 3, 4],\n         [5, 6, 50256, 50256, 50256],\n         [7, 8, 9, 50256, 50256]]",
         "targets: [[1, 2, 3, 4, 50256],\n          [6, 50256, -100, -100, -100],\n          [8, 9, 50256, -100, -100]]",

@@ -258,12 +258,66 @@ static ModelChoice walkthrough_small_model(const char *out, const char *after) {
  * orders: equal to the printed digit. */
 #define ck_assert_printed_eq(printed, computed) ck_assert_float_eq_tol(printed, computed, 1.5e-4)
 
+/* In [31] and In [34] on the validation and test loaders, which do not
+ * shuffle: their first 10 batches of 8 are the split's first 80 texts (5
+ * batches, 40 texts, for the loss), padded to the longest training text
+ * (In [11]); recomputed here on the model c before its training, from the
+ * split `ch06 prepare-spam` wrote with the same seed: the accuracy exactly,
+ * the loss, a mean of batch means of -log softmax, to its 3 printed
+ * decimals. */
+static void check_unshuffled_loaders(const char *out, Classifier *c) {
+    const char *longest = strstr(out, "Longest training text: ");
+    ck_assert_ptr_nonnull(longest);
+    int T;
+    ck_assert_int_eq(sscanf(longest, "Longest training text: %d", &T), 1);
+    Bpe *bpe = bpe_load_gpt2();
+    const char *files[2] = {"spam/validation.csv", "spam/test.csv"}, *names[2] = {"Validation", "Test"};
+    for (int f = 0; f < 2; f++) {
+        char *path = in_dir(files[f]);
+        TextSet set = textset_read_csv(path);
+        ck_assert_int_ge(set.n, 80);
+        SpamDataset ds;
+        spam_dataset_init(&ds, &set, bpe, T, 50256);
+        int right = 0;
+        double loss = 0;
+        for (int b = 0; b < 10; b++) {
+            const float *logits = classifier_forward(c, ds.ids + (size_t)b * 8 * T, 8, T);
+            double batch_loss = 0;
+            for (int i = 0; i < 8; i++) {
+                const float *l = logits + 2 * i;
+                const int label = ds.labels[b * 8 + i];
+                right += (l[1] > l[0]) == label;
+                const double top = l[0] > l[1] ? l[0] : l[1];
+                batch_loss += top + log(exp(l[0] - top) + exp(l[1] - top)) - l[label];
+            }
+            if (b < 5) loss += batch_loss / 8 / 5;
+        }
+        char key[64], want[32];
+        snprintf(key, sizeof key, "%s accuracy: ", names[f]);
+        char *printed = line_after(strstr(out, "In [31]"), key);
+        ck_assert_ptr_nonnull(printed);
+        snprintf(want, sizeof want, "%.2f%%", 100.0 * right / 80);
+        ck_assert_str_eq(printed, want);
+        free(printed);
+        snprintf(key, sizeof key, "%s loss: ", names[f]);
+        printed = line_after(strstr(out, "In [34]"), key);
+        ck_assert_ptr_nonnull(printed);
+        ck_assert_double_eq_tol(atof(printed), loss, 5e-4 + 1e-6);
+        free(printed);
+        spam_dataset_free(&ds);
+        textset_free(&set);
+        free(path);
+    }
+    bpe_free(bpe);
+}
+
 /* The walkthrough's sections 6.4-6.8 (ch06.ipynb's cells In [17]-[44]) on
  * its small GPT: the shapes, counts and formats are the book's; GPT-2
  * small's counts are recomputed here from its shapes, the small GPT's
  * trainable count from its; the model is built here again (the same
  * seed) to recompute its outputs: every position's head output is the
- * classifier's on the text up to that position (causal attention). */
+ * classifier's on the text up to that position (causal attention), and
+ * the accuracies and losses of the loaders that do not shuffle. */
 static void check_classifier_walk(const char *out) {
     const char *want[] = {
         /* In [24]: tokenizer.encode("Do you have time") as a (1, 4) tensor, PyTorch's print */
@@ -316,6 +370,7 @@ static void check_classifier_walk(const char *out) {
         ck_assert_printed_eq(rows[r][0], logits[0]);
         ck_assert_printed_eq(rows[r][1], logits[1]);
     }
+    check_unshuffled_loaders(out, c);
     classifier_free(c);
     char *last = line_after(out, "Last output token: tensor([[");
     ck_assert_ptr_nonnull(last);

@@ -402,7 +402,7 @@ static void walkthrough_instruction_model(Bpe *bpe, const InstructionSet *train,
     instruction_dataset_init(&val_ds, val, bpe);
     /* the book's loss cell reads 5 batches, its run 2 epochs: each batch here is 8 x ~70 rows of
        50257 logits, a quarter of a second or so on a CPU even on the small GPT, so fewer */
-    enum { BATCH_SIZE = 8, LOSS_BATCHES = 1, STEPS = 2, EVAL_FREQ = 1, EVAL_ITER = 1 };
+    enum { BATCH_SIZE = 8, LOSS_BATCHES = 1, STEPS = 2, EVAL_FREQ = 2, EVAL_ITER = 1 };
     /* the batches as `ch06 train-instruct` makes them: the training loss evaluated in an order of its own */
     InstructionBatches train_batches, train_eval_batches, val_batches;
     instruction_batches_init(&train_batches, &train_ds, BATCH_SIZE, true, true, seed, pad_id, "training data");
@@ -425,8 +425,8 @@ static void walkthrough_instruction_model(Bpe *bpe, const InstructionSet *train,
     printf("# The book runs train_model_simple on the whole model 2 epochs (AdamW, lr %g, weight decay %g,\n"
            "# evaluating every 5 steps over 5 batches, a sample after each epoch): `ch06 train-instruct` does\n"
            "# that. Here the same function over the training loader's first %d batches, evaluating every\n"
-           "# step over %d batch, no sample:\n",
-           lr, weight_decay, STEPS, EVAL_ITER);
+           "# %d steps over %d batch (so after the first step only), no sample:\n",
+           lr, weight_decay, STEPS, EVAL_FREQ, EVAL_ITER);
     cell(34, "train_model_simple, the first 2 steps");
     /* torch.manual_seed(123) again: the training batches come in the order of the loader's first
        pass, the one In [25] of 7.4 shows */

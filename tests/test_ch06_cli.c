@@ -456,9 +456,8 @@ static void check_instruction_walk(const char *out) {
         "In [29]: format_input(val_data[0])\nBelow is an instruction that describes a task. Write a response that "
         "appropriately completes the request.\n\n### Instruction:\nConvert the active sentence to passive: 'The chef "
         "cooks the meal every day.'\n",
-        /* In [34]: the log's format, every step of 2 */
+        /* In [34]: the log's format, after the first of 2 steps (every 2) */
         "In [34]: train_model_simple, the first 2 steps\nEp 1 (Step 000000): Train loss ",
-        "\nEp 1 (Step 000001): Train loss ",
         /* In [36]: the first three test entries as the book prints them */
         "### Instruction:\nRewrite the sentence using a simile.\n\n### Input:\nThe car is very fast.\n\n"
         "Correct response:\n>> The car is as fast as lightning.\n\nModel response:\n>> ",
@@ -471,6 +470,7 @@ static void check_instruction_walk(const char *out) {
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
     ck_assert_int_eq(count_occurrences(out, "\n-------------------------------------\n"), 3);
+    ck_assert_ptr_null(strstr(out, "Ep 1 (Step 000001)"));
     char line[256];
     snprintf(line, sizeof line, "tied to the token embedding: %zu parameters", gpt2_params(50257, 1024, 1024, 24));
     ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);

@@ -135,7 +135,7 @@ ch04_gpt/ch04: $(call obj,ch04_gpt/main.c) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LI
 ch05_pretrain/ch05: $(call obj,$(CH05_PROGRAM_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
 	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
-ch06_finetune/ch06: $(call obj,ch06_finetune/main.c) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
+ch06_finetune/ch06: $(call obj,ch06_finetune/main.c ch06_finetune/walkthrough.c) $(LIBCH06) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON) FORCE
 	$(CC) $(LDFLAGS) $(filter-out FORCE,$^) $(LDLIBS) -o $@
 
 # $(BUILD)/tests/suites.h: each test file's suite, declared and listed in

@@ -42,14 +42,37 @@ static float gpt_loss_batch(void *m, const Batch *batch, bool backward) {
 
 Model gpt_model(GPTModel *m) { return (Model){.gpt = m, .loss_batch = gpt_loss_batch, .self = m}; }
 
-float calc_loss_loader(const Model *model, BatchLoader *loader, int num_batches) {
+double calc_loss_loader(const Model *model, BatchLoader *loader, int num_batches) {
     if (num_batches <= 0 || num_batches > loader->n_batches) num_batches = loader->n_batches;
     loader->reset(loader->self);
     double total_loss = 0.0;
     Batch batch;
     for (int i = 0; i < num_batches && loader->next(loader->self, &batch); i++)
         total_loss += model->loss_batch(model->self, &batch, false);
-    return (float)(total_loss / num_batches);
+    return total_loss / num_batches;
+}
+
+/* ---- a loader's first batches ------------------------------------------------------ */
+
+static void first_batches_reset(void *self) {
+    FirstBatches *fb = self;
+    fb->taken = 0;
+    fb->inner->reset(fb->inner->self);
+}
+
+static bool first_batches_next(void *self, Batch *batch) {
+    FirstBatches *fb = self;
+    if (fb->taken >= fb->max_batches || !fb->inner->next(fb->inner->self, batch)) return false;
+    fb->taken++;
+    return true;
+}
+
+BatchLoader first_batches(FirstBatches *fb, BatchLoader *inner, int max_batches) {
+    *fb = (FirstBatches){.inner = inner, .max_batches = max_batches};
+    return (BatchLoader){.n_batches = max_batches < inner->n_batches ? max_batches : inner->n_batches,
+                         .reset = first_batches_reset,
+                         .next = first_batches_next,
+                         .self = fb};
 }
 
 /* ---- 5.2 Training an LLM ---------------------------------------------------------- */
@@ -107,6 +130,14 @@ void record_losses(TrainRun *run, int epoch, float train_loss, float val_loss, f
     fflush(run->log);
 }
 
+void evaluate_if_due(const Model *model, BatchLoader *train_eval_loader, BatchLoader *val_loader, int eval_freq,
+                     int eval_iter, int epoch, float lr, TrainRun *run) {
+    if (run->global_step % eval_freq != 0) return;
+    float train_loss, val_loss;
+    evaluate_model(model, train_eval_loader, val_loader, eval_iter, &train_loss, &val_loss);
+    record_losses(run, epoch, train_loss, val_loss, lr);
+}
+
 void train_run_begin(TrainRun *run, const BatchLoader *train_loader, int num_epochs) {
     run->steps_per_epoch = train_loader->n_batches;
     progress_start(&run->progress, "train", "steps", run->steps_per_epoch * num_epochs);
@@ -127,11 +158,8 @@ void train_model_simple(const Model *model, BatchLoader *train_loader, BatchLoad
             run->seen += (long)batch.B * batch.T; /* tokens_seen += input_batch.numel() */
             run->global_step++;
             progress_update(&run->progress, run->global_step + 1);
-            if (run->global_step % eval_freq == 0) {
-                float train_loss, val_loss;
-                evaluate_model(model, train_eval_loader, val_loader, eval_iter, &train_loss, &val_loss);
-                record_losses(run, epoch + 1, train_loss, val_loss, optimizer->config.lr);
-            }
+            evaluate_if_due(model, train_eval_loader, val_loader, eval_freq, eval_iter, epoch + 1, optimizer->config.lr,
+                            run);
         }
         if (start_context) {
             progress_clear(&run->progress);
@@ -170,11 +198,8 @@ void train_model(const Model *model, BatchLoader *train_loader, BatchLoader *tra
             optimizer->step(optimizer->params, &optimizer->config);
             run->seen += (long)batch.B * batch.T;
             progress_update(&run->progress, run->global_step + 1);
-            if (run->global_step % eval_freq == 0) {
-                float train_loss, val_loss;
-                evaluate_model(model, train_eval_loader, val_loader, eval_iter, &train_loss, &val_loss);
-                record_losses(run, epoch + 1, train_loss, val_loss, optimizer->config.lr);
-            }
+            evaluate_if_due(model, train_eval_loader, val_loader, eval_freq, eval_iter, epoch + 1, optimizer->config.lr,
+                            run);
         }
         if (start_context) {
             progress_clear(&run->progress);

@@ -94,8 +94,20 @@ float calc_loss_batch(GPTModel *m, const int *inputs, const int *targets, int B,
 Model gpt_model(GPTModel *m);
 
 /* The mean of the model's batch losses over the loader's first num_batches
- * batches (all when num_batches <= 0); the loader starts a new epoch first. */
-float calc_loss_loader(const Model *model, BatchLoader *loader, int num_batches);
+ * batches (all when num_batches <= 0); the loader starts a new epoch first.
+ * In double precision, as the book's Python sums loss.item() and divides. */
+double calc_loss_loader(const Model *model, BatchLoader *loader, int num_batches);
+
+/* The first max_batches batches of each of inner's epochs, in inner's order:
+ * the loops below run over it as over any loader, so a run of theirs limited
+ * to its first steps (the finetuning walkthrough's, which shows a run's start
+ * in a moment) is the same run's start, batch for batch, and no second loop.
+ * fb holds the state (it must outlive the loader); inner is not copied. */
+typedef struct {
+    BatchLoader *inner;
+    int max_batches, taken;
+} FirstBatches;
+BatchLoader first_batches(FirstBatches *fb, BatchLoader *inner, int max_batches);
 
 /* ---- 5.2 Training an LLM ---------------------------------------------------------- */
 
@@ -120,6 +132,12 @@ void check_loss(float loss, int epoch, long step);
  * 000000): Train loss ..., Val loss ..." and append the losses and the
  * learning rate to run->log. */
 void record_losses(TrainRun *run, int epoch, float train_loss, float val_loss, float lr);
+
+/* The loops' evaluation, after a step: when run->global_step is a multiple of
+ * eval_freq, evaluate_model over eval_iter batches of each loader and
+ * record_losses (epoch counted from 1, lr the step's learning rate). */
+void evaluate_if_due(const Model *model, BatchLoader *train_eval_loader, BatchLoader *val_loader, int eval_freq,
+                     int eval_iter, int epoch, float lr, TrainRun *run);
 
 /* The loops' start: steps_per_epoch and the progress bar (on a terminal). */
 void train_run_begin(TrainRun *run, const BatchLoader *train_loader, int num_epochs);

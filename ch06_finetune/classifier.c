@@ -184,6 +184,19 @@ float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, in
     return loss;
 }
 
+/* ---- 6.8 Using the LLM as a spam classifier ------------------------------------ */
+
+int classify_review(Classifier *c, Bpe *bpe, const char *text, int max_length) {
+    IntVec ids = {0};
+    bpe_encode(bpe, text, strlen(text), false, &ids);
+    int *input = xmalloc((size_t)max_length * sizeof(int));
+    for (int i = 0; i < max_length; i++) input[i] = i < (int)ids.len ? ids.data[i] : bpe_eot_id(bpe);
+    const int label = vec_argmax(classifier_forward(c, input, 1, max_length), c->n_classes);
+    free(input);
+    intvec_free(&ids);
+    return label;
+}
+
 /* ---- checkpoints ------------------------------------------------------------ */
 
 void classifier_save(const Classifier *c, const char *path, int max_length) {

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../ch02_text/bpe.h"
 #include "../ch04_gpt/gpt.h"
 #include "lora.h"
 #include "trainable.h"
@@ -83,6 +84,11 @@ void classifier_merge_lora(Classifier *c);
  * n_correct is not NULL it gets how many argmax predictions are right. */
 float classifier_loss_batch(Classifier *c, const int *ids, const int *labels, int B, int T, bool backward,
                             int *n_correct);
+
+/* 6.8 classify_review: text's ids cut to max_length (at most the model's
+ * context: the caller checks), padded with <|endoftext|> to max_length, and
+ * the argmax of the last token's logits: the predicted class (1: spam). */
+int classify_review(Classifier *c, Bpe *bpe, const char *text, int max_length);
 
 /* 6.8's torch.save (merge LoRA adapters first): the GPT through gpt_save_checkpoint, plus the head
  * (classifier.weight, classifier.bias) and metadata task "classification",

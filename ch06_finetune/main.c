@@ -1,6 +1,7 @@
 /* ch06: Chapters 6 and 7 of the book, finetuning.
  *
- *   ch06 walkthrough          the data steps of both chapters on the real data
+ *   ch06 walkthrough          both chapters section by section, as the notebooks run
+ *                             (walkthrough.c)
  *   ch06 prepare-spam ...     6.2: the balanced SMS spam splits as CSV files
  *   ch06 train-classifier ... 6.3-6.8: finetune a GPT to classify spam
  *   ch06 classify ...         6.8: spam or not spam, with a finetuned classifier
@@ -14,18 +15,14 @@
  * ch05 or ch06, or "random" for a randomly initialised model (for trying the
  * programs out quickly). */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ch02_text/bpe.h"
 #include "../ch02_text/utf8.h"
-#include "../ch04_gpt/config.h"
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
-#include "../ch05_pretrain/loss.h"
-#include "../common/ops.h"
 #include "../common/cli.h"
 #include "../common/util.h"
 #include "appendix_e.h"
@@ -38,227 +35,7 @@
 #include "spam_data.h"
 #include "train_classifier.h"
 #include "train_instruct.h"
-
-/* ---- walkthrough ------------------------------------------------------------ */
-
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-
-static void print_ids(const int *ids, int n) {
-    putchar('[');
-    for (int i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
-    putchar(']');
-}
-
-static void print_matrix(const char *name, const int *x, int rows, int cols) {
-    printf("%s: [", name);
-    for (int r = 0; r < rows; r++) {
-        if (r) printf(",\n%*s", (int)strlen(name) + 3, "");
-        print_ids(x + (size_t)r * cols, cols);
-    }
-    printf("]\n");
-}
-
-/* "[-0.5, 1.5]": floats as Python prints them (shortest) */
-static void print_floats(const float *x, int n) {
-    putchar('[');
-    for (int i = 0; i < n; i++) printf(i ? ", %g" : "%g", x[i]);
-    putchar(']');
-}
-
-static void print_float_rows(const float *x, int rows, int cols) {
-    putchar('[');
-    for (int r = 0; r < rows; r++) {
-        if (r) printf(", ");
-        print_floats(x + (size_t)r * cols, cols);
-    }
-    putchar(']');
-}
-
-/* A message that a quote carries over line breaks: why the file has more
- * lines than messages. */
-static void print_quoted_line_breaks(const char *sms) {
-    CsvTable table = csv_read_file(sms, '\t', 2);
-    for (int r = 0; r + 1 < table.n_rows; r++) {
-        int lines = table.lines[r + 1] - table.lines[r];
-        if (lines > 1 && strchr(csv_cell(&table, r, 1), '\n'))
-            printf("(line %d opens a quote that closes %d lines down: %d lines, 1 message)\n", table.lines[r],
-                   lines - 1, lines);
-    }
-    csv_free(&table);
-}
-
-static void walkthrough_classification(Bpe *bpe, uint64_t seed) {
-    section("6.2 Preparing the dataset");
-    char *sms = data_file("sms_spam/SMSSpamCollection");
-    TextSet all = sms_read_collection(sms);
-    printf("%s: %d messages, read as pandas' read_csv(sep=\"\\t\") reads them\n", sms, all.n);
-    print_quoted_line_breaks(sms);
-    printf("Label\nham     %d\nspam    %d\n", textset_count(&all, LABEL_HAM), textset_count(&all, LABEL_SPAM));
-    TextSet balanced = sms_balance(&all, seed);
-    printf("Balanced: ham %d, spam %d (ham drawn at random with seed %llu)\n", textset_count(&balanced, LABEL_HAM),
-           textset_count(&balanced, LABEL_SPAM), (unsigned long long)seed);
-    TextSet sets[3];
-    const double train_frac = 0.7, val_frac = 0.1;
-    textset_split(&balanced, train_frac, val_frac, seed, &sets[0], &sets[1], &sets[2]);
-    printf("Split %.0f/%.0f/%.0f after shuffling: train %d, validation %d, test %d\n", 100 * train_frac, 100 * val_frac,
-           100 * (1 - train_frac - val_frac), sets[0].n, sets[1].n, sets[2].n);
-    printf("Labels mapped ham -> %d, spam -> %d; `ch06 prepare-spam --out DIR` writes them as CSV files\n", LABEL_HAM,
-           LABEL_SPAM);
-
-    section("6.3 Creating data loaders");
-    const int pad_id = bpe_eot_id(bpe);
-    SpamDataset ds[3];
-    spam_dataset_init(&ds[0], &sets[0], bpe, 0, pad_id);
-    for (int i = 1; i < 3; i++) spam_dataset_init(&ds[i], &sets[i], bpe, ds[0].max_length, pad_id);
-    ByteBuf pad_text = {0};
-    bpe_decode(bpe, &pad_id, 1, &pad_text, NULL);
-    printf("Padding token: %d (%s)\n", pad_id, pad_text.data);
-    bytebuf_free(&pad_text);
-    printf("Longest training text: %d tokens (the book's split: 120); every text is padded to it\n", ds[0].max_length);
-    printf("Validation and test texts cut to it: %d and %d\n", ds[1].n_truncated, ds[2].n_truncated);
-    const char *names[3] = {"training", "validation", "test"};
-    const int batch_size = 8;
-    int last_batch = 0; /* the training loader's last batch: its examples */
-    for (int i = 0; i < 3; i++) {
-        ExampleLoader dl;
-        char err[128];
-        if (!example_loader_init(&dl, ds[i].n, batch_size, i == 0, i == 0, seed, err, sizeof err)) fatal("%s", err);
-        printf("%d %s batches%s\n", dl.n_batches, names[i], i == 0 ? " (shuffled, last partial batch dropped)" : "");
-        const int *idx;
-        for (int n; i == 0 && (n = example_loader_next(&dl, &idx)) > 0;) last_batch = n;
-        example_loader_free(&dl);
-    }
-    printf("Input batch dimensions: [%d, %d]\nLabel batch dimensions: [%d]\n", last_batch, ds[0].max_length,
-           last_batch);
-
-    section("6.5 Adding a classification head");
-    GPTConfig small = {0};
-    gpt_config_preset("gpt2-small", &small);
-    size_t total = gpt_param_count(&small);
-    GPTConfig less = small;
-    less.n_layers--;
-    const size_t block = total - gpt_param_count(&less), C = (size_t)small.emb_dim;
-    const size_t n_classes = 2, head = n_classes * C + n_classes, final_norm = 2 * C; /* weight, bias; scale, shift */
-    printf("GPT-2 small: %zu parameters; the output head (%d x %zu, tied to the embedding) gives way to a\n"
-           "linear layer %zu -> %zu with bias: %zu parameters, applied to the last token's output only\n",
-           total, small.vocab_size, C, C, n_classes, head);
-    printf("Trainable: the last block %zu + the final norm %zu + the head %zu = %zu\n", block, final_norm, head,
-           block + final_norm + head);
-    const float last_token[2] = {-3.5983f, 3.9902f}; /* the book's logits for "Do you have time" */
-    float probs[2];
-    softmax_rows(probs, last_token, 1, 2);
-    const int label = vec_argmax(last_token, 2);
-    printf("The book's last-token logits [%.4f, %.4f]: softmax [%.4f, %.4f], class %d (%s)\n", last_token[0],
-           last_token[1], probs[0], probs[1], label, label == LABEL_SPAM ? "spam" : "not spam");
-    printf("`ch06 train-classifier` finetunes it; `ch06 classify` uses the result\n");
-
-    for (int i = 0; i < 3; i++) {
-        spam_dataset_free(&ds[i]);
-        textset_free(&sets[i]);
-    }
-    textset_free(&balanced);
-    textset_free(&all);
-    free(sms);
-}
-
-static void walkthrough_instructions(Bpe *bpe, uint64_t seed) {
-    section("7.2 Preparing a dataset for supervised instruction finetuning");
-    char *path = data_file("instruction-data.json");
-    InstructionSet all = instruction_data_read(path);
-    printf("Number of entries: %d\n", all.n);
-    const int examples[2] = {50, 999};
-    for (int k = 0; k < 2; k++) {
-        if (examples[k] >= all.n) continue;
-        char *text = format_training_text(&all.items[examples[k]]);
-        printf("\nEntry %d as the model sees it:\n%s\n", examples[k], text);
-        free(text);
-    }
-    InstructionSet train, test, val;
-    instruction_data_split(&all, &train, &test, &val);
-    printf("\nTraining set length: %d\nValidation set length: %d\nTest set length: %d\n", train.n, val.n, test.n);
-
-    section("7.3 Organizing data into training batches");
-    const int a[] = {0, 1, 2, 3, 4}, b[] = {5, 6}, c[] = {7, 8, 9};
-    const int *seqs[3] = {a, b, c};
-    const int lengths[3] = {5, 2, 3};
-    const int pad_id = bpe_eot_id(bpe);
-    int T = collate_length(lengths, 3, 0), inputs[15], targets[15];
-    collate_batch(seqs, lengths, 3, T, pad_id, inputs, targets);
-    printf("A toy batch: ");
-    for (int i = 0; i < 3; i++) {
-        if (i) printf(", ");
-        print_ids(seqs[i], lengths[i]);
-    }
-    putchar('\n');
-    print_matrix("inputs", inputs, 3, T);
-    print_matrix("targets", targets, 3, T);
-    printf("(one %d ends each text; the rest of the padding is %d in the targets, ignored by the loss)\n", pad_id,
-           CROSS_ENTROPY_IGNORE_INDEX);
-    /* the book's two rows, then a third, counted and then ignored */
-    const float logits[6] = {-1.0f, 1.0f, -0.5f, 1.5f, -0.5f, 1.5f};
-    const int targets_1[2] = {0, 1}, targets_2[3] = {0, 1, 1}, targets_3[3] = {0, 1, CROSS_ENTROPY_IGNORE_INDEX};
-    float p[6];
-    printf("cross entropy of ");
-    print_float_rows(logits, 2, 2);
-    printf(" with targets ");
-    print_ids(targets_1, 2);
-    printf(": %.4f\n", cross_entropy_forward(NULL, p, logits, targets_1, 2, 2));
-    printf("with a third row ");
-    print_floats(logits + 4, 2);
-    printf(", target %d: %.4f\n", targets_2[2], cross_entropy_forward(NULL, p, logits, targets_2, 3, 2));
-    printf("with that row's target %d: %.4f (the row takes no part)\n", targets_3[2],
-           cross_entropy_forward(NULL, p, logits, targets_3, 3, 2));
-
-    section("7.4 Creating data loaders for an instruction dataset");
-    InstructionDataset ds;
-    instruction_dataset_init(&ds, &train, bpe);
-    ExampleLoader dl;
-    char err[128];
-    enum { BATCH_SIZE = 8 };
-    const int allowed_max_length = 1024; /* the book's collate function's */
-    if (!example_loader_init(&dl, ds.n, BATCH_SIZE, true, true, seed, err, sizeof err)) fatal("%s", err);
-    printf("Train loader: %d batches of %d (shuffled, last partial batch dropped); the first ones:\n", dl.n_batches,
-           BATCH_SIZE);
-    const int *idx;
-    int longest = 0;
-    for (int i = 0, n; (n = example_loader_next(&dl, &idx)) > 0; i++) {
-        int lens[BATCH_SIZE];
-        for (int j = 0; j < n; j++) lens[j] = (int)ds.encoded[idx[j]].len;
-        int t = collate_length(lens, n, allowed_max_length);
-        if (t > longest) longest = t;
-        if (i < 5) printf("  inputs [%d, %d], targets [%d, %d]\n", n, t, n, t);
-    }
-    printf("The longest batch: %d tokens (each batch is only as long as its longest text)\n", longest);
-    printf("\n`ch06 train-instruct` finetunes a model on them; `ch06 instruct` asks it something.\n");
-    example_loader_free(&dl);
-    instruction_dataset_free(&ds);
-    instruction_set_free(&train);
-    instruction_set_free(&test);
-    instruction_set_free(&val);
-    instruction_set_free(&all);
-    free(path);
-}
-
-static int cmd_walkthrough(int argc, char **argv) {
-    static const struct option options[] = {{"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
-    long seed = 123;
-    for (int c; (c = getopt_long(argc, argv, "s:h", options, NULL)) != -1;) {
-        if (c == 's') seed = cli_long("--seed", optarg, 0, 0x7fffffffL);
-        else if (c == 'h') {
-            printf("usage: ch06 walkthrough [--seed N]\n"
-                   "The data steps of the book's chapters 6 and 7 on the real data: the SMS spam counts and\n"
-                   "splits, padding and batches, the classification head's size, the instruction data set,\n"
-                   "its prompt format, the collate function and the loss that ignores padding.\n");
-            return 0;
-        } else return cli_bad_usage("walkthrough");
-    }
-    cli_no_arguments("walkthrough", argc, argv);
-    Bpe *bpe = bpe_load_gpt2();
-    walkthrough_classification(bpe, (uint64_t)seed);
-    walkthrough_instructions(bpe, (uint64_t)seed);
-    bpe_free(bpe);
-    return 0;
-}
+#include "walkthrough.h"
 
 /* ---- prepare-spam ------------------------------------------------------------ */
 
@@ -463,15 +240,7 @@ static int cmd_classify(int argc, char **argv) {
     const int context = c->gpt->config.context_length;
     if (max_length > context) fatal("--max-length %ld is longer than the model's context of %d", max_length, context);
     Bpe *bpe = gpt_load_tokenizer(model_path);
-    IntVec ids = {0};
-    bpe_encode(bpe, text, strlen(text), false, &ids);
-    /* input_ids[:min(max_length, context)] + padding to max_length */
-    int *input = xmalloc((size_t)max_length * sizeof(int));
-    for (int i = 0; i < max_length; i++) input[i] = i < (int)ids.len ? ids.data[i] : bpe_eot_id(bpe);
-    const float *logits = classifier_forward(c, input, 1, (int)max_length);
-    printf("%s\n", vec_argmax(logits, c->n_classes) == LABEL_SPAM ? "spam" : "not spam");
-    free(input);
-    intvec_free(&ids);
+    printf("%s\n", classify_review(c, bpe, text, (int)max_length) == LABEL_SPAM ? "spam" : "not spam");
     bpe_free(bpe);
     classifier_free(c);
     return 0;
@@ -603,7 +372,7 @@ static int cmd_instruct(int argc, char **argv) {
 }
 
 static const CliCommand commands[] = {
-    {"walkthrough", cmd_walkthrough, "the data steps of chapters 6 and 7 on the real data"},
+    {"walkthrough", ch06_walkthrough, "chapters 6 and 7 section by section, as the notebooks run"},
     {"prepare-spam", cmd_prepare_spam, "6.2: the balanced SMS spam splits as CSV files"},
     {"train-classifier", cmd_train_classifier, "6.3-6.8: finetune a GPT to classify spam"},
     {"classify", cmd_classify, "6.8: spam or not spam, with a finetuned classifier"},

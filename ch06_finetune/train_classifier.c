@@ -71,8 +71,7 @@ static float classifier_loss(void *c, const Batch *batch, bool backward) {
     return classifier_loss_batch(c, batch->inputs, batch->targets, batch->B, batch->T, backward, NULL);
 }
 
-/* The classifier as chapter 5's loops take a model. */
-static Model classifier_model(Classifier *c) {
+Model classifier_model(Classifier *c) {
     return (Model){.gpt = c->gpt, .loss_batch = classifier_loss, .self = c};
 }
 
@@ -110,11 +109,8 @@ void train_classifier_simple(Classifier *model, BatchLoader *train_loader, Batch
             run->seen += batch.B; /* examples_seen += input_batch.shape[0] */
             run->global_step++;
             progress_update(&run->progress, run->global_step + 1);
-            if (run->global_step % eval_freq == 0) {
-                float train_loss, val_loss;
-                evaluate_model(&classifier, train_eval_loader, val_loader, eval_iter, &train_loss, &val_loss);
-                record_losses(run, epoch + 1, train_loss, val_loss, optimizer->config.lr);
-            }
+            evaluate_if_due(&classifier, train_eval_loader, val_loader, eval_freq, eval_iter, epoch + 1,
+                            optimizer->config.lr, run);
         }
         float train_accuracy = calc_accuracy_loader(model, train_eval_loader, eval_iter);
         float val_accuracy = calc_accuracy_loader(model, val_loader, eval_iter);

@@ -6,6 +6,7 @@
 #ifndef CH06_TRAIN_CLASSIFIER_H
 #define CH06_TRAIN_CLASSIFIER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,36 +44,36 @@ typedef struct {
 
 ClassifierTrainOptions classifier_train_default_options(void);
 
-/* ---- 6.3 Creating data loaders ---------------------------------------------------- */
+/* ---- the pieces of the run (the walkthrough calls them one by one) ---------------- */
 
-/* A SpamDataset's examples in batches, as chapter 5's loops take a loader
- * (spam_batches_loader): inputs the padded ids (B, max_length), targets
- * the labels (B). */
+/* 6.3: a SpamDataset's examples in batches as chapter 5's loops take them:
+ * inputs the padded ids (B, max_length), targets the labels (B). */
 typedef struct {
     ExampleLoader order;
     const SpamDataset *ds;
     int *ids, *labels; /* the current batch */
 } SpamBatches;
-
-/* DataLoader(ds, batch_size, shuffle, drop_last); the order drawn with
- * seed. Exits, naming what, when the numbers make no batches. */
+/* what: the data's name in an error message */
 void spam_batches_init(SpamBatches *sb, const SpamDataset *ds, int batch_size, bool shuffle, bool drop_last,
                        uint64_t seed, const char *what);
 BatchLoader spam_batches_loader(SpamBatches *sb);
 void spam_batches_free(SpamBatches *sb);
 
-/* ---- 6.6-6.7 ---------------------------------------------------------------------- */
+/* 6.6: the classifier as chapter 5's loops take a model: its loss_batch is
+ * the cross entropy of the last token's logits (calc_loss_batch), so
+ * calc_loss_loader gives the classification loss. */
+Model classifier_model(Classifier *c);
 
-/* calc_accuracy_loader: the share of right predictions (the argmax of the
- * last token's logits) over the loader's first num_batches batches (all
- * when num_batches <= 0), in evaluation mode (no dropout). */
+/* 6.6 calc_accuracy_loader: the share of right predictions (the argmax of
+ * the last token's logits) over the loader's first num_batches batches
+ * (all when num_batches <= 0), in evaluation mode (no dropout). */
 float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches);
 
-/* The book's train_classifier_simple: chapter 5's train_model_simple with
- * the classifier's loss, examples counted in place of tokens, and after
- * each epoch the accuracies over eval_iter batches (printed, and appended
- * to accuracy_log unless it is NULL) in place of a sample. run is a fresh
- * TrainRun ({.global_step = -1}, its log NULL or loss_log_open's). */
+/* 6.7 The book's train_classifier_simple: chapter 5's train_model_simple
+ * with the classifier's loss, examples counted in place of tokens
+ * (run->seen), and after each epoch the accuracies over eval_iter batches
+ * (printed, and appended to accuracy_log unless it is NULL) in place of a
+ * sample. */
 void train_classifier_simple(Classifier *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
                              BatchLoader *val_loader, Optimizer *optimizer, int num_epochs, int eval_freq,
                              int eval_iter, TrainRun *run, FILE *accuracy_log);

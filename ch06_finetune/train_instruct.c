@@ -30,24 +30,8 @@ InstructTrainOptions instruct_train_default_options(void) {
 
 /* ---- 7.3-7.4: batches of collated instructions --------------------------------- */
 
-/* An InstructionDataset's examples in batches, each collated (7.3): as long
- * as its longest text, at most allowed_max_length, padded with pad_id, the
- * padding after the first ignored by the loss (and, with mask_prompts,
- * exercise 7.2, the prompts too). */
-typedef struct {
-    ExampleLoader order;
-    const InstructionDataset *ds;
-    int allowed_max_length, pad_id;
-    bool mask_prompts;
-    const int **seqs; /* the batch's texts, their lengths and their prompts' */
-    int *lengths, *prompt_lengths;
-    int *inputs, *targets; /* the current batch, grown as needed */
-    size_t capacity;
-} InstructionBatches;
-
-/* allowed_max_length: the longest a batch may be (set it before the first batch) */
-static void instruction_batches_init(InstructionBatches *ib, const InstructionDataset *ds, int batch_size,
-                                     bool shuffle, bool drop_last, uint64_t seed, int pad_id, const char *what) {
+void instruction_batches_init(InstructionBatches *ib, const InstructionDataset *ds, int batch_size, bool shuffle,
+                              bool drop_last, uint64_t seed, int pad_id, const char *what) {
     char err[160];
     if (!example_loader_init(&ib->order, ds->n, batch_size, shuffle, drop_last, seed, err, sizeof err))
         fatal("%s: %s", what, err);
@@ -84,14 +68,14 @@ static bool instruction_batches_next(void *self, Batch *batch) {
     return true;
 }
 
-static BatchLoader instruction_batches_loader(InstructionBatches *ib) {
+BatchLoader instruction_batches_loader(InstructionBatches *ib) {
     return (BatchLoader){.n_batches = ib->order.n_batches,
                          .reset = instruction_batches_reset,
                          .next = instruction_batches_next,
                          .self = ib};
 }
 
-static void instruction_batches_free(InstructionBatches *ib) {
+void instruction_batches_free(InstructionBatches *ib) {
     example_loader_free(&ib->order);
     free(ib->seqs);
     free(ib->lengths);

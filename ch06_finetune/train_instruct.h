@@ -7,9 +7,13 @@
 #define CH06_TRAIN_INSTRUCT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "../ch05_pretrain/train.h"
+#include "example_loader.h"
 #include "finetune.h"
+#include "instruction_data.h"
 
 typedef struct {
     ModelChoice model;        /* path NULL: GPT-2 medium (DATA_DIR/gpt2/355M), as the book */
@@ -32,6 +36,29 @@ typedef struct {
 } InstructTrainOptions;
 
 InstructTrainOptions instruct_train_default_options(void);
+
+/* ---- the pieces of the run (the walkthrough calls them one by one) ---------------- */
+
+/* 7.3-7.4: an InstructionDataset's examples in batches as chapter 5's loops
+ * take them, each collated: as long as its longest text, at most
+ * allowed_max_length, padded with pad_id, the padding after the first
+ * ignored by the loss. */
+typedef struct {
+    ExampleLoader order;
+    const InstructionDataset *ds;
+    int allowed_max_length, pad_id;
+    bool mask_prompts; /* exercise 7.2: the prompts' targets are ignored too */
+    const int **seqs;  /* the batch's texts, their lengths and their prompts' */
+    int *lengths, *prompt_lengths;
+    int *inputs, *targets; /* the current batch, grown as needed */
+    size_t capacity;
+} InstructionBatches;
+/* what: the data's name in an error message. Set ib->allowed_max_length
+ * (the model's context, or less) before the first batch. */
+void instruction_batches_init(InstructionBatches *ib, const InstructionDataset *ds, int batch_size, bool shuffle,
+                              bool drop_last, uint64_t seed, int pad_id, const char *what);
+BatchLoader instruction_batches_loader(InstructionBatches *ib);
+void instruction_batches_free(InstructionBatches *ib);
 
 /* Finetune and print the book's lines on stdout; writes OUT/log.csv (the
  * columns of ch05's), OUT/loss.png, OUT/checkpoint.safetensors (LoRA

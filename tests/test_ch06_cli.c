@@ -17,6 +17,7 @@
 #include "../ch04_gpt/config.h"
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
+#include "../ch05_pretrain/train.h"
 #include "../ch06_finetune/classifier.h"
 #include "../ch06_finetune/finetune.h"
 #include "../ch06_finetune/instruction_data.h"
@@ -214,6 +215,327 @@ START_TEST(test_help) {
 }
 END_TEST
 
+/* The text after `after` in out, up to the end of its line (malloc'd), or
+ * NULL when out lacks it. */
+static char *line_after(const char *out, const char *after) {
+    const char *p = strstr(out, after);
+    if (!p) return NULL;
+    p += strlen(after);
+    size_t n = strcspn(p, "\n");
+    char *line = malloc(n + 1);
+    memcpy(line, p, n);
+    line[n] = '\0';
+    return line;
+}
+
+/* GPT-2's parameters counted here from the shapes of its tensors, as
+ * OpenAI's checkpoints hold them: the token and position embeddings
+ * (V x C, ctx x C), per block the attention's query, key, value and output
+ * projections with their biases (4 C^2 + 4 C), the feed forward's two
+ * layers (C x 4C + 4C, 4C x C + C) and two norms' scales and shifts (4 C),
+ * the final norm (2 C); the output head is the token embedding. Without qkv
+ * bias a block has 3 C fewer. */
+static size_t block_params(size_t C, bool qkv_bias) { return 12 * C * C + (qkv_bias ? 13 : 10) * C; }
+static size_t gpt2_params(size_t V, size_t ctx, size_t C, size_t L) {
+    return V * C + ctx * C + L * block_params(C, true) + 2 * C;
+}
+
+/* The small GPT the walkthrough says it runs on ("emb_dim C, n_layers L,
+ * n_heads H,\n# context_length N"), after `after`. */
+static ModelChoice walkthrough_small_model(const char *out, const char *after) {
+    const char *p = strstr(out, after);
+    ck_assert_ptr_nonnull(p);
+    p = strstr(p, "a SMALL GPT of the same code, fast on a CPU: ");
+    ck_assert_ptr_nonnull(p);
+    ModelChoice mc = {.path = "random", .seed = 123};
+    ck_assert_int_eq(sscanf(p, "a SMALL GPT of the same code, fast on a CPU: emb_dim %d, n_layers %d, n_heads %d,\n"
+                               "# context_length %d, random weights (seed 123)",
+                            &mc.emb_dim, &mc.n_layers, &mc.n_heads, &mc.context),
+                     4);
+    return mc;
+}
+
+/* Two numbers printed "%.4f" from floats computed in different summation
+ * orders: equal to the printed digit. */
+#define ck_assert_printed_eq(printed, computed) ck_assert_float_eq_tol(printed, computed, 1.5e-4)
+
+/* In [31] and In [34] on the validation and test loaders, which do not
+ * shuffle: their first 10 batches of 8 are the split's first 80 texts (5
+ * batches, 40 texts, for the loss), padded to the longest training text
+ * (In [11]); recomputed here on the model c before its training, from the
+ * split `ch06 prepare-spam` wrote with the same seed: the accuracy exactly,
+ * the loss, a mean of batch means of -log softmax, to its 3 printed
+ * decimals. */
+static void check_unshuffled_loaders(const char *out, Classifier *c) {
+    const char *longest = strstr(out, "Longest training text: ");
+    ck_assert_ptr_nonnull(longest);
+    int T;
+    ck_assert_int_eq(sscanf(longest, "Longest training text: %d", &T), 1);
+    Bpe *bpe = bpe_load_gpt2();
+    const char *files[2] = {"spam/validation.csv", "spam/test.csv"}, *names[2] = {"Validation", "Test"};
+    for (int f = 0; f < 2; f++) {
+        char *path = in_dir(files[f]);
+        TextSet set = textset_read_csv(path);
+        ck_assert_int_ge(set.n, 80);
+        SpamDataset ds;
+        spam_dataset_init(&ds, &set, bpe, T, 50256);
+        int right = 0;
+        double loss = 0;
+        for (int b = 0; b < 10; b++) {
+            const float *logits = classifier_forward(c, ds.ids + (size_t)b * 8 * T, 8, T);
+            double batch_loss = 0;
+            for (int i = 0; i < 8; i++) {
+                const float *l = logits + 2 * i;
+                const int label = ds.labels[b * 8 + i];
+                right += (l[1] > l[0]) == label;
+                const double top = l[0] > l[1] ? l[0] : l[1];
+                batch_loss += top + log(exp(l[0] - top) + exp(l[1] - top)) - l[label];
+            }
+            if (b < 5) loss += batch_loss / 8 / 5;
+        }
+        char key[64], want[32];
+        snprintf(key, sizeof key, "%s accuracy: ", names[f]);
+        char *printed = line_after(strstr(out, "In [31]"), key);
+        ck_assert_ptr_nonnull(printed);
+        snprintf(want, sizeof want, "%.2f%%", 100.0 * right / 80);
+        ck_assert_str_eq(printed, want);
+        free(printed);
+        snprintf(key, sizeof key, "%s loss: ", names[f]);
+        printed = line_after(strstr(out, "In [34]"), key);
+        ck_assert_ptr_nonnull(printed);
+        ck_assert_double_eq_tol(atof(printed), loss, 5e-4 + 1e-6);
+        free(printed);
+        spam_dataset_free(&ds);
+        textset_free(&set);
+        free(path);
+    }
+    bpe_free(bpe);
+}
+
+/* The walkthrough's sections 6.4-6.8 (ch06.ipynb's cells In [17]-[44]) on
+ * its small GPT: the shapes, counts and formats are the book's; GPT-2
+ * small's counts are recomputed here from its shapes, the small GPT's
+ * trainable count from its; the model is built here again (the same
+ * seed) to recompute its outputs: every position's head output is the
+ * classifier's on the text up to that position (causal attention), and
+ * the accuracies and losses of the loaders that do not shuffle. */
+static void check_classifier_walk(const char *out) {
+    const char *want[] = {
+        /* In [24]: tokenizer.encode("Do you have time") as a (1, 4) tensor, PyTorch's print */
+        "In [24]: the input \"Do you have time\"\nInputs: tensor([[5211,  345,  423,  640]])\n"
+        "Inputs dimensions: torch.Size([1, 4])\n",
+        /* In [25] */
+        "Outputs dimensions: torch.Size([1, 4, 2])\n",
+        /* In [37]: 6 steps of batches of 8, the log every 2 steps in the book's format, then
+           train_classifier_simple's line after the epoch */
+        "In [37]: train_classifier_simple, the first 6 steps: losses, then the epoch's accuracies\n"
+        "Ep 1 (Step 000000): Train loss ",
+        "\nEp 1 (Step 000002): Train loss ", "\nEp 1 (Step 000004): Train loss ", "\n# 48 examples seen\n",
+        /* how to run it on the book's model */
+        "`make gpt2-124M` downloads OpenAI's weights, then `ch06 walkthrough --model ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    ck_assert_ptr_null(strstr(out, "Ep 1 (Step 000006)"));
+
+    /* In [17], [21]-[23]: GPT-2 small's size and what trains in it, from its shapes; what the
+       optimiser gets on the small GPT (GPT_CONFIG_124M's: no qkv bias), from its */
+    char line[256];
+    snprintf(line, sizeof line, "tied to the token embedding: %zu parameters", gpt2_params(50257, 1024, 768, 12));
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+    const size_t block = block_params(768, true), head = 2 * 768 + 2;
+    snprintf(line, sizeof line, "# Trainable: the last block %zu + the final norm %d + the head %zu = %zu\n", block,
+             2 * 768, head, block + 2 * 768 + head);
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+    const ModelChoice mc = walkthrough_small_model(out, "In [17]");
+    const size_t C = (size_t)mc.emb_dim;
+    ck_assert_int_ge(mc.n_layers, 2);
+    snprintf(line, sizeof line, "Trainable parameters: %zu (", block_params(C, false) + 2 * C + 2 * C + 2);
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+
+    /* In [25]-[26]: 4 rows of 2; row p is the classifier's output on the first p + 1 tokens */
+    const char *outputs = strstr(out, "Outputs:\n tensor([[[");
+    ck_assert_ptr_nonnull(outputs);
+    float rows[4][2];
+    const char *p = outputs + strlen("Outputs:\n tensor([[");
+    for (int r = 0; r < 4; r++) {
+        p = strchr(p, '[');
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(sscanf(p, "[%f, %f]", &rows[r][0], &rows[r][1]), 2);
+        p++;
+    }
+    Classifier *c = classifier_create(finetune_load_model(&mc, "124M", 50257), 2, 1, 123);
+    const int ids[4] = {5211, 345, 423, 640};
+    for (int r = 0; r < 4; r++) {
+        const float *logits = classifier_forward(c, ids, 1, r + 1);
+        ck_assert_printed_eq(rows[r][0], logits[0]);
+        ck_assert_printed_eq(rows[r][1], logits[1]);
+    }
+    check_unshuffled_loaders(out, c);
+    classifier_free(c);
+    char *last = line_after(out, "Last output token: tensor([[");
+    ck_assert_ptr_nonnull(last);
+    float l0, l1;
+    ck_assert_int_eq(sscanf(last, "%f, %f]])", &l0, &l1), 2);
+    ck_assert_printed_eq(l0, rows[3][0]);
+    ck_assert_printed_eq(l1, rows[3][1]);
+    free(last);
+    /* In [28]-[29]: softmax then argmax, and argmax alone: the larger logit's index */
+    char want_label[64];
+    snprintf(want_label, sizeof want_label, "In [28]: softmax, then argmax\nClass label: %d\n", l1 > l0);
+    ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
+    snprintf(want_label, sizeof want_label, "In [29]: argmax of the logits: the same\nClass label: %d\n", l1 > l0);
+    ck_assert_msg(strstr(out, want_label), "walkthrough lacks: %s", want_label);
+
+    /* In [31]: over 10 batches of 8 every accuracy is k/80, printed "%.2f%%"; In [34]: "%.3f";
+       In [37]: the epoch's accuracies over 1 batch of 8 each: k/8 */
+    const char *names[3] = {"Training", "Validation", "Test"};
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s accuracy: ", names[i]);
+        char *acc = line_after(strstr(out, "In [31]"), key);
+        ck_assert_ptr_nonnull(acc);
+        double a;
+        ck_assert_int_eq(sscanf(acc, "%lf%%", &a), 1);
+        const double k = a * 80 / 100;
+        ck_assert_msg(fabs(k - round(k)) < 1e-9 && k >= 0 && k <= 80, "%s accuracy %s is not k/80", names[i], acc);
+        free(acc);
+        snprintf(key, sizeof key, "%s loss: ", names[i]);
+        char *loss = line_after(strstr(out, "In [34]"), key);
+        ck_assert_ptr_nonnull(loss);
+        double v;
+        int n = -1;
+        ck_assert_int_eq(sscanf(loss, "%lf%n", &v, &n), 1);
+        ck_assert_msg(n == (int)strlen(loss) && strchr(loss, '.') && strlen(strchr(loss, '.')) == 4, "loss %s", loss);
+        free(loss);
+    }
+    char *epoch = line_after(strstr(out, "In [37]"), "Training accuracy: ");
+    ck_assert_ptr_nonnull(epoch);
+    double ta, va;
+    ck_assert_int_eq(sscanf(epoch, "%lf%% | Validation accuracy: %lf%%", &ta, &va), 2);
+    ck_assert_double_eq_tol(ta * 8 / 100, round(ta * 8 / 100), 1e-9);
+    ck_assert_double_eq_tol(va * 8 / 100, round(va * 8 / 100), 1e-9);
+    free(epoch);
+    /* In [43]-[44]: classify_review prints one of the two answers */
+    for (int i = 0; i < 2; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "In [%d]: classify_review(text_%d, max_length=train_dataset.max_length)\n", 43 + i,
+                 i + 1);
+        char *answer = line_after(out, key);
+        ck_assert_ptr_nonnull(answer);
+        ck_assert_msg(strcmp(answer, "spam") == 0 || strcmp(answer, "not spam") == 0, "classify_review: %s", answer);
+        free(answer);
+    }
+}
+
+static int count_occurrences(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
+    return n;
+}
+
+/* A Python float as print() shows it (repr): it reads back as x, and one
+ * digit fewer does not. */
+static void assert_python_float(const char *line, double *x) {
+    char *end;
+    *x = strtod(line, &end);
+    ck_assert_msg(*end == '\0' && strchr(line, '.'), "not a Python float: %s", line);
+    char shorter[400];
+    snprintf(shorter, sizeof shorter, "%.*g", (int)strlen(line) - 2, *x); /* one digit fewer */
+    ck_assert_msg(strtod(shorter, NULL) != *x, "%s has more digits than repr's", line);
+}
+
+/* The walkthrough's sections 7.5-7.8 (ch07.ipynb's In [28]-[44]) on its
+ * small GPT: the prompts and the dataset's responses are the book's;
+ * GPT-2 medium's size is recomputed from its shapes; the model is built
+ * here again to recompute its response to val_data[0] and its loss on the
+ * first validation batch; the tokens seen are those of 7.4's first two
+ * training batches (In [25]), which the steps take, as in the book. */
+static void check_instruction_walk(const char *out) {
+    const char *want[] = {
+        /* In [29]: format_input(val_data[0]) */
+        "In [29]: format_input(val_data[0])\nBelow is an instruction that describes a task. Write a response that "
+        "appropriately completes the request.\n\n### Instruction:\nConvert the active sentence to passive: 'The chef "
+        "cooks the meal every day.'\n",
+        /* In [34]: the log's format, after the first of 2 steps (every 2) */
+        "In [34]: train_model_simple, the first 2 steps\nEp 1 (Step 000000): Train loss ",
+        /* In [36]: the first three test entries as the book prints them */
+        "### Instruction:\nRewrite the sentence using a simile.\n\n### Input:\nThe car is very fast.\n\n"
+        "Correct response:\n>> The car is as fast as lightning.\n\nModel response:\n>> ",
+        "### Instruction:\nWhat type of cloud is typically associated with thunderstorms?\n\nCorrect response:\n"
+        ">> The type of cloud typically associated with thunderstorms is cumulonimbus.\n\nModel response:\n>> ",
+        "### Instruction:\nName the author of 'Pride and Prejudice'.\n\nCorrect response:\n>> Jane Austen.\n\n"
+        "Model response:\n>> ",
+        "`make gpt2-355M` downloads OpenAI's weights, then `ch06 walkthrough --instruct-model ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    ck_assert_int_eq(count_occurrences(out, "\n-------------------------------------\n"), 3);
+    ck_assert_ptr_null(strstr(out, "Ep 1 (Step 000001)"));
+    char line[256];
+    snprintf(line, sizeof line, "tied to the token embedding: %zu parameters", gpt2_params(50257, 1024, 1024, 24));
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+
+    /* In [25] -> In [34]: tokens_seen = 8 x the first two batches' lengths */
+    const char *shapes = strstr(out, "the first ones:\n");
+    ck_assert_ptr_nonnull(shapes);
+    int b1, t1, b2, t2;
+    ck_assert_int_eq(sscanf(shapes, "the first ones:\ntorch.Size([%d, %d]) torch.Size([%*d, %*d])\n"
+                                    "torch.Size([%d, %d])",
+                            &b1, &t1, &b2, &t2),
+                     4);
+    snprintf(line, sizeof line, "\n# %d tokens seen (padding included", b1 * t1 + b2 * t2);
+    ck_assert_msg(strstr(out, line), "walkthrough lacks: %s", line);
+
+    /* In [31] and In [33] recomputed on the same model */
+    const ModelChoice mc = walkthrough_small_model(out, "In [28]");
+    GPTModel *m = finetune_load_model(&mc, "355M", 50257);
+    Bpe *bpe = bpe_load_gpt2();
+    char *data = data_file("instruction-data.json");
+    InstructionSet all = instruction_data_read(data), train, test, val;
+    instruction_data_split(&all, &train, &test, &val);
+    char *response = instruct_response(m, bpe, &val.items[0], 35);
+    char *printed = malloc(strlen(response) + 128);
+    sprintf(printed, "\"### Response:\" removed, stripped\n%s\n# the book's, from GPT-2 medium", response);
+    ck_assert_msg(strstr(out, printed), "In [31] is not the model's response: %s", response);
+    /* the first validation batch: the first 8 entries in order, collated */
+    InstructionDataset val_ds;
+    instruction_dataset_init(&val_ds, &val, bpe);
+    const int *seqs[8];
+    int lengths[8];
+    for (int i = 0; i < 8; i++) seqs[i] = val_ds.encoded[i].data, lengths[i] = (int)val_ds.encoded[i].len;
+    const int T = collate_length(lengths, 8, mc.context);
+    int *inputs = malloc(8 * (size_t)T * sizeof(int)), *targets = malloc(8 * (size_t)T * sizeof(int));
+    collate_batch(seqs, lengths, 8, T, 50256, inputs, targets);
+    m->training = false;
+    const double val_loss = calc_loss_batch(m, inputs, targets, 8, T, false);
+    /* In [33]: print("Training loss:", x) shows repr(x). Before training, weights drawn with std
+       0.02 give logits near 0: the loss is near the uniform guess's ln 50257 = 10.825 (the book's
+       pretrained GPT-2 medium: 3.83) */
+    const char *names[2] = {"Training loss: ", "Validation loss: "};
+    for (int i = 0; i < 2; i++) {
+        char *loss = line_after(strstr(out, "In [33]"), names[i]);
+        ck_assert_ptr_nonnull(loss);
+        double x;
+        assert_python_float(loss, &x);
+        ck_assert_double_eq_tol(x, log(50257.0), 0.5);
+        if (i == 1) ck_assert_msg(x == val_loss, "validation loss %s, recomputed %.17g", loss, val_loss);
+        free(loss);
+    }
+    free(inputs);
+    free(targets);
+    instruction_dataset_free(&val_ds);
+    free(printed);
+    free(response);
+    instruction_set_free(&train);
+    instruction_set_free(&test);
+    instruction_set_free(&val);
+    instruction_set_free(&all);
+    free(data);
+    bpe_free(bpe);
+    gpt_free(m);
+}
+
 START_TEST(test_walkthrough_prints_the_books_numbers) {
     char *out;
     ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
@@ -224,7 +546,6 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
         "130 training batches",
         "19 validation batches",
         "38 test batches",
-        "Trainable: the last block 7087872 + the final norm 1536 + the head 1538 = 7090946",
         "Training set length: 935\nValidation set length: 55\nTest set length: 110\n",
         "inputs: [[0, 1, 2, 3, 4],\n         [5, 6, 50256, 50256, 50256],\n         [7, 8, 9, 50256, 50256]]",
         "targets: [[1, 2, 3, 4, 50256],\n          [6, 50256, -100, -100, -100],\n          [8, 9, 50256, -100, -100]]",
@@ -232,10 +553,21 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
         "target 1: 0.7936",
         "with that row's target -100: 1.1269",
         "Train loader: 116 batches",
+        /* each cell's output after its number in ch06.ipynb: In [4], In [14] (the book's shapes'
+           print, its batch of 8 and its "Label batch dimensions" without a colon) */
+        "In [4]: df[\"Label\"].value_counts()\nLabel\nham     4825\nspam    747\n",
+        "In [15]: len() of each loader\n130 training batches",
+        "In [14]: the training loader's last batch's shapes\nInput batch dimensions: torch.Size([8, ",
+        "])\nLabel batch dimensions torch.Size([8])\n",
+        /* ch07.ipynb In [9], In [25]: the train loader's batches, printed as torch.Size pairs */
+        "In [9]: the split's sizes\nTraining set length: 935\n",
+        "the first ones:\ntorch.Size([8, ",
         "### Input:\nOcassion\n\n### Response:\nThe correct spelling is 'Occasion.'",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_msg(strstr(out, want[i]) != NULL, "walkthrough lacks: %s", want[i]);
+    check_classifier_walk(out);
+    check_instruction_walk(out);
     free(out);
 }
 END_TEST

@@ -18,7 +18,8 @@
  *
  * Then chapter 5's loops over the same ten batches: train_model_simple
  * takes exactly the steps of the loop above, and appendix D's train_model
- * steps with the schedule's learning rates and clips after the warm-up. */
+ * steps with the schedule's learning rates and clips after the warm-up;
+ * over first_batches, train_model_simple takes the first steps only. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,9 +40,9 @@ static void free_fixture(void) { tensor_file_free(&fx); }
 
 static const Tensor *get(const char *name) { return fixture_tensor(&fx, name); }
 
-/* The book's loop for the fixture's ten batches: losses[step] is the loss
- * before that step's update. */
-static void train_ten_steps(GPTModel *m, float losses[STEPS]) {
+/* The book's loop over the fixture's batches order[0..n): losses[i] is the
+ * loss before step i's update. */
+static void train_steps(GPTModel *m, const int *order, int n, float *losses) {
     const float *hp = get("adamw")->data;
     AdamWConfig cfg = adamw_default_config();
     cfg.lr = hp[0];
@@ -52,17 +53,25 @@ static void train_ten_steps(GPTModel *m, float losses[STEPS]) {
     const float *tg = tensor_file_expect(&fx, "targets", 3, (int[]){STEPS, TB, TT})->data;
     AdamW opt;
     adamw_init(&opt, m->n_params);
-    for (int step = 0; step < STEPS; step++) {
+    for (int i = 0; i < n; i++) {
+        const int step = order[i];
         int inputs[TB * TT], targets[TB * TT];
-        for (int i = 0; i < TB * TT; i++) {
-            inputs[i] = (int)in[step * TB * TT + i];
-            targets[i] = (int)tg[step * TB * TT + i];
+        for (int j = 0; j < TB * TT; j++) {
+            inputs[j] = (int)in[step * TB * TT + j];
+            targets[j] = (int)tg[step * TB * TT + j];
         }
         gpt_zero_grad(m);
-        losses[step] = calc_loss_batch(m, inputs, targets, TB, TT, true);
+        losses[i] = calc_loss_batch(m, inputs, targets, TB, TT, true);
         adamw_step(&opt, m->params, m->grads, &cfg, cfg.lr);
     }
     adamw_free(&opt);
+}
+
+/* The book's loop for the fixture's ten batches in order. */
+static void train_ten_steps(GPTModel *m, float losses[STEPS]) {
+    int order[STEPS];
+    for (int i = 0; i < STEPS; i++) order[i] = i;
+    train_steps(m, order, STEPS, losses);
 }
 
 #define LOSS_TOL 1e-4f
@@ -277,6 +286,45 @@ START_TEST(test_train_model_simple_takes_the_books_steps) {
 }
 END_TEST
 
+/* first_batches: train_model_simple over the loader's first 4 batches for
+ * 2 epochs takes exactly the book's steps over batches 0-3 twice, bit for
+ * bit: 8 steps, 4 an epoch, each epoch ending on batch 3. */
+START_TEST(test_first_batches_cut_a_run_to_its_first_steps) {
+    enum { FIRST = 4, EPOCHS = 2 };
+    const float drop_rate = get("drop_rate")->data[0];
+    GPTModel *plain = gpt_from_fixture(&fx, false, drop_rate), *looped = gpt_from_fixture(&fx, false, drop_rate);
+    const int order[FIRST * EPOCHS] = {0, 1, 2, 3, 0, 1, 2, 3};
+    float losses[FIRST * EPOCHS];
+    train_steps(plain, order, FIRST * EPOCHS, losses);
+
+    FixtureBatches batches, eval_batches;
+    fixture_batches_init(&batches);
+    fixture_batches_init(&eval_batches);
+    BatchLoader all = fixture_loader(&batches), eval_loader = fixture_loader(&eval_batches);
+    FirstBatches fb;
+    BatchLoader first = first_batches(&fb, &all, FIRST);
+    ck_assert_int_eq(first.n_batches, FIRST);
+    SpyAdamW spy;
+    Optimizer optimizer = spy_optimizer(&spy, looped);
+    Model model = gpt_model(looped);
+    TrainRun run = {.global_step = -1, .after_epoch = note_epoch};
+    int saved = stdout_to_null();
+    train_model_simple(&model, &first, &eval_loader, &eval_loader, &optimizer, EPOCHS, 3, 1, NULL, NULL, &run);
+    stdout_back(saved);
+    ck_assert(memcmp(plain->params, looped->params, plain->n_params * sizeof(float)) == 0);
+    ck_assert_int_eq(spy.steps, FIRST * EPOCHS);
+    ck_assert_int_eq(run.global_step, FIRST * EPOCHS - 1);
+    ck_assert_int_eq(run.steps_per_epoch, FIRST);
+    ck_assert_int_eq(run.seen, (long)FIRST * EPOCHS * TB * TT);
+    ck_assert(last_seen.inputs == batches.inputs[FIRST - 1]);
+    /* more batches than the loader has: all of them */
+    ck_assert_int_eq(first_batches(&fb, &all, STEPS + 5).n_batches, STEPS);
+    adamw_free(&spy.adamw);
+    gpt_free(plain);
+    gpt_free(looped);
+}
+END_TEST
+
 /* Appendix D's train_model: each step's learning rate is the schedule's,
  * from initial_lr up to the optimizer's over the warm-up, then the cosine
  * down to min_lr; the gradients reach the step clipped to max_norm from
@@ -321,6 +369,7 @@ Suite *train_steps_suite(void) {
     tcase_add_test(tc, test_training_without_dropout_is_eval);
     tcase_add_test(tc, test_train_model_simple_takes_the_books_steps);
     tcase_add_test(tc, test_train_model_warms_up_decays_and_clips);
+    tcase_add_test(tc, test_first_batches_cut_a_run_to_its_first_steps);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -54,7 +54,8 @@ CH03_SRC := ch03_attention/attention.c ch03_attention/attention_fast.c
 CH04_SRC := ch04_gpt/config.c ch04_gpt/layernorm.c ch04_gpt/gelu.c ch04_gpt/feedforward.c \
             ch04_gpt/transformer_block.c ch04_gpt/gpt.c ch04_gpt/generate.c
 CH05_SRC := ch05_pretrain/loss.c ch05_pretrain/safetensors.c ch05_pretrain/tf_checkpoint.c ch05_pretrain/gpt_weights.c \
-            ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c ch05_pretrain/pretrain.c
+            ch05_pretrain/adamw.c ch05_pretrain/sampling.c ch05_pretrain/train.c ch05_pretrain/pretrain.c \
+            ch05_pretrain/corpus.c
 CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_loader.c ch06_finetune/trainable.c ch06_finetune/lora.c \
             ch06_finetune/classifier.c ch06_finetune/instruction_data.c ch06_finetune/finetune.c \
             ch06_finetune/train_classifier.c ch06_finetune/train_instruct.c
@@ -67,7 +68,7 @@ TEST_ORDER := util rng tensor tensor_file ops matmul \
               utf8 simple_tokenizer bpe bpe_train dataloader embedding ch02_cli \
               attention ch03_cli \
               layernorm gelu gpt generate ch04_cli \
-              crc32c safetensors tf_checkpoint gpt_weights loss adamw sampling ch05_cli train_steps checkpoint \
+              crc32c safetensors tf_checkpoint gpt_weights loss adamw sampling ch05_cli train_steps checkpoint corpus \
               ch06_data ch06_loss ch06_classifier ch06_lora ch06_cli \
               bad_input
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(filter-out tests/test_helpers.c,$(wildcard tests/test_*.c)))

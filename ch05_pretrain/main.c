@@ -336,14 +336,23 @@ static void usage_train(FILE *out) {
             "  --eval-freq N        evaluate every N steps (5)\n"
             "  --eval-iter N        batches per evaluation (5)\n"
             "  --start-context TEXT the prompt of the sample printed after each epoch\n"
-            "  --no-samples         don't print a sample after each epoch\n");
+            "  --no-samples         don't print a sample after each epoch\n"
+            "Training from a prepared corpus (`ch05 prepare-corpus`; see the README's \"Pretraining on a\n"
+            "larger corpus\"), in steps rather than epochs; under `mpirun -np N` N processes share each step:\n"
+            "  --data DIR           the directory of token shards: its *_train*.bin train (a seeded shuffle of\n"
+            "                       their windows each epoch), its *_val*.bin validates (loss and perplexity)\n"
+            "  --max-steps N        the run's length in steps (required with a directory)\n"
+            "  --total-batch N      tokens per step (--batch-size x --context): a multiple of that adds up\n"
+            "                       the gradients of that many micro-batches of --batch-size rows\n"
+            "  --checkpoint-every N save the checkpoint every N steps (default: at the end); SIGINT and\n"
+            "                       SIGTERM save it too, after the current step, and stop\n");
 }
 
 /* Parse train's flags into *o. Returns -1 to go on, or the exit status to
  * leave with (0 after --help, 2 after a bad flag). */
 static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
     enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, NO_DECAY, CLIP, EVAL_FREQ,
-           EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
+           EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT, MAX_STEPS, TOTAL_BATCH, CKPT_EVERY };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
         {"batch-size", required_argument, NULL, BATCH}, {"context", required_argument, NULL, CONTEXT},
@@ -358,6 +367,8 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
+        {"max-steps", required_argument, NULL, MAX_STEPS}, {"total-batch", required_argument, NULL, TOTAL_BATCH},
+        {"checkpoint-every", required_argument, NULL, CKPT_EVERY},
         {0}};
     for (int c; (c = getopt_long(argc, argv, "d:e:l:s:o:h", options, NULL)) != -1;) {
         switch (c) {
@@ -386,6 +397,9 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         case EVAL_ITER: o->eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
         case START: o->start_context = optarg; break;
         case NO_SAMPLES: o->quiet_samples = true; break;
+        case MAX_STEPS: o->max_steps = (int)cli_long("--max-steps", optarg, 1, 0x7fffffffL); break;
+        case TOTAL_BATCH: o->total_batch = (int)cli_long("--total-batch", optarg, 1, 0x7fffffffL); break;
+        case CKPT_EVERY: o->checkpoint_every = (int)cli_long("--checkpoint-every", optarg, 0, 0x7fffffffL); break;
         case 'h': usage_train(stdout); return 0;
         default: return cli_bad_usage("train");
         }

@@ -83,7 +83,8 @@ TEST_NAMES := $(patsubst tests/test_%.c,%,$(filter-out tests/test_helpers.c,$(wi
 TEST_FILES := $(patsubst %,tests/test_%.c,$(foreach n,$(TEST_ORDER),$(filter $(n),$(TEST_NAMES))) \
                                           $(sort $(filter-out $(TEST_ORDER),$(TEST_NAMES))))
 TEST_SRC := $(TEST_FILES) tests/test_helpers.c tests/run_tests.c
-BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/bench_gpt.c
+BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/bench_gpt.c \
+             tests/bench_corpus.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBCOMMON := $(BUILD)/libcommon.a

@@ -143,8 +143,8 @@ END_TEST
 /* ---- across processes ---------------------------------------------------------------- */
 
 #define RUN_FLAGS                                                                                                  \
-    "--max-steps 6 --emb-dim 16 --n-layers 2 --n-heads 2 --context 32 --batch-size 2 --total-batch 256 "           \
-    "--eval-freq 2 --eval-iter 2 --no-samples"
+    "--max-steps 6 --emb-dim 16 --n-layers 2 --n-heads 2 --context 16 --batch-size 1 --total-batch 64 "            \
+    "--eval-freq 2 --eval-iter 1 --no-samples"
 
 /* The same six steps (dropout on: its masks follow the micro-batch) without
  * mpirun on two threads, and under mpirun on 1, 2 and 4 ranks of one

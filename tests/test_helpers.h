@@ -94,8 +94,10 @@ GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate);
 char *make_verdict_corpus(void);
 
 /* The shell's prefix for running a program under mpirun on this machine:
- * every rank on it (--oversubscribe), as root too, one thread a rank, and
- * Open MPI's own allocations kept out of LeakSanitizer's report. */
+ * every rank on it (--oversubscribe), as root too, one thread a rank. A
+ * sanitized build runs without LeakSanitizer there: Open MPI unloads its
+ * components at MPI_Finalize, leaving allocations no stack can name (the
+ * same code is leak-checked in the runs without mpirun). */
 const char *mpirun_prefix(void);
 
 /* Relative difference check for floats, for ck_assert messages. */

@@ -3,6 +3,7 @@
  * from its checkpoint that goes on exactly as one that never stopped, and
  * SIGINT or SIGTERM: the run saves after its current step and stops. (The
  * run from a text file is tested in test_ch05_cli.c and test_checkpoint.c.) */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,9 @@
 #include "../ch05_pretrain/gpt_weights.h"
 #include "test_helpers.h"
 
-#define TINY "--emb-dim 16 --n-layers 2 --n-heads 2 --context 32 --batch-size 2 --total-batch 128 --eval-iter 1 " \
+/* GPT-2's vocabulary, but 16 channels and 2 blocks, and steps of 2
+ * micro-batches of one row of 16 tokens: seconds, also under the sanitizers */
+#define TINY "--emb-dim 16 --n-layers 2 --n-heads 2 --context 16 --batch-size 1 --total-batch 32 --eval-iter 1 " \
              "--no-samples"
 
 static char *shards, *runs;
@@ -75,11 +78,18 @@ START_TEST(test_a_run_from_shards) {
     ck_assert_msg(fabs(ppl - exp(val)) <= 0.05 + 0.0006 * exp(val), "perplexity %.1f for a loss of %.3f", ppl, val);
     find_text(out, "Ep 1 (Step 000002): ");
     ck_assert(strstr(out, "(Step 000004)") == NULL);
-    /* a step is 128 tokens: 2 micro-batches of 2 x 32 */
-    find_text(err, "a step: 2 micro-batch(es) of 2 rows");
+    /* a step is 32 tokens: 2 micro-batches of 1 x 16 */
+    find_text(err, "a step: 2 micro-batch(es) of 1 rows");
     char *log = run_file("a", "log.csv");
-    find_text(log, "\n0,0.0278,128,"); /* step 0: 128 tokens seen, of 36 steps an epoch */
-    find_text(log, "\n2,0.0833,384,");
+    long step, seen;
+    double epochs;
+    ck_assert_int_eq(sscanf(find_text(log, "\n2,"), "\n%ld,%lf,%ld,", &step, &epochs, &seen), 3);
+    ck_assert_int_eq(seen, 96); /* 3 steps of 32 tokens */
+    int shard_count, batches;
+    const char *count = find_text(err, " training shards, ");
+    while (count > err && count[-1] != ' ') count--; /* "...: N training shards, M batches of ..." */
+    ck_assert_int_eq(sscanf(count, "%d training shards, %d batches", &shard_count, &batches), 2);
+    ck_assert_msg(fabs(epochs - 3.0 / batches) < 1e-4, "%g epochs after 3 steps of %d an epoch", epochs, batches);
     free(log);
     free(out);
     free(err);
@@ -175,7 +185,7 @@ START_TEST(test_bad_runs_from_shards) {
     free(err);
     ck_assert_int_eq(run_program(NULL, &err, "ch05_pretrain/ch05", "train --data %s " TINY
                                  " --max-steps 2 --total-batch 100 --out %s/x", shards, runs), 1);
-    find_text(err, "--total-batch 100 is not a multiple of --batch-size x --context = 64");
+    find_text(err, "--total-batch 100 is not a multiple of --batch-size x --context = 16");
     free(err);
     ck_assert_int_eq(run_program(NULL, &err, "ch05_pretrain/ch05", "train --data %s " TINY
                                  " --max-steps 2 --out %s/x", runs, runs), 1);

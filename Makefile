@@ -30,7 +30,11 @@ endif
 # make fuzz builds with clang and libFuzzer into build-fuzz/.
 FUZZ_BUILD := build-fuzz
 ifeq ($(SANITIZE),1)
-  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  # -O2 and the machine's vector instructions, as the plain build: the
+  # checks are the same, and the tests' arithmetic runs some 5x faster than
+  # at -O1 without them (PORTABLE=1 leaves -march=native out here too)
+  OPT := -O2 $(if $(filter 1,$(PORTABLE)),,-march=native) -g -fno-omit-frame-pointer \
+         -fsanitize=address,undefined -fno-sanitize-recover=undefined
   SAN_LDFLAGS := -fsanitize=address,undefined
 else ifeq ($(PORTABLE),1)
   OPT := -O2 -g

@@ -6,6 +6,7 @@
  *   ch05 loss ...        a MODEL's mean next-token loss on a text
  *   ch05 exercise [N.M]  the chapter's exercises (5.1 to 5.6), solved (exercises.c)
  *   ch05 appendix-d      appendix D's learning rates (CSV and figures) and clipping example
+ *   ch05 prepare-corpus  a directory of text files (Project Gutenberg's) to token shards
  *
  * MODEL is a directory with OpenAI's GPT-2 files (hparams.json and
  * model.ckpt.*; `make gpt2-124M` fetches them), a Hugging Face directory
@@ -25,6 +26,7 @@
 #include "../common/tensor.h"
 #include "../common/cli.h"
 #include "../common/util.h"
+#include "corpus.h"
 #include "exercises.h"
 #include "gpt_weights.h"
 #include "loss.h"
@@ -369,14 +371,23 @@ static void usage_train(FILE *out) {
             "  --eval-freq N        evaluate every N steps (5)\n"
             "  --eval-iter N        batches per evaluation (5)\n"
             "  --start-context TEXT the prompt of the sample printed after each epoch\n"
-            "  --no-samples         don't print a sample after each epoch\n");
+            "  --no-samples         don't print a sample after each epoch\n"
+            "Training from a prepared corpus (`ch05 prepare-corpus`; see the README's \"Pretraining on a\n"
+            "larger corpus\"), in steps rather than epochs; under `mpirun -np N` N processes share each step:\n"
+            "  --data DIR           the directory of token shards: its *_train*.bin train (a seeded shuffle of\n"
+            "                       their windows each epoch), its *_val*.bin validates (loss and perplexity)\n"
+            "  --max-steps N        the run's length in steps (required with a directory)\n"
+            "  --total-batch N      tokens per step (--batch-size x --context): a multiple of that adds up\n"
+            "                       the gradients of that many micro-batches of --batch-size rows\n"
+            "  --checkpoint-every N save the checkpoint every N steps (default: at the end); SIGINT and\n"
+            "                       SIGTERM save it too, after the current step, and stop\n");
 }
 
 /* Parse train's flags into *o. Returns -1 to go on, or the exit status to
  * leave with (0 after --help, 2 after a bad flag). */
 static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
     enum { EMB = 256, LAYERS, HEADS, RESUME, SAVE_EVERY, NO_SHUFFLE, WARMUP, INITIAL_LR, MIN_LR, NO_DECAY, CLIP, EVAL_FREQ,
-           EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT };
+           EVAL_ITER, START, NO_SAMPLES, WD, DROPOUT, BATCH, CONTEXT, INIT, MAX_STEPS, TOTAL_BATCH, CKPT_EVERY };
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},        {"epochs", required_argument, NULL, 'e'},
         {"batch-size", required_argument, NULL, BATCH}, {"context", required_argument, NULL, CONTEXT},
@@ -391,6 +402,8 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         {"clip", required_argument, NULL, CLIP},       {"eval-freq", required_argument, NULL, EVAL_FREQ},
         {"eval-iter", required_argument, NULL, EVAL_ITER}, {"start-context", required_argument, NULL, START},
         {"no-samples", no_argument, NULL, NO_SAMPLES}, {"help", no_argument, NULL, 'h'},
+        {"max-steps", required_argument, NULL, MAX_STEPS}, {"total-batch", required_argument, NULL, TOTAL_BATCH},
+        {"checkpoint-every", required_argument, NULL, CKPT_EVERY},
         {0}};
     for (int c; (c = getopt_long(argc, argv, "d:e:l:s:o:h", options, NULL)) != -1;) {
         switch (c) {
@@ -419,6 +432,9 @@ static int parse_train_flags(int argc, char **argv, TrainOptions *o) {
         case EVAL_ITER: o->eval_iter = (int)cli_long("--eval-iter", optarg, 1, 1 << 30); break;
         case START: o->start_context = optarg; break;
         case NO_SAMPLES: o->quiet_samples = true; break;
+        case MAX_STEPS: o->max_steps = (int)cli_long("--max-steps", optarg, 1, 0x7fffffffL); break;
+        case TOTAL_BATCH: o->total_batch = (int)cli_long("--total-batch", optarg, 1, 0x7fffffffL); break;
+        case CKPT_EVERY: o->checkpoint_every = (int)cli_long("--checkpoint-every", optarg, 0, 0x7fffffffL); break;
         case 'h': usage_train(stdout); return 0;
         default: return cli_bad_usage("train");
         }
@@ -724,6 +740,65 @@ static int cmd_appendix_d(int argc, char **argv) {
     return 0;
 }
 
+/* ---- prepare-corpus: pretraining on a larger corpus -------------------------- */
+
+static void usage_prepare_corpus(FILE *out) {
+    fprintf(out,
+            "usage: ch05 prepare-corpus --input DIR --out DIR [options]\n"
+            "Tokenizes every text file under DIR (*.txt, *.txt.utf8, in the order of their paths) into\n"
+            "token shards in llm.c's format (a 256 x int32 header: 20240520, 1, the token count; then\n"
+            "uint16 tokens), as the book's bonus pretraining on Project Gutenberg prepares its data.\n"
+            "Each file is read as UTF-8 (invalid bytes replaced), documents are joined with\n"
+            "<|endoftext|>; the first documents, until they hold --val-tokens tokens, become\n"
+            "corpus_val_000000.bin, the rest corpus_train_000001.bin, ... Running it again continues\n"
+            "where an interrupted run stopped (OUT/corpus.json); no shard is ever left half-written.\n"
+            "  --input DIR          the text files (Gutenberg's layout, or any tree of .txt files)\n"
+            "  --out DIR            where the shards go\n"
+            "  --gutenberg          clean as the book's prepare_dataset.py: skip files under 90%% ASCII,\n"
+            "                       strip Project Gutenberg's license header and footer, and make every\n"
+            "                       run of blank lines one blank line\n"
+            "  --shard-tokens N     tokens per training shard (100000000, as llm.c's)\n"
+            "  --val-tokens N       the validation shard's least size in tokens, whole documents\n"
+            "                       (1000000)\n"
+            "  --threads N          encoding threads (all cores)\n");
+}
+
+static int cmd_prepare_corpus(int argc, char **argv) {
+    static const struct option options[] = {{"input", required_argument, NULL, 'i'},
+                                            {"out", required_argument, NULL, 'o'},
+                                            {"gutenberg", no_argument, NULL, 'g'},
+                                            {"shard-tokens", required_argument, NULL, 's'},
+                                            {"val-tokens", required_argument, NULL, 'v'},
+                                            {"threads", required_argument, NULL, 't'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {0}};
+    CorpusOptions o = {.shard_tokens = 100000000, .val_tokens = 1000000};
+    for (int c; (c = getopt_long(argc, argv, "i:o:gs:v:t:h", options, NULL)) != -1;) {
+        switch (c) {
+        case 'i': o.input_dir = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'g': o.gutenberg = true; break;
+        case 's': o.shard_tokens = cli_long("--shard-tokens", optarg, 1, 0x7fffffffL); break;
+        case 'v': o.val_tokens = cli_long("--val-tokens", optarg, 1, 0x7fffffffL); break;
+        case 't': o.threads = (int)cli_long("--threads", optarg, 1, 1024); break;
+        case 'h': usage_prepare_corpus(stdout); return 0;
+        default: return cli_bad_usage("prepare-corpus");
+        }
+    }
+    cli_no_arguments("prepare-corpus", argc, argv);
+    if (!o.input_dir || !o.out_dir) fatal("prepare-corpus: --input and --out are required");
+    CorpusStats s;
+    char err[512];
+    if (!prepare_corpus(&o, &s, err, sizeof err)) fatal("prepare-corpus: %s", err);
+    printf("files: %ld (%ld not English, %ld empty)\n", s.files, s.skipped_non_english, s.skipped_empty);
+    printf("validation: %ld documents, %ld tokens\n", s.documents_val, s.tokens_val);
+    printf("training: %ld documents, %ld tokens\n", s.documents_train, s.tokens_train);
+    printf("shards: %d written, %d already complete, in %s\n", s.shards_written, s.shards_kept, o.out_dir);
+    if (s.bytes_read > 0)
+        fprintf(stderr, "read %.1f MB in %.2f s: %.1f MB/s\n", s.bytes_read / 1e6, s.seconds, s.bytes_read / 1e6 / s.seconds);
+    return 0;
+}
+
 static const CliCommand commands[] = {
     {"walkthrough", cmd_walkthrough, "5.1's loss and loaders, 5.3's decoding examples, 5.5's settings"},
     {"train", cmd_train, "pretrain a GPT (the book's run on The Verdict by default)"},
@@ -731,6 +806,7 @@ static const CliCommand commands[] = {
     {"loss", cmd_loss, "a MODEL's mean next-token loss on a text"},
     {"exercise", cmd_exercise, "the chapter's exercises solved: 5.1 to 5.6"},
     {"appendix-d", cmd_appendix_d, "appendix D: warm-up, cosine decay and clipping, as the notebook prints them"},
+    {"prepare-corpus", cmd_prepare_corpus, "a directory of text files (Project Gutenberg's) to token shards"},
 };
 
 int main(int argc, char **argv) {

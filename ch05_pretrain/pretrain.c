@@ -2,6 +2,7 @@
 #include "pretrain.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <float.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -10,12 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "../ch02_text/dataloader.h"
 #include "../ch02_text/utf8.h"
 #include "../common/util.h"
 #include "adamw.h"
+#include "corpus.h"
+#include "data_parallel.h"
 #include "gpt_weights.h"
+#include "shard_loader.h"
 #include "train.h"
 
 TrainOptions train_default_options(void) {
@@ -61,6 +67,8 @@ static const Setting SETTINGS[] = {
     SETTING("eval-freq", INT, eval_freq),
     SETTING("eval-iter", INT, eval_iter),       SETTING("save-every", INT, save_every),
     SETTING("start-context", TEXT, start_context), SETTING("no-samples", SWITCH_ON, quiet_samples),
+    SETTING("max-steps", INT, max_steps),       SETTING("total-batch", INT, total_batch),
+    SETTING("checkpoint-every", INT, checkpoint_every),
 };
 enum { N_SETTINGS = sizeof SETTINGS / sizeof SETTINGS[0] };
 #define SETTING_PREFIX "train.option."
@@ -149,8 +157,12 @@ void train_print_resume(const SafetensorsFile *sf, const TrainOptions *saved, co
         bytebuf_append(&line, value, strlen(value));
         if (quote) bytebuf_append(&line, "'", 1);
     }
-    fprintf(stderr, "resuming %s after epoch %ld of %d:%s (%s%s%s)\n", sf->path, meta_long(sf, "train.epochs_done"),
-            used->epochs, line.data,
+    if (safetensors_metadata(sf, "train.shard_position")) /* a run from shards counts steps */
+        fprintf(stderr, "resuming %s after step %ld of %d:", sf->path, meta_long(sf, "train.global_step") + 1,
+                used->max_steps);
+    else
+        fprintf(stderr, "resuming %s after epoch %ld of %d:", sf->path, meta_long(sf, "train.epochs_done"), used->epochs);
+    fprintf(stderr, "%s (%s%s%s)\n", line.data,
             kept ? "from the checkpoint" : "an older checkpoint without its settings: defaults and the model's context",
             changed.len ? "; from the command line:" : "", changed.len ? changed.data : "");
     bytebuf_free(&line);
@@ -227,29 +239,44 @@ static bool rng_from_hex(Rng *rng, const char *hex) {
 }
 
 /* Where the checkpoint goes, and what it holds beside the model: AdamW's
- * state, the shuffling loaders' generators and the run's settings. */
+ * state, where the loaders stand and the run's settings. */
 typedef struct {
     const char *path;
     const ModelAdamW *optimizer;
-    const DataLoader *train, *train_eval; /* their shuffling generators */
-    const TrainOptions *settings;         /* as they go into the checkpoint (see SETTINGS) */
+    const DataLoader *train, *train_eval;          /* a run from text: their shuffling generators */
+    const ShardBatches *shard_train, *shard_eval;  /* a run from shards: their epochs and batches */
+    const TrainOptions *settings;                  /* as they go into the checkpoint (see SETTINGS) */
 } Checkpoint;
 
 static void save_checkpoint(const Checkpoint *ckpt, const TrainRun *run) {
     const GPTModel *m = ckpt->optimizer->model;
     const AdamW *adamw = &ckpt->optimizer->adamw;
     enum { N_STATE = 7, N_META = N_STATE + N_SETTINGS };
-    char epochs[32], step[32], tokens[32], adam_step[32], rng_model[80], rng_train[80], rng_eval[80];
+    char epochs[32], step[32], tokens[32], adam_step[32], rng_model[80], position[2][80];
     snprintf(epochs, sizeof epochs, "%d", run->epochs_done);
     snprintf(step, sizeof step, "%ld", run->global_step);
     snprintf(tokens, sizeof tokens, "%ld", run->seen);
     snprintf(adam_step, sizeof adam_step, "%ld", adamw->step);
     rng_to_hex(&m->rng, rng_model, sizeof rng_model);
-    rng_to_hex(&ckpt->train->rng, rng_train, sizeof rng_train);
-    rng_to_hex(&ckpt->train_eval->rng, rng_eval, sizeof rng_eval);
     const char *keys[N_META] = {"train.epochs_done", "train.global_step", "train.tokens_seen", "train.adam_step",
-                                "train.rng_dropout", "train.rng_shuffle", "train.rng_eval"};
-    const char *values[N_META] = {epochs, step, tokens, adam_step, rng_model, rng_train, rng_eval};
+                                "train.rng_dropout"};
+    const char *values[N_META] = {epochs, step, tokens, adam_step, rng_model, position[0], position[1]};
+    if (ckpt->shard_train) {
+        /* dropout draws from a generator seeded for each micro-batch, and the
+         * shards' orders follow from the seed and the epoch: where each
+         * loader is is all there is to keep */
+        keys[4] = "train.dropout";
+        values[4] = "seeded by (seed, step, micro-batch)";
+        keys[5] = "train.shard_position";
+        keys[6] = "train.eval_epoch";
+        snprintf(position[0], sizeof position[0], "%ld:%ld", ckpt->shard_train->epoch, ckpt->shard_train->next_batch);
+        snprintf(position[1], sizeof position[1], "%ld", ckpt->shard_eval->epoch);
+    } else {
+        keys[5] = "train.rng_shuffle";
+        keys[6] = "train.rng_eval";
+        rng_to_hex(&ckpt->train->rng, position[0], sizeof position[0]);
+        rng_to_hex(&ckpt->train_eval->rng, position[1], sizeof position[1]);
+    }
     char setting_keys[N_SETTINGS][64], setting_values[N_SETTINGS][64];
     for (int i = 0; i < N_SETTINGS; i++) {
         snprintf(setting_keys[i], sizeof setting_keys[i], SETTING_PREFIX "%s", SETTINGS[i].flag);
@@ -339,6 +366,193 @@ static GPTModel *initial_model(const TrainOptions *opt, SafetensorsFile **resume
     return m;
 }
 
+/* ---- Pretraining on a larger corpus: a run from token shards ------------------------- */
+
+/* SIGINT and SIGTERM end a run from shards after its current step, with a checkpoint. */
+static volatile sig_atomic_t stop_requested;
+static void request_stop(int sig) { stop_requested = sig; }
+
+typedef struct {
+    const Checkpoint *ckpt;
+    const TrainOptions *opt;
+    int rank;
+} ShardRunSaver;
+
+/* The run's after_step: a checkpoint every checkpoint_every steps, at the
+ * last step, and when a signal asks the run to stop (rank 0's signal,
+ * which every rank hears, so that all of them stop at the same step). */
+static bool save_after_step(void *user, const TrainRun *run) {
+    const ShardRunSaver *saver = user;
+    const TrainOptions *opt = saver->opt;
+    int stop = stop_requested;
+    data_parallel_broadcast(&stop, sizeof stop);
+    stop_requested = stop;
+    const long steps = run->global_step + 1;
+    bool due = stop || steps >= opt->max_steps || (opt->checkpoint_every > 0 && steps % opt->checkpoint_every == 0);
+    if (due && saver->rank == 0) {
+        check_before_save(saver->ckpt->optimizer->model, &(Batch){0}, run->epochs_done + 1, run->global_step,
+                          saver->ckpt->path);
+        save_checkpoint(saver->ckpt, run);
+    }
+    if (stop && saver->rank == 0) {
+        progress_clear((Progress *)&run->progress);
+        fprintf(stderr, "stopped after step %ld: %s holds the run; `ch05 train --resume %s` continues it\n",
+                run->global_step, saver->ckpt->path, saver->ckpt->path);
+    }
+    return stop;
+}
+
+static void open_shards(ShardBatches *sb, char *const *paths, int n, int T, int rows, bool shuffle, uint64_t seed,
+                        const char *what) {
+    char err[512];
+    if (!shard_batches_init(sb, paths, n, T, rows, shuffle, seed, err, sizeof err)) fatal("%s: %s", what, err);
+}
+
+static void pretrain_from_shards(const TrainOptions *opt) {
+    int rank, n_ranks;
+    data_parallel_world(&rank, &n_ranks);
+    if (rank != 0 && !freopen("/dev/null", "w", stdout)) fatal("cannot silence rank %d's output", rank);
+    if (opt->max_steps <= 0) fatal("train: a run from shards needs --max-steps N (%s is a directory)", opt->data_path);
+    char err[512];
+    ShardList shards;
+    if (!shard_list(opt->data_path, &shards, err, sizeof err)) fatal("train: %s", err);
+    if (shards.n_train == 0) fatal("train: %s has no training shards (*_train*.bin)", opt->data_path);
+    Bpe *tokenizer = bpe_load_gpt2();
+
+    TrainOptions settings = *opt;
+    char *data_abs = realpath(opt->data_path, NULL);
+    settings.data_path = data_abs;
+    SafetensorsFile *resume_file = NULL;
+    GPTModel *m = initial_model(opt, &resume_file);
+    if (m->config.vocab_size != bpe_vocab_size(tokenizer))
+        fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size,
+              bpe_vocab_size(tokenizer));
+
+    /* a step: total_batch tokens, as micro-batches of batch_size rows */
+    const long micro_tokens = (long)opt->batch_size * opt->context;
+    const long total = opt->total_batch > 0 ? opt->total_batch : micro_tokens;
+    if (total % micro_tokens != 0)
+        fatal("train: --total-batch %ld is not a multiple of --batch-size x --context = %ld", total, micro_tokens);
+    const int n_micro = (int)(total / micro_tokens), rows = n_micro * opt->batch_size;
+    DataParallel dp;
+    data_parallel_init(&dp, m, opt->batch_size, opt->seed + 2);
+    if (!data_parallel_splits(&dp, n_micro))
+        fatal("train: %d micro-batches a step do not split over %d ranks: give each rank the same number, a power "
+              "of two (--total-batch)",
+              n_micro, n_ranks);
+    ShardBatches train, train_eval, val;
+    open_shards(&train, shards.train, shards.n_train, opt->context, rows, opt->shuffle, opt->seed, "training shards");
+    open_shards(&train_eval, shards.train, shards.n_train, opt->context, rows, opt->shuffle, opt->seed + 1,
+                "training shards");
+    open_shards(&val, &shards.val, 1, opt->context, rows, false, 0, "validation shard");
+    if (rank == 0)
+        fprintf(stderr,
+                "%s: %d training shards, %d batches of %d x %d tokens an epoch; a step: %d micro-batch(es) of %d "
+                "rows, %d on each of %d rank(s); validation: %d batches\n",
+                opt->data_path, shards.n_train, train.n_batches, rows, opt->context, n_micro, opt->batch_size,
+                n_micro / n_ranks, n_ranks, val.n_batches);
+
+    ModelAdamW adamw = {.model = m};
+    adamw_init(&adamw.adamw, m->n_params);
+    Optimizer optimizer = {.config = adamw_default_config(),
+                           .zero_grad = model_adamw_zero_grad,
+                           .step = model_adamw_step,
+                           .params = &adamw};
+    optimizer.config.lr = opt->lr;
+    optimizer.config.weight_decay = opt->weight_decay;
+    TrainRun run = {.global_step = -1, .max_steps = opt->max_steps, .tokens_per_step = total, .perplexity = true};
+    if (resume_file) {
+        run.epochs_done = (int)meta_long(resume_file, "train.epochs_done");
+        run.global_step = meta_long(resume_file, "train.global_step");
+        run.seen = meta_long(resume_file, "train.tokens_seen");
+        adamw.adamw.step = meta_long(resume_file, "train.adam_step");
+        gpt_checkpoint_read_buffer(resume_file, m, "optimizer.m.", adamw.adamw.m);
+        gpt_checkpoint_read_buffer(resume_file, m, "optimizer.v.", adamw.adamw.v);
+        long epoch, batch, eval_epoch;
+        const char *position = safetensors_metadata(resume_file, "train.shard_position");
+        if (!position || sscanf(position, "%ld:%ld", &epoch, &batch) != 2 ||
+            !parse_long(safetensors_metadata(resume_file, "train.eval_epoch"), -1, LONG_MAX, &eval_epoch))
+            fatal("%s: not a checkpoint of a run from shards (no shard position)", resume_file->path);
+        shard_batches_seek(&train, epoch, batch);
+        train_eval.epoch = eval_epoch;
+        dp.step = run.global_step + 1;
+        safetensors_close(resume_file);
+        if (run.global_step + 1 >= opt->max_steps)
+            fatal("train: the run already took its %d steps (--max-steps): give more to go on", opt->max_steps);
+    }
+    /* the same weights everywhere, however each rank came by them */
+    data_parallel_broadcast(m->params, (long)(m->n_params * sizeof(float)));
+
+    char *log_path = path_join(opt->out_dir, "log.csv");
+    char *ckpt_path = path_join(opt->out_dir, "checkpoint.safetensors");
+    if (rank == 0) {
+        make_dirs(opt->out_dir);
+        remove_stale_temp_files(opt->out_dir);
+        run.log = loss_log_open(log_path, "tokens_seen", opt->resume ? run.global_step : -1);
+    }
+    Checkpoint ckpt = {.path = ckpt_path, .optimizer = &adamw, .shard_train = &train, .shard_eval = &train_eval,
+                       .settings = &settings};
+    ShardRunSaver saver = {.ckpt = &ckpt, .opt = opt, .rank = rank};
+    run.after_step = save_after_step;
+    run.user = &saver;
+    stop_requested = 0;
+    struct sigaction on_stop = {.sa_handler = request_stop};
+    sigaction(SIGINT, &on_stop, NULL);
+    sigaction(SIGTERM, &on_stop, NULL);
+
+    Model model = data_parallel_model(&dp);
+    BatchLoader train_loader = shard_batches_loader(&train), train_eval_loader = shard_batches_loader(&train_eval),
+                val_loader = shard_batches_loader(&val);
+    const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
+    const int epochs = (int)((opt->max_steps + train.n_batches - 1) / train.n_batches);
+    double start = now_seconds();
+    const long seen_before = run.seen;
+    if (opt->warmup_ratio > 0 || opt->clip > 0) {
+        long warmup_steps = (long)(opt->warmup_ratio * opt->max_steps);
+        float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
+        if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
+        if (opt->no_decay) min_lr = opt->lr;
+        if (rank == 0)
+            fprintf(stderr, "appendix D: %ld warm-up steps of %d, from %g to %g, then %s %g\n", warmup_steps,
+                    opt->max_steps, initial_lr, opt->lr, min_lr == opt->lr ? "held at" : "a cosine decay to",
+                    min_lr);
+        train_model(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, epochs, opt->eval_freq,
+                    opt->eval_iter, start_context, tokenizer, warmup_steps, initial_lr, min_lr, opt->clip, &run);
+    } else {
+        train_model_simple(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, epochs, opt->eval_freq,
+                           opt->eval_iter, start_context, tokenizer, &run);
+    }
+    double seconds = now_seconds() - start;
+    if (rank == 0) {
+        csv_log_close(run.log, log_path);
+        struct rusage usage;
+        getrusage(RUSAGE_SELF, &usage);
+        fprintf(stderr, "%.0f tokens/s over %d rank(s); %.1f%% of the time in communication on rank 0; %.0f MB of "
+                "memory at most on rank 0\n",
+                (double)(run.seen - seen_before) / seconds, n_ranks, 100 * data_parallel_comm_seconds() / seconds,
+                usage.ru_maxrss / 1024.0);
+        fprintf(stderr, "wrote %s and %s\n", log_path, ckpt_path);
+        char *png_path = path_join(opt->out_dir, "loss.png");
+        plot_csv("loss.gp", log_path, png_path, NULL);
+        free(png_path);
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    int stopped_by = run.stopped ? stop_requested : 0;
+    free(log_path);
+    free(ckpt_path);
+    data_parallel_free(&dp);
+    adamw_free(&adamw.adamw);
+    shard_batches_free(&train);
+    shard_batches_free(&train_eval);
+    shard_batches_free(&val);
+    shard_list_free(&shards);
+    gpt_free(m);
+    bpe_free(tokenizer);
+    free(data_abs);
+    if (stopped_by) exit(128 + stopped_by); /* saved, but stopped: as the shell reports a signal */
+}
+
 void pretrain_data_init(PretrainData *d, const TrainOptions *opt) {
     d->path = opt->data_path ? xstrdup(opt->data_path) : data_file("the-verdict.txt");
     size_t len;
@@ -381,6 +595,11 @@ void pretrain_data_free(PretrainData *d) {
 }
 
 void pretrain(const TrainOptions *opt) {
+    struct stat st;
+    if (opt->data_path && stat(opt->data_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        pretrain_from_shards(opt);
+        return;
+    }
     PretrainData data;
     pretrain_data_init(&data, opt);
     Bpe *tokenizer = data.tokenizer;

@@ -39,6 +39,11 @@ typedef struct {
     int save_every;            /* save a checkpoint every N epochs (0: at the end only) */
     const char *start_context; /* "Every effort moves you" */
     bool quiet_samples;        /* don't print a sample after each epoch */
+    /* a run from a prepared corpus (data_path a directory of shards) */
+    int max_steps;             /* its length in steps */
+    int total_batch;           /* tokens per step (0: batch_size x context); a multiple of
+                                  those accumulates gradients over micro-batches */
+    int checkpoint_every;      /* a checkpoint every N steps (0: at the end, and when stopped) */
 } TrainOptions;
 
 TrainOptions train_default_options(void);
@@ -89,9 +94,13 @@ void pretrain_data_init(PretrainData *d, const TrainOptions *opt);
 void pretrain_data_free(PretrainData *d);
 
 /* Train as the book's train_model_simple does (appendix D's train_model
- * with a warm-up or clipping), printing its lines on stdout; writes
- * OUT/log.csv, OUT/checkpoint.safetensors (at the end, and every save_every
- * epochs) and, when gnuplot is installed, OUT/loss.png. */
+ * with a warm-up or clipping), printing its lines on stdout: from a text
+ * file, or from a directory of token shards (`ch05 prepare-corpus`) for
+ * max_steps steps of total_batch tokens, across MPI's ranks when started by
+ * mpirun (rank 0 alone prints, logs and saves). Writes OUT/log.csv,
+ * OUT/checkpoint.safetensors (at the end, every save_every epochs or
+ * checkpoint_every steps, and on SIGINT or SIGTERM in a run from shards)
+ * and, when gnuplot is installed, OUT/loss.png. */
 void pretrain(const TrainOptions *opt);
 
 #endif

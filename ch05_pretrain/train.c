@@ -122,7 +122,9 @@ void check_loss(float loss, int epoch, long step) {
 
 void record_losses(TrainRun *run, int epoch, float train_loss, float val_loss, float lr) {
     progress_clear(&run->progress);
-    printf("Ep %d (Step %06ld): Train loss %.3f, Val loss %.3f\n", epoch, run->global_step, train_loss, val_loss);
+    printf("Ep %d (Step %06ld): Train loss %.3f, Val loss %.3f", epoch, run->global_step, train_loss, val_loss);
+    if (run->perplexity) printf(", Val perplexity %.1f", exp(val_loss));
+    putchar('\n');
     fflush(stdout);
     if (!run->log) return;
     double epochs = (double)(run->global_step + 1) / run->steps_per_epoch;
@@ -140,8 +142,17 @@ void evaluate_if_due(const Model *model, BatchLoader *train_eval_loader, BatchLo
 
 void train_run_begin(TrainRun *run, const BatchLoader *train_loader, int num_epochs) {
     run->steps_per_epoch = train_loader->n_batches;
-    progress_start(&run->progress, "train", "steps", run->steps_per_epoch * num_epochs);
+    run->stopped = false;
+    long total = run->max_steps > 0 ? run->max_steps : run->steps_per_epoch * num_epochs;
+    progress_start(&run->progress, "train", "steps", total);
+    if (run->tokens_per_step > 0) progress_rate_in(&run->progress, "tokens", (double)run->tokens_per_step);
     progress_update(&run->progress, run->global_step + 1);
+}
+
+bool train_run_should_stop(TrainRun *run) {
+    if (run->after_step && run->after_step(run->user, run)) run->stopped = true;
+    if (run->max_steps > 0 && run->global_step + 1 >= run->max_steps) run->stopped = true;
+    return run->stopped;
 }
 
 void train_model_simple(const Model *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
@@ -155,12 +166,15 @@ void train_model_simple(const Model *model, BatchLoader *train_loader, BatchLoad
         while (train_loader->next(train_loader->self, &batch)) {
             float loss = train_step(model, optimizer, &batch);
             check_loss(loss, epoch + 1, run->global_step + 1);
+            progress_note(&run->progress, "loss %.3f", loss);
             run->seen += (long)batch.B * batch.T; /* tokens_seen += input_batch.numel() */
             run->global_step++;
             progress_update(&run->progress, run->global_step + 1);
             evaluate_if_due(model, train_eval_loader, val_loader, eval_freq, eval_iter, epoch + 1, optimizer->config.lr,
                             run);
+            if (train_run_should_stop(run)) break;
         }
+        if (run->stopped) break; /* mid-epoch: no sample, the epoch is not done */
         if (start_context) {
             progress_clear(&run->progress);
             generate_and_print_sample(model->gpt, tokenizer, start_context);
@@ -181,7 +195,8 @@ void train_model(const Model *model, BatchLoader *train_loader, BatchLoader *tra
                                  .peak_lr = optimizer->config.lr,
                                  .min_lr = min_lr,
                                  .warmup_steps = warmup_steps,
-                                 .total_steps = (long)train_loader->n_batches * n_epochs};
+                                 .total_steps = run->max_steps > 0 ? run->max_steps
+                                                                   : (long)train_loader->n_batches * n_epochs};
     train_run_begin(run, train_loader, n_epochs);
     for (int epoch = run->epochs_done; epoch < n_epochs; epoch++) {
         model->gpt->training = true;
@@ -193,6 +208,7 @@ void train_model(const Model *model, BatchLoader *train_loader, BatchLoader *tra
             optimizer->config.lr = lr_at_step(&schedule, run->global_step); /* warm-up, then cosine decay */
             float loss = model->loss_batch(model->self, &batch, true);
             check_loss(loss, epoch + 1, run->global_step);
+            progress_note(&run->progress, "loss %.3f", loss);
             if (max_norm > 0 && run->global_step >= warmup_steps)
                 clip_grad_norm(model->gpt->grads, model->gpt->n_params, max_norm);
             optimizer->step(optimizer->params, &optimizer->config);
@@ -200,7 +216,9 @@ void train_model(const Model *model, BatchLoader *train_loader, BatchLoader *tra
             progress_update(&run->progress, run->global_step + 1);
             evaluate_if_due(model, train_eval_loader, val_loader, eval_freq, eval_iter, epoch + 1, optimizer->config.lr,
                             run);
+            if (train_run_should_stop(run)) break;
         }
+        if (run->stopped) break; /* mid-epoch: no sample, the epoch is not done */
         if (start_context) {
             progress_clear(&run->progress);
             generate_and_print_sample(model->gpt, tokenizer, start_context);

@@ -75,7 +75,15 @@ typedef struct TrainRun {
      * batch, still in the training loader's buffers (B 0: none); may be
      * NULL. Chapter 5 saves its checkpoint here. */
     void (*after_epoch)(void *user, const struct TrainRun *run, const Batch *last_batch);
+    /* called after each step; true ends the run there, mid-epoch. May be
+     * NULL. A run from shards saves its checkpoints here, and stops on
+     * SIGINT or SIGTERM. */
+    bool (*after_step)(void *user, const struct TrainRun *run);
     void *user;
+    long max_steps;  /* > 0: the run ends after this many steps in all (a run from shards) */
+    long tokens_per_step; /* > 0: the progress bar shows tokens/s */
+    bool perplexity; /* each evaluation's line shows the validation perplexity too */
+    bool stopped;    /* the loops set it when after_step or max_steps ended the run */
     long steps_per_epoch; /* the loops set these two */
     Progress progress;
 } TrainRun;
@@ -141,6 +149,8 @@ void evaluate_if_due(const Model *model, BatchLoader *train_eval_loader, BatchLo
 
 /* The loops' start: steps_per_epoch and the progress bar (on a terminal). */
 void train_run_begin(TrainRun *run, const BatchLoader *train_loader, int num_epochs);
+/* After each step: after_step, then max_steps; true when the run ends here. */
+bool train_run_should_stop(TrainRun *run);
 
 /* The book's train_model_simple: num_epochs passes over train_loader from
  * where run stands, a step per batch; every eval_freq steps the mean losses

@@ -351,12 +351,29 @@ void progress_start(Progress *p, const char *label, const char *unit, long total
     p->start = now_seconds();
     p->last_draw = 0;
     p->enabled = isatty(STDERR_FILENO);
+    p->first_done = -1;
+    p->rate_unit = NULL;
+    p->rate_per_unit = 1;
+    p->note[0] = '\0';
+}
+
+void progress_rate_in(Progress *p, const char *rate_unit, double per_unit) {
+    p->rate_unit = rate_unit;
+    p->rate_per_unit = per_unit;
+}
+
+void progress_note(Progress *p, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->note, sizeof p->note, fmt, ap);
+    va_end(ap);
 }
 
 static void progress_draw(Progress *p, double now) {
     const int width = 30;
     double elapsed = now - p->start;
-    double rate = elapsed > 0 ? p->done / elapsed : 0;
+    long counted = p->done - (p->first_done > 0 ? p->first_done : 0);
+    double rate = elapsed > 0 ? counted / elapsed : 0;
     double frac = p->total > 0 ? (double)p->done / p->total : 0;
     if (frac > 1) frac = 1;
     int filled = (int)(frac * width);
@@ -365,13 +382,14 @@ static void progress_draw(Progress *p, double now) {
     bar[width] = '\0';
     format_duration(rate > 0 ? (p->total - p->done) / rate : -1, eta, sizeof eta);
     format_duration(elapsed, spent, sizeof spent);
-    fprintf(stderr, "\r%s [%s] %3.0f%% %ld/%ld %.1f %s/s %s ETA %s ", p->label, bar, 100 * frac, p->done,
-            p->total, rate, p->unit, spent, eta);
+    fprintf(stderr, "\r%s [%s] %3.0f%% %ld/%ld %.1f %s/s %s ETA %s %s", p->label, bar, 100 * frac, p->done, p->total,
+            rate * p->rate_per_unit, p->rate_unit ? p->rate_unit : p->unit, spent, eta, p->note);
     fflush(stderr);
     p->last_draw = now;
 }
 
 void progress_update(Progress *p, long done) {
+    if (p->first_done < 0) p->first_done = done, p->start = now_seconds();
     p->done = done;
     if (!p->enabled) return;
     double now = now_seconds();

@@ -95,12 +95,20 @@ typedef struct {
     const char *unit;
     long total;
     long done;
+    long first_done;    /* done at the first update: a resumed task's rate counts from there */
     double start;
     double last_draw;
     bool enabled;
+    const char *rate_unit; /* when set, the rate is shown in these: rate_per_unit of them per unit */
+    double rate_per_unit;
+    char note[48];      /* shown after the ETA (a training run's latest loss) */
 } Progress;
 void progress_start(Progress *p, const char *label, const char *unit, long total);
+/* Show the rate in other units, per_unit of them to each unit ("tokens", B * T per step). */
+void progress_rate_in(Progress *p, const char *rate_unit, double per_unit);
 void progress_update(Progress *p, long done);
+/* Text shown after the ETA from the next draw on. */
+void progress_note(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_finish(Progress *p);
 /* Erase the bar's line, so a result printed now does not run into it. */
 void progress_clear(Progress *p);

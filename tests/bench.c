@@ -1,6 +1,6 @@
 /* bench.c: `make bench`. Each benchmark prints its figures on stdout; the
  * README records them. Usage: build/bench [ROUNDS] (default 7), or
- * build/bench [ROUNDS] SECTION... with sections tokenizer, matmul, gpt, train. */
+ * build/bench [ROUNDS] SECTION... with sections tokenizer, matmul, gpt, train, corpus. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,17 +30,18 @@ int main(int argc, char **argv) {
     }
     long rounds = 7;
     if (argc > 1 && !parse_long(argv[1], 1, 1000, &rounds)) fatal("rounds: '%s' is not a whole number in 1..1000", argv[1]);
-    const char *sections = argc > 2 ? "" : "tokenizer matmul gpt train";
-    bool want[4];
-    const char *names[4] = {"tokenizer", "matmul", "gpt", "train"};
-    for (int s = 0; s < 4; s++) {
+    const char *sections = argc > 2 ? "" : "tokenizer matmul gpt train corpus";
+    enum { N_SECTIONS = 5 };
+    bool want[N_SECTIONS];
+    const char *names[N_SECTIONS] = {"tokenizer", "matmul", "gpt", "train", "corpus"};
+    for (int s = 0; s < N_SECTIONS; s++) {
         want[s] = strstr(sections, names[s]) != NULL;
         for (int a = 2; a < argc; a++) want[s] |= strcmp(argv[a], names[s]) == 0;
     }
     bench_print_environment();
     if (want[1] || want[2]) print_bandwidth();
-    void (*const run[4])(int) = {bench_tokenizer, bench_matmul, bench_gpt, bench_train};
-    for (int s = 0; s < 4; s++) {
+    void (*const run[N_SECTIONS])(int) = {bench_tokenizer, bench_matmul, bench_gpt, bench_train, bench_corpus};
+    for (int s = 0; s < N_SECTIONS; s++) {
         if (!want[s]) continue;
         printf("\n");
         run[s]((int)rounds);

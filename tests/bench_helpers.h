@@ -47,6 +47,7 @@ void bench_tokenizer(int rounds);
 void bench_matmul(int rounds);
 void bench_gpt(int rounds);
 void bench_train(int rounds);
+void bench_corpus(int rounds);
 /* One process of bench_train: `bench train-child B T STEPS`. */
 void bench_train_child(int B, int T, int n_steps);
 

@@ -1,5 +1,6 @@
 /* test_helpers.c: see test_helpers.h. */
 #include "test_helpers.h"
+#include "../ch05_pretrain/corpus.h"
 
 #include <ftw.h>
 #include <limits.h>
@@ -238,4 +239,37 @@ GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate) {
 
 bool close_enough(float got, float want, float rel_tol, float abs_tol) {
     return fabsf(got - want) <= abs_tol + rel_tol * fabsf(want);
+}
+
+char *make_verdict_corpus(void) {
+    char *dir = make_temp_dir(), *in = path_join(dir, "text"), *out = path_join(dir, "shards");
+    char *verdict_path = test_data_file("the-verdict.txt");
+    size_t len;
+    char *verdict = read_file(verdict_path, &len);
+    make_dirs(in);
+    const size_t cuts[5] = {0, 2000, 8000, 14000, len};
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "part%d.txt", i);
+        char *path = path_join(in, name);
+        write_file_atomic(path, verdict + cuts[i], cuts[i + 1] - cuts[i]);
+        free(path);
+    }
+    CorpusOptions o = {.input_dir = in, .out_dir = out, .shard_tokens = 1000, .val_tokens = 100, .threads = 1};
+    CorpusStats stats;
+    char err[512];
+    if (!prepare_corpus(&o, &stats, err, sizeof err)) fatal("make_verdict_corpus: %s", err);
+    free(verdict);
+    free(verdict_path);
+    free(in);
+    free(dir);
+    return out;
+}
+
+const char *mpirun_prefix(void) {
+    static char prefix[1024];
+    snprintf(prefix, sizeof prefix,
+             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=0 "
+             "mpirun --oversubscribe");
+    return prefix;
 }

@@ -88,6 +88,18 @@ const Tensor *fixture_tensor(const TensorFile *tf, const char *name);
  * emb_dim, heads, layers, qkv_bias]) with the fixture's weights. */
 GPTModel *gpt_from_fixture(const TensorFile *f, bool tied, float drop_rate);
 
+/* A prepared corpus (ch05 prepare-corpus) of The Verdict, cut into four
+ * documents: a validation shard of the first, training shards of 1000
+ * tokens of the rest, in a fresh directory under /tmp (malloc'd). */
+char *make_verdict_corpus(void);
+
+/* The shell's prefix for running a program under mpirun on this machine:
+ * every rank on it (--oversubscribe), as root too, one thread a rank. A
+ * sanitized build runs without LeakSanitizer there: Open MPI unloads its
+ * components at MPI_Finalize, leaving allocations no stack can name (the
+ * same code is leak-checked in the runs without mpirun). */
+const char *mpirun_prefix(void);
+
 /* Relative difference check for floats, for ck_assert messages. */
 bool close_enough(float got, float want, float rel_tol, float abs_tol);
 

@@ -50,9 +50,12 @@ static LoadedModel exercise_model(const char *path, int small_context) {
     if (path) {
         lm.gpt = gpt_load_any(path);
         lm.tokenizer = gpt_load_tokenizer(path);
-        if (bpe_vocab_size(lm.tokenizer) > lm.gpt->config.vocab_size)
-            fatal("the tokenizer has %d tokens but the model only %d", bpe_vocab_size(lm.tokenizer),
-                  lm.gpt->config.vocab_size);
+        if (bpe_vocab_size(lm.tokenizer) > lm.gpt->config.vocab_size) {
+            int tokens = bpe_vocab_size(lm.tokenizer), vocab = lm.gpt->config.vocab_size;
+            gpt_free(lm.gpt); /* freed before exiting, so that LeakSanitizer sees no leak at any -O */
+            bpe_free(lm.tokenizer);
+            fatal("the tokenizer has %d tokens but the model only %d", tokens, vocab);
+        }
         printf("# the model: %s\n", path);
     } else {
         lm.gpt = small_gpt(small_context);

@@ -35,15 +35,6 @@ static void print_ids(const int *ids, int n) {
     putchar(']');
 }
 
-static void print_matrix(const char *name, const int *x, int rows, int cols) {
-    printf("%s: [", name);
-    for (int r = 0; r < rows; r++) {
-        if (r) printf(",\n%*s", (int)strlen(name) + 3, "");
-        print_ids(x + (size_t)r * cols, cols);
-    }
-    printf("]\n");
-}
-
 /* "[-0.5, 1.5]": floats as Python prints them (shortest) */
 static void print_floats(const float *x, int n) {
     putchar('[');
@@ -71,6 +62,14 @@ static void print_quoted_line_breaks(const char *sms) {
                    lines - 1, lines);
     }
     csv_free(&table);
+}
+
+/* df["Label"].value_counts() as pandas prints it: the labels left-aligned,
+ * the counts right-aligned four spaces past the widest, then the Series' name
+ * and type ("spam     747"). */
+static void print_value_counts(int ham, int spam) {
+    const int width = snprintf(NULL, 0, "%d", ham > spam ? ham : spam) + 4;
+    printf("Label\n%-4s%*d\n%-4s%*d\nName: count, dtype: int64\n", "ham", width, ham, "spam", width, spam);
 }
 
 /* Before a cell's output, "In [N]: what the cell does", N the cell's number
@@ -316,11 +315,11 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
     printf("%s: %d messages, read as pandas' read_csv(sep=\"\\t\") reads them\n", sms, all.n);
     print_quoted_line_breaks(sms);
     cell(4, "df[\"Label\"].value_counts()");
-    printf("Label\nham     %d\nspam    %d\n", textset_count(&all, LABEL_HAM), textset_count(&all, LABEL_SPAM));
+    print_value_counts(textset_count(&all, LABEL_HAM), textset_count(&all, LABEL_SPAM));
     TextSet balanced = sms_balance(&all, seed);
-    cell(5, "create_balanced_dataset(df)");
-    printf("Balanced: ham %d, spam %d (ham drawn at random with seed %llu)\n", textset_count(&balanced, LABEL_HAM),
-           textset_count(&balanced, LABEL_SPAM), (unsigned long long)seed);
+    cell(5, "create_balanced_dataset(df): balanced_df[\"Label\"].value_counts()");
+    printf("# ham drawn at random with seed %llu\n", (unsigned long long)seed);
+    print_value_counts(textset_count(&balanced, LABEL_HAM), textset_count(&balanced, LABEL_SPAM));
     TextSet sets[3];
     const double train_frac = 0.7, val_frac = 0.1;
     textset_split(&balanced, train_frac, val_frac, seed, &sets[0], &sets[1], &sets[2]);
@@ -338,27 +337,32 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
     ByteBuf pad_text = {0};
     bpe_decode(bpe, &pad_id, 1, &pad_text, NULL);
     cell(9, "tokenizer.encode(\"<|endoftext|>\"): the padding token");
-    printf("Padding token: %d (%s)\n", pad_id, pad_text.data);
+    printf("# the padding token, %s\n", pad_text.data);
+    print_ids(&pad_id, 1);
+    putchar('\n');
     bytebuf_free(&pad_text);
     cell(11, "train_dataset.max_length");
-    printf("Longest training text: %d tokens (as the book's, the split being its rows); every text is padded to it\n", ds[0].max_length);
+    printf("# the longest training text's tokens (as the book's, the split being its rows); every text is padded to it\n");
+    printf("%d\n", ds[0].max_length);
     cell(12, "the validation and test sets, padded and cut to it");
     printf("Validation and test texts cut to it: %d and %d\n", ds[1].n_truncated, ds[2].n_truncated);
     const char *names[3] = {"training", "validation", "test"};
     const int batch_size = 8;
     int last_batch = 0; /* the training loader's last batch: its examples */
     cell(15, "len() of each loader");
+    printf("# the training loader shuffles and drops its last partial batch\n");
     for (int i = 0; i < 3; i++) {
         ExampleLoader dl;
         char err[128];
         if (!example_loader_init(&dl, ds[i].n, batch_size, i == 0, i == 0, seed, err, sizeof err)) fatal("%s", err);
-        printf("%d %s batches%s\n", dl.n_batches, names[i], i == 0 ? " (shuffled, last partial batch dropped)" : "");
+        printf("%d %s batches\n", dl.n_batches, names[i]);
         const int *idx;
         for (int n; i == 0 && (n = example_loader_next(&dl, &idx)) > 0;) last_batch = n;
         example_loader_free(&dl);
     }
     cell(14, "the training loader's last batch's shapes");
     const int input_shape[2] = {last_batch, ds[0].max_length};
+    printf("Train loader:\n");
     print_size("Input batch dimensions: ", 2, input_shape);
     print_size("Label batch dimensions ", 1, &last_batch); /* sic: the book's print has no colon here */
 
@@ -487,7 +491,7 @@ static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint6
         char *text = format_training_text(&all.items[examples[k]]);
         printf("\n");
         cell(6 + k, k ? "format_input(data[999]) and the response" : "format_input(data[50]) and the response");
-        printf("Entry %d as the model sees it:\n%s\n", examples[k], text);
+        printf("# entry %d as the model sees it:\n%s\n", examples[k], text);
         free(text);
     }
     InstructionSet train, test, val;
@@ -503,34 +507,37 @@ static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint6
     const int pad_id = bpe_eot_id(bpe);
     int T = collate_length(lengths, 3, 0), inputs[15], targets[15];
     collate_batch(seqs, lengths, 3, T, pad_id, inputs, targets);
-    cell(17, "custom_collate_fn on the book's toy batch");
-    printf("A toy batch: ");
+    cell(17, "custom_collate_fn on the book's toy batch: print(inputs), print(targets)");
+    printf("# the toy batch: ");
     for (int i = 0; i < 3; i++) {
         if (i) printf(", ");
         print_ids(seqs[i], lengths[i]);
     }
-    putchar('\n');
-    print_matrix("inputs", inputs, 3, T);
-    print_matrix("targets", targets, 3, T);
-    printf("(one %d ends each text; the rest of the padding is %d in the targets, ignored by the loss)\n", pad_id,
+    printf("; one %d ends each text, the rest of the padding is %d in the targets, ignored by the loss\n", pad_id,
            CROSS_ENTROPY_IGNORE_INDEX);
+    print_id_tensor(inputs, 3, T);
+    print_id_tensor(targets, 3, T);
     /* the book's two rows, then a third, counted and then ignored */
     const float logits[6] = {-1.0f, 1.0f, -0.5f, 1.5f, -0.5f, 1.5f};
     const int targets_1[2] = {0, 1}, targets_2[3] = {0, 1, 1}, targets_3[3] = {0, 1, CROSS_ENTROPY_IGNORE_INDEX};
     float p[6];
-    cell(18, "cross entropy of two rows");
-    printf("cross entropy of ");
+    cell(18, "loss_1: the cross entropy of two rows");
+    printf("# the logits ");
     print_float_rows(logits, 2, 2);
-    printf(" with targets ");
+    printf(", the targets ");
     print_ids(targets_1, 2);
-    printf(": %.4f\n", cross_entropy_forward(NULL, p, logits, targets_1, 2, 2));
-    cell(19, "with a third row");
-    printf("with a third row ");
+    putchar('\n');
+    const float loss_1 = cross_entropy_forward(NULL, p, logits, targets_1, 2, 2);
+    printf("tensor(%.4f)\n", loss_1);
+    cell(19, "loss_2: with a third row");
+    printf("# the third row ");
     print_floats(logits + 4, 2);
-    printf(", target %d: %.4f\n", targets_2[2], cross_entropy_forward(NULL, p, logits, targets_2, 3, 2));
-    cell(20, "the third row's target -100");
-    printf("with that row's target %d: %.4f (the row takes no part)\n", targets_3[2],
-           cross_entropy_forward(NULL, p, logits, targets_3, 3, 2));
+    printf(", its target %d\n", targets_2[2]);
+    printf("tensor(%.4f)\n", cross_entropy_forward(NULL, p, logits, targets_2, 3, 2));
+    cell(20, "loss_3: the third row's target -100; loss_1 == loss_3");
+    printf("# the row takes no part\n");
+    const float loss_3 = cross_entropy_forward(NULL, p, logits, targets_3, 3, 2);
+    printf("tensor(%.4f)\nloss_1 == loss_3: tensor(%s)\n", loss_3, loss_1 == loss_3 ? "True" : "False");
 
     section("7.4 Creating data loaders for an instruction dataset");
     InstructionDataset ds;

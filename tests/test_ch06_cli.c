@@ -267,10 +267,16 @@ static ModelChoice walkthrough_small_model(const char *out, const char *after) {
  * the loss, a mean of batch means of -log softmax, to its 3 printed
  * decimals. */
 static void check_unshuffled_loaders(const char *out, Classifier *c) {
-    const char *longest = strstr(out, "Longest training text: ");
+    const char *longest = strstr(out, "In [11]: train_dataset.max_length\n");
+    ck_assert_ptr_nonnull(longest);
+    longest = strstr(longest, "\n# ");
+    ck_assert_ptr_nonnull(longest);
+    longest = strchr(longest + 1, '\n'); /* past the remark, the number alone as print() writes it */
     ck_assert_ptr_nonnull(longest);
     int T;
-    ck_assert_int_eq(sscanf(longest, "Longest training text: %d", &T), 1);
+    char end;
+    ck_assert_int_eq(sscanf(longest + 1, "%d%c", &T, &end), 2);
+    ck_assert_int_eq(end, '\n');
     Bpe *bpe = bpe_load_gpt2();
     const char *files[2] = {"spam/validation.csv", "spam/test.csv"}, *names[2] = {"Validation", "Test"};
     for (int f = 0; f < 2; f++) {
@@ -540,24 +546,30 @@ START_TEST(test_walkthrough_prints_the_books_numbers) {
     char *out;
     ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
     const char *want[] = {
-        "ham     4825\nspam    747\n",
-        "Balanced: ham 747, spam 747",
+        /* as pandas prints a value_counts() Series: the counts right-aligned, the name and dtype */
+        "In [4]: df[\"Label\"].value_counts()\nLabel\nham     4825\nspam     747\nName: count, dtype: int64\n",
+        "\nLabel\nham     747\nspam    747\nName: count, dtype: int64\nIn [8]: ",
         "train 1045, validation 149, test 300",
         "130 training batches",
         "19 validation batches",
         "38 test batches",
         "Training set length: 935\nValidation set length: 55\nTest set length: 110\n",
-        "inputs: [[0, 1, 2, 3, 4],\n         [5, 6, 50256, 50256, 50256],\n         [7, 8, 9, 50256, 50256]]",
-        "targets: [[1, 2, 3, 4, 50256],\n          [6, 50256, -100, -100, -100],\n          [8, 9, 50256, -100, -100]]",
-        "with targets [0, 1]: 1.1269",
-        "target 1: 0.7936",
-        "with that row's target -100: 1.1269",
+        /* ch07.ipynb In [17]-[20]: tensors as PyTorch prints them */
+        "\ntensor([[    0,     1,     2,     3,     4],\n        [    5,     6, 50256, 50256, 50256],\n"
+        "        [    7,     8,     9, 50256, 50256]])\n"
+        "tensor([[    1,     2,     3,     4, 50256],\n        [    6, 50256,  -100,  -100,  -100],\n"
+        "        [    8,     9, 50256,  -100,  -100]])\nIn [18]: ",
+        "\ntensor(1.1269)\nIn [19]: ",
+        "\ntensor(0.7936)\nIn [20]: ",
+        "\ntensor(1.1269)\nloss_1 == loss_3: tensor(True)\n",
+        /* ch06.ipynb In [9] and In [11]: print() of a list and of an int */
+        "\n[50256]\nIn [11]: ",
+        "\n120\nIn [12]: ",
         "Train loader: 116 batches",
         /* each cell's output after its number in ch06.ipynb: In [4], In [14] (the book's shapes'
            print, its batch of 8 and its "Label batch dimensions" without a colon) */
-        "In [4]: df[\"Label\"].value_counts()\nLabel\nham     4825\nspam    747\n",
-        "In [15]: len() of each loader\n130 training batches",
-        "In [14]: the training loader's last batch's shapes\nInput batch dimensions: torch.Size([8, ",
+        "\n130 training batches\n19 validation batches\n38 test batches\nIn [14]: ",
+        "In [14]: the training loader's last batch's shapes\nTrain loader:\nInput batch dimensions: torch.Size([8, ",
         "])\nLabel batch dimensions torch.Size([8])\n",
         /* ch07.ipynb In [9], In [25]: the train loader's batches, printed as torch.Size pairs */
         "In [9]: the split's sizes\nTraining set length: 935\n",

@@ -184,61 +184,6 @@ static void print_accuracies(Classifier *c, SpamData *d, int num_batches, uint64
 
 /* ---- E.4 Parameter-efficient finetuning with LoRA ---------------------------------- */
 
-static const LoraLinear *adapter(const Lora *l, int block, const char *layer) {
-    char name[64];
-    if (block >= 0) snprintf(name, sizeof name, "blocks.%d.%s", block, layer);
-    else snprintf(name, sizeof name, "%s", layer);
-    for (int i = 0; i < l->n; i++)
-        if (strcmp(l->layers[i].name, name) == 0) return &l->layers[i];
-    fatal("no LoRA adapter %s", name);
-}
-
-/* Dropout(p=0.0, inplace=False): p as Python's repr of a float */
-static void print_dropout(const char *indent, const char *name, float p) {
-    if (p == floorf(p)) printf("%s(%s): Dropout(p=%.1f, inplace=False)\n", indent, name, p);
-    else printf("%s(%s): Dropout(p=%g, inplace=False)\n", indent, name, p);
-}
-
-static void print_linear_with_lora(const char *indent, const char *name, int in, int out, bool bias) {
-    printf("%s(%s): LinearWithLoRA(\n", indent, name);
-    printf("%s  (linear): Linear(in_features=%d, out_features=%d, bias=%s)\n", indent, in, out,
-           bias ? "True" : "False");
-    printf("%s  (lora): LoRALayer()\n%s)\n", indent, indent);
-}
-
-/* In [17]: print(model), the book's GPTModel of configuration c after
- * replace_linear_with_lora, from the adapters l made for it. Our query,
- * key and value are one fused layer whose adapter has three parts: the
- * book's W_query, W_key and W_value. */
-static void print_lora_model(const GPTConfig *c, const Lora *l) {
-    const GPTDropRates p = gpt_drop_rates(c);
-    printf("GPTModel(\n  (tok_emb): Embedding(%d, %d)\n  (pos_emb): Embedding(%d, %d)\n", c->vocab_size, c->emb_dim,
-           c->context_length, c->emb_dim);
-    print_dropout("  ", "drop_emb", p.emb);
-    puts("  (trf_blocks): Sequential(");
-    static const char *const qkv_names[3] = {"W_query", "W_key", "W_value"};
-    for (int b = 0; b < c->n_layers; b++) {
-        printf("    (%d): TransformerBlock(\n      (att): MultiHeadAttention(\n", b);
-        const LoraLinear *qkv = adapter(l, b, "att.qkv"), *proj = adapter(l, b, "att.out_proj");
-        if (qkv->parts != 3) fatal("the query, key and value adapter has %d parts, not 3", qkv->parts);
-        for (int k = 0; k < 3; k++) print_linear_with_lora("        ", qkv_names[k], qkv->in, qkv->out, c->qkv_bias);
-        print_linear_with_lora("        ", "out_proj", proj->in, proj->out, true);
-        print_dropout("        ", "dropout", p.attn);
-        puts("      )\n      (ff): FeedForward(\n        (layers): Sequential(");
-        const LoraLinear *fc1 = adapter(l, b, "ff.fc1"), *fc2 = adapter(l, b, "ff.fc2");
-        print_linear_with_lora("          ", "0", fc1->in, fc1->out, true);
-        puts("          (1): GELU()");
-        print_linear_with_lora("          ", "2", fc2->in, fc2->out, true);
-        puts("        )\n      )\n      (norm1): LayerNorm()\n      (norm2): LayerNorm()");
-        print_dropout("      ", "drop_resid", p.shortcut);
-        puts("    )");
-    }
-    puts("  )\n  (final_norm): LayerNorm()");
-    const LoraLinear *head = adapter(l, -1, "head");
-    print_linear_with_lora("  ", "out_head", head->in, head->out, true);
-    puts(")");
-}
-
 /* sum(p.numel() for p in model.parameters() if p.requires_grad) before
  * freezing: the GPT without its vocabulary head, which the classifier's
  * head replaced (so counted as a tied model is), and that head. */
@@ -386,7 +331,7 @@ static void appendix_e(const AppendixEOptions *o) {
            LORA_RANK, LORA_RANK, largest_abs(first->A, n_A), LORA_RANK, largest_abs(first->B, n_B), first->scale);
 
     cell(17, "print(model)");
-    print_lora_model(&book, book_lora);
+    print_gpt_modules(&book, 2, true, book_lora);
     if (stand_in) {
         lora_free(book_lora);
         printf("# (GPT-2 small's; the stand-in's is the same with its sizes)\n");

@@ -240,3 +240,76 @@ Classifier *classifier_load(const char *path, int *max_length) {
     safetensors_close(sf);
     return c;
 }
+
+/* ---- print(model): the book's module tree (6.4, appendix E) ----------------------------- */
+
+/* Dropout(p=0.0, inplace=False): p as Python's repr of a float */
+static void print_dropout(const char *indent, const char *name, float p) {
+    if (p == floorf(p)) printf("%s(%s): Dropout(p=%.1f, inplace=False)\n", indent, name, p);
+    else printf("%s(%s): Dropout(p=%g, inplace=False)\n", indent, name, p);
+}
+
+static void print_linear(const char *indent, const char *name, int in, int out, bool bias, bool with_lora) {
+    const char *b = bias ? "True" : "False";
+    if (!with_lora) {
+        printf("%s(%s): Linear(in_features=%d, out_features=%d, bias=%s)\n", indent, name, in, out, b);
+        return;
+    }
+    printf("%s(%s): LinearWithLoRA(\n", indent, name);
+    printf("%s  (linear): Linear(in_features=%d, out_features=%d, bias=%s)\n", indent, in, out, b);
+    printf("%s  (lora): LoRALayer()\n%s)\n", indent, indent);
+}
+
+/* The adapter of a block's layer (block -1: the head), for its sizes. */
+static const LoraLinear *lora_adapter(const Lora *l, int block, const char *layer) {
+    char name[64];
+    if (block >= 0) snprintf(name, sizeof name, "blocks.%d.%s", block, layer);
+    else snprintf(name, sizeof name, "%s", layer);
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->layers[i].name, name) == 0) return &l->layers[i];
+    fatal("no LoRA adapter %s", name);
+}
+
+/* A linear layer's sizes: its adapter's, or in and out without adapters. */
+static void linear_sizes(const Lora *l, int block, const char *layer, int in, int out, int *got_in, int *got_out) {
+    if (!l) {
+        *got_in = in, *got_out = out;
+        return;
+    }
+    const LoraLinear *a = lora_adapter(l, block, layer);
+    if (strcmp(layer, "att.qkv") == 0 && a->parts != 3)
+        fatal("the query, key and value adapter has %d parts, not 3", a->parts);
+    *got_in = a->in, *got_out = a->out;
+}
+
+void print_gpt_modules(const GPTConfig *c, int head_out, bool head_bias, const Lora *l) {
+    const GPTDropRates p = gpt_drop_rates(c);
+    const int C = c->emb_dim;
+    int in, out;
+    printf("GPTModel(\n  (tok_emb): Embedding(%d, %d)\n  (pos_emb): Embedding(%d, %d)\n", c->vocab_size, C,
+           c->context_length, C);
+    print_dropout("  ", "drop_emb", p.emb);
+    puts("  (trf_blocks): Sequential(");
+    static const char *const qkv_names[3] = {"W_query", "W_key", "W_value"};
+    for (int b = 0; b < c->n_layers; b++) {
+        printf("    (%d): TransformerBlock(\n      (att): MultiHeadAttention(\n", b);
+        linear_sizes(l, b, "att.qkv", C, C, &in, &out);
+        for (int k = 0; k < 3; k++) print_linear("        ", qkv_names[k], in, out, c->qkv_bias, l != NULL);
+        linear_sizes(l, b, "att.out_proj", C, C, &in, &out);
+        print_linear("        ", "out_proj", in, out, true, l != NULL);
+        print_dropout("        ", "dropout", p.attn);
+        puts("      )\n      (ff): FeedForward(\n        (layers): Sequential(");
+        linear_sizes(l, b, "ff.fc1", C, 4 * C, &in, &out);
+        print_linear("          ", "0", in, out, true, l != NULL);
+        puts("          (1): GELU()");
+        linear_sizes(l, b, "ff.fc2", 4 * C, C, &in, &out);
+        print_linear("          ", "2", in, out, true, l != NULL);
+        puts("        )\n      )\n      (norm1): LayerNorm()\n      (norm2): LayerNorm()");
+        print_dropout("      ", "drop_resid", p.shortcut);
+        puts("    )");
+    }
+    puts("  )\n  (final_norm): LayerNorm()");
+    linear_sizes(l, -1, "head", C, head_out, &in, &out);
+    print_linear("  ", "out_head", in, out, head_bias, l != NULL);
+    puts(")");
+}

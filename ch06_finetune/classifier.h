@@ -101,4 +101,13 @@ void classifier_save(const Classifier *c, const char *path, int max_length);
  * from the metadata (the last when a checkpoint has none). */
 Classifier *classifier_load(const char *path, int *max_length);
 
+/* print(model): the book's GPTModel of configuration c, as PyTorch prints
+ * its modules, with an output head of head_out features (the vocabulary's,
+ * or the classifier's 2); with the LoRA adapters l (appendix E, after
+ * replace_linear_with_lora) every linear layer is a LinearWithLoRA, sized
+ * from its adapter (our query, key and value are one fused layer whose
+ * adapter has three parts: the book's W_query, W_key and W_value); l NULL:
+ * plain Linear layers. */
+void print_gpt_modules(const GPTConfig *c, int head_out, bool head_bias, const Lora *l);
+
 #endif

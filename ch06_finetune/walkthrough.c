@@ -190,6 +190,11 @@ static void walkthrough_classifier(Bpe *bpe, SpamDataset ds[3], const char *mode
     gpt_config_preset("gpt2-small", &small);
     GPTConfig less = small;
     less.n_layers--;
+    cell(20, "print(model)");
+    printf("# GPT-2 small's modules, from its configuration (the small GPT here has the same ones, smaller)\n");
+    GPTConfig base = small;
+    base.drop_rate = 0.0f; /* BASE_CONFIG's "drop_rate": 0.0 */
+    print_gpt_modules(&base, base.vocab_size, false, NULL);
     const size_t total = gpt_param_count(&small), block = total - gpt_param_count(&less), C = (size_t)small.emb_dim;
     const size_t n_classes = 2, head = n_classes * C + n_classes, final_norm = 2 * C; /* weight, bias; scale, shift */
     printf("# GPT-2 small's output head (%d x %zu, tied to the embedding) gives way to a linear layer %zu -> %zu\n"
@@ -478,6 +483,34 @@ static void walkthrough_instruction_model(Bpe *bpe, const InstructionSet *train,
     gpt_free(m);
 }
 
+/* A Python str's repr: in single quotes, or double quotes when it holds a
+ * single quote and no double one; backslashes, the quote and control
+ * characters escaped. */
+static void print_python_str(const char *s) {
+    const char quote = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+    putchar(quote);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\\' || *p == (unsigned char)quote) printf("\\%c", *p);
+        else if (*p == '\n') printf("\\n");
+        else if (*p == '\t') printf("\\t");
+        else if (*p == '\r') printf("\\r");
+        else if (*p < 0x20 || *p == 0x7f) printf("\\x%02x", *p);
+        else putchar(*p);
+    }
+    putchar(quote);
+}
+
+/* print(entry): the JSON entry as the dict Python prints */
+static void print_entry_dict(const InstructionEntry *e) {
+    printf("{'instruction': ");
+    print_python_str(e->instruction);
+    printf(", 'input': ");
+    print_python_str(e->input);
+    printf(", 'output': ");
+    print_python_str(e->output);
+    printf("}\n");
+}
+
 /* 7.2-7.4, then 7.5-7.8 */
 static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint64_t seed) {
     section("7.2 Preparing a dataset for supervised instruction finetuning");
@@ -485,6 +518,14 @@ static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint6
     InstructionSet all = instruction_data_read(path);
     cell(2, "the instruction data");
     printf("Number of entries: %d\n", all.n);
+    if (all.n > 999) {
+        cell(3, "print(\"Example entry:\\n\", data[50])");
+        printf("Example entry:\n ");
+        print_entry_dict(&all.items[50]);
+        cell(4, "print(\"Another example entry:\\n\", data[999])");
+        printf("Another example entry:\n ");
+        print_entry_dict(&all.items[999]);
+    }
     const int examples[2] = {50, 999};
     for (int k = 0; k < 2; k++) {
         if (examples[k] >= all.n) continue;
@@ -507,6 +548,21 @@ static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint6
     const int pad_id = bpe_eot_id(bpe);
     int T = collate_length(lengths, 3, 0), inputs[15], targets[15];
     collate_batch(seqs, lengths, 3, T, pad_id, inputs, targets);
+    IntVec eot = {0};
+    bpe_encode(bpe, "<|endoftext|>", strlen("<|endoftext|>"), true, &eot);
+    cell(11, "tokenizer.encode(\"<|endoftext|>\", allowed_special={\"<|endoftext|>\"})");
+    print_ids(eot.data, (int)eot.len);
+    putchar('\n');
+    intvec_free(&eot);
+    cell(13, "custom_collate_draft_1(batch): each text, one end-of-text, padded to the longest + 1, the last cut");
+    print_id_tensor(inputs, 3, T);
+    /* draft 2 is custom_collate_fn before the padding after each text's
+     * first end-of-text became -100: the same targets, that one unmasked */
+    int draft_targets[15];
+    for (int i = 0; i < 3 * T; i++) draft_targets[i] = targets[i] == CROSS_ENTROPY_IGNORE_INDEX ? pad_id : targets[i];
+    cell(15, "custom_collate_draft_2(batch): the targets, the inputs shifted by one");
+    print_id_tensor(inputs, 3, T);
+    print_id_tensor(draft_targets, 3, T);
     cell(17, "custom_collate_fn on the book's toy batch: print(inputs), print(targets)");
     printf("# the toy batch: ");
     for (int i = 0; i < 3; i++) {

@@ -542,6 +542,59 @@ static void check_instruction_walk(const char *out) {
     gpt_free(m);
 }
 
+/* The cells that print the book's data and toy batches as Python does:
+ * ch07.ipynb In [3], [4], [11], [13], [15], and ch06.ipynb In [20]'s
+ * print(model) for GPT-2 small (237 lines: its first and last lines, and
+ * every block alike). */
+START_TEST(test_walkthrough_prints_the_books_python_values) {
+    char *out;
+    ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
+    const char *ch07 = find_text(out, "\n== 7.2 ");
+    const struct {
+        int cell;
+        const char *want;
+    } cells[] = {
+        {3, "Example entry:\n {'instruction': 'Identify the correct spelling of the following word.', 'input': "
+            "'Ocassion', 'output': \"The correct spelling is 'Occasion.'\"}\n"},
+        {4, "Another example entry:\n {'instruction': \"What is an antonym of 'complicated'?\", 'input': '', "
+            "'output': \"An antonym of 'complicated' is 'simple'.\"}\n"},
+        {11, "[50256]\n"},
+        {13, "tensor([[    0,     1,     2,     3,     4],\n        [    5,     6, 50256, 50256, 50256],\n"
+             "        [    7,     8,     9, 50256, 50256]])\n"},
+        {15, "tensor([[    0,     1,     2,     3,     4],\n        [    5,     6, 50256, 50256, 50256],\n"
+             "        [    7,     8,     9, 50256, 50256]])\n"
+             "tensor([[    1,     2,     3,     4, 50256],\n        [    6, 50256, 50256, 50256, 50256],\n"
+             "        [    8,     9, 50256, 50256, 50256]])\n"},
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++) {
+        char *got = cell_output(ch07, cells[i].cell);
+        char *trimmed = got; /* a blank line may close a cell before the next one */
+        size_t n = strlen(trimmed);
+        while (n > 1 && trimmed[n - 1] == '\n' && trimmed[n - 2] == '\n') trimmed[--n] = '\0';
+        ck_assert_msg(strcmp(trimmed, cells[i].want) == 0, "ch07 In [%d]:\n%s\nthe notebook:\n%s", cells[i].cell, got,
+                      cells[i].want);
+        free(got);
+    }
+    char *model = cell_output(out, 20);
+    ck_assert_int_eq(count_lines(model), 237);
+    const char *head = "GPTModel(\n  (tok_emb): Embedding(50257, 768)\n  (pos_emb): Embedding(1024, 768)\n"
+                       "  (drop_emb): Dropout(p=0.0, inplace=False)\n  (trf_blocks): Sequential(\n"
+                       "    (0): TransformerBlock(\n      (att): MultiHeadAttention(\n"
+                       "        (W_query): Linear(in_features=768, out_features=768, bias=True)\n";
+    ck_assert_msg(strncmp(model, head, strlen(head)) == 0, "%s", model);
+    const char *tail = "      (drop_resid): Dropout(p=0.0, inplace=False)\n    )\n  )\n  (final_norm): LayerNorm()\n"
+                       "  (out_head): Linear(in_features=768, out_features=50257, bias=False)\n)\n";
+    ck_assert_msg(strstr(model, tail) != NULL, "%s", model);
+    for (int b = 0; b < 12; b++) {
+        char block[64];
+        snprintf(block, sizeof block, "\n    (%d): TransformerBlock(\n", b);
+        find_text(model, block);
+    }
+    free(model);
+    free(out);
+}
+END_TEST
+
 START_TEST(test_walkthrough_prints_the_books_numbers) {
     char *out;
     ck_assert_int_eq(ch06(&out, NULL, "walkthrough"), 0);
@@ -1131,6 +1184,7 @@ Suite *ch06_cli_suite(void) {
     tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_walkthrough_prints_the_books_numbers);
+    tcase_add_test(tc, test_walkthrough_prints_the_books_python_values);
     tcase_add_test(tc, test_prepare_spam_is_reproducible);
     tcase_add_test(tc, test_train_classifier_then_classify);
     tcase_add_test(tc, test_classify_known_answers);

@@ -507,7 +507,9 @@ bool prepare_corpus(const CorpusOptions *o, CorpusStats *stats, char *err, size_
 
     if (!saved.complete) {
         Bpe **bpe = xcalloc((size_t)threads, sizeof *bpe);
-        for (int t = 0; t < threads; t++) bpe[t] = bpe_load_gpt2(); /* each thread its own word cache */
+        bpe[0] = bpe_load_gpt2(); /* the first alone: it also finds the data directory, once */
+#pragma omp parallel for num_threads(threads)
+        for (int t = 1; t < threads; t++) bpe[t] = bpe_load_gpt2(); /* each thread its own word cache */
         w.eot = bpe_eot_id(bpe[0]);
         long total_kb = 0, done_kb = 0;
         size_t *kb = xcalloc((size_t)n_files, sizeof *kb);

@@ -521,6 +521,7 @@ bool prepare_corpus(const CorpusOptions *o, CorpusStats *stats, char *err, size_
         }
         Progress bar;
         progress_start(&bar, "prepare-corpus", "kB", total_kb);
+        progress_rate_in(&bar, "MB", 1024.0 / 1e6); /* the rate in MB/s */
         progress_update(&bar, done_kb);
         const int batch = 4 * threads;
         Document *docs = xcalloc((size_t)batch, sizeof *docs);

@@ -506,7 +506,7 @@ static void pretrain_from_shards(const TrainOptions *opt) {
     const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
     const int epochs = (int)((opt->max_steps + train.n_batches - 1) / train.n_batches);
     double start = now_seconds();
-    const long seen_before = run.seen;
+    const long seen_before = run.seen, steps_before = run.global_step + 1;
     if (opt->warmup_ratio > 0 || opt->clip > 0) {
         long warmup_steps = (long)(opt->warmup_ratio * opt->max_steps);
         float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
@@ -527,10 +527,11 @@ static void pretrain_from_shards(const TrainOptions *opt) {
         csv_log_close(run.log, log_path);
         struct rusage usage;
         getrusage(RUSAGE_SELF, &usage);
-        fprintf(stderr, "%.0f tokens/s over %d rank(s); %.1f%% of the time in communication on rank 0; %.0f MB of "
-                "memory at most on rank 0\n",
+        const long steps = run.global_step + 1 - steps_before;
+        fprintf(stderr, "%.0f tokens/s over %d rank(s); %.1f%% of the time in communication on rank 0 (%.3f s a "
+                "step); %.0f MB of memory at most on rank 0\n",
                 (double)(run.seen - seen_before) / seconds, n_ranks, 100 * data_parallel_comm_seconds() / seconds,
-                usage.ru_maxrss / 1024.0);
+                steps > 0 ? data_parallel_comm_seconds() / steps : 0.0, usage.ru_maxrss / 1024.0);
         fprintf(stderr, "wrote %s and %s\n", log_path, ckpt_path);
         char *png_path = path_join(opt->out_dir, "loss.png");
         plot_csv("loss.gp", log_path, png_path, NULL);

@@ -69,7 +69,7 @@ static double prepare_once(const char *in, int threads, const char *shards) {
 /* One `ch05 train` from the shards; its tokens/s, communication share and
  * peak memory from its last lines. */
 typedef struct {
-    double tokens_per_s, comm_percent, memory_mb;
+    double tokens_per_s, comm_percent, comm_per_step, memory_mb;
 } TrainFigures;
 
 static bool train_once(const char *launcher, const char *shards, const char *out, TrainFigures *f) {
@@ -84,9 +84,9 @@ static bool train_once(const char *launcher, const char *shards, const char *out
     free(command);
     if (!p) return false;
     int ranks;
-    int got = fscanf(p, "%lf tokens/s over %d rank(s); %lf%% of the time in communication on rank 0; %lf MB", &f->tokens_per_s,
-                     &ranks, &f->comm_percent, &f->memory_mb);
-    return pclose(p) == 0 && got == 4;
+    int got = fscanf(p, "%lf tokens/s over %d rank(s); %lf%% of the time in communication on rank 0 (%lf s a step); %lf MB",
+                     &f->tokens_per_s, &ranks, &f->comm_percent, &f->comm_per_step, &f->memory_mb);
+    return pclose(p) == 0 && got == 5;
 }
 
 void bench_corpus(int rounds) {
@@ -120,13 +120,15 @@ void bench_corpus(int rounds) {
                  "--bind-to core -np %d",
                  cores);
         double *t1 = xmalloc(rounds * sizeof(double)), *tn = xmalloc(rounds * sizeof(double));
-        double *comm = xmalloc(rounds * sizeof(double)), mem1 = 0, memn = 0;
+        double *comm = xmalloc(rounds * sizeof(double)), *comm_step = xmalloc(rounds * sizeof(double)), mem1 = 0,
+               memn = 0;
         int ok = 0;
         char *out = path_join(in, "run");
         for (int r = 0; r < rounds; r++) {
             TrainFigures a, b;
             if (!train_once(launcher_one, shards, out, &a) || !train_once(launcher_ranks, shards, out, &b)) break;
             t1[ok] = a.tokens_per_s, tn[ok] = b.tokens_per_s, comm[ok] = b.comm_percent;
+            comm_step[ok] = b.comm_per_step;
             mem1 = a.memory_mb, memn = b.memory_mb;
             ok++;
         }
@@ -135,14 +137,15 @@ void bench_corpus(int rounds) {
         } else {
             printf("  1 process, %d threads          %8.0f tokens/s, %.0f MB\n", cores, median(t1, ok), mem1);
             printf("  %d ranks, 1 thread each        %8.0f tokens/s, %.0f MB a rank, %.1f%% of the time "
-                   "communicating\n",
-                   cores, median(tn, ok), memn, median(comm, ok));
+                   "communicating (%.3f s a step)\n",
+                   cores, median(tn, ok), memn, median(comm, ok), median(comm_step, ok));
             printf("  ratio ranks / threads: %.2fx\n", median(tn, ok) / median(t1, ok));
         }
         free(out);
         free(t1);
         free(tn);
         free(comm);
+        free(comm_step);
     }
     char *command = NULL;
     if (asprintf(&command, "rm -rf %s", in) > 0 && system(command) != 0) bench_warning("could not remove %s", in);

@@ -95,6 +95,16 @@ static const BadInput ROWS[] = {
     /* output */
     {"output directory cannot be made", "$R/ch05_pretrain/ch05 train --data $D/small.txt " TINY " --out $D/a-file/out",
      1, "a-file/out: cannot create directory: Not a directory"},
+    /* a larger corpus: its preparation, and training from its shards */
+    {"corpus directory missing", "$R/ch05_pretrain/ch05 prepare-corpus --input $D/none --out $D/out", 1,
+     "cannot read the directory $D/none: No such file or directory"},
+    {"corpus flags missing", "$R/ch05_pretrain/ch05 prepare-corpus --out $D/out", 1,
+     "prepare-corpus: --input and --out are required"},
+    {"training from shards without a length", "$R/ch05_pretrain/ch05 train --data $D " TINY " --out $D/out", 1,
+     "a run from shards needs --max-steps N"},
+    {"training from a directory that holds no shards",
+     "$R/ch05_pretrain/ch05 train --data $D " TINY " --max-steps 2 --out $D/out", 1,
+     "has 0 validation shards (*_val*.bin), not one: is it a prepared corpus?"},
     /* training */
     {"loss becomes NaN or infinite",
      "$R/ch05_pretrain/ch05 train --data $D/small.txt " TINY " --epochs 3 --lr 10 --weight-decay 10 --out $D/out", 1,

@@ -217,6 +217,20 @@ static void model_adamw_step(void *params, const AdamWConfig *config) {
     adamw_step(&o->adamw, o->model->params, o->model->grads, config, config->lr);
 }
 
+/* torch.optim.AdamW(model.parameters(), lr=0.0004, weight_decay=0.1): over
+ * every parameter of m, with the run's rate and decay. */
+static Optimizer model_adamw_optimizer(ModelAdamW *adamw, GPTModel *m, const TrainOptions *opt) {
+    *adamw = (ModelAdamW){.model = m};
+    adamw_init(&adamw->adamw, m->n_params);
+    Optimizer optimizer = {.config = adamw_default_config(),
+                           .zero_grad = model_adamw_zero_grad,
+                           .step = model_adamw_step,
+                           .params = adamw};
+    optimizer.config.lr = opt->lr;
+    optimizer.config.weight_decay = opt->weight_decay;
+    return optimizer;
+}
+
 /* ---- 5.4 checkpoints: the model, AdamW's moments, and where the run stands ---- */
 
 static void rng_to_hex(const Rng *rng, char *out, size_t size) {
@@ -296,10 +310,8 @@ static void save_checkpoint(const Checkpoint *ckpt, const TrainRun *run) {
 }
 
 /* A resumed run goes on from where its checkpoint sf left off: its step
- * and token counts, AdamW's moments, and the random generators of dropout
- * and of both shufflings. */
-static void resume_from(SafetensorsFile *sf, TrainRun *run, ModelAdamW *optimizer, DataLoader *train,
-                        DataLoader *train_eval) {
+ * and token counts and AdamW's moments. */
+static void resume_run_state(SafetensorsFile *sf, TrainRun *run, ModelAdamW *optimizer) {
     GPTModel *m = optimizer->model;
     run->epochs_done = (int)meta_long(sf, "train.epochs_done");
     run->global_step = meta_long(sf, "train.global_step");
@@ -307,6 +319,13 @@ static void resume_from(SafetensorsFile *sf, TrainRun *run, ModelAdamW *optimize
     optimizer->adamw.step = meta_long(sf, "train.adam_step");
     gpt_checkpoint_read_buffer(sf, m, "optimizer.m.", optimizer->adamw.m);
     gpt_checkpoint_read_buffer(sf, m, "optimizer.v.", optimizer->adamw.v);
+}
+
+/* A run from text also restores its generators: dropout's and both shufflings'. */
+static void resume_from(SafetensorsFile *sf, TrainRun *run, ModelAdamW *optimizer, DataLoader *train,
+                        DataLoader *train_eval) {
+    GPTModel *m = optimizer->model;
+    resume_run_state(sf, run, optimizer);
     if (!rng_from_hex(&m->rng, safetensors_metadata(sf, "train.rng_dropout")) ||
         !rng_from_hex(&train->rng, safetensors_metadata(sf, "train.rng_shuffle")) ||
         !rng_from_hex(&train_eval->rng, safetensors_metadata(sf, "train.rng_eval")))
@@ -364,6 +383,38 @@ static GPTModel *initial_model(const TrainOptions *opt, SafetensorsFile **resume
         fatal("--context %d is longer than the model's context of %d", opt->context, m->config.context_length);
     m->config.drop_rate = opt->dropout;
     return m;
+}
+
+/* The run's loop: appendix D's train_model over total_steps when a warm-up
+ * or clipping is asked for, else the book's train_model_simple. announce:
+ * print the schedule on stderr. */
+static void train_with_options(const Model *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
+                               BatchLoader *val_loader, Optimizer *optimizer, const TrainOptions *opt, int epochs,
+                               long total_steps, Bpe *tokenizer, TrainRun *run, bool announce) {
+    const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
+    if (opt->warmup_ratio == 0 && opt->clip == 0) {
+        train_model_simple(model, train_loader, train_eval_loader, val_loader, optimizer, epochs, opt->eval_freq,
+                           opt->eval_iter, start_context, tokenizer, run);
+        return;
+    }
+    /* appendix D. A warm-up rises: it starts at initial_lr, or at lr when
+     * that is lower. Clipping alone keeps lr throughout: a schedule that
+     * starts, peaks and ends there. */
+    long warmup_steps = (long)(opt->warmup_ratio * total_steps);
+    float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
+    if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
+    /* D.1 holds the peak after the warm-up: a cosine from lr down to lr */
+    if (opt->no_decay) min_lr = opt->lr;
+    if (announce) { /* D.1's print(warmup_steps), with the rest of the schedule */
+        fprintf(stderr, "appendix D: %ld warm-up steps of %ld, from %g to %g, then ", warmup_steps, total_steps,
+                initial_lr, opt->lr);
+        if (min_lr == opt->lr) fprintf(stderr, "%g throughout", opt->lr);
+        else fprintf(stderr, "a cosine decay to %g", min_lr);
+        if (opt->clip > 0) fprintf(stderr, "; gradients clipped to norm %g from step %ld", opt->clip, warmup_steps);
+        fputc('\n', stderr);
+    }
+    train_model(model, train_loader, train_eval_loader, val_loader, optimizer, epochs, opt->eval_freq, opt->eval_iter,
+                start_context, tokenizer, warmup_steps, initial_lr, min_lr, opt->clip, run);
 }
 
 /* ---- Pretraining on a larger corpus: a run from token shards ------------------------- */
@@ -452,22 +503,11 @@ static void pretrain_from_shards(const TrainOptions *opt) {
                 opt->data_path, shards.n_train, train.n_batches, rows, opt->context, n_micro, opt->batch_size,
                 n_micro / n_ranks, n_ranks, val.n_batches);
 
-    ModelAdamW adamw = {.model = m};
-    adamw_init(&adamw.adamw, m->n_params);
-    Optimizer optimizer = {.config = adamw_default_config(),
-                           .zero_grad = model_adamw_zero_grad,
-                           .step = model_adamw_step,
-                           .params = &adamw};
-    optimizer.config.lr = opt->lr;
-    optimizer.config.weight_decay = opt->weight_decay;
+    ModelAdamW adamw;
+    Optimizer optimizer = model_adamw_optimizer(&adamw, m, opt);
     TrainRun run = {.global_step = -1, .max_steps = opt->max_steps, .tokens_per_step = total, .perplexity = true};
     if (resume_file) {
-        run.epochs_done = (int)meta_long(resume_file, "train.epochs_done");
-        run.global_step = meta_long(resume_file, "train.global_step");
-        run.seen = meta_long(resume_file, "train.tokens_seen");
-        adamw.adamw.step = meta_long(resume_file, "train.adam_step");
-        gpt_checkpoint_read_buffer(resume_file, m, "optimizer.m.", adamw.adamw.m);
-        gpt_checkpoint_read_buffer(resume_file, m, "optimizer.v.", adamw.adamw.v);
+        resume_run_state(resume_file, &run, &adamw);
         long epoch, batch, eval_epoch;
         const char *position = safetensors_metadata(resume_file, "train.shard_position");
         if (!position || sscanf(position, "%ld:%ld", &epoch, &batch) != 2 ||
@@ -503,25 +543,11 @@ static void pretrain_from_shards(const TrainOptions *opt) {
     Model model = data_parallel_model(&dp);
     BatchLoader train_loader = shard_batches_loader(&train), train_eval_loader = shard_batches_loader(&train_eval),
                 val_loader = shard_batches_loader(&val);
-    const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
     const int epochs = (int)((opt->max_steps + train.n_batches - 1) / train.n_batches);
     double start = now_seconds();
     const long seen_before = run.seen, steps_before = run.global_step + 1;
-    if (opt->warmup_ratio > 0 || opt->clip > 0) {
-        long warmup_steps = (long)(opt->warmup_ratio * opt->max_steps);
-        float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
-        if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
-        if (opt->no_decay) min_lr = opt->lr;
-        if (rank == 0)
-            fprintf(stderr, "appendix D: %ld warm-up steps of %d, from %g to %g, then %s %g\n", warmup_steps,
-                    opt->max_steps, initial_lr, opt->lr, min_lr == opt->lr ? "held at" : "a cosine decay to",
-                    min_lr);
-        train_model(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, epochs, opt->eval_freq,
-                    opt->eval_iter, start_context, tokenizer, warmup_steps, initial_lr, min_lr, opt->clip, &run);
-    } else {
-        train_model_simple(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, epochs, opt->eval_freq,
-                           opt->eval_iter, start_context, tokenizer, &run);
-    }
+    train_with_options(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, opt, epochs, opt->max_steps,
+                       tokenizer, &run, rank == 0);
     double seconds = now_seconds() - start;
     if (rank == 0) {
         csv_log_close(run.log, log_path);
@@ -617,15 +643,8 @@ void pretrain(const TrainOptions *opt) {
         fatal("the model's vocabulary (%d) is not GPT-2's tokenizer's (%d)", m->config.vocab_size,
               bpe_vocab_size(tokenizer));
 
-    /* torch.optim.AdamW(model.parameters(), lr=0.0004, weight_decay=0.1) */
-    ModelAdamW adamw = {.model = m};
-    adamw_init(&adamw.adamw, m->n_params);
-    Optimizer optimizer = {.config = adamw_default_config(),
-                           .zero_grad = model_adamw_zero_grad,
-                           .step = model_adamw_step,
-                           .params = &adamw};
-    optimizer.config.lr = opt->lr;
-    optimizer.config.weight_decay = opt->weight_decay;
+    ModelAdamW adamw;
+    Optimizer optimizer = model_adamw_optimizer(&adamw, m, opt);
     TrainRun run = {.global_step = -1};
     rng_seed(&m->rng, opt->seed + 2); /* dropout */
     if (resume_file) {
@@ -649,30 +668,8 @@ void pretrain(const TrainOptions *opt) {
     Model model = gpt_model(m);
     BatchLoader train_loader = token_batches_loader(&data.train),
                 train_eval_loader = token_batches_loader(&data.train_eval), val_loader = token_batches_loader(&data.val);
-    const char *start_context = opt->quiet_samples ? NULL : opt->start_context;
-    if (opt->warmup_ratio > 0 || opt->clip > 0) {
-        /* appendix D. A warm-up rises: it starts at initial_lr, or at lr when
-         * that is lower. Clipping alone keeps lr throughout: a schedule
-         * that starts, peaks and ends there. */
-        const long total_steps = (long)data.train.loader.n_batches * opt->epochs;
-        long warmup_steps = (long)(opt->warmup_ratio * total_steps);
-        float initial_lr = opt->initial_lr < opt->lr ? opt->initial_lr : opt->lr, min_lr = opt->min_lr;
-        if (opt->warmup_ratio == 0) initial_lr = min_lr = opt->lr;
-        /* D.1 holds the peak after the warm-up: a cosine from lr down to lr */
-        if (opt->no_decay) min_lr = opt->lr;
-        /* D.1's print(warmup_steps), with the rest of the schedule */
-        fprintf(stderr, "appendix D: %ld warm-up steps of %ld, from %g to %g, then ", warmup_steps, total_steps,
-                initial_lr, opt->lr);
-        if (min_lr == opt->lr) fprintf(stderr, "%g throughout", opt->lr);
-        else fprintf(stderr, "a cosine decay to %g", min_lr);
-        if (opt->clip > 0) fprintf(stderr, "; gradients clipped to norm %g from step %ld", opt->clip, warmup_steps);
-        fputc('\n', stderr);
-        train_model(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, opt->epochs, opt->eval_freq,
-                    opt->eval_iter, start_context, tokenizer, warmup_steps, initial_lr, min_lr, opt->clip, &run);
-    } else {
-        train_model_simple(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, opt->epochs,
-                           opt->eval_freq, opt->eval_iter, start_context, tokenizer, &run);
-    }
+    train_with_options(&model, &train_loader, &train_eval_loader, &val_loader, &optimizer, opt, opt->epochs,
+                       (long)data.train.loader.n_batches * opt->epochs, tokenizer, &run, true);
     csv_log_close(run.log, log_path);
     fprintf(stderr, "wrote %s and %s\n", log_path, ckpt_path);
     char *png_path = path_join(opt->out_dir, "loss.png");

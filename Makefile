@@ -60,7 +60,7 @@ LDFLAGS := -fopenmp $(SAN_LDFLAGS)
 LDLIBS = -lcjson -lm $(MPI_LIBS)
 
 # ---- sources -------------------------------------------------------------
-COMMON_SRC := common/util.c common/cli.c common/rng.c common/np_random.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
+COMMON_SRC := common/util.c common/cli.c common/printing.c common/rng.c common/np_random.c common/tensor.c common/tensor_file.c common/ops.c common/matmul.c common/crc32c.c
 CH02_SRC := ch02_text/utf8.c ch02_text/unicode_classes.c ch02_text/simple_tokenizer.c ch02_text/bpe.c \
             ch02_text/bpe_train.c ch02_text/dataloader.c ch02_text/embedding.c
 CH03_SRC := ch03_attention/attention.c ch03_attention/attention_fast.c
@@ -79,7 +79,7 @@ CH06_SRC := ch06_finetune/csv.c ch06_finetune/spam_data.c ch06_finetune/example_
 # (rule below), so a new test file runs without being added anywhere.
 # TEST_ORDER only orders them, chapter by chapter as the book goes; a file
 # not named in it runs after these.
-TEST_ORDER := util rng np_random tensor tensor_file ops matmul \
+TEST_ORDER := util printing rng np_random tensor tensor_file ops matmul \
               utf8 simple_tokenizer bpe bpe_train dataloader embedding ch02_cli \
               attention ch03_cli \
               layernorm gelu gpt generate ch04_cli \

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/printing.h"
 #include "../common/rng.h"
 #include "../common/tensor.h"
 #include "../common/cli.h"
@@ -32,22 +33,6 @@
  * (its execution count), so the two can be read side by side; our own
  * remarks are lines that start with "# ". */
 
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-static void cell(int number, const char *what) { printf("In [%d]: %s\n", number, what); }
-
-/* A Python-style repr of a string: 'word', or "it's" when it holds a
- * single quote and no double quote. */
-static void print_repr(const char *s) {
-    char quote = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    putchar(quote);
-    for (; *s; s++) {
-        if (*s == '\n') fputs("\\n", stdout);
-        else if (*s == '\\' || *s == quote) printf("\\%c", *s);
-        else putchar(*s);
-    }
-    putchar(quote);
-}
-
 static void print_repr_list(char **items, int n) {
     putchar('[');
     for (int i = 0; i < n; i++) {
@@ -57,37 +42,8 @@ static void print_repr_list(char **items, int n) {
     puts("]");
 }
 
-static void print_id_list(const int *ids, size_t n) {
-    putchar('[');
-    for (size_t i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
-    putchar(']');
-}
-
 static void print_ids(const int *ids, size_t n) {
-    print_id_list(ids, n);
-    putchar('\n');
-}
-
-/* A (rows, cols) int matrix the way PyTorch writes it: every number as
- * wide as the widest, later rows indented under the first. No newline at
- * the end, so that two can share a line as in a printed list. */
-static void write_int_tensor(const int *x, int rows, int cols) {
-    int width = 1;
-    for (int i = 0; i < rows * cols; i++) {
-        int w = snprintf(NULL, 0, "%d", x[i]);
-        if (w > width) width = w;
-    }
-    fputs("tensor([", stdout);
-    for (int r = 0; r < rows; r++) {
-        fputs(r ? ",\n        [" : "[", stdout);
-        for (int c = 0; c < cols; c++) printf("%s%*d", c ? ", " : "", width, x[r * cols + c]);
-        putchar(']');
-    }
-    fputs("])", stdout);
-}
-
-static void print_int_tensor(const int *x, int rows, int cols) {
-    write_int_tensor(x, rows, cols);
+    write_int_list(ids, n);
     putchar('\n');
 }
 
@@ -293,7 +249,7 @@ static void walkthrough_sampling(Bpe *bpe, const IntVec *enc) {
     print_ids(enc_sample + 1, context_size);
     cell(33, "each context and the token to predict after it");
     for (int i = 1; i <= context_size; i++) {
-        print_id_list(enc_sample, i);
+        write_int_list(enc_sample, i);
         printf(" ----> %d\n", enc_sample[i]);
     }
     cell(34, "the same as text (print puts a space between its arguments)");

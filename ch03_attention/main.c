@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/printing.h"
 #include "../common/ops.h"
 #include "../common/rng.h"
 #include "../common/tensor.h"
@@ -41,8 +42,6 @@ static float largest_difference(const float *a, const float *b, size_t n) {
  * cell's number in the notebook (its execution count), so the two can be
  * read side by side; our own remarks are lines that start with "# ". */
 
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-static void cell(int number, const char *what) { printf("In [%d]: %s\n", number, what); }
 /* A solution the notebook gives as text, in a cell that never ran. */
 static void cell_unrun(const char *what) { printf("In [ ]: %s\n", what); }
 

@@ -15,6 +15,7 @@
 #include "../ch02_text/bpe.h"
 #include "../ch02_text/embedding.h"
 #include "../ch03_attention/attention.h"
+#include "../common/printing.h"
 #include "../common/matmul.h"
 #include "../common/ops.h"
 #include "../common/rng.h"
@@ -189,18 +190,6 @@ static const char *python_float_repr(double x, char out[64]) {
     return out;
 }
 
-/* "163,009,536": n with thousands separators, as Python's f"{n:,}" prints it. */
-static const char *with_commas(size_t n, char buf[32]) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
-    for (int i = 0; i < len; i++) {
-        if (i && (len - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 static void print_text(const Bpe *bpe, const int *ids, int n) {
     ByteBuf text = {0};
     if (!bpe_decode(bpe, ids, n, &text, NULL)) fatal("generated an id outside the tokenizer's vocabulary");
@@ -314,12 +303,6 @@ typedef struct {
     GPTConfig cfg;
     Batch batch;
 } Walk;
-
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-/* Before each cell's output, "In [N]: what it does", N the cell's number in
- * the notebook (its execution count); our own remarks are lines that start
- * with "# ". */
-static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
 
 /* ---- 4.1 Coding an LLM architecture ---- */
 

@@ -8,10 +8,6 @@
 #include "../common/rng.h"
 #include "sampling.h"
 
-void section(const char *title) { printf("\n== %s ==\n", title); }
-
-void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
-
 /* PyTorch's formatter: scientific notation when the nonzero finite
  * magnitudes span more than 1000x, exceed 1e8 or fall below 1e-4. */
 static bool torch_sci_mode(const float *x, int n) {

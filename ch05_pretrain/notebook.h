@@ -1,18 +1,13 @@
 /* notebook.h: what `ch05 walkthrough` and `ch05 exercise` print alike, the
- * book's notebooks (ch05.ipynb, exercise-solutions.ipynb) cell by cell:
- * section banners, "In [N]: what the cell does" before a cell's output,
- * values in PyTorch's print format, and 5.3's toy vocabulary with its
+ * book's notebooks (ch05.ipynb, exercise-solutions.ipynb) cell by cell,
+ * beyond common/printing.h: values in PyTorch's print format, and 5.3's toy vocabulary with its
  * sampling counts. */
 #ifndef CH05_NOTEBOOK_H
 #define CH05_NOTEBOOK_H
 
 #include <stdint.h>
 
-/* "\n== title ==" */
-void section(const char *title);
-/* Before a cell's output, "In [N]: what it does", N the cell's number in
- * the notebook; our remarks start with "# ". */
-void cell(int n, const char *what);
+#include "../common/printing.h" /* section() and cell() */
 
 /* A vector of n floats as print(tensor) shows it: "tensor([0.0615, 0.0000])",
  * 4 decimals, or "7.4541e-05" when the nonzero magnitudes span more than a

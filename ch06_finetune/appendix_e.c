@@ -20,6 +20,7 @@
 
 #include "../ch04_gpt/config.h"
 #include "../ch04_gpt/generate.h"
+#include "../common/printing.h"
 #include "../common/cli.h"
 #include "../common/rng.h"
 #include "../common/util.h"
@@ -36,21 +37,6 @@ static const float LORA_ALPHA = 16.0f, LR = 8e-4f, WEIGHT_DECAY = 0.1f;
 enum { EPOCHS = 5, EVAL_FREQ = 50, EVAL_ITER = 5 };
 /* The quick run: 2 epochs over the first 40 training texts (5 batches) */
 enum { QUICK_TEXTS = 40, QUICK_EPOCHS = 2, QUICK_EVAL_FREQ = 5 };
-
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
-
-/* "124,441,346": Python's f"{n:,}" */
-static const char *with_commas(size_t n, char buf[32]) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
-    for (int i = 0; i < len; i++) {
-        if (i && (len - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 /* ---- E.2 Preparing the dataset ------------------------------------------------ */
 

@@ -11,6 +11,7 @@
 #include "../ch04_gpt/config.h"
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/loss.h"
+#include "../common/printing.h"
 #include "../common/cli.h"
 #include "../common/util.h"
 #include "classifier.h"
@@ -29,22 +30,6 @@ typedef struct {
     char *spam_dir;   /* the quick runs' SMS splits (made on first use) */
     char *instr_path; /* the quick runs' instructions (made on first use) */
 } Exercises;
-
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-/* "In [N]: what the cell does", N the cell's number in the solutions notebook */
-static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
-
-/* "124,441,346" */
-static const char *with_commas(size_t n, char buf[32]) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%zu", n), o = 0;
-    for (int i = 0; i < len; i++) {
-        if (i && (len - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 /* print(tensor) of a 1-D integer tensor as PyTorch writes it: every value
  * right-aligned to the widest, as many to a line as fit in 80 columns after

@@ -11,6 +11,7 @@
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/loss.h"
 #include "../ch05_pretrain/train.h"
+#include "../common/printing.h"
 #include "../common/cli.h"
 #include "../common/ops.h"
 #include "../common/tensor.h"
@@ -26,14 +27,6 @@
 #include "trainable.h"
 
 /* ---- printing as the notebooks print ------------------------------------------------ */
-
-static void section(const char *title) { printf("\n== %s ==\n", title); }
-
-static void print_ids(const int *ids, int n) {
-    putchar('[');
-    for (int i = 0; i < n; i++) printf(i ? ", %d" : "%d", ids[i]);
-    putchar(']');
-}
 
 /* "[-0.5, 1.5]": floats as Python prints them (shortest) */
 static void print_floats(const float *x, int n) {
@@ -70,27 +63,6 @@ static void print_quoted_line_breaks(const char *sms) {
 static void print_value_counts(int ham, int spam) {
     const int width = snprintf(NULL, 0, "%d", ham > spam ? ham : spam) + 4;
     printf("Label\n%-4s%*d\n%-4s%*d\nName: count, dtype: int64\n", "ham", width, ham, "spam", width, spam);
-}
-
-/* Before a cell's output, "In [N]: what the cell does", N the cell's number
- * in ch06.ipynb (ch07.ipynb in chapter 7's sections); "# " lines are ours. */
-static void cell(int n, const char *what) { printf("In [%d]: %s\n", n, what); }
-
-/* "tensor([[5211,  345,  423,  640]])": ids as PyTorch prints them, every
- * value right-aligned to the widest. */
-static void print_id_tensor(const int *x, int rows, int cols) {
-    int width = 1;
-    for (int i = 0; i < rows * cols; i++) {
-        int w = snprintf(NULL, 0, "%d", x[i]);
-        if (w > width) width = w;
-    }
-    fputs("tensor([", stdout);
-    for (int r = 0; r < rows; r++) {
-        fputs(r ? ",\n        [" : "[", stdout);
-        for (int c = 0; c < cols; c++) printf(c ? ", %*d" : "%*d", width, x[r * cols + c]);
-        putchar(']');
-    }
-    puts("])");
 }
 
 /* "torch.Size([1, 4, 2])" */
@@ -219,7 +191,7 @@ static void walkthrough_classifier(Bpe *bpe, SpamDataset ds[3], const char *mode
     bpe_encode(bpe, text, strlen(text), false, &ids);
     const int T = (int)ids.len, in_shape[2] = {1, T}, out_shape[3] = {1, T, 2};
     fputs("Inputs: ", stdout);
-    print_id_tensor(ids.data, 1, T);
+    print_int_tensor(ids.data, 1, T);
     print_size("Inputs dimensions: ", 2, in_shape);
     cell(25, "the model's outputs: the head on every position");
     gpt->training = false;
@@ -343,7 +315,7 @@ static void walkthrough_classification(Bpe *bpe, const char *model_path, uint64_
     bpe_decode(bpe, &pad_id, 1, &pad_text, NULL);
     cell(9, "tokenizer.encode(\"<|endoftext|>\"): the padding token");
     printf("# the padding token, %s\n", pad_text.data);
-    print_ids(&pad_id, 1);
+    write_int_list(&pad_id, 1);
     putchar('\n');
     bytebuf_free(&pad_text);
     cell(11, "train_dataset.max_length");
@@ -483,31 +455,14 @@ static void walkthrough_instruction_model(Bpe *bpe, const InstructionSet *train,
     gpt_free(m);
 }
 
-/* A Python str's repr: in single quotes, or double quotes when it holds a
- * single quote and no double one; backslashes, the quote and control
- * characters escaped. */
-static void print_python_str(const char *s) {
-    const char quote = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    putchar(quote);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\\' || *p == (unsigned char)quote) printf("\\%c", *p);
-        else if (*p == '\n') printf("\\n");
-        else if (*p == '\t') printf("\\t");
-        else if (*p == '\r') printf("\\r");
-        else if (*p < 0x20 || *p == 0x7f) printf("\\x%02x", *p);
-        else putchar(*p);
-    }
-    putchar(quote);
-}
-
 /* print(entry): the JSON entry as the dict Python prints */
 static void print_entry_dict(const InstructionEntry *e) {
     printf("{'instruction': ");
-    print_python_str(e->instruction);
+    print_repr(e->instruction);
     printf(", 'input': ");
-    print_python_str(e->input);
+    print_repr(e->input);
     printf(", 'output': ");
-    print_python_str(e->output);
+    print_repr(e->output);
     printf("}\n");
 }
 
@@ -551,28 +506,28 @@ static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint6
     IntVec eot = {0};
     bpe_encode(bpe, "<|endoftext|>", strlen("<|endoftext|>"), true, &eot);
     cell(11, "tokenizer.encode(\"<|endoftext|>\", allowed_special={\"<|endoftext|>\"})");
-    print_ids(eot.data, (int)eot.len);
+    write_int_list(eot.data, (size_t)eot.len);
     putchar('\n');
     intvec_free(&eot);
     cell(13, "custom_collate_draft_1(batch): each text, one end-of-text, padded to the longest + 1, the last cut");
-    print_id_tensor(inputs, 3, T);
+    print_int_tensor(inputs, 3, T);
     /* draft 2 is custom_collate_fn before the padding after each text's
      * first end-of-text became -100: the same targets, that one unmasked */
     int draft_targets[15];
     for (int i = 0; i < 3 * T; i++) draft_targets[i] = targets[i] == CROSS_ENTROPY_IGNORE_INDEX ? pad_id : targets[i];
     cell(15, "custom_collate_draft_2(batch): the targets, the inputs shifted by one");
-    print_id_tensor(inputs, 3, T);
-    print_id_tensor(draft_targets, 3, T);
+    print_int_tensor(inputs, 3, T);
+    print_int_tensor(draft_targets, 3, T);
     cell(17, "custom_collate_fn on the book's toy batch: print(inputs), print(targets)");
     printf("# the toy batch: ");
     for (int i = 0; i < 3; i++) {
         if (i) printf(", ");
-        print_ids(seqs[i], lengths[i]);
+        write_int_list(seqs[i], lengths[i]);
     }
     printf("; one %d ends each text, the rest of the padding is %d in the targets, ignored by the loss\n", pad_id,
            CROSS_ENTROPY_IGNORE_INDEX);
-    print_id_tensor(inputs, 3, T);
-    print_id_tensor(targets, 3, T);
+    print_int_tensor(inputs, 3, T);
+    print_int_tensor(targets, 3, T);
     /* the book's two rows, then a third, counted and then ignored */
     const float logits[6] = {-1.0f, 1.0f, -0.5f, 1.5f, -0.5f, 1.5f};
     const int targets_1[2] = {0, 1}, targets_2[3] = {0, 1, 1}, targets_3[3] = {0, 1, CROSS_ENTROPY_IGNORE_INDEX};
@@ -581,7 +536,7 @@ static void walkthrough_instructions(Bpe *bpe, const char *instruct_model, uint6
     printf("# the logits ");
     print_float_rows(logits, 2, 2);
     printf(", the targets ");
-    print_ids(targets_1, 2);
+    write_int_list(targets_1, 2);
     putchar('\n');
     const float loss_1 = cross_entropy_forward(NULL, p, logits, targets_1, 2, 2);
     printf("tensor(%.4f)\n", loss_1);

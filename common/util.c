@@ -35,6 +35,12 @@ void fatal(const char *fmt, ...) {
     exit(1);
 }
 
+void not_implemented(const char *exercise, const char *title, const char *book_section) {
+    fflush(stdout);
+    fprintf(stderr, "%s: not implemented yet: exercise %s: %s (book %s)\n", g_program_name, exercise, title, book_section);
+    exit(NOT_IMPLEMENTED_STATUS);
+}
+
 void format_error(char *err, size_t err_size, const char *fmt, ...) {
     if (!err || !err_size) return;
     va_list args;

@@ -15,6 +15,13 @@ const char *program_name(void);
 /* Print "<program>: <message>" on stderr and exit with status 1. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* A student edition's stub for a removed exercise (make assignment): print
+ * "<program>: not implemented yet: exercise 3c: causal attention mask (book
+ * 3.5.1)" and exit with status 3 (NOT_IMPLEMENTED_STATUS), which the
+ * autograder reads as "not written yet" rather than as a wrong answer. */
+#define NOT_IMPLEMENTED_STATUS 3
+void not_implemented(const char *exercise, const char *title, const char *book_section) __attribute__((noreturn));
+
 /* Library code that reads outside input reports errors by returning: the
  * message goes to a caller's buffer (err, err_size bytes) and the function
  * returns false or NULL; the programs' convenience wrappers pass the

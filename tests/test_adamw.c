@@ -130,11 +130,11 @@ END_TEST
 Suite *adamw_suite(void) {
     Suite *s = suite_create("adamw");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_adamw_matches_pytorch);
-    tcase_add_test(tc, test_clip_grad_norm_matches_pytorch);
-    tcase_add_test(tc, test_clip_grad_norm_book_example);
-    tcase_add_test(tc, test_schedule_is_the_books);
-    tcase_add_test(tc, test_appendix_d_loop_matches_pytorch);
+    add_test(tc, test_adamw_matches_pytorch);
+    add_test(tc, test_clip_grad_norm_matches_pytorch);
+    add_test(tc, test_clip_grad_norm_book_example);
+    add_test(tc, test_schedule_is_the_books);
+    add_test(tc, test_appendix_d_loop_matches_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -304,10 +304,10 @@ Suite *bad_input_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_unchecked_fixture(tc, make_inputs, remove_inputs);
     tcase_add_checked_fixture(tc, require_inputs, NULL);
-    tcase_add_loop_test(tc, test_bad_input_row, 0, N_ROWS);
+    add_loop_test(tc, test_bad_input_row, 0, N_ROWS);
     suite_add_tcase(s, tc);
     TCase *readme = tcase_create("readme");
-    tcase_add_test(readme, test_readme_lists_every_row);
+    add_test(readme, test_readme_lists_every_row);
     suite_add_tcase(s, readme);
     return s;
 }

@@ -122,13 +122,13 @@ Suite *bpe_train_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_unchecked_fixture(tc, train_on_verdict, free_training);
     tcase_add_checked_fixture(tc, require_verdict, NULL);
-    tcase_add_test(tc, test_merges_match_the_book);
-    tcase_add_test(tc, test_saved_files_load_and_round_trip);
+    add_test(tc, test_merges_match_the_book);
+    add_test(tc, test_saved_files_load_and_round_trip);
     suite_add_tcase(s, tc);
     TCase *small = tcase_create("small");
-    tcase_add_test(small, test_small_vocabularies);
-    tcase_add_test(small, test_unicode_text_trains_on_bytes);
-    tcase_add_exit_test(small, test_too_small_vocabulary_exits, 1);
+    add_test(small, test_small_vocabularies);
+    add_test(small, test_unicode_text_trains_on_bytes);
+    add_exit_test(small, test_too_small_vocabulary_exits, 1);
     suite_add_tcase(s, small);
     return s;
 }

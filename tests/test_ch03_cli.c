@@ -661,14 +661,14 @@ Suite *ch03_cli_suite(void) {
     Suite *s = suite_create("ch03_cli");
     TCase *tc = tcase_create("program");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_walkthrough_prints_the_notebooks_values);
-    tcase_add_test(tc, test_walkthrough_follows_the_notebook);
-    tcase_add_test(tc, test_walkthrough_matches_double_precision);
-    tcase_add_test(tc, test_walkthrough_keeps_the_books_relations);
-    tcase_add_test(tc, test_exercises);
-    tcase_add_test(tc, test_scientific_notation);
-    tcase_add_test(tc, test_exercise_bad_input);
-    tcase_add_test(tc, test_mha_and_bad_input);
+    add_test(tc, test_walkthrough_prints_the_notebooks_values);
+    add_test(tc, test_walkthrough_follows_the_notebook);
+    add_test(tc, test_walkthrough_matches_double_precision);
+    add_test(tc, test_walkthrough_keeps_the_books_relations);
+    add_test(tc, test_exercises);
+    add_test(tc, test_scientific_notation);
+    add_test(tc, test_exercise_bad_input);
+    add_test(tc, test_mha_and_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -255,13 +255,13 @@ Suite *ch06_appendix_e_suite(void) {
     tcase_add_unchecked_fixture(tc, run_walkthrough, free_walkthrough);
     tcase_add_checked_fixture(tc, require_sms, NULL);
     tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
-    tcase_add_test(tc, test_runs_every_cell_in_order);
-    tcase_add_test(tc, test_data_cells_match_the_book);
-    tcase_add_test(tc, test_parameter_counts_match_the_book);
-    tcase_add_test(tc, test_printed_model_matches_the_book);
-    tcase_add_test(tc, test_adapters_leave_the_outputs_unchanged);
-    tcase_add_test(tc, test_quick_run_trains_the_adapters);
-    tcase_add_test(tc, test_help_and_bad_input);
+    add_test(tc, test_runs_every_cell_in_order);
+    add_test(tc, test_data_cells_match_the_book);
+    add_test(tc, test_parameter_counts_match_the_book);
+    add_test(tc, test_printed_model_matches_the_book);
+    add_test(tc, test_adapters_leave_the_outputs_unchanged);
+    add_test(tc, test_quick_run_trains_the_adapters);
+    add_test(tc, test_help_and_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -284,12 +284,12 @@ Suite *ch06_lora_suite(void) {
     Suite *s = suite_create("ch06_lora");
     TCase *tc = tcase_create("lora");
     tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
-    tcase_add_test(tc, test_classification_matches_pytorch);
-    tcase_add_test(tc, test_instruction_matches_pytorch);
-    tcase_add_test(tc, test_adamw_leaves_the_base_weights_identical);
-    tcase_add_test(tc, test_merged_model_computes_the_same);
-    tcase_add_test(tc, test_trainable_count_matches_the_book);
-    tcase_add_test(tc, test_fresh_adapters_change_nothing);
+    add_test(tc, test_classification_matches_pytorch);
+    add_test(tc, test_instruction_matches_pytorch);
+    add_test(tc, test_adamw_leaves_the_base_weights_identical);
+    add_test(tc, test_merged_model_computes_the_same);
+    add_test(tc, test_trainable_count_matches_the_book);
+    add_test(tc, test_fresh_adapters_change_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -161,12 +161,12 @@ END_TEST
 Suite *ch06_loss_suite(void) {
     Suite *s = suite_create("ch06_loss");
     TCase *tc = tcase_create("ignore_index");
-    tcase_add_test(tc, test_book_example_ignores_minus_100);
-    tcase_add_test(tc, test_ignored_rows_get_zero_gradient);
-    tcase_add_test(tc, test_ignore_index_gradient_matches_finite_differences);
-    tcase_add_test(tc, test_masked_prompts_leave_the_responses_loss);
-    tcase_add_test(tc, test_all_ignored_is_nan);
-    tcase_add_exit_test(tc, test_other_negative_target_exits, 1);
+    add_test(tc, test_book_example_ignores_minus_100);
+    add_test(tc, test_ignored_rows_get_zero_gradient);
+    add_test(tc, test_ignore_index_gradient_matches_finite_differences);
+    add_test(tc, test_masked_prompts_leave_the_responses_loss);
+    add_test(tc, test_all_ignored_is_nan);
+    add_exit_test(tc, test_other_negative_target_exits, 1);
     suite_add_tcase(s, tc);
     return s;
 }

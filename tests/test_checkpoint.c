@@ -292,7 +292,7 @@ Suite *checkpoint_suite(void) {
     tcase_add_unchecked_fixture(tc, make_text, remove_text);
     tcase_add_checked_fixture(tc, require_verdict, NULL);
     tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
-    tcase_add_test(tc, test_killed_runs_resume_without_flags);
+    add_test(tc, test_killed_runs_resume_without_flags);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -372,19 +372,19 @@ END_TEST
 Suite *corpus_suite(void) {
     Suite *s = suite_create("corpus");
     TCase *format = tcase_create("format");
-    tcase_add_test(format, test_shard_round_trip);
+    add_test(format, test_shard_round_trip);
     suite_add_tcase(s, format);
     TCase *cleaning = tcase_create("cleaning");
-    tcase_add_test(cleaning, test_collapse_blank_lines_as_python);
-    tcase_add_test(cleaning, test_gutenberg_strip_headers);
-    tcase_add_test(cleaning, test_mostly_ascii_counts_characters);
+    add_test(cleaning, test_collapse_blank_lines_as_python);
+    add_test(cleaning, test_gutenberg_strip_headers);
+    add_test(cleaning, test_mostly_ascii_counts_characters);
     suite_add_tcase(s, cleaning);
     TCase *prepare = tcase_create("prepare");
     tcase_add_checked_fixture(prepare, require_gpt2_tokenizer, NULL);
     tcase_add_checked_fixture(prepare, require_verdict, NULL);
-    tcase_add_test(prepare, test_prepare_shards_decode_to_the_joined_documents);
-    tcase_add_test(prepare, test_prepare_refuses_bad_input);
-    tcase_add_test(prepare, test_prepare_killed_continues_to_the_same_shards);
+    add_test(prepare, test_prepare_shards_decode_to_the_joined_documents);
+    add_test(prepare, test_prepare_refuses_bad_input);
+    add_test(prepare, test_prepare_killed_continues_to_the_same_shards);
     tcase_set_timeout(prepare, 60);
     suite_add_tcase(s, prepare);
     return s;

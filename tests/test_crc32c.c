@@ -74,11 +74,11 @@ END_TEST
 Suite *crc32c_suite(void) {
     Suite *s = suite_create("crc32c");
     TCase *tc = tcase_create("crc32c");
-    tcase_add_test(tc, test_check_value);
-    tcase_add_test(tc, test_rfc3720_vectors);
-    tcase_add_test(tc, test_matches_bitwise_reference_at_every_offset);
-    tcase_add_test(tc, test_extend_streams);
-    tcase_add_test(tc, test_mask);
+    add_test(tc, test_check_value);
+    add_test(tc, test_rfc3720_vectors);
+    add_test(tc, test_matches_bitwise_reference_at_every_offset);
+    add_test(tc, test_extend_streams);
+    add_test(tc, test_mask);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -199,14 +199,14 @@ END_TEST
 Suite *data_parallel_suite(void) {
     Suite *s = suite_create("data_parallel");
     TCase *sum = tcase_create("sum");
-    tcase_add_test(sum, test_micro_batches_sum_pairwise_in_order);
-    tcase_add_test(sum, test_accumulation_is_the_whole_batch);
-    tcase_add_test(sum, test_splits);
+    add_test(sum, test_micro_batches_sum_pairwise_in_order);
+    add_test(sum, test_accumulation_is_the_whole_batch);
+    add_test(sum, test_splits);
     suite_add_tcase(s, sum);
     TCase *ranks = tcase_create("ranks");
     tcase_add_checked_fixture(ranks, require_gpt2_tokenizer, NULL);
     tcase_add_checked_fixture(ranks, require_verdict, NULL);
-    tcase_add_test(ranks, test_one_two_and_four_ranks_write_the_same_bytes);
+    add_test(ranks, test_one_two_and_four_ranks_write_the_same_bytes);
     tcase_set_timeout(ranks, 120);
     suite_add_tcase(s, ranks);
     return s;

@@ -135,11 +135,11 @@ Suite *dataloader_suite(void) {
     tcase_add_unchecked_fixture(tc, encode_verdict, free_ids);
     tcase_add_checked_fixture(tc, require_verdict, NULL);
     tcase_add_checked_fixture(tc, require_gpt2_tokenizer, NULL);
-    tcase_add_test(tc, test_sample_counts_match_book);
-    tcase_add_test(tc, test_first_batches_match_book);
-    tcase_add_test(tc, test_batches_cover_every_sample_once);
-    tcase_add_test(tc, test_shuffle_is_seeded_and_changes_per_epoch);
-    tcase_add_test(tc, test_bad_numbers_are_reported);
+    add_test(tc, test_sample_counts_match_book);
+    add_test(tc, test_first_batches_match_book);
+    add_test(tc, test_batches_cover_every_sample_once);
+    add_test(tc, test_shuffle_is_seeded_and_changes_per_epoch);
+    add_test(tc, test_bad_numbers_are_reported);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -115,11 +115,11 @@ END_TEST
 Suite *embedding_suite(void) {
     Suite *s = suite_create("embedding");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_lookup_copies_rows);
-    tcase_add_test(tc, test_positions_add_per_position);
-    tcase_add_test(tc, test_embedding_backward_matches_finite_differences);
-    tcase_add_test(tc, test_position_backward_matches_finite_differences);
-    tcase_add_exit_test(tc, test_out_of_range_id_exits, 1);
+    add_test(tc, test_lookup_copies_rows);
+    add_test(tc, test_positions_add_per_position);
+    add_test(tc, test_embedding_backward_matches_finite_differences);
+    add_test(tc, test_position_backward_matches_finite_differences);
+    add_exit_test(tc, test_out_of_range_id_exits, 1);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -63,9 +63,9 @@ END_TEST
 Suite *gelu_suite(void) {
     Suite *s = suite_create("gelu");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_gelu_matches_pytorch);
-    tcase_add_test(tc, test_gelu_dense_grid_against_double);
-    tcase_add_test(tc, test_gelu_backward_matches_finite_differences);
+    add_test(tc, test_gelu_matches_pytorch);
+    add_test(tc, test_gelu_dense_grid_against_double);
+    add_test(tc, test_gelu_backward_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -116,13 +116,13 @@ Suite *generate_suite(void) {
     TCase *tc = tcase_create("pytorch");
     tcase_set_timeout(tc, 60);
     tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
-    tcase_add_test(tc, test_greedy_without_cache_matches_pytorch);
-    tcase_add_test(tc, test_greedy_with_cache_matches_pytorch);
-    tcase_add_test(tc, test_tied_generation_matches_pytorch);
-    tcase_add_test(tc, test_cached_logits_equal_full_forward);
-    tcase_add_test(tc, test_prefill_then_steps_equal_full_forward);
-    tcase_add_exit_test(tc, test_full_cache_exits, 1);
-    tcase_add_exit_test(tc, test_backward_after_cached_step_exits, 1);
+    add_test(tc, test_greedy_without_cache_matches_pytorch);
+    add_test(tc, test_greedy_with_cache_matches_pytorch);
+    add_test(tc, test_tied_generation_matches_pytorch);
+    add_test(tc, test_cached_logits_equal_full_forward);
+    add_test(tc, test_prefill_then_steps_equal_full_forward);
+    add_exit_test(tc, test_full_cache_exits, 1);
+    add_exit_test(tc, test_backward_after_cached_step_exits, 1);
     suite_add_tcase(s, tc);
     return s;
 }

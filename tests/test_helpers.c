@@ -12,6 +12,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Whether RUN_ONLY_TESTS, if set, names this test. */
+static bool test_selected(const TTest *test) {
+    const char *only = getenv("RUN_ONLY_TESTS");
+    if (!only || !*only) return true;
+    size_t len = strlen(test->name);
+    for (const char *p = only; *p;) {
+        p += strspn(p, " ,");
+        size_t word = strcspn(p, " ,");
+        if (word == len && strncmp(p, test->name, len) == 0) return true;
+        p += word;
+    }
+    return false;
+}
+
+void add_test(TCase *tc, const TTest *test) {
+    if (test_selected(test)) tcase_add_test(tc, test);
+}
+
+void add_exit_test(TCase *tc, const TTest *test, int expected_exit_status) {
+    if (test_selected(test)) tcase_add_exit_test(tc, test, expected_exit_status);
+}
+
+void add_loop_test(TCase *tc, const TTest *test, int start, int end) {
+    if (test_selected(test)) tcase_add_loop_test(tc, test, start, end);
+}
+
 const char *repo_root(void) { return checkout_root(); /* the runner is build/run_tests */ }
 
 char *repo_path(const char *relative) { return path_join(repo_root(), relative); }

@@ -14,6 +14,15 @@
 /* Each tests/test_<module>.c defines one suite, Suite *<module>_suite(void);
  * the Makefile lists them for run_tests.c (build/tests/suites.h). */
 
+/* Adding tests to a test case: Check's tcase_add_test, tcase_add_exit_test
+ * and tcase_add_loop_test, except that when the environment variable
+ * RUN_ONLY_TESTS names tests (separated by spaces or commas), only those are
+ * added. The autograder (make grade) runs each exercise's tests alone this
+ * way, with CK_RUN_SUITE naming their suite. */
+void add_test(TCase *tc, const TTest *test);
+void add_exit_test(TCase *tc, const TTest *test, int expected_exit_status);
+void add_loop_test(TCase *tc, const TTest *test, int start, int end);
+
 /* The checkout's root (the test runner lives in build/), and paths in it. */
 const char *repo_root(void);
 char *repo_path(const char *relative);   /* malloc'd */

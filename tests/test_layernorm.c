@@ -111,9 +111,9 @@ END_TEST
 Suite *layernorm_suite(void) {
     Suite *s = suite_create("layernorm");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_layernorm_matches_pytorch);
-    tcase_add_test(tc, test_layernorm_normalises_rows);
-    tcase_add_test(tc, test_layernorm_backward_matches_finite_differences);
+    add_test(tc, test_layernorm_matches_pytorch);
+    add_test(tc, test_layernorm_normalises_rows);
+    add_test(tc, test_layernorm_backward_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

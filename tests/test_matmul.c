@@ -347,17 +347,17 @@ Suite *matmul_suite(void) {
     Suite *s = suite_create("matmul");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_sgemm_small_example);
-    tcase_add_test(tc, test_sgemm_tile_edges);
-    tcase_add_test(tc, test_sgemm_random_shapes);
-    tcase_add_test(tc, test_sgemm_empty_and_degenerate);
-    tcase_add_test(tc, test_sgemm_few_rows_streaming_path);
-    tcase_add_test(tc, test_sgemm_blocked_and_threaded);
-    tcase_add_test(tc, test_sgemm_inside_parallel_region);
-    tcase_add_test(tc, test_sgemm_same_result_on_any_thread_count);
-    tcase_add_test(tc, test_sgemm_propagates_nan_and_inf);
-    tcase_add_test(tc, test_matmul_forward);
-    tcase_add_test(tc, test_matmul_backward);
+    add_test(tc, test_sgemm_small_example);
+    add_test(tc, test_sgemm_tile_edges);
+    add_test(tc, test_sgemm_random_shapes);
+    add_test(tc, test_sgemm_empty_and_degenerate);
+    add_test(tc, test_sgemm_few_rows_streaming_path);
+    add_test(tc, test_sgemm_blocked_and_threaded);
+    add_test(tc, test_sgemm_inside_parallel_region);
+    add_test(tc, test_sgemm_same_result_on_any_thread_count);
+    add_test(tc, test_sgemm_propagates_nan_and_inf);
+    add_test(tc, test_matmul_forward);
+    add_test(tc, test_matmul_backward);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -86,10 +86,10 @@ END_TEST
 Suite *np_random_suite(void) {
     Suite *s = suite_create("np_random");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_words_match_numpy);
-    tcase_add_test(tc, test_stream_continues_past_one_block);
-    tcase_add_test(tc, test_permutation_matches_numpy);
-    tcase_add_test(tc, test_interval_stays_in_range);
+    add_test(tc, test_words_match_numpy);
+    add_test(tc, test_stream_continues_past_one_block);
+    add_test(tc, test_permutation_matches_numpy);
+    add_test(tc, test_interval_stays_in_range);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -103,11 +103,11 @@ END_TEST
 Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_softmax_matches_book);
-    tcase_add_test(tc, test_softmax_is_stable_and_handles_masks);
-    tcase_add_test(tc, test_softmax_scaled_and_masks_anywhere);
-    tcase_add_test(tc, test_dot_add_scale_argmax);
-    tcase_add_test(tc, test_exp_poly_within_two_ulp);
+    add_test(tc, test_softmax_matches_book);
+    add_test(tc, test_softmax_is_stable_and_handles_masks);
+    add_test(tc, test_softmax_scaled_and_masks_anywhere);
+    add_test(tc, test_dot_add_scale_argmax);
+    add_test(tc, test_exp_poly_within_two_ulp);
     suite_add_tcase(s, tc);
     return s;
 }

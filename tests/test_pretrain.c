@@ -201,11 +201,11 @@ Suite *pretrain_suite(void) {
     tcase_add_checked_fixture(tc, require_verdict, NULL);
     tcase_add_checked_fixture(tc, one_thread, NULL);
     tcase_add_unchecked_fixture(tc, make_corpus, remove_corpus);
-    tcase_add_test(tc, test_a_run_from_shards);
-    tcase_add_test(tc, test_resumed_run_goes_on_exactly);
-    tcase_add_test(tc, test_sigint_saves_and_stops);
-    tcase_add_test(tc, test_sigterm_saves_and_stops);
-    tcase_add_test(tc, test_bad_runs_from_shards);
+    add_test(tc, test_a_run_from_shards);
+    add_test(tc, test_resumed_run_goes_on_exactly);
+    add_test(tc, test_sigint_saves_and_stops);
+    add_test(tc, test_sigterm_saves_and_stops);
+    add_test(tc, test_bad_runs_from_shards);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;

@@ -77,9 +77,9 @@ END_TEST
 Suite *printing_suite(void) {
     Suite *s = suite_create("printing");
     TCase *tc = tcase_create("python");
-    tcase_add_test(tc, test_with_commas);
-    tcase_add_test(tc, test_repr_as_python);
-    tcase_add_test(tc, test_int_tensor_and_list_as_pytorch);
+    add_test(tc, test_with_commas);
+    add_test(tc, test_repr_as_python);
+    add_test(tc, test_int_tensor_and_list_as_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }

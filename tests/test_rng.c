@@ -75,10 +75,10 @@ END_TEST
 Suite *rng_suite(void) {
     Suite *s = suite_create("rng");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_same_seed_same_stream);
-    tcase_add_test(tc, test_uniform_and_normal_moments);
-    tcase_add_test(tc, test_below_stays_in_range_and_hits_all);
-    tcase_add_test(tc, test_shuffle_is_a_permutation);
+    add_test(tc, test_same_seed_same_stream);
+    add_test(tc, test_uniform_and_normal_moments);
+    add_test(tc, test_below_stays_in_range_and_hits_all);
+    add_test(tc, test_shuffle_is_a_permutation);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -418,19 +418,19 @@ Suite *safetensors_suite(void) {
     Suite *s = suite_create("safetensors");
     TCase *real = tcase_create("real");
     tcase_add_checked_fixture(real, require_safetensors_samples, NULL);
-    tcase_add_test(real, test_tiny_gpt2);
-    tcase_add_test(real, test_fake_gpt2);
+    add_test(real, test_tiny_gpt2);
+    add_test(real, test_fake_gpt2);
     suite_add_tcase(s, real);
     TCase *written = tcase_create("written");
     tcase_set_timeout(written, 60); /* forks a process per bad input: slow under SANITIZE=1 */
     tcase_add_unchecked_fixture(written, make_tmp, remove_tmp);
-    tcase_add_test(written, test_writer_reproduces_the_python_library);
-    tcase_add_test(written, test_round_trip_with_metadata_and_mixed_dtypes);
-    tcase_add_test(written, test_f16_and_bf16_conversion);
-    tcase_add_test(written, test_malformed_headers);
-    tcase_add_test(written, test_errors_name_the_problem);
-    tcase_add_test(written, test_truncated_file_is_reported);
-    tcase_add_test(written, test_parse_in_memory_and_errors_returned);
+    add_test(written, test_writer_reproduces_the_python_library);
+    add_test(written, test_round_trip_with_metadata_and_mixed_dtypes);
+    add_test(written, test_f16_and_bf16_conversion);
+    add_test(written, test_malformed_headers);
+    add_test(written, test_errors_name_the_problem);
+    add_test(written, test_truncated_file_is_reported);
+    add_test(written, test_parse_in_memory_and_errors_returned);
     suite_add_tcase(s, written);
     return s;
 }

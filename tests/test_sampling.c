@@ -106,11 +106,11 @@ END_TEST
 Suite *sampling_suite(void) {
     Suite *s = suite_create("sampling");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_top_k_matches_book);
-    tcase_add_test(tc, test_temperature_zero_is_greedy);
-    tcase_add_test(tc, test_sampling_frequencies);
-    tcase_add_test(tc, test_softmax_with_temperature);
-    tcase_add_test(tc, test_multinomial_draw);
+    add_test(tc, test_top_k_matches_book);
+    add_test(tc, test_temperature_zero_is_greedy);
+    add_test(tc, test_sampling_frequencies);
+    add_test(tc, test_softmax_with_temperature);
+    add_test(tc, test_multinomial_draw);
     suite_add_tcase(s, tc);
     return s;
 }

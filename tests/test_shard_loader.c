@@ -143,10 +143,10 @@ Suite *shard_loader_suite(void) {
     Suite *s = suite_create("shard_loader");
     TCase *tc = tcase_create("batches");
     tcase_add_checked_fixture(tc, make_shards, remove_shards);
-    tcase_add_test(tc, test_in_order);
-    tcase_add_test(tc, test_shuffled_is_a_permutation_of_the_seed_and_epoch);
-    tcase_add_test(tc, test_seek_continues_the_same_batches);
-    tcase_add_test(tc, test_too_little_data_is_refused);
+    add_test(tc, test_in_order);
+    add_test(tc, test_shuffled_is_a_permutation_of_the_seed_and_epoch);
+    add_test(tc, test_seek_continues_the_same_batches);
+    add_test(tc, test_too_little_data_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

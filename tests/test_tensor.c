@@ -55,11 +55,11 @@ END_TEST
 Suite *tensor_suite(void) {
     Suite *s = suite_create("tensor");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_zeros_has_shape_and_zeros);
-    tcase_add_test(tc, test_reshape_shares_data);
-    tcase_add_exit_test(tc, test_reshape_wrong_size_exits, 1);
-    tcase_add_exit_test(tc, test_negative_dimension_exits, 1);
-    tcase_add_test(tc, test_print_like_pytorch);
+    add_test(tc, test_zeros_has_shape_and_zeros);
+    add_test(tc, test_reshape_shares_data);
+    add_exit_test(tc, test_reshape_wrong_size_exits, 1);
+    add_exit_test(tc, test_negative_dimension_exits, 1);
+    add_test(tc, test_print_like_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -119,12 +119,12 @@ Suite *tensor_file_suite(void) {
     Suite *s = suite_create("tensor_file");
     TCase *tc = tcase_create("core");
     tcase_add_unchecked_fixture(tc, make_dir, remove_dir);
-    tcase_add_test(tc, test_write_then_read_is_exact);
-    tcase_add_exit_test(tc, test_wrong_shape_exits, 1);
-    tcase_add_exit_test(tc, test_truncated_file_exits, 1);
-    tcase_add_exit_test(tc, test_bad_magic_exits, 1);
-    tcase_add_test(tc, test_parse_checks_sizes_before_allocating);
-    tcase_add_test(tc, test_parse_in_memory_matches_the_file);
+    add_test(tc, test_write_then_read_is_exact);
+    add_exit_test(tc, test_wrong_shape_exits, 1);
+    add_exit_test(tc, test_truncated_file_exits, 1);
+    add_exit_test(tc, test_bad_magic_exits, 1);
+    add_test(tc, test_parse_checks_sizes_before_allocating);
+    add_test(tc, test_parse_in_memory_matches_the_file);
     suite_add_tcase(s, tc);
     return s;
 }

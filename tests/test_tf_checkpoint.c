@@ -676,23 +676,23 @@ Suite *tf_checkpoint_suite(void) {
     TCase *real = tcase_create("real");
     tcase_add_checked_fixture(real, require_tf_samples, NULL);
     tcase_set_timeout(real, 60); /* forks a process per bad input: slow under SANITIZE=1 */
-    tcase_add_test(real, test_tf1_tiny);
-    tcase_add_test(real, test_tf1_adam_mlp);
-    tcase_add_test(real, test_tf2_keras_lists_every_dtype);
-    tcase_add_test(real, test_other_dtypes_refuse_to_read_as_float);
-    tcase_add_test(real, test_gpt2_124m_index);
-    tcase_add_test(real, test_missing_data_shard);
-    tcase_add_test(real, test_snappy_is_refused_clearly);
-    tcase_add_test(real, test_in_memory_bundle);
-    tcase_add_test(real, test_data_size_checked_before_allocating);
-    tcase_add_test(real, test_data_blocks_must_follow_one_another);
+    add_test(real, test_tf1_tiny);
+    add_test(real, test_tf1_adam_mlp);
+    add_test(real, test_tf2_keras_lists_every_dtype);
+    add_test(real, test_other_dtypes_refuse_to_read_as_float);
+    add_test(real, test_gpt2_124m_index);
+    add_test(real, test_missing_data_shard);
+    add_test(real, test_snappy_is_refused_clearly);
+    add_test(real, test_in_memory_bundle);
+    add_test(real, test_data_size_checked_before_allocating);
+    add_test(real, test_data_blocks_must_follow_one_another);
     suite_add_tcase(s, real);
     TCase *written = tcase_create("written");
     tcase_set_timeout(written, 60); /* forks a process per bad input: slow under SANITIZE=1 */
     tcase_add_unchecked_fixture(written, make_tmp, remove_tmp);
-    tcase_add_test(written, test_written_bundle_round_trip);
-    tcase_add_test(written, test_bad_data_crc);
-    tcase_add_test(written, test_bad_index);
+    add_test(written, test_written_bundle_round_trip);
+    add_test(written, test_bad_data_crc);
+    add_test(written, test_bad_index);
     suite_add_tcase(s, written);
     return s;
 }

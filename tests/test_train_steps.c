@@ -365,11 +365,11 @@ Suite *train_steps_suite(void) {
     Suite *s = suite_create("train_steps");
     TCase *tc = tcase_create("pytorch");
     tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
-    tcase_add_test(tc, test_ten_adamw_steps_match_pytorch);
-    tcase_add_test(tc, test_training_without_dropout_is_eval);
-    tcase_add_test(tc, test_train_model_simple_takes_the_books_steps);
-    tcase_add_test(tc, test_train_model_warms_up_decays_and_clips);
-    tcase_add_test(tc, test_first_batches_cut_a_run_to_its_first_steps);
+    add_test(tc, test_ten_adamw_steps_match_pytorch);
+    add_test(tc, test_training_without_dropout_is_eval);
+    add_test(tc, test_train_model_simple_takes_the_books_steps);
+    add_test(tc, test_train_model_warms_up_decays_and_clips);
+    add_test(tc, test_first_batches_cut_a_run_to_its_first_steps);
     suite_add_tcase(s, tc);
     return s;
 }

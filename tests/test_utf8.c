@@ -57,9 +57,9 @@ Suite *utf8_suite(void) {
     Suite *s = suite_create("utf8");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_sanitize_matches_python_replace);
-    tcase_add_test(tc, test_encode_decode_every_code_point);
-    tcase_add_test(tc, test_bom_is_kept);
+    add_test(tc, test_sanitize_matches_python_replace);
+    add_test(tc, test_encode_decode_every_code_point);
+    add_test(tc, test_bom_is_kept);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -188,18 +188,18 @@ END_TEST
 Suite *util_suite(void) {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_read_file_returns_bytes_and_length);
-    tcase_add_test(tc, test_atomic_write_leaves_no_temp_file);
-    tcase_add_exit_test(tc, test_read_missing_file_exits, 1);
-    tcase_add_test(tc, test_path_join);
-    tcase_add_test(tc, test_path_dir);
-    tcase_add_test(tc, test_make_dirs_creates_parents);
-    tcase_add_test(tc, test_remove_stale_temp_files);
-    tcase_add_test(tc, test_parse_numbers);
-    tcase_add_test(tc, test_format_duration);
-    tcase_add_test(tc, test_data_dir_from_environment);
-    tcase_add_exit_test(tc, test_missing_data_file_exits, 1);
-    tcase_add_test(tc, test_growable_arrays);
+    add_test(tc, test_read_file_returns_bytes_and_length);
+    add_test(tc, test_atomic_write_leaves_no_temp_file);
+    add_exit_test(tc, test_read_missing_file_exits, 1);
+    add_test(tc, test_path_join);
+    add_test(tc, test_path_dir);
+    add_test(tc, test_make_dirs_creates_parents);
+    add_test(tc, test_remove_stale_temp_files);
+    add_test(tc, test_parse_numbers);
+    add_test(tc, test_format_duration);
+    add_test(tc, test_data_dir_from_environment);
+    add_exit_test(tc, test_missing_data_file_exits, 1);
+    add_test(tc, test_growable_arrays);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,6 +10,8 @@
 #   make plot    redraw the latest run's loss curves (runs/*/loss.png and a preview)
 #   make gpt2-124M (355M, 774M, 1558M)   download OpenAI's GPT-2 weights into DATA_DIR/gpt2/SIZE
 #   make alpaca  download Stanford Alpaca's 52k instructions (exercise 7.3) into DATA_DIR
+#   make assignment CHAPTER=ch03 OUT=DIR   a student edition of chapters (or all) for a class
+#   make grade   the autograder: each exercise's tests, its points, grade.json and grade.xml
 #   make bench   install the references (OpenBLAS, PyTorch, tiktoken), build, run the
 #                benchmarks (figures in the README)
 #   make clean
@@ -86,11 +88,14 @@ TEST_ORDER := util printing rng np_random tensor tensor_file ops matmul \
               crc32c safetensors tf_checkpoint gpt_weights loss adamw sampling ch05_cli train_steps checkpoint \
               corpus shard_loader data_parallel pretrain \
               ch06_data ch06_loss ch06_classifier ch06_lora ch06_appendix_e ch06_cli \
-              bad_input
+              bad_input classroom
 TEST_NAMES := $(patsubst tests/test_%.c,%,$(filter-out tests/test_helpers.c,$(wildcard tests/test_*.c)))
 TEST_FILES := $(patsubst %,tests/test_%.c,$(foreach n,$(TEST_ORDER),$(filter $(n),$(TEST_NAMES))) \
                                           $(sort $(filter-out $(TEST_ORDER),$(TEST_NAMES))))
-TEST_SRC := $(TEST_FILES) tests/test_helpers.c tests/run_tests.c
+# the student editions' generator and the autograder (tests/classroom/), and
+# what they share with the test that checks them
+CLASSROOM_SRC := tests/classroom/regions.c tests/classroom/points.c
+TEST_SRC := $(TEST_FILES) tests/test_helpers.c $(CLASSROOM_SRC) tests/run_tests.c
 BENCH_SRC := tests/bench.c tests/bench_helpers.c tests/bench_tokenizer.c tests/bench_matmul.c tests/bench_gpt.c \
              tests/bench_corpus.c
 
@@ -183,6 +188,11 @@ $(BUILD)/fuzz-replay/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/re
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/assignment: $(call obj,tests/classroom/assignment.c $(CLASSROOM_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/grade: $(call obj,tests/classroom/grade.c $(CLASSROOM_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/bench: $(call obj,$(BENCH_SRC)) $(LIBCH05) $(LIBCH04) $(LIBCH03) $(LIBCH02) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -208,11 +218,23 @@ ifeq ($(SANITIZE),1)
   TEST_ENV := CK_TIMEOUT_MULTIPLIER=4
 endif
 test: deps data
-	$(MAKE) --no-print-directory all $(BUILD)/run_tests $(FUZZ_REPLAYS)
+	$(MAKE) --no-print-directory all $(BUILD)/run_tests $(BUILD)/assignment $(BUILD)/grade $(FUZZ_REPLAYS)
 	$(TEST_ENV) $(BUILD)/run_tests
 	@for name in $(FUZZ_NAMES); do \
 	  $(BUILD)/fuzz-replay/fuzz_$$name tests/fixtures/fuzz/$$name || { echo "fuzz_$$name: a regression input failed" >&2; exit 1; }; \
 	done
+
+# ---- teaching: student editions and the autograder (README: "Teaching with this codebase")
+# make assignment CHAPTER="ch03 ch04" OUT=../student   a student edition of those chapters (or all)
+# make grade [CHAPTER=...] [EXERCISE=3d]               each exercise's tests, points, grade.json and grade.xml
+.PHONY: assignment grade
+assignment: deps
+	$(MAKE) --no-print-directory $(BUILD)/assignment
+	$(BUILD)/assignment $(if $(CHAPTER),--chapters '$(CHAPTER)') $(if $(OUT),--out '$(OUT)')
+grade: deps data
+	$(MAKE) --no-print-directory all $(BUILD)/run_tests $(BUILD)/grade
+	$(BUILD)/grade $(if $(CHAPTER),--chapters '$(CHAPTER)') $(if $(EXERCISE),--exercise '$(EXERCISE)') \
+	  --runner $(BUILD)/run_tests --out $(BUILD)/grade-report
 
 bench: bench-deps data
 	$(MAKE) --no-print-directory all $(BUILD)/bench

@@ -16,6 +16,7 @@
 /* 3.3.1 A simple self-attention mechanism without trainable weights */
 
 void simple_context_vector(float *context, float *weights, const float *x, int query, int T, int d) {
+    /* BEGIN EXERCISE 3b: simplified self-attention (book 3.3) */
     /* the attention score of each token: how similar it is to the query */
     for (int j = 0; j < T; j++) weights[j] = vec_dot(x + (size_t)query * d, x + (size_t)j * d, d);
     /* softmax rather than dividing by the sum: the weights stay positive
@@ -24,28 +25,35 @@ void simple_context_vector(float *context, float *weights, const float *x, int q
     for (int i = 0; i < d; i++) context[i] = 0.0f;
     for (int j = 0; j < T; j++)
         for (int i = 0; i < d; i++) context[i] += weights[j] * x[(size_t)j * d + i];
+    /* END EXERCISE 3b */
 }
 
 /* 3.3.2 Computing attention weights for all input tokens */
 
 void attention_scores(float *scores, const float *queries, const float *keys, int T, int d) {
+    /* BEGIN EXERCISE 3b: simplified self-attention (book 3.3) */
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) scores[(size_t)i * T + j] = vec_dot(queries + (size_t)i * d, keys + (size_t)j * d, d);
+    /* END EXERCISE 3b */
 }
 
 void attention_context(float *context, const float *weights, const float *values, int T, int d) {
+    /* BEGIN EXERCISE 3b: simplified self-attention (book 3.3) */
     for (int i = 0; i < T; i++) {
         float *row = context + (size_t)i * d;
         for (int k = 0; k < d; k++) row[k] = 0.0f;
         for (int j = 0; j < T; j++)
             for (int k = 0; k < d; k++) row[k] += weights[(size_t)i * T + j] * values[(size_t)j * d + k];
     }
+    /* END EXERCISE 3b */
 }
 
 void simple_attention(float *context, float *weights, const float *x, int T, int d) {
+    /* BEGIN EXERCISE 3b: simplified self-attention (book 3.3) */
     attention_scores(weights, x, x, T, d);
     softmax_rows(weights, weights, T, T);
     attention_context(context, weights, x, T, d);
+    /* END EXERCISE 3b */
 }
 
 /* ==== 3.4 Implementing self-attention with trainable weights ==== */
@@ -65,6 +73,7 @@ void linear_projection(float *out, const float *x, const float *W, const float *
 
 void self_attention_forward(float *out, float *weights, const float *x, const float *W_query, const float *W_key,
                             const float *W_value, int T, int d_in, int d_out) {
+    /* BEGIN EXERCISE 3c: self-attention with trainable weights (book 3.4.2) */
     size_t n = (size_t)T * d_out;
     float *queries = xmalloc(3 * n * sizeof(float)), *keys = queries + n, *values = keys + n;
     linear_projection(queries, x, W_query, NULL, T, d_in, d_out);
@@ -78,6 +87,7 @@ void self_attention_forward(float *out, float *weights, const float *x, const fl
     softmax_rows(weights, weights, T, T);
     attention_context(out, weights, values, T, d_out);
     free(queries);
+    /* END EXERCISE 3c */
 }
 
 /* ==== 3.5 Hiding future words with causal attention ==== */
@@ -85,6 +95,7 @@ void self_attention_forward(float *out, float *weights, const float *x, const fl
 /* 3.5.1 Applying a causal attention mask */
 
 void causal_mask_renormalize(float *weights, int T) {
+    /* BEGIN EXERCISE 3d: causal attention mask (book 3.5.1) */
     for (int i = 0; i < T; i++) {
         float *row = weights + (size_t)i * T;
         float sum = 0.0f;
@@ -94,11 +105,14 @@ void causal_mask_renormalize(float *weights, int T) {
         }
         for (int j = 0; j <= i; j++) row[j] /= sum;
     }
+    /* END EXERCISE 3d */
 }
 
 void causal_mask_fill_inf(float *scores, int T) {
+    /* BEGIN EXERCISE 3d: causal attention mask (book 3.5.1) */
     for (int i = 0; i < T; i++)
         for (int j = i + 1; j < T; j++) scores[(size_t)i * T + j] = -INFINITY;
+    /* END EXERCISE 3d */
 }
 
 /* 3.5.2 Masking additional attention weights with dropout */
@@ -189,6 +203,7 @@ void multihead_wrapper_forward(float *out, const float *x, const float *const *h
 
 void multihead_attention_forward_reference(float *out, float *att, const float *x, const MultiHeadAttentionParams *p,
                                            const float *att_dropout, int B, int T, int d_in, int d_out, int n_heads) {
+    /* BEGIN EXERCISE 3e: multi-head attention (book 3.6.2) */
     if (d_out % n_heads != 0) fatal("d_out %d is not divisible by n_heads %d", d_out, n_heads);
     const int head_dim = d_out / n_heads;
     const size_t N = (size_t)B * T, head_size = (size_t)T * head_dim;
@@ -248,6 +263,7 @@ void multihead_attention_forward_reference(float *out, float *att, const float *
     free(keys);
     free(queries);
     free(qkv);
+    /* END EXERCISE 3e */
 }
 
 /* ==== The fast version: attention_fast.c ==== */

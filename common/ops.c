@@ -3,7 +3,10 @@
 
 #include <math.h>
 
+#include "util.h"
+
 void softmax_scaled(float *x, int n, float scale) {
+    /* BEGIN EXERCISE 3a: softmax (book 3.3.1) */
     float peak = -INFINITY;
 #pragma omp simd reduction(max : peak)
     for (int i = 0; i < n; i++) {
@@ -19,9 +22,11 @@ void softmax_scaled(float *x, int n, float scale) {
     }
     const float inv = 1.0f / sum;
     for (int i = 0; i < n; i++) x[i] *= inv;
+    /* END EXERCISE 3a */
 }
 
 void softmax_rows(float *out, const float *in, int rows, int cols) {
+    /* BEGIN EXERCISE 3a: softmax (book 3.3.1) */
     /* exp_poly stops at e^-87: a weight at most that (the peak's weight
      * is 1, so the sum is at least 1) is one exp_poly cannot tell from 0,
      * which is what a -inf score must give */
@@ -42,6 +47,7 @@ void softmax_rows(float *out, const float *in, int rows, int cols) {
         for (int c = 0; c < cols; c++)
             if (y[c] <= unresolved) y[c] = 0.0f;
     }
+    /* END EXERCISE 3a */
 }
 
 void vec_add(float *out, const float *a, const float *b, size_t n) {

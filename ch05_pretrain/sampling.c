@@ -15,6 +15,7 @@ static int compare_desc(const void *a, const void *b) {
 }
 
 void top_k_filter(float *logits, int V, int k) {
+    /* BEGIN EXERCISE 5d: top-k sampling (book 5.3.2) */
     if (k <= 0 || k >= V) return;
     float *sorted = xmalloc((size_t)V * sizeof(float));
     memcpy(sorted, logits, (size_t)V * sizeof(float));
@@ -23,6 +24,7 @@ void top_k_filter(float *logits, int V, int k) {
     for (int i = 0; i < V; i++)
         if (logits[i] < min_val) logits[i] = -INFINITY;
     free(sorted);
+    /* END EXERCISE 5d */
 }
 
 /* Zero the probabilities outside the smallest set of most likely tokens
@@ -47,9 +49,11 @@ static void top_p_filter(float *probs, int V, float p) {
 }
 
 void softmax_with_temperature(float *probas, const float *logits, int V, float temperature) {
+    /* BEGIN EXERCISE 5c: temperature scaling (book 5.3.1) */
     if (probas != logits) memcpy(probas, logits, (size_t)V * sizeof(float));
     vec_scale(probas, 1.0f / temperature, (size_t)V);
     softmax_rows(probas, probas, 1, V);
+    /* END EXERCISE 5c */
 }
 
 int multinomial_draw(Rng *rng, const float *probas, int V) {

@@ -26,7 +26,8 @@ void softmax_with_temperature(float *probas, const float *logits, int V, float t
 int multinomial_draw(Rng *rng, const float *probas, int V);
 
 /* Keep the k largest logits (ties with the k-th kept, as the book's
- * torch.where(logits < min_val, -inf, logits) does), set the rest to -inf. */
+ * torch.where(logits < min_val, -inf, logits) does), set the rest to -inf;
+ * k <= 0 or k >= V leaves the logits as they are. */
 void top_k_filter(float *logits, int V, int k);
 /* The next token for these logits (which the sampler may overwrite). */
 int sample_next_token(Sampler *s, float *logits, int V);

@@ -108,10 +108,12 @@ void generate_and_print_sample(GPTModel *model, Bpe *tokenizer, const char *star
 }
 
 float train_step(const Model *model, Optimizer *optimizer, const Batch *batch) {
+    /* BEGIN EXERCISE 5b: training loop (book 5.2) */
     optimizer->zero_grad(optimizer->params);
     float loss = model->loss_batch(model->self, batch, true); /* calc_loss_batch and loss.backward() */
     optimizer->step(optimizer->params, &optimizer->config);
     return loss;
+    /* END EXERCISE 5b */
 }
 
 void check_loss(float loss, int epoch, long step) {
@@ -158,6 +160,7 @@ bool train_run_should_stop(TrainRun *run) {
 void train_model_simple(const Model *model, BatchLoader *train_loader, BatchLoader *train_eval_loader,
                         BatchLoader *val_loader, Optimizer *optimizer, int num_epochs, int eval_freq, int eval_iter,
                         const char *start_context, Bpe *tokenizer, TrainRun *run) {
+    /* BEGIN EXERCISE 5b: training loop (book 5.2) */
     train_run_begin(run, train_loader, num_epochs);
     for (int epoch = run->epochs_done; epoch < num_epochs; epoch++) {
         model->gpt->training = true; /* model.train() */
@@ -183,6 +186,7 @@ void train_model_simple(const Model *model, BatchLoader *train_loader, BatchLoad
         if (run->after_epoch) run->after_epoch(run->user, run, &batch);
     }
     progress_finish(&run->progress);
+    /* END EXERCISE 5b */
 }
 
 /* ---- Appendix D: Adding bells and whistles to the training loop ------------------- */

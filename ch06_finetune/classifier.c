@@ -39,6 +39,7 @@ static Classifier *classifier_alloc(GPTModel *gpt, int n_classes, int trainable_
 }
 
 Classifier *classifier_create(GPTModel *gpt, int n_classes, int trainable_blocks, uint64_t seed) {
+    /* BEGIN EXERCISE 6a: classification head (book 6.5) */
     Classifier *c = classifier_alloc(gpt, n_classes, trainable_blocks);
     /* torch.nn.Linear(C, K): weight and bias uniform in +-1/sqrt(C) */
     const int C = gpt->config.emb_dim;
@@ -48,6 +49,7 @@ Classifier *classifier_create(GPTModel *gpt, int n_classes, int trainable_blocks
     rng_fill_uniform(&rng, c->weight, (size_t)n_classes * C, -bound, bound);
     rng_fill_uniform(&rng, c->bias, (size_t)n_classes, -bound, bound);
     return c;
+    /* END EXERCISE 6a */
 }
 
 void classifier_set_trainable_blocks(Classifier *c, int trainable_blocks) {
@@ -80,6 +82,20 @@ static const float *token_hidden(const Classifier *c, int b) {
     return c->gpt->final_norm + ((size_t)b * c->T + token_position(c)) * C;
 }
 
+/* model(input)[:, -1, :] (or [:, 0, :]) with the new out_head, a
+ * Linear(C, n_classes): c->logits (B, n_classes) from each row's
+ * token_hidden. */
+static void classifier_head_forward(Classifier *c, int B) {
+    /* BEGIN EXERCISE 6a: classification head (book 6.5) */
+    const int C = c->gpt->config.emb_dim, K = c->n_classes;
+    for (int b = 0; b < B; b++) {
+        const float *h = token_hidden(c, b);
+        for (int k = 0; k < K; k++)
+            c->logits[b * K + k] = c->bias[k] + vec_dot(h, c->weight + (size_t)k * C, (size_t)C);
+    }
+    /* END EXERCISE 6a */
+}
+
 const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
     gpt_forward_hidden(c->gpt, ids, B, T);
     c->B = B;
@@ -91,12 +107,7 @@ const float *classifier_forward(Classifier *c, const int *ids, int B, int T) {
         c->last = xrealloc(c->last, checked_mul((size_t)B * C, sizeof(float)));
         c->grad_last = xrealloc(c->grad_last, checked_mul((size_t)B * C, sizeof(float)));
     }
-    /* model(input)[:, -1, :] (or [:, 0, :]) with the new out_head */
-    for (int b = 0; b < B; b++) {
-        const float *h = token_hidden(c, b);
-        for (int k = 0; k < K; k++)
-            c->logits[b * K + k] = c->bias[k] + vec_dot(h, c->weight + (size_t)k * C, (size_t)C);
-    }
+    classifier_head_forward(c, B);
     if (c->lora) { /* the head's adapter, on the last positions gathered into rows */
         for (int b = 0; b < B; b++) memcpy(c->last + (size_t)b * C, token_hidden(c, b), (size_t)C * sizeof(float));
         lora_linear_forward(lora_head(c->lora), c->logits, c->last, B);

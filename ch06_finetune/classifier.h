@@ -53,7 +53,8 @@ typedef struct {
 } Classifier;
 
 /* A classifier on gpt (taken over: classifier_free frees it) with a new
- * head of n_classes drawn from a generator seeded with seed, training the
+ * head of n_classes (torch.nn.Linear(C, n_classes): weight and bias uniform
+ * in +-1/sqrt(C)) drawn from a generator seeded with seed, training the
  * last trainable_blocks blocks (0..n_layers; n_layers trains the whole
  * model, embeddings included). */
 Classifier *classifier_create(GPTModel *gpt, int n_classes, int trainable_blocks, uint64_t seed);

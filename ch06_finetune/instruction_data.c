@@ -203,15 +203,18 @@ int instruction_dataset_longest(const InstructionDataset *ds) {
 /* ---- 7.3 collate ------------------------------------------------------------- */
 
 int collate_length(const int *lengths, int n, int allowed_max_length) {
+    /* BEGIN EXERCISE 7a: instruction collate (book 7.3) */
     /* padded to max(len + 1); inputs are that minus the last token */
     int longest = 0;
     for (int i = 0; i < n; i++)
         if (lengths[i] > longest) longest = lengths[i];
     if (allowed_max_length > 0 && longest > allowed_max_length) longest = allowed_max_length;
     return longest;
+    /* END EXERCISE 7a */
 }
 
 void collate_batch(const int *const *seqs, const int *lengths, int n, int T, int pad_id, int *inputs, int *targets) {
+    /* BEGIN EXERCISE 7a: instruction collate (book 7.3) */
     for (int b = 0; b < n; b++) {
         const int *seq = seqs[b];
         const int len = lengths[b];
@@ -229,6 +232,7 @@ void collate_batch(const int *const *seqs, const int *lengths, int n, int T, int
             tg[j] = next;
         }
     }
+    /* END EXERCISE 7a */
 }
 
 void collate_mask_prompts(int *targets, int n, int T, const int *prompt_lengths) {

@@ -145,6 +145,7 @@ void lora_detach(Lora *l) {
 /* ---- one adapter ------------------------------------------------------------------ */
 
 void lora_linear_forward(LoraLinear *a, float *out, const float *in, int M) {
+    /* BEGIN EXERCISE Ea: LoRA layer (book E.4) */
     const int R = a->parts * a->rank, r = a->rank, ldo = a->parts * a->out;
     if ((size_t)M > a->capacity) {
         free(a->h);
@@ -161,6 +162,7 @@ void lora_linear_forward(LoraLinear *a, float *out, const float *in, int M) {
         sgemm(false, false, M, r, a->out, a->h + p * r, R, a->B + (size_t)p * r * a->out, a->out, true,
               out + (size_t)p * a->out, ldo);
     a->M = M;
+    /* END EXERCISE Ea */
 }
 
 void lora_linear_backward(LoraLinear *a, float *grad_in, const float *grad_out, const float *in, int M) {

@@ -76,6 +76,7 @@ Model classifier_model(Classifier *c) {
 }
 
 float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches) {
+    /* BEGIN EXERCISE 6b: classification accuracy (book 6.6) */
     if (num_batches <= 0 || num_batches > loader->n_batches) num_batches = loader->n_batches;
     bool was_training = model->gpt->training;
     model->gpt->training = false;
@@ -90,6 +91,7 @@ float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batch
     }
     model->gpt->training = was_training;
     return num_examples ? (float)correct_predictions / (float)num_examples : NAN;
+    /* END EXERCISE 6b */
 }
 
 /* ---- 6.7 Finetuning the model on supervised data ------------------------------------ */

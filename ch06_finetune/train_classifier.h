@@ -66,7 +66,8 @@ Model classifier_model(Classifier *c);
 
 /* 6.6 calc_accuracy_loader: the share of right predictions (the argmax of
  * the last token's logits) over the loader's first num_batches batches
- * (all when num_batches <= 0), in evaluation mode (no dropout). */
+ * (all when num_batches <= 0; the loader starts a new epoch first), in
+ * evaluation mode (no dropout), the model's mode as it was after. */
 float calc_accuracy_loader(Classifier *model, BatchLoader *loader, int num_batches);
 
 /* 6.7 The book's train_classifier_simple: chapter 5's train_model_simple

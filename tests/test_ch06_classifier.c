@@ -15,6 +15,7 @@
 #include "../ch05_pretrain/train.h"
 #include "../ch06_finetune/classifier.h"
 #include "../ch06_finetune/instruction_data.h"
+#include "../ch06_finetune/train_classifier.h"
 #include "../ch06_finetune/trainable.h"
 #include "gradient_check.h"
 #include "test_helpers.h"
@@ -89,6 +90,59 @@ START_TEST(test_first_batch_matches_pytorch) {
     assert_close_to_scale("grad.head.weight", c->grad_weight, get("grad.head.weight")->data, 2 * C, 1e-4f);
     assert_close_to_scale("grad.head.bias", c->grad_bias, get("grad.head.bias")->data, 2, 1e-4f);
     trainable_free(&t);
+    classifier_free(c);
+}
+END_TEST
+
+/* The fixture's batches as a loader, noting whether the model was in
+ * training mode when a batch was asked for. */
+typedef struct {
+    const Classifier *c;
+    int next, ids[FB * FT], labels[FB];
+    bool saw_training;
+} FixtureBatches;
+
+static void fixture_batches_reset(void *self) { ((FixtureBatches *)self)->next = 0; }
+
+static bool fixture_batches_next(void *self, Batch *batch) {
+    FixtureBatches *fb = self;
+    if (fb->next == STEPS) return false;
+    fb->saw_training |= fb->c->gpt->training;
+    fixture_batch(fb->next++, fb->ids, fb->labels);
+    *batch = (Batch){.B = FB, .T = FT, .inputs = fb->ids, .targets = fb->labels};
+    return true;
+}
+
+/* 6.6 calc_accuracy_loader: over the first batch, the share of labels that
+ * PyTorch's logits' argmax gets right; with a head that always answers 1,
+ * the share of ones among the labels of the batches asked for (0: all).
+ * In evaluation mode, and the model in training mode again after. */
+START_TEST(test_accuracy_counts_right_predictions) {
+    Classifier *c = classifier_from_fixture();
+    FixtureBatches fb = {.c = c};
+    BatchLoader loader = {.n_batches = STEPS, .reset = fixture_batches_reset, .next = fixture_batches_next, .self = &fb};
+    const float *want = tensor_file_expect(&fx, "logits", 2, (int[]){FB, 2})->data;
+    int ids[FB * FT], labels[FB], right = 0;
+    fixture_batch(0, ids, labels);
+    for (int b = 0; b < FB; b++) right += (want[2 * b + 1] > want[2 * b]) == labels[b];
+    c->gpt->training = true;
+    fb.next = STEPS; /* a new epoch first */
+    ck_assert_float_eq(calc_accuracy_loader(c, &loader, 1), (float)right / FB);
+    ck_assert(!fb.saw_training && c->gpt->training);
+
+    const int C = c->gpt->config.emb_dim;
+    memset(c->weight, 0, 2 * C * sizeof(float));
+    c->bias[0] = 0.0f, c->bias[1] = 1.0f;
+    int ones[STEPS + 1] = {0}; /* ones[n]: among the first n batches' labels */
+    for (int step = 0; step < STEPS; step++) {
+        fixture_batch(step, ids, labels);
+        ones[step + 1] = ones[step];
+        for (int b = 0; b < FB; b++) ones[step + 1] += labels[b] == 1;
+    }
+    ck_assert_float_eq(calc_accuracy_loader(c, &loader, 2), (float)ones[2] / (2 * FB));
+    ck_assert_float_eq(calc_accuracy_loader(c, &loader, 0), (float)ones[STEPS] / (STEPS * FB));
+    ck_assert_float_eq(calc_accuracy_loader(c, &loader, STEPS + 4), (float)ones[STEPS] / (STEPS * FB));
+    ck_assert(!fb.saw_training && c->gpt->training);
     classifier_free(c);
 }
 END_TEST
@@ -396,6 +450,31 @@ START_TEST(test_tiny_classifier_loss_falls) {
 }
 END_TEST
 
+/* 6.5 The new head is a fresh torch.nn.Linear(C, n_classes): weight and bias
+ * uniform in +-1/sqrt(C), the same for the same seed; the blocks below the
+ * trainable ones are frozen. */
+START_TEST(test_new_head_is_a_fresh_linear_layer) {
+    enum { K = 3 };
+    Classifier *a = classifier_create(small_gpt(40, 3, 35), K, 1, 36), *b = classifier_create(small_gpt(40, 3, 35), K, 1, 36);
+    const int C = a->gpt->config.emb_dim;
+    ck_assert_int_eq(a->n_classes, K);
+    ck_assert_int_eq(a->first_trainable, 2);
+    const float bound = 1.0f / sqrtf((float)C);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < K * C; i++) {
+        ck_assert_msg(fabsf(a->weight[i]) <= bound, "weight[%d] = %g outside +-%g", i, a->weight[i], bound);
+        lo = fminf(lo, a->weight[i]);
+        hi = fmaxf(hi, a->weight[i]);
+    }
+    ck_assert_msg(hi - lo > bound, "weights from %g to %g: not spread over +-%g", lo, hi, bound);
+    for (int k = 0; k < K; k++) ck_assert(fabsf(a->bias[k]) <= bound);
+    ck_assert_mem_eq(a->weight, b->weight, K * C * sizeof(float));
+    ck_assert_mem_eq(a->bias, b->bias, K * sizeof(float));
+    classifier_free(a);
+    classifier_free(b);
+}
+END_TEST
+
 /* ---- the exercises: the first token, the whole model -------------------------------------------- */
 
 /* Exercise 6.3: with the first token the head reads position 0, which under
@@ -533,6 +612,7 @@ Suite *ch06_classifier_suite(void) {
     tcase_set_timeout(torch, 60);
     tcase_add_unchecked_fixture(torch, load_fixture, free_fixture);
     add_test(torch, test_first_batch_matches_pytorch);
+    add_test(torch, test_accuracy_counts_right_predictions);
     add_test(torch, test_three_steps_match_pytorch_and_frozen_stay_identical);
     add_test(torch, test_instruction_loss_matches_pytorch);
     suite_add_tcase(s, torch);
@@ -543,6 +623,7 @@ Suite *ch06_classifier_suite(void) {
     add_test(core, test_backward_stops_at_the_trainable_blocks);
     add_test(core, test_hidden_passes_agree_with_full_ones);
     add_test(core, test_tiny_classifier_loss_falls);
+    add_test(core, test_new_head_is_a_fresh_linear_layer);
     add_test(core, test_first_token_reads_position_zero);
     add_test(core, test_all_blocks_train_every_parameter);
     suite_add_tcase(s, core);

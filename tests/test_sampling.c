@@ -27,6 +27,26 @@ START_TEST(test_top_k_matches_book) {
 }
 END_TEST
 
+/* Ties with the k-th largest stay (logits < min_val is what goes); k <= 0 or
+ * k >= V changes nothing. */
+START_TEST(test_top_k_keeps_ties) {
+    const float x[5] = {1.0f, 3.0f, -2.0f, 3.0f, 2.0f};
+    float logits[5];
+    memcpy(logits, x, sizeof logits);
+    top_k_filter(logits, 5, 1);
+    for (int i = 0; i < 5; i++) ck_assert(i == 1 || i == 3 ? logits[i] == x[i] : isinf(logits[i]) && logits[i] < 0);
+    memcpy(logits, x, sizeof logits);
+    top_k_filter(logits, 5, 3);
+    for (int i = 0; i < 5; i++) ck_assert(i != 0 && i != 2 ? logits[i] == x[i] : isinf(logits[i]) && logits[i] < 0);
+    for (int k = -1; k <= 6; k += 1) {
+        if (k > 0 && k < 5) continue;
+        memcpy(logits, x, sizeof logits);
+        top_k_filter(logits, 5, k);
+        ck_assert_mem_eq(logits, x, sizeof x);
+    }
+}
+END_TEST
+
 START_TEST(test_temperature_zero_is_greedy) {
     Sampler s = {.temperature = 0.0f, .top_k = 3, .top_p = 1.0f, .eos_id = -1};
     rng_seed(&s.rng, 1);
@@ -107,6 +127,7 @@ Suite *sampling_suite(void) {
     Suite *s = suite_create("sampling");
     TCase *tc = tcase_create("core");
     add_test(tc, test_top_k_matches_book);
+    add_test(tc, test_top_k_keeps_ties);
     add_test(tc, test_temperature_zero_is_greedy);
     add_test(tc, test_sampling_frequencies);
     add_test(tc, test_softmax_with_temperature);

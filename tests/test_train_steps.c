@@ -250,6 +250,41 @@ static void stdout_back(int saved) {
     close(saved);
 }
 
+/* train_step is the book's step: optimizer.zero_grad(), the batch's loss
+ * with its backward pass, optimizer.step() with the optimizer's settings, in
+ * that order, once each; it returns the loss. */
+static char step_calls[8];
+static int n_step_calls;
+static const AdamWConfig *step_config;
+
+static void note_call(char c) {
+    ck_assert_int_lt(n_step_calls, (int)sizeof step_calls - 1);
+    step_calls[n_step_calls++] = c;
+}
+static void note_zero_grad(void *params) { (void)params, note_call('z'); }
+static float note_loss(void *self, const Batch *batch, bool backward) {
+    (void)self, (void)batch;
+    note_call(backward ? 'b' : 'f');
+    return 2.5f;
+}
+static void note_step(void *params, const AdamWConfig *config) {
+    (void)params;
+    step_config = config;
+    note_call('s');
+}
+
+START_TEST(test_train_step_zeroes_computes_and_steps) {
+    Model model = {.loss_batch = note_loss};
+    Optimizer optimizer = {.config = adamw_default_config(), .zero_grad = note_zero_grad, .step = note_step};
+    const Batch batch = {0};
+    n_step_calls = 0;
+    memset(step_calls, 0, sizeof step_calls);
+    ck_assert_float_eq(train_step(&model, &optimizer, &batch), 2.5f);
+    ck_assert_str_eq(step_calls, "zbs");
+    ck_assert_ptr_eq(step_config, &optimizer.config);
+}
+END_TEST
+
 /* train_model_simple over the ten batches (one epoch, evaluating every
  * third step) takes the same steps as the loop above, bit for bit: the
  * evaluations in between change nothing. It counts the steps and tokens,
@@ -367,6 +402,7 @@ Suite *train_steps_suite(void) {
     tcase_add_unchecked_fixture(tc, load_fixture, free_fixture);
     add_test(tc, test_ten_adamw_steps_match_pytorch);
     add_test(tc, test_training_without_dropout_is_eval);
+    add_test(tc, test_train_step_zeroes_computes_and_steps);
     add_test(tc, test_train_model_simple_takes_the_books_steps);
     add_test(tc, test_train_model_warms_up_decays_and_clips);
     add_test(tc, test_first_batches_cut_a_run_to_its_first_steps);

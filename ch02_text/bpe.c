@@ -483,6 +483,7 @@ int bpe_merge_rank(const Bpe *bpe, const char *bytes, size_t len) {
  * find the adjacent pair of lowest rank (the leftmost on a tie), join it,
  * repeat until no pair is a token; append the parts' ids. */
 static void merge_piece_scan(const Bpe *bpe, const char *piece, size_t n, IntVec *out) {
+    /* BEGIN EXERCISE 2b: byte pair merge loop (book 2.5) */
     /* boundary[k] is where part k starts; pair_rank[k] is the rank of parts
      * k and k+1 joined. */
     size_t boundary[SCAN_MERGE_MAX_BYTES + 1];
@@ -509,6 +510,7 @@ static void merge_piece_scan(const Bpe *bpe, const char *piece, size_t n, IntVec
                 bpe_merge_rank(bpe, piece + boundary[best_k - 1], boundary[best_k + 1] - boundary[best_k - 1]);
     }
     for (size_t k = 0; k + 1 < n_bounds; k++) intvec_push(out, bpe_lookup(bpe, piece + boundary[k], boundary[k + 1] - boundary[k]));
+    /* END EXERCISE 2b */
 }
 
 /* A candidate merge: the two adjacent parts that span bytes [start, end). */

@@ -11,6 +11,7 @@
 
 bool dataset_init(TokenDataset *ds, const int *token_ids, size_t n_tokens, int max_length, int stride, char *err,
                   size_t err_size) {
+    /* BEGIN EXERCISE 2c: sliding window data set (book 2.6) */
     if (max_length < 1) return snprintf(err, err_size, "max_length must be at least 1 (got %d)", max_length), false;
     if (stride < 1) return snprintf(err, err_size, "stride must be at least 1 (got %d)", stride), false;
     if ((size_t)max_length >= n_tokens)
@@ -26,12 +27,15 @@ bool dataset_init(TokenDataset *ds, const int *token_ids, size_t n_tokens, int m
     ds->stride = stride;
     ds->n_samples = (int)n;
     return true;
+    /* END EXERCISE 2c */
 }
 
 void dataset_get(const TokenDataset *ds, int i, int *input, int *target) {
+    /* BEGIN EXERCISE 2c: sliding window data set (book 2.6) */
     const int *start = ds->token_ids + (size_t)i * ds->stride;
     memcpy(input, start, ds->max_length * sizeof(int));
     memcpy(target, start + 1, ds->max_length * sizeof(int));
+    /* END EXERCISE 2c */
 }
 
 bool loader_init(DataLoader *dl, const TokenDataset *ds, int batch_size, bool shuffle, bool drop_last, uint64_t seed,

@@ -16,6 +16,7 @@ static bool is_python_space(uint32_t cp) {
            cp == 0x3000;
 }
 
+/* BEGIN EXERCISE 2a: splitting text into tokens (book 2.2) */
 /* The delimiter the rule finds at text[i] (a code point of n bytes,
  * cp): its length in bytes, or 0 when there is none. */
 static size_t delimiter_at(SplitRule rule, const char *text, size_t i, size_t len, uint32_t cp, int n) {
@@ -40,8 +41,10 @@ static void push_piece(TokenList *list, int *cap, const char *start, size_t n) {
     piece[n] = '\0';
     list->tokens[list->count++] = piece;
 }
+/* END EXERCISE 2a */
 
 TokenList regex_split(const char *text, size_t len, SplitRule rule) {
+    /* BEGIN EXERCISE 2a: splitting text into tokens (book 2.2) */
     TokenList list = {0};
     int cap = 0;
     size_t piece_start = 0, i = 0;
@@ -66,6 +69,7 @@ TokenList regex_split(const char *text, size_t len, SplitRule rule) {
      * when it is empty */
     push_piece(&list, &cap, text + piece_start, len - piece_start);
     return list;
+    /* END EXERCISE 2a */
 }
 
 /* The length of the white space at the start of s (Python's str.strip). */

@@ -4,17 +4,20 @@
 #include <string.h>
 
 #include "../common/matmul.h"
+#include "../common/util.h" /* not_implemented, for the student edition's stub */
 #include "gelu.h"
 
 /* ==== 4.3 Implementing a feed forward network with GELU activations ==== */
 
 void feedforward_forward(float *out, float *hidden, float *hidden_gelu, const float *in, const FeedForwardParams *p,
                          int N, int C) {
+    /* BEGIN EXERCISE 4c: feed forward network (book 4.3) */
     matmul_forward(hidden, in, p->fc1_weight, p->fc1_bias, N, C, 4 * C);
     linear_hook_forward(p->fc1_hook, hidden, in, N);
     gelu_forward(hidden_gelu, hidden, (size_t)N * 4 * C);
     matmul_forward(out, hidden_gelu, p->fc2_weight, p->fc2_bias, N, 4 * C, C);
     linear_hook_forward(p->fc2_hook, out, hidden_gelu, N);
+    /* END EXERCISE 4c */
 }
 
 /* ==== Added in chapter 5: the backward pass ==== */

@@ -6,6 +6,25 @@
 
 /* ==== 4.7 Generating text ==== */
 
+int generate_text_simple(GPTModel *m, int *ids, int n_ids, int max_new_tokens, void (*on_token)(int token, void *user),
+                         void *user) {
+    /* BEGIN EXERCISE 4e: simple text generation (book 4.7) */
+    const GPTConfig *c = &m->config;
+    if (n_ids < 1) fatal("generation needs at least one token to start from");
+    for (int step = 0; step < max_new_tokens; step++) {
+        /* idx_cond = idx[:, -context_size:] */
+        int start = n_ids > c->context_length ? n_ids - c->context_length : 0;
+        gpt_forward(m, ids + start, 1, n_ids - start);
+        /* the last position's logits; the most likely token comes next */
+        const float *logits = m->logits + (size_t)(n_ids - start - 1) * c->vocab_size;
+        int next = vec_argmax(logits, c->vocab_size);
+        ids[n_ids++] = next;
+        if (on_token) on_token(next, user);
+    }
+    return n_ids;
+    /* END EXERCISE 4e */
+}
+
 int generate_tokens(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache, TokenPicker pick,
                     void *pick_user, void (*on_token)(int token, void *user), void *user) {
     const GPTConfig *c = &m->config;
@@ -41,5 +60,6 @@ static int pick_most_likely(float *logits, int vocab_size, void *user) {
 
 int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache,
                     void (*on_token)(int token, void *user), void *user) {
-    return generate_tokens(m, ids, n_ids, max_new_tokens, use_cache, pick_most_likely, NULL, on_token, user);
+    if (!use_cache) return generate_text_simple(m, ids, n_ids, max_new_tokens, on_token, user);
+    return generate_tokens(m, ids, n_ids, max_new_tokens, true, pick_most_likely, NULL, on_token, user);
 }

@@ -21,6 +21,14 @@
 
 /* ==== 4.7 Generating text ==== */
 
+/* The book's generate_text_simple: append max_new_tokens tokens to the n_ids
+ * tokens in ids (which must have room for them), each the most likely one
+ * after the last context_length tokens, the whole window rerun every step.
+ * The optional on_token sees each new token as it comes. Returns the new
+ * length. */
+int generate_text_simple(GPTModel *m, int *ids, int n_ids, int max_new_tokens, void (*on_token)(int token, void *user),
+                         void *user);
+
 /* Chooses the next token from the last position's logits (it may change
  * them); -1 stops the generation. */
 typedef int (*TokenPicker)(float *logits, int vocab_size, void *user);
@@ -32,7 +40,8 @@ typedef int (*TokenPicker)(float *logits, int vocab_size, void *user);
 int generate_tokens(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache, TokenPicker pick,
                     void *pick_user, void (*on_token)(int token, void *user), void *user);
 
-/* 4.7 generate_text_simple: generate_tokens with the most likely token. */
+/* Greedy generation: generate_text_simple, or with use_cache the KV-cache
+ * path of generate_tokens with the most likely token (the same tokens). */
 int generate_greedy(GPTModel *m, int *ids, int n_ids, int max_new_tokens, bool use_cache,
                     void (*on_token)(int token, void *user), void *user);
 

@@ -40,6 +40,7 @@ void block_activations_layout(BlockActivations *a, FloatArena *arena, int B, int
 void transformer_block_forward(BlockActivations *a, const float *in, const BlockWeights *w, const KVCacheLayer *kv,
                                int B, int T, int C, int n_heads, float drop_rate_attn, float drop_rate_shortcut,
                                Rng *rng) {
+    /* BEGIN EXERCISE 4d: transformer block (book 4.5) */
     const int N = B * T, Tk = (kv ? kv->length : 0) + T;
     const size_t n = (size_t)N * C;
     layernorm_forward(a->norm1, a->norm1_mean, a->norm1_rstd, in, w->norm1_scale, w->norm1_shift, N, C);
@@ -56,6 +57,7 @@ void transformer_block_forward(BlockActivations *a, const float *in, const Block
     feedforward_forward(a->ff_out, a->fc1, a->fc1_gelu, a->norm2, &ff, N, C);
     if (a->ff_out_dropout) dropout_forward(a->ff_out, a->ff_out_dropout, (long)n, drop_rate_shortcut, rng);
     vec_add(a->out, a->residual1, a->ff_out, n); /* 4.4: the shortcut around the feed-forward network */
+    /* END EXERCISE 4d */
 }
 
 /* ==== Added in chapter 5: the backward pass ==== */

@@ -134,6 +134,23 @@ START_TEST(test_forward_matches_pytorch_layer_by_layer) {
 }
 END_TEST
 
+/* The feed-forward network alone (4.3): block 0's on PyTorch's input to it
+ * (the second layer norm's output) gives PyTorch's output. */
+START_TEST(test_feedforward_matches_pytorch) {
+    GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
+    enum { N = 2 * 16, C = 64 };
+    const BlockWeights *w = &m->blocks[0];
+    FeedForwardParams ff = {w->fc1_weight, w->fc1_bias, w->fc2_weight, w->fc2_bias, w->fc1_hook, w->fc2_hook};
+    float *hidden = malloc(4 * N * C * sizeof(float)), *hidden_gelu = malloc(4 * N * C * sizeof(float));
+    float out[N * C];
+    feedforward_forward(out, hidden, hidden_gelu, get("out.blocks.0.norm2"), &ff, N, C);
+    assert_all_close("out.blocks.0.ff", out, get("out.blocks.0.ff"), N * C, REL, ABS);
+    free(hidden_gelu);
+    free(hidden);
+    gpt_free(m);
+}
+END_TEST
+
 /* Causality: the logits at position t depend on tokens 0..t only. */
 START_TEST(test_future_tokens_do_not_leak) {
     GPTModel *m = gpt_from_fixture(&fx, false, 0.1f);
@@ -742,6 +759,7 @@ Suite *gpt_suite(void) {
     add_test(tc, test_param_counts_match_the_book_and_openai);
     add_test(tc, test_config_check);
     add_test(tc, test_forward_matches_pytorch_layer_by_layer);
+    add_test(tc, test_feedforward_matches_pytorch);
     add_test(tc, test_future_tokens_do_not_leak);
     add_test(tc, test_tied_head_uses_token_embedding);
     add_test(tc, test_init_like_pytorch_defaults);

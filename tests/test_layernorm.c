@@ -32,6 +32,36 @@ START_TEST(test_layernorm_matches_pytorch) {
 }
 END_TEST
 
+/* The same fixture at a bound that a layer norm in float32 (as PyTorch's)
+ * also meets: on the mean-5 row a float mean is some 1e-6 off, which
+ * dividing by the standard deviation 0.01 makes 1e-4 (up to 1.7e-4 seen
+ * with a plain two-pass float loop). 5e-4 relative plus 5e-4 absolute
+ * leaves room for other summation orders, and a real mistake still shows
+ * (the unbiased variance is 0.8% off, eps left out 10% on that row, a
+ * missing scale or shift far more). mean and rstd are what the backward
+ * pass reads. */
+START_TEST(test_layernorm_matches_pytorch_in_float) {
+    char *path = fixture_path("gpt_small.bin");
+    TensorFile fx = tensor_file_read(path);
+    const Tensor *in = tensor_file_expect(&fx, "layernorm.in", 2, (int[]){4, 64});
+    const Tensor *want = tensor_file_expect(&fx, "layernorm.out", 2, (int[]){4, 64});
+    float out[4 * 64], mean[4], rstd[4];
+    layernorm_forward(out, mean, rstd, in->data, tensor_file_find(&fx, "layernorm.scale")->data,
+                      tensor_file_find(&fx, "layernorm.shift")->data, 4, 64);
+    assert_all_close("layernorm.out", out, want->data, 4 * 64, 5e-4f, 5e-4f);
+    for (int r = 0; r < 4; r++) {
+        const float *x = in->data + r * 64;
+        double m = 0, v = 0;
+        for (int c = 0; c < 64; c++) m += x[c] / 64.0;
+        for (int c = 0; c < 64; c++) v += (x[c] - m) * (x[c] - m) / 64.0;
+        ck_assert_double_eq_tol(mean[r], m, 1e-4 * fabs(m) + 1e-6);
+        ck_assert_double_eq_tol(rstd[r], 1 / sqrt(v + LAYERNORM_EPS), 1e-3 / sqrt(v + LAYERNORM_EPS));
+    }
+    tensor_file_free(&fx);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_layernorm_normalises_rows) {
     float in[2 * 6] = {1, 2, 3, 4, 5, 6, -10, 0, 10, 20, 30, 40}, out[12];
     float ones[6] = {1, 1, 1, 1, 1, 1}, zeros[6] = {0};
@@ -112,6 +142,7 @@ Suite *layernorm_suite(void) {
     Suite *s = suite_create("layernorm");
     TCase *tc = tcase_create("core");
     add_test(tc, test_layernorm_matches_pytorch);
+    add_test(tc, test_layernorm_matches_pytorch_in_float);
     add_test(tc, test_layernorm_normalises_rows);
     add_test(tc, test_layernorm_backward_matches_finite_differences);
     suite_add_tcase(s, tc);

@@ -8,14 +8,16 @@
  * and the programs cannot drift apart. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../ch04_gpt/gpt.h"
 #include "../ch05_pretrain/gpt_weights.h"
 #include "../ch06_finetune/classifier.h"
 #include "test_helpers.h"
 
-/* In a row's command, $D is the fixture's directory, $R the checkout, and
- * $DATA the data directory; a tiny model keeps training rows to a second. */
+/* In a row's command, $D is the fixture's directory, $R the checkout, $B
+ * the build folder (build/ or build-san/, where make puts the classroom
+ * programs), and $DATA the data directory; a tiny model keeps training rows to a second. */
 typedef struct {
     const char *what;    /* the README table's first column */
     const char *command; /* run with sh */
@@ -105,6 +107,13 @@ static const BadInput ROWS[] = {
     {"training from a directory that holds no shards",
      "$R/ch05_pretrain/ch05 train --data $D " TINY " --max-steps 2 --out $D/out", 1,
      "has 0 validation shards (*_val*.bin), not one: is it a prepared corpus?"},
+    /* teaching: student editions and the autograder */
+    {"edition of an unknown chapter", "$B/assignment --chapters ch09 --out $D/edition", 1,
+     "unknown chapter \"ch09\": ch02 ch03 ch04 ch05 ch06 appE, all or none"},
+    {"edition into a folder that holds other files", "$B/assignment --chapters ch03 --out $D", 1,
+     "is not empty and holds no edition: give a new or empty directory"},
+    {"grading an exercise that does not exist", "$B/grade --exercise 9z --out $D/report", 1,
+     "no exercise 9z in tests/classroom/exercises.points"},
     /* training */
     {"loss becomes NaN or infinite",
      "$R/ch05_pretrain/ch05 train --data $D/small.txt " TINY " --epochs 3 --lr 10 --weight-decay 10 --out $D/out", 1,
@@ -263,8 +272,12 @@ static void assert_nothing_half_written(const char *what) {
 START_TEST(test_bad_input_row) {
     const BadInput *row = &ROWS[_i];
     char *command = with_dir(row->command), *message = with_dir(row->message);
-    char full[4096];
-    snprintf(full, sizeof full, "D='%s'; R='%s'; DATA='%s'; %s", dir, repo_root(), data_dir(), command);
+    char full[16384], exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ck_assert(n > 0);
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(full, sizeof full, "D='%s'; R='%s'; B='%s'; DATA='%s'; %s", dir, repo_root(), exe, data_dir(), command);
     char *err;
     int status = run_command(full, NULL, &err);
     ck_assert_msg(status == row->status, "%s: exit status %d, expected %d; stderr: %s", row->what, status, row->status,

@@ -138,10 +138,10 @@ int main(int argc, char **argv) {
     const char *resolved = real_out ? real_out : out;
     bool inside = strncmp(resolved, root, root_len) == 0 && (resolved[root_len] == '/' || resolved[root_len] == '\0');
     free(real_out);
-    if (inside) fatal("%s is inside the checkout: write the edition somewhere else (OUT=../student)", out);
+    if (inside) fatal("%s is inside the checkout: write the edition somewhere else (OUT=../student)", out_arg);
     char *marker = path_join(out, "tests/classroom/edition.txt");
     if (!dir_is_empty(out) && !file_exists(marker))
-        fatal("%s is not empty and holds no edition: give a new or empty directory", out);
+        fatal("%s is not empty and holds no edition: give a new or empty directory", out_arg);
 
     ExerciseList exercises;
     if (!read_exercises("tests/classroom/exercises.points", &exercises, err, sizeof err)) fatal("%s", err);

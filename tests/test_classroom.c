@@ -248,8 +248,8 @@ START_TEST(test_edition_carries_no_solution_code) {
     qsort(telling, (size_t)n_telling, sizeof *telling, compare_strings);
     ck_assert_int_gt(n_regions, 25);
     ck_assert_int_gt(n_telling, 200);
-    /* no line of the edition's sources is one of them */
-    char *edition_files = shell(&status, "cd '%s' && find . -name '*.[ch]'", edition);
+    /* no line of the edition's sources or documents is one of them */
+    char *edition_files = shell(&status, "cd '%s' && find . -name '*.[ch]' -o -name '*.md'", edition);
     ck_assert_int_eq(status, 0);
     int n_files = 0;
     for (char *save = NULL, *file = strtok_r(edition_files, "\n", &save); file; file = strtok_r(NULL, "\n", &save)) {
@@ -315,8 +315,8 @@ static void write_edition(const char *edition, const char *how, const char *what
     free(assignment);
 }
 
-/* The honesty check. (a) The edition of every chapter builds with no
- * warning and (b) scores zero; then, exercise by exercise, the edition with
+/* The honesty check. (a) The edition of all chapters, and each chapter's
+ * own, builds with no warning and (b) scores zero; then, exercise by exercise, the edition with
  * only that exercise removed builds with no warning and each one of its
  * tests fails, so every graded test runs the removed code; (c) with the
  * solutions back, every exercise scores its points. One edition is updated
@@ -340,6 +340,21 @@ START_TEST(test_every_exercise_scores_zero_then_full) {
     ck_assert_int_eq(cJSON_GetObjectItem(report, "score")->valueint, 0);
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(report, "tests")), list.count);
     cJSON_Delete(report);
+
+    /* each chapter's edition, as a teacher hands it out */
+    static const char *const chapters[] = {"ch02", "ch03", "ch04", "ch05", "ch06", "appE"};
+    for (size_t c = 0; c < sizeof chapters / sizeof *chapters; c++) {
+        write_edition(edition, "--chapters", chapters[c]);
+        build_edition(edition);
+        char args[64];
+        snprintf(args, sizeof args, "--chapters %s", chapters[c]);
+        report = grade_edition(edition, args, 1);
+        ck_assert_int_eq(cJSON_GetObjectItem(report, "score")->valueint, 0);
+        int n = 0;
+        for (int i = 0; i < list.count; i++) n += chapter_selected(chapters[c], list.exercises[i].id);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(report, "tests")), n);
+        cJSON_Delete(report);
+    }
 
     for (int i = 0; i < list.count; i++) {
         const char *id = list.exercises[i].id;

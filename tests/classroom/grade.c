@@ -37,8 +37,8 @@ typedef struct {
 
 /* Run the runner for one suite's tests of an exercise: TAP to tap_path,
  * the runner's stderr (where the stubs print) to err_path. */
-static void run_suite(const char *runner, const char *suite, const char *names, const char *tap_path,
-                      const char *err_path) {
+static int run_suite(const char *runner, const char *suite, const char *names, const char *tap_path,
+                     const char *err_path) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) fatal("fork: %s", strerror(errno));
@@ -59,6 +59,7 @@ static void run_suite(const char *runner, const char *suite, const char *names, 
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) fatal("waitpid: %s", strerror(errno));
+    return status;
 }
 
 /* The "not implemented yet" lines the stubs printed, in order. */
@@ -125,7 +126,24 @@ static ExerciseResult grade_exercise(const Exercise *e, const char *runner, cons
         }
         bytebuf_append(&names, "", 1);
         remove(tap_path);
-        run_suite(runner, suite, names.data, tap_path, err_path);
+        int status = run_suite(runner, suite, names.data, tap_path, err_path);
+        /* a test the runner never reached: say why, if the runner stopped
+         * (a suite's setup runs in the runner's own process, and may reach
+         * a stub of an earlier exercise) */
+        bool stopped = !WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1);
+        if (stopped) {
+            char why[512] = "";
+            if (stub_lines(err_path, &why, 1) == 0) {
+                if (WIFEXITED(status))
+                    snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+                else
+                    snprintf(why, sizeof why, "signal %d", WTERMSIG(status));
+            }
+            for (int u = t; u < e->n_tests; u++)
+                if (strcmp(e->tests[u].suite, suite) == 0)
+                    snprintf(r.tests[u].message, sizeof r.tests[u].message, "the test runner stopped before the test: %s",
+                             why);
+        }
         read_tap(tap_path, err_path, e, suite, r.tests);
         bytebuf_free(&names);
     }

@@ -285,6 +285,13 @@ char *path_dir(const char *path) {
     return dir;
 }
 
+char *absolute_path(const char *path) {
+    if (path[0] == '/') return xstrdup(path);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) fatal("cannot read the working directory: %s", strerror(errno));
+    return path_join(cwd, path);
+}
+
 bool file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

@@ -76,6 +76,9 @@ int remove_stale_temp_files(const char *dir);
 char *path_join(const char *dir, const char *name);
 /* The directory part of a path, as dirname(1): "a/b/c" -> "a/b", "c" -> "." (malloc'd). */
 char *path_dir(const char *path);
+/* path as seen from the working directory, made absolute without resolving
+ * links, so it stays right after a chdir (malloc'd; the file need not exist). */
+char *absolute_path(const char *path);
 bool file_exists(const char *path);
 /* Create dir and its parents like `mkdir -p`; exits on failure. */
 void make_dirs(const char *dir);

@@ -12,23 +12,36 @@
 #include "gradient_check.h"
 #include "test_helpers.h"
 
-START_TEST(test_layernorm_matches_pytorch) {
-    char *path = fixture_path("gpt_small.bin");
-    TensorFile fx = tensor_file_read(path);
-    const Tensor *in = tensor_file_expect(&fx, "layernorm.in", 2, (int[]){4, 64});
-    const Tensor *want = tensor_file_expect(&fx, "layernorm.out", 2, (int[]){4, 64});
+/* PyTorch's LayerNorm(64) on a (4, 64) input (tests/fixtures/gpt_small.bin):
+ * runs layernorm_forward on it. The input and PyTorch's output point into
+ * fx, which the test frees. */
+typedef struct {
+    TensorFile fx;
+    const float *in, *want;
     float out[4 * 64], mean[4], rstd[4];
-    layernorm_forward(out, mean, rstd, in->data, tensor_file_find(&fx, "layernorm.scale")->data,
-                      tensor_file_find(&fx, "layernorm.shift")->data, 4, 64);
-    assert_all_close("layernorm.out", out, want->data, 4 * 64, 1e-5f, 1e-5f);
+} LayerNormCase;
+
+static void run_layernorm_fixture(LayerNormCase *t) {
+    char *path = fixture_path("gpt_small.bin");
+    t->fx = tensor_file_read(path);
+    free(path);
+    t->in = tensor_file_expect(&t->fx, "layernorm.in", 2, (int[]){4, 64})->data;
+    t->want = tensor_file_expect(&t->fx, "layernorm.out", 2, (int[]){4, 64})->data;
+    layernorm_forward(t->out, t->mean, t->rstd, t->in, tensor_file_find(&t->fx, "layernorm.scale")->data,
+                      tensor_file_find(&t->fx, "layernorm.shift")->data, 4, 64);
+}
+
+START_TEST(test_layernorm_matches_pytorch) {
+    LayerNormCase t;
+    run_layernorm_fixture(&t);
+    assert_all_close("layernorm.out", t.out, t.want, 4 * 64, 1e-5f, 1e-5f);
     for (int r = 0; r < 4; r++) {
         double m = 0;
-        for (int c = 0; c < 64; c++) m += in->data[r * 64 + c];
-        ck_assert_double_eq_tol(mean[r], m / 64, 1e-4 * fabs(m / 64) + 1e-6);
-        ck_assert(isfinite(rstd[r]) && rstd[r] > 0);
+        for (int c = 0; c < 64; c++) m += t.in[r * 64 + c];
+        ck_assert_double_eq_tol(t.mean[r], m / 64, 1e-4 * fabs(m / 64) + 1e-6);
+        ck_assert(isfinite(t.rstd[r]) && t.rstd[r] > 0);
     }
-    tensor_file_free(&fx);
-    free(path);
+    tensor_file_free(&t.fx);
 }
 END_TEST
 
@@ -41,24 +54,18 @@ END_TEST
  * missing scale or shift far more). mean and rstd are what the backward
  * pass reads. */
 START_TEST(test_layernorm_matches_pytorch_in_float) {
-    char *path = fixture_path("gpt_small.bin");
-    TensorFile fx = tensor_file_read(path);
-    const Tensor *in = tensor_file_expect(&fx, "layernorm.in", 2, (int[]){4, 64});
-    const Tensor *want = tensor_file_expect(&fx, "layernorm.out", 2, (int[]){4, 64});
-    float out[4 * 64], mean[4], rstd[4];
-    layernorm_forward(out, mean, rstd, in->data, tensor_file_find(&fx, "layernorm.scale")->data,
-                      tensor_file_find(&fx, "layernorm.shift")->data, 4, 64);
-    assert_all_close("layernorm.out", out, want->data, 4 * 64, 5e-4f, 5e-4f);
+    LayerNormCase t;
+    run_layernorm_fixture(&t);
+    assert_all_close("layernorm.out", t.out, t.want, 4 * 64, 5e-4f, 5e-4f);
     for (int r = 0; r < 4; r++) {
-        const float *x = in->data + r * 64;
+        const float *x = t.in + r * 64;
         double m = 0, v = 0;
         for (int c = 0; c < 64; c++) m += x[c] / 64.0;
         for (int c = 0; c < 64; c++) v += (x[c] - m) * (x[c] - m) / 64.0;
-        ck_assert_double_eq_tol(mean[r], m, 1e-4 * fabs(m) + 1e-6);
-        ck_assert_double_eq_tol(rstd[r], 1 / sqrt(v + LAYERNORM_EPS), 1e-3 / sqrt(v + LAYERNORM_EPS));
+        ck_assert_double_eq_tol(t.mean[r], m, 1e-4 * fabs(m) + 1e-6);
+        ck_assert_double_eq_tol(t.rstd[r], 1 / sqrt(v + LAYERNORM_EPS), 1e-3 / sqrt(v + LAYERNORM_EPS));
     }
-    tensor_file_free(&fx);
-    free(path);
+    tensor_file_free(&t.fx);
 }
 END_TEST
 

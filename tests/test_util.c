@@ -71,6 +71,25 @@ START_TEST(test_path_dir) {
 }
 END_TEST
 
+/* Relative paths are taken from the working directory and stay right after
+ * a chdir; absolute ones are kept as they are. */
+START_TEST(test_absolute_path) {
+    char *dir = make_temp_dir(), *from = xstrdup(dir);
+    ck_assert_int_eq(chdir(dir), 0);
+    char *p = absolute_path("not-yet/there.txt"), *want = path_join(from, "not-yet/there.txt");
+    ck_assert_str_eq(p, want);
+    ck_assert_int_eq(chdir("/"), 0);
+    free(p);
+    p = absolute_path("/etc/hostname");
+    ck_assert_str_eq(p, "/etc/hostname");
+    free(p);
+    free(want);
+    remove_tree(dir);
+    free(from);
+    free(dir);
+}
+END_TEST
+
 static void touch(const char *dir, const char *name) {
     char *path = path_join(dir, name);
     FILE *f = xfopen(path, "w");
@@ -193,6 +212,7 @@ Suite *util_suite(void) {
     add_exit_test(tc, test_read_missing_file_exits, 1);
     add_test(tc, test_path_join);
     add_test(tc, test_path_dir);
+    add_test(tc, test_absolute_path);
     add_test(tc, test_make_dirs_creates_parents);
     add_test(tc, test_remove_stale_temp_files);
     add_test(tc, test_parse_numbers);

@@ -129,9 +129,8 @@ int main(int argc, char **argv) {
     if (choice.chapters && !check_chapters(choice.chapters, err, sizeof err)) fatal("%s", err);
 
     /* Everything below runs in the checkout, with OUT made absolute first. */
-    char cwd[4096], root[4096];
-    if (!getcwd(cwd, sizeof cwd)) fatal("getcwd: %s", strerror(errno));
-    char *out = out_arg[0] == '/' ? xstrdup(out_arg) : path_join(cwd, out_arg);
+    char root[4096];
+    char *out = absolute_path(out_arg);
     if (chdir(checkout_root()) != 0 || !getcwd(root, sizeof root)) fatal("%s: %s", checkout_root(), strerror(errno));
     char *real_out = realpath(out, NULL);
     size_t root_len = strlen(root);

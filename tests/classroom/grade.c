@@ -313,10 +313,7 @@ int main(int argc, char **argv) {
     }
     if (optind < argc) fatal("unexpected argument \"%s\" (see --help)", argv[optind]);
     /* paths are taken from the working directory, then everything runs in the checkout */
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd)) fatal("getcwd: %s", strerror(errno));
-    char *runner = runner_arg[0] == '/' ? xstrdup(runner_arg) : path_join(cwd, runner_arg);
-    char *out = out_arg[0] == '/' ? xstrdup(out_arg) : path_join(cwd, out_arg);
+    char *runner = absolute_path(runner_arg), *out = absolute_path(out_arg);
     if (chdir(checkout_root()) != 0) fatal("%s: %s", checkout_root(), strerror(errno));
     if (!chapters || !*chapters) {
         free(chapters);
